@@ -1,0 +1,515 @@
+"""Extraction: pure functions from a page's bytes and URL to what it says.
+
+Nothing here looks at class names or ids. A page is decoded, parsed, and read the way a
+person reads it: as lines of text in document order. The article is then found by what a
+reader sees (the breadcrumb, the 发布时间 / 来源 / 发布开发区 labels, the 上一条 / 下一条
+links, the footer), all of which `investcrawl.site` names.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
+from parsel import Selector
+
+from investcrawl import site
+from investcrawl.dates import parse_published_at
+from investcrawl.items import Article
+
+
+class Rejected(Exception):
+    """A fetched page that is not an article, with the failure kind to record."""
+
+    kind = "parse_error"
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotAnArticle(Rejected):
+    kind = "not_an_article"
+
+
+class Undecodable(Rejected):
+    kind = "decode_error"
+
+
+# --- Decoding -------------------------------------------------------------------------
+
+_HEADER_CHARSET_RE = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_META_CHARSET_RE = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
+_ENCODING_ALIASES = {  # GB2312 and GBK are subsets of GB18030: decode with the superset
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "euc-cn": "gb18030",
+    "utf8": "utf-8",
+}
+_MAX_BAD_CHAR_RATIO = 0.01
+# Control characters, private-use code points and replacement characters: what a wrong
+# decoding or binary data leaves behind, and never what an article contains.
+_BAD_CHAR_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
+
+
+def _normalise_encoding(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = name.strip().lower()
+    name = _ENCODING_ALIASES.get(name, name)
+    try:
+        import codecs
+
+        return codecs.lookup(name).name if name != "gb18030" else name
+    except LookupError:
+        return None
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """Decode a page, returning (text, encoding); raise Undecodable for garbage.
+
+    Valid UTF-8 wins (a wrong GBK label on a UTF-8 page is common, the reverse is
+    practically impossible); then the header charset, the <meta> charset, and GB18030,
+    the superset of every Chinese encoding these sites use. Latin-1 style codecs that
+    accept any bytes are never guessed: they would turn a Chinese page into mojibake.
+    """
+    header = _HEADER_CHARSET_RE.search(content_type or "")
+    meta = _META_CHARSET_RE.search(body[:4096])
+    candidates = ["utf-8"]
+    for declared in (header and header[1], meta and meta[1].decode("ascii", "ignore")):
+        encoding = _normalise_encoding(declared)
+        if encoding and encoding not in candidates:
+            candidates.append(encoding)
+    if "gb18030" not in candidates:
+        candidates.append("gb18030")
+    for encoding in candidates:
+        try:
+            text = body.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        _reject_garbage(text)
+        return text, encoding
+    raise Undecodable(f"bytes are not valid in any of {', '.join(candidates)}")
+
+
+def _reject_garbage(text: str) -> None:
+    if not text.strip():
+        raise Undecodable("empty page")
+    bad = len(_BAD_CHAR_RE.findall(text))
+    if bad > _MAX_BAD_CHAR_RATIO * len(text):
+        raise Undecodable(f"{bad} control or unassigned characters in {len(text)}")
+
+
+# --- The page as a reader sees it -----------------------------------------------------
+
+_SKIPPED_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg")
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote center dd div dl dt fieldset figcaption figure footer "
+    "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody thead tfoot "
+    "tr ul caption body html".split()
+)
+_CELL_TAGS = frozenset(("td", "th"))
+_CJK = "\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+_CJK_NEWLINE_RE = re.compile(rf"(?<=[{_CJK}])[ \t\r\f\v]*\n\s*(?=[{_CJK}])")
+_SPACE_RE = re.compile(r"[\s\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+")
+_XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+@dataclass
+class Line:
+    """One line of the page as rendered: text pieces and the element each comes from."""
+
+    pieces: list[tuple[str, etree._Element]] = field(default_factory=list)
+    text: str = ""
+
+
+@dataclass
+class Document:
+    url: str
+    root: etree._Element
+    lines: list[Line]
+    encoding: str
+
+    @property
+    def html_title(self) -> str:
+        title = self.root.find(".//title")
+        text = clean_text(title.text_content()) if title is not None else ""
+        return site.TITLE_SUFFIX_RE.sub("", text)
+
+    def links(self) -> Iterator[tuple[str, str]]:
+        """(absolute URL, link text) of every followable link, in document order."""
+        for anchor in self.root.iter("a", "area"):
+            href = (anchor.get("href") or "").strip()
+            if not href or href.startswith("#"):
+                continue
+            scheme = href.split(":", 1)[0].lower() if ":" in href else ""
+            if scheme and scheme not in ("http", "https"):
+                continue  # javascript:, mailto:, tel:, ...
+            try:
+                url = urljoin(self.url, href)
+            except ValueError:
+                continue
+            yield url.split("#", 1)[0], clean_text(anchor.text_content())
+
+
+def clean_text(text: str) -> str:
+    """Collapse white space (nbsp, ideographic spaces included) and trim."""
+    text = _CJK_NEWLINE_RE.sub("", text)
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def parse_document(body: bytes, url: str, content_type: str | None = None) -> Document:
+    text, encoding = decode_html(body, content_type)
+    text = _XML_DECLARATION_RE.sub("", text, count=1)
+    root = Selector(text=text, type="html").root
+    if not isinstance(root, etree._Element):
+        raise NotAnArticle("no HTML document in the response")
+    etree.strip_elements(root, *_SKIPPED_TAGS, etree.Comment, etree.PI, with_tail=False)
+    return Document(url=url, root=root, lines=_render_lines(root), encoding=encoding)
+
+
+def _render_lines(root: etree._Element) -> list[Line]:
+    """Split the page into the lines a browser would show (blocks and <br> break lines)."""
+    lines: list[Line] = [Line()]
+
+    def add(text: str | None, owner: etree._Element) -> None:
+        if text:
+            lines[-1].pieces.append((text, owner))
+
+    def newline() -> None:
+        if lines[-1].pieces:
+            lines.append(Line())
+
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if event == "start":
+            if tag in _BLOCK_TAGS or tag == "br":
+                newline()
+            elif tag in _CELL_TAGS:
+                add(" ", element)
+            if tag == "head":
+                continue
+            add(element.text, element)
+        else:
+            if tag in _BLOCK_TAGS:
+                newline()
+            elif tag in _CELL_TAGS:
+                add(" ", element)
+            parent = element.getparent()
+            if parent is not None:
+                add(element.tail, parent)
+    rendered = []
+    for line in lines:
+        line.text = clean_text("".join(text for text, _ in line.pieces))
+        if line.text and not _inside_head(line):
+            rendered.append(line)
+    return rendered
+
+
+def _inside_head(line: Line) -> bool:
+    owner = line.pieces[0][1]
+    return any(el.tag == "head" for el in owner.iterancestors()) or owner.tag in ("head", "title")
+
+
+# --- Articles -------------------------------------------------------------------------
+
+
+@dataclass
+class ArticleExtraction:
+    article: Article
+    date_fallback: bool  # dateparser was needed for 发布时间
+
+
+_LABEL_NAMES = sorted(
+    {alias: canonical for canonical, aliases in site.LABEL_ALIASES.items() for alias in aliases},
+    key=len,
+    reverse=True,
+)
+_LABEL_OF = {alias: canonical for canonical, al in site.LABEL_ALIASES.items() for alias in al}
+# A label, then a colon (half or full width) or a closing bracket; 发布时间 may also be
+# followed directly by the date.
+_LABEL_RE = re.compile(
+    r"[【\[]?(?P<label>" + "|".join(map(re.escape, _LABEL_NAMES)) + r")\s*"
+    r"(?:[:：]|[】\]]\s*[:：]?|(?=\d{4}))\s*"
+)
+_OTHER_LABEL_RE = re.compile(r"\s[【\[]?[^\s:：\d]{1,8}\s*[:：]")  # 浏览次数: 作者: ...
+_VALUE_TRIM = " |丨/\\-—·•,，;；【】[]"
+_END_RE = re.compile(r"^[\s【\[]*(?:" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
+_PREV_NEXT_RE = re.compile("(" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
+_BODY_NOISE_RE = re.compile(
+    r"^(?:\s*[【\[]?\s*(?:打印本页|打印|关闭窗口|关闭|返回顶部|返回|收藏|分享到|分享|字号|字体)"
+    r"\s*[】\]]?\s*[:：]?\s*(?:[大中小]\s*)*)+$"
+)
+
+
+def extract_article(
+    body: bytes,
+    url: str,
+    *,
+    content_type: str | None = None,
+    provinces: Mapping[str, str] | None = None,
+    fetched_at: str | None = None,
+) -> ArticleExtraction:
+    """Read an article page into an Article; raise Rejected when it is not one."""
+    article_id = site.article_id(url)
+    if article_id is None:
+        raise NotAnArticle(f"not an article URL: {url}")
+    doc = parse_document(body, url, content_type)
+    lines = doc.lines
+
+    crumb_index, crumbs = _find_breadcrumb(lines)
+    if crumbs and site.SECTION_NAME not in crumbs:
+        raise NotAnArticle("breadcrumb is outside 开发区新闻: " + " > ".join(crumbs))
+    meta_start = _find_metadata(lines, after=crumb_index)
+    if meta_start is None:
+        raise NotAnArticle(_why_not_an_article(doc))
+    meta_end, fields = _read_metadata(lines, meta_start)
+    end = _find_end(lines, meta_end)
+    title = _find_title(lines, crumb_index, meta_start, doc.html_title)
+    if not title:
+        raise NotAnArticle("no title before the 发布时间 line")
+
+    body_lines = [line.text for line in lines[meta_end:end] if not _BODY_NOISE_RE.match(line.text)]
+    containers = _body_elements(lines, meta_end, end)
+    city, category = _city_and_category(crumbs)
+    published = parse_published_at(fields.get(site.LABEL_PUBLISHED, ""))
+    prev_id, next_id = _prev_next(lines[end:] if end < len(lines) else [])
+    article = Article(
+        id=article_id,
+        url=url,
+        title=title,
+        published_at=published.value if published else None,
+        published_text=fields.get(site.LABEL_PUBLISHED, ""),
+        source=fields.get(site.LABEL_SOURCE, ""),
+        zone=fields.get(site.LABEL_ZONE, ""),
+        city=city,
+        province=(provinces or {}).get(city, ""),
+        category=category,
+        body="\n".join(body_lines),
+        body_html=_body_html(containers, body_lines),
+        images=_images(containers, url),
+        prev_id=prev_id,
+        next_id=next_id,
+        fetched_at=fetched_at,
+        encoding=doc.encoding,
+    )
+    return ArticleExtraction(article, date_fallback=bool(published and published.via_fallback))
+
+
+def _why_not_an_article(doc: Document) -> str:
+    for line in doc.lines:
+        if any(marker in line.text for marker in site.GONE_MARKERS):
+            return "page says: " + line.text[:80]
+    text = " ".join(line.text for line in doc.lines)
+    return f"no {site.LABEL_PUBLISHED} label (page starts: {text[:60]!r})"
+
+
+def _find_breadcrumb(lines: list[Line]) -> tuple[int, list[str]]:
+    """Index of the breadcrumb line and its steps, or (-1, []) when there is none."""
+    separators = "[" + re.escape(site.BREADCRUMB_SEPARATORS) + "]"
+    home_then_section = re.compile(
+        re.escape(site.HOME_CRUMB) + r"\s*" + separators + r"\s*" + re.escape(site.SECTION_NAME)
+    )
+    for index, line in enumerate(lines):
+        text = line.text
+        if site.BREADCRUMB_LABEL in text:
+            text = text.split(site.BREADCRUMB_LABEL, 1)[1].lstrip(" :：是")
+        elif not home_then_section.search(text):
+            continue
+        steps = [step.strip() for step in re.split(separators, text)]
+        return index, [step for step in steps if step]
+    return -1, []
+
+
+def _city_and_category(crumbs: list[str]) -> tuple[str, str]:
+    if site.SECTION_NAME not in crumbs:
+        return "", ""
+    after = crumbs[crumbs.index(site.SECTION_NAME) + 1 :]
+    return (after[0] if after else ""), (after[1] if len(after) > 1 else "")
+
+
+def _labels(text: str) -> list[re.Match[str]]:
+    return list(_LABEL_RE.finditer(text))
+
+
+def _find_metadata(lines: list[Line], after: int) -> int | None:
+    """Index of the first line after the breadcrumb with a 发布时间 label and a date."""
+    for index in range(after + 1, len(lines)):
+        for match in _labels(lines[index].text):
+            if _LABEL_OF[match["label"]] == site.LABEL_PUBLISHED and re.search(
+                r"\d", lines[index].text[match.end() : match.end() + 12]
+            ):
+                return index
+    return None
+
+
+def _read_metadata(lines: list[Line], start: int) -> tuple[int, dict[str, str]]:
+    """Read the label values of the metadata line and the label lines right around it.
+
+    Returns the index just after the metadata and the values by canonical label.
+    """
+    first = start
+    while first - 1 >= 0 and first > start - 2 and _starts_with_label(lines[first - 1].text):
+        first -= 1
+    end = start + 1
+    while end < len(lines) and end < start + 4 and _starts_with_label(lines[end].text):
+        end += 1
+    fields: dict[str, str] = {}
+    for line in lines[first:end]:
+        matches = _labels(line.text)
+        for match, following in zip(matches, [*matches[1:], None], strict=True):
+            value = line.text[match.end() : following.start() if following else None]
+            other = _OTHER_LABEL_RE.search(" " + value)
+            if other:
+                value = value[: max(0, other.start() - 1)]
+            canonical = _LABEL_OF[match["label"]]
+            fields.setdefault(canonical, value.strip(_VALUE_TRIM))
+    return end, fields
+
+
+def _starts_with_label(text: str) -> bool:
+    match = _LABEL_RE.match(text)
+    return bool(match) and len(text) < 120
+
+
+def _find_end(lines: list[Line], start: int) -> int:
+    """Index of the first line after the body: 上一条/下一条, else the footer."""
+    for index in range(start, len(lines)):
+        if _END_RE.match(lines[index].text):
+            return index
+    for index in range(start, len(lines)):
+        if any(marker in lines[index].text for marker in site.FOOTER_MARKERS):
+            return index
+    return len(lines)
+
+
+def _find_title(lines: list[Line], crumb_index: int, meta_start: int, html_title: str) -> str:
+    """The title is the line just above the metadata, cross-checked with <title>."""
+    meta_text = lines[meta_start].text
+    first_label = _labels(meta_text)[0]
+    before_label = meta_text[: first_label.start()].strip()
+    candidates = [line.text for line in lines[max(crumb_index + 1, meta_start - 5) : meta_start]]
+    if before_label:
+        candidates.append(before_label)
+    if html_title:
+        for candidate in reversed(candidates):
+            if candidate == html_title or (len(candidate) >= 4 and candidate in html_title):
+                return candidate
+    if candidates:
+        return candidates[-1]
+    return html_title
+
+
+def _prev_next(lines: list[Line]) -> tuple[int | None, int | None]:
+    """Article ids linked as 上一条 and 下一条 (only in the lines after the body)."""
+    found: dict[str, int] = {}
+    for line in lines[:6]:
+        label = None
+        for text, owner in line.pieces:
+            marker = _PREV_NEXT_RE.findall(text)
+            if marker:
+                label = "prev" if marker[-1] in site.PREV_LABELS else "next"
+            anchor = _enclosing_link(owner)
+            if label and anchor is not None and label not in found:
+                linked = site.article_id(anchor.get("href", "").strip())
+                if linked is not None:
+                    found[label] = linked
+                    label = None
+    return found.get("prev"), found.get("next")
+
+
+def _enclosing_link(element: etree._Element) -> etree._Element | None:
+    for candidate in (element, *list(element.iterancestors())[:3]):
+        if candidate.tag == "a" and candidate.get("href"):
+            return candidate
+    return None
+
+
+def _body_elements(lines: list[Line], meta_end: int, end: int) -> list[etree._Element]:
+    """The elements that hold the body: the siblings between the metadata and the end.
+
+    Found as the children of the lowest common ancestor of the metadata and the end
+    marker that lie strictly between the two (the body may have no text at all: a photo
+    article). Empty when the body shares an element with them; the body HTML is then
+    rebuilt from the body text.
+    """
+    meta_el = lines[meta_end - 1].pieces[0][1]
+    if end < len(lines):
+        end_el, include_end = lines[end].pieces[0][1], False
+    elif end > meta_end:  # no end marker: up to the branch of the last line
+        end_el, include_end = lines[end - 1].pieces[-1][1], True
+    else:
+        return []
+    meta_path = [meta_el, *meta_el.iterancestors()]
+    end_path = [end_el, *end_el.iterancestors()]
+    meta_set = set(meta_path)
+    common = next((el for el in end_path if el in meta_set), None)
+    if common is None or common is meta_el or common is end_el:
+        return []
+    children = list(common)
+    first = children.index(meta_path[meta_path.index(common) - 1]) + 1
+    last = children.index(end_path[end_path.index(common) - 1]) + (1 if include_end else 0)
+    between = children[first:last]
+    while len(between) == 1 and len(between[0]) == 1 and not (between[0].text or "").strip():
+        between = [between[0][0]]  # descend through wrappers such as <tr><td>
+    return between
+
+
+def _body_html(containers: list[etree._Element], body_lines: list[str]) -> str:
+    if not containers:
+        return "".join(f"<p>{html.escape(line)}</p>\n" for line in body_lines)
+    if len(containers) == 1:
+        container = containers[0]
+        inner = [html.escape(container.text or "")]
+        inner += [etree.tostring(child, encoding="unicode", method="html") for child in container]
+        return "".join(inner).strip()
+    return "".join(
+        etree.tostring(el, encoding="unicode", method="html", with_tail=True) for el in containers
+    ).strip()
+
+
+def _images(containers: list[etree._Element], url: str) -> list[str]:
+    images: list[str] = []
+    for container in containers:
+        for img in container.iter("img"):
+            src = (img.get("src") or img.get("data-src") or img.get("data-original") or "").strip()
+            if not src or src.lower().startswith(("data:", "javascript:")):
+                continue
+            absolute = urljoin(url, src)
+            if urlsplit(absolute).scheme in ("http", "https") and absolute not in images:
+                images.append(absolute)
+    return images
+
+
+# --- Listings and the section index ---------------------------------------------------
+
+
+def city_provinces(doc: Document) -> dict[str, str]:
+    """City name -> province, read from the section index.
+
+    A province heading is text (not a city link) naming a province; the city links that
+    follow it belong to it.
+    """
+    result: dict[str, str] = {}
+    province = ""
+    for element in doc.root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        href = element.get("href") if element.tag == "a" else None
+        key = site.listing_key(urljoin(doc.url, href.strip())) if href else None
+        if key and key[0] == "city":
+            city = clean_text(element.text_content())
+            if city and province:
+                result.setdefault(city, province)
+        else:
+            province = site.province_name(clean_text(element.text or "")) or province
+        parent = element.getparent()
+        if parent is not None and element.tail:
+            province = site.province_name(clean_text(element.tail)) or province
+    return result

@@ -1,0 +1,473 @@
+"""A local mirror of the site, rendered from a fixture spec and served on loopback.
+
+`make demo` and the end-to-end tests crawl it instead of the live site. It renders every
+page kind in two unrelated templates (nested divs in UTF-8; tables in GBK with full-width
+colons, labels in separate cells and <br>-separated bodies), and plays the site's faults:
+missing articles (404), soft 404s (200 with 该新闻不存在或已被删除), pages that answer 503
+twice before 200, a broken listing link, a pager that loops back, GBK pages declared in
+the header, only in <meta>, or nowhere.
+
+    python -m investcrawl.mirror [--spec FILE] [--port 0]
+
+prints the mirror's base URL on its first line, then serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import sys
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from investcrawl import site
+
+DEFAULT_SPEC = (
+    Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mirror" / "site.json"
+)
+FLAKY_FAILURES = 2  # a "flaky" article answers 503 this many times, then 200
+SLOGAN = "打造网上国际投资促进平台 致力于中国投资促进事业"
+FOOTER_A = (
+    '<div class="footer"><h3>与我们联系</h3><ul><li>联系电话:+86-0512-53660867</li>'
+    "<li>邮&nbsp;&nbsp;箱:info@investchn.com</li></ul>"
+    "<p>Copyright &copy; 2015-2024 InvestCHN.com All Rights Reserved. 版权所有:投促中国</p></div>"
+)
+FOOTER_B = (
+    '<table width="1000" align="center" class="bottom"><tr><td>与我们联系 | '
+    "联系电话：+86-0512-53660867 | 版权所有：投促中国</td></tr></table>"
+)
+E = html.escape
+
+
+@dataclass
+class Page:
+    status: int
+    body: bytes
+    content_type: str
+
+
+@dataclass
+class MirrorSite:
+    """The spec, indexed for rendering."""
+
+    spec: dict[str, Any]
+    cities: dict[int, dict[str, Any]] = field(default_factory=dict)
+    zones: dict[int, dict[str, Any]] = field(default_factory=dict)
+    articles: dict[int, dict[str, Any]] = field(default_factory=dict)
+    province_of: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_SPEC) -> MirrorSite:
+        return cls.from_spec(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> MirrorSite:
+        mirror = cls(spec)
+        for province in spec["provinces"]:
+            for city in province["cities"]:
+                mirror.cities[city["id"]] = city
+                mirror.province_of[city["id"]] = province["name"]
+                for zone in city["zones"]:
+                    mirror.zones[zone["id"]] = {**zone, "city_id": city["id"]}
+        for article in spec["articles"]:
+            mirror.articles[article["id"]] = article
+        return mirror
+
+    def listed(self, kind: str, listing_id: int) -> list[dict[str, Any]]:
+        key = "city_id" if kind == "city" else "zone_id"
+        found = [
+            a for a in self.articles.values() if a[key] == listing_id and a.get("listed", True)
+        ]
+        return sorted(found, key=lambda a: -a["id"])
+
+    def template_of(self, city_id: int) -> str:
+        return self.cities[city_id].get("template", "a")
+
+    def page_size(self, city_id: int) -> int:
+        return self.cities[city_id].get("page_size", self.spec.get("page_size", 20))
+
+    def expected_articles(self, base_url: str) -> dict[int, dict[str, Any]]:
+        """The rows a correct crawl archives, straight from the spec (for tests)."""
+        rows = {}
+        for a in self.articles.values():
+            if a.get("status", "ok") not in ("ok", "flaky") or a["published_at"] is None:
+                continue
+            city = self.cities[a["city_id"]]
+            encoding = a.get("encoding", "utf-8")
+            rows[a["id"]] = {
+                "id": a["id"],
+                "url": site.article_url(base_url, a["id"]),
+                "title": a["title"],
+                "published_at": a["published_at"],
+                "published_text": a["date"],
+                "source": a["source"] or "",
+                "zone": self.zones[a["zone_id"]]["name"] if a.get("zone_label", True) else "",
+                "city": city["name"],
+                "province": self.province_of[a["city_id"]],
+                "category": a["category"],
+                "body": "\n".join(a["paragraphs"]),
+                "images": [base_url + src for src in a.get("images", [])],
+                "prev_id": a["prev_id"],
+                "next_id": a["next_id"],
+                "encoding": "gb18030" if encoding.startswith("gbk") else "utf-8",
+            }
+        return rows
+
+
+# --- Rendering ------------------------------------------------------------------------
+
+
+def _encode(text: str, encoding: str) -> Page:
+    """encoding: utf-8, utf-8-header (no <meta>), gbk-header, gbk-meta, gbk-none."""
+    if encoding.startswith("gbk"):
+        meta = '<meta http-equiv="Content-Type" content="text/html; charset=gb2312" />'
+        text = text.replace("<!--charset-->", meta if encoding == "gbk-meta" else "")
+        header = "text/html; charset=GBK" if encoding == "gbk-header" else "text/html"
+        return Page(200, text.encode("gbk"), header)
+    meta = '<meta charset="utf-8">' if encoding == "utf-8" else ""
+    return Page(
+        200, text.replace("<!--charset-->", meta).encode("utf-8"), "text/html; charset=utf-8"
+    )
+
+
+def _listing_path(kind: str, listing_id: int, page: int = 1) -> str:
+    suffix = f"/p/{page}" if page > 1 else ""
+    return f"/index.php/home/news/{kind}/id/{listing_id}{suffix}.html"
+
+
+def render_article(mirror: MirrorSite, article: dict[str, Any]) -> Page:
+    city = mirror.cities[article["city_id"]]
+    zone = mirror.zones[article["zone_id"]]
+    template = mirror.template_of(city["id"])
+    render = _article_a if template == "a" else _article_b
+    text = render(mirror, article, city, zone)
+    default = "utf-8" if template == "a" else "gbk-meta"
+    return _encode(text, article.get("encoding", default))
+
+
+def _prev_next_title(mirror: MirrorSite, article_id: int | None) -> str:
+    linked = mirror.articles.get(article_id) if article_id else None
+    return linked["title"] if linked else f"第{article_id}号新闻"
+
+
+def _article_a(mirror, a, city, zone) -> str:
+    meta = [f"发布时间:{E(a['date'])}"]
+    if a["source"] is not None:
+        meta.append(f"来源:{E(a['source'])}")
+    if a.get("zone_label", True):
+        meta.append(
+            f'发布开发区:<a href="{_listing_path("zone", zone["id"])}">{E(zone["name"])}</a>'
+        )
+    paragraphs = [f"<p>&nbsp;&nbsp;{E(p)}</p>" for p in a["paragraphs"]]
+    if a.get("inline_script"):
+        paragraphs.insert(1, "<script>document.write('<p>广告位</p>');</script><style>p{}</style>")
+    paragraphs += [
+        f'<p style="text-align:center"><img src="{E(src)}" alt="图片"></p>'
+        for src in a.get("images", [])
+    ]
+    prevnext = []
+    for label, linked in (("上一条", a["prev_id"]), ("下一条", a["next_id"])):
+        if linked:
+            path = site.ARTICLE_PATH.format(id=linked)
+            prevnext.append(
+                f'<p>{label}:<a href="{path}">{E(_prev_next_title(mirror, linked))}</a></p>'
+            )
+        else:
+            prevnext.append(f"<p>{label}:没有了</p>")
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<!--charset-->
+<title>{E(a["title"])}-投促中国</title>
+<script src="/Public/home/js/jquery.min.js"></script>
+</head>
+<body>
+<div class="top"><span class="slogan">{SLOGAN}</span></div>
+<div class="nav"><a href="/">首页</a><a href="{site.SECTION_INDEX_PATH}">开发区新闻</a></div>
+<div class="main">
+<div class="position">您现在的位置:<a href="/">首页</a> &gt; <a href="{site.SECTION_INDEX_PATH}">开发区新闻</a> &gt; <a href="{_listing_path("city", city["id"])}">{E(city["name"])}</a> &gt; {E(a["category"])}</div>
+<div class="news_show">
+<h1>{E(a["title"])}</h1>
+<div class="info">{"&nbsp;&nbsp;".join(meta)}</div>
+<div class="content">
+{chr(10).join(paragraphs)}
+</div>
+<div class="prevnext">{"".join(prevnext)}</div>
+</div>
+</div>
+{FOOTER_A}
+<script>var _hmt = _hmt || [];</script>
+</body>
+</html>
+"""
+
+
+def _article_b(mirror, a, city, zone) -> str:
+    cells = [f"<td>发布时间&nbsp;：</td><td>{E(a['date'])}</td>"]
+    if a["source"] is not None:
+        cells.append(f"<td>&nbsp;来源：</td><td>{E(a['source'])}</td>")
+    if a.get("zone_label", True):
+        cells.append(f"<td>&nbsp;发布开发区：</td><td>{E(zone['name'])}</td>")
+    body = "<br />\n".join(f"&nbsp;&nbsp;&nbsp;&nbsp;{E(p)}" for p in a["paragraphs"])
+    body += "".join(
+        f'<br /><center><img src="{E(src)}" border="0" /></center>' for src in a.get("images", [])
+    )
+    prevnext = []
+    for label, linked in (("上一篇", a["prev_id"]), ("下一篇", a["next_id"])):
+        if linked:
+            path = site.ARTICLE_PATH.format(id=linked)
+            prevnext.append(f'{label}：<a href="{path}">{E(_prev_next_title(mirror, linked))}</a>')
+        else:
+            prevnext.append(f"{label}：没有了")
+    return f"""<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html>
+<head>
+<!--charset-->
+<title>{E(a["title"])}_开发区新闻_投促中国</title>
+</head>
+<body>
+<table width="1000" align="center"><tr><td class="logo">{SLOGAN}</td></tr></table>
+<table width="1000" align="center"><tr><td class="dh">您现在的位置 &raquo; <a href="/">首页</a> &raquo; <a href="{site.SECTION_INDEX_PATH}">开发区新闻</a> &raquo; <a href="{_listing_path("city", city["id"])}">{E(city["name"])}</a> &raquo; {E(a["category"])}</td></tr></table>
+<table width="1000" align="center" class="nr">
+<tr><td align="center"><font size="4" color="#c00"><b>{E(a["title"])}</b></font></td></tr>
+<tr><td align="center"><table><tr>{"".join(cells)}</tr></table></td></tr>
+<tr><td class="zw"><style type="text/css">.zw font{{line-height:200%}}</style>
+{body}
+</td></tr>
+<tr><td>{"<br />".join(prevnext)}</td></tr>
+</table>
+{FOOTER_B}
+</body>
+</html>
+"""
+
+
+def render_gone(template: str) -> Page:
+    text = f"""<!DOCTYPE html>
+<html><head><!--charset--><title>提示信息-投促中国</title></head>
+<body><div class="top">{SLOGAN}</div>
+<div class="position">您现在的位置:<a href="/">首页</a> &gt; <a href="{site.SECTION_INDEX_PATH}">开发区新闻</a></div>
+<div class="msg"><p>该新闻不存在或已被删除！</p><p><a href="/">返回首页</a></p></div>
+{FOOTER_A if template == "a" else FOOTER_B}
+</body></html>
+"""
+    return _encode(text, "utf-8" if template == "a" else "gbk-meta")
+
+
+def render_listing(mirror: MirrorSite, kind: str, listing_id: int, page: int) -> Page | None:
+    if kind == "city":
+        if listing_id not in mirror.cities:
+            return None
+        city, title = mirror.cities[listing_id], mirror.cities[listing_id]["name"]
+    else:
+        if listing_id not in mirror.zones:
+            return None
+        zone = mirror.zones[listing_id]
+        city, title = mirror.cities[zone["city_id"]], zone["name"]
+    articles = mirror.listed(kind, listing_id)
+    size = mirror.page_size(city["id"])
+    pages = max(1, -(-len(articles) // size))
+    if page > pages:
+        return None
+    shown = articles[(page - 1) * size : page * size]
+    pager = [f'<a href="{_listing_path(kind, listing_id)}">首页</a>']
+    for number in range(1, pages + 1):
+        if number == page:
+            pager.append(f'<span class="current">{number}</span>')
+        else:
+            pager.append(f'<a href="{_listing_path(kind, listing_id, number)}">{number}</a>')
+    if page < pages:
+        pager.append(f'<a href="{_listing_path(kind, listing_id, page + 1)}">下一页</a>')
+    elif city.get("pager_loops"):  # a pager that loops back to the first page
+        pager.append(f'<a href="{_listing_path(kind, listing_id, 1)}">下一页</a>')
+    pager.append(f'<a href="{_listing_path(kind, listing_id, pages)}">尾页</a>')
+    side = [
+        f'<li><a href="{_listing_path("zone", z["id"])}">{E(z["name"])}</a></li>'
+        for z in city["zones"]
+    ] + [
+        f'<li><a href="{_listing_path("zone", zid)}">已撤销的开发区</a></li>'
+        for zid in city.get("broken_zone_ids", [])
+    ]
+    crumbs = f'<a href="/">首页</a> &gt; <a href="{site.SECTION_INDEX_PATH}">开发区新闻</a> &gt; '
+    crumbs += (
+        E(city["name"])
+        if kind == "city"
+        else (
+            f'<a href="{_listing_path("city", city["id"])}">{E(city["name"])}</a> &gt; {E(title)}'
+        )
+    )
+    template = mirror.template_of(city["id"])
+    if template == "a":
+        items = (
+            "\n".join(
+                f'<li><a href="{site.ARTICLE_PATH.format(id=a["id"])}" title="{E(a["title"])}">'
+                f"{E(a['title'])}</a><span>{E(a['date'][:10])}</span></li>"
+                for a in shown
+            )
+            or "<li>暂无内容</li>"
+        )
+        text = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><!--charset--><title>{E(title)}-开发区新闻-投促中国</title></head>
+<body><div class="top"><span class="slogan">{SLOGAN}</span></div>
+<div class="main"><div class="position">您现在的位置:{crumbs}</div>
+<div class="left"><h3>{E(city["name"])}开发区</h3><ul class="zones">{"".join(side)}</ul></div>
+<div class="right"><ul class="newslist">
+{items}
+</ul>
+<div class="pages">{" ".join(pager)} <a href="javascript:void(0)">收藏本页</a> <a href="https://www.example.org/ad">合作伙伴</a></div>
+</div></div>
+{FOOTER_A}
+</body></html>
+"""
+        return _encode(text, "utf-8")
+    rows = "\n".join(
+        f'<tr><td>·<a href="{site.ARTICLE_PATH.format(id=a["id"])}">{E(a["title"])}</a></td>'
+        f"<td>[{E(a['date'][:10])}]</td></tr>"
+        for a in shown
+    )
+    text = f"""<html><head><!--charset--><title>{E(title)}_开发区新闻_投促中国</title></head>
+<body><table width="1000" align="center"><tr><td>{SLOGAN}</td></tr>
+<tr><td>您现在的位置 &raquo; {crumbs.replace("&gt;", "&raquo;")}</td></tr></table>
+<table width="1000" align="center"><tr><td width="200" valign="top"><table>{"".join(f"<tr><td>{s[4:-5]}</td></tr>" for s in side)}</table></td>
+<td valign="top"><table width="100%">
+{rows}
+</table>
+<table><tr><td>{"&nbsp;".join(pager)}</td></tr></table></td></tr></table>
+{FOOTER_B}
+</body></html>
+"""
+    return _encode(text, "gbk-meta")
+
+
+def render_index(mirror: MirrorSite) -> Page:
+    blocks = []
+    for province in mirror.spec["provinces"]:
+        links = "".join(
+            f'<a href="{_listing_path("city", c["id"])}">{E(c["name"])}</a>'
+            for c in province["cities"]
+        )
+        blocks.append(f'<dl class="province"><dt>{E(province["name"])}</dt><dd>{links}</dd></dl>')
+    text = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><!--charset--><title>开发区新闻-投促中国</title></head>
+<body><div class="top"><span class="slogan">{SLOGAN}</span></div>
+<div class="main"><div class="position">您现在的位置:<a href="/">首页</a> &gt; 开发区新闻</div>
+{"".join(blocks)}
+</div>
+{FOOTER_A}
+</body></html>
+"""
+    return _encode(text, "utf-8")
+
+
+def render_home(mirror: MirrorSite) -> Page:
+    latest = sorted(
+        (a for a in mirror.articles.values() if a.get("listed", True)), key=lambda a: -a["id"]
+    )[:3]
+    items = "".join(
+        f'<li><a href="https://investchn.com{site.ARTICLE_PATH.format(id=a["id"])}">{E(a["title"])}</a></li>'
+        for a in latest
+    )
+    text = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><!--charset--><title>投促中国</title></head>
+<body><div class="top"><span class="slogan">{SLOGAN}</span></div>
+<div class="nav"><a href="/">首页</a><a href="{site.SECTION_INDEX_PATH}">开发区新闻</a>
+<a href="javascript:void(0)" onclick="login()">登录</a><a href="mailto:info@investchn.com">联系我们</a>
+<a href="https://www.example.org/">友情链接</a></div>
+<ul class="latest">{items}</ul>
+{FOOTER_A}
+</body></html>
+"""
+    return _encode(text, "utf-8")
+
+
+_ARTICLE_RE = re.compile(r"^/index\.php/home/news/detail/id/(\d+)\.html$")
+
+
+class Mirror:
+    """Routes paths to pages; counts requests per path (the fault state lives here)."""
+
+    def __init__(self, mirror_site: MirrorSite):
+        self.site = mirror_site
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def respond(self, path: str) -> Page:
+        path = path.split("?", 1)[0]
+        with self._lock:
+            self.requests[path] += 1
+            seen = self.requests[path]
+        if path == "/robots.txt":
+            return Page(200, b"User-agent: *\nDisallow: /admin/\n", "text/plain")
+        if path in ("/", "/index.php", "/index.html"):
+            return render_home(self.site)
+        if path == site.SECTION_INDEX_PATH:
+            return render_index(self.site)
+        match = _ARTICLE_RE.match(path)
+        if match:
+            article = self.site.articles.get(int(match[1]))
+            status = article.get("status", "ok") if article else "missing"
+            if status == "missing":
+                return _not_found()
+            template = self.site.template_of(article["city_id"])
+            if status == "soft404":
+                return render_gone(template)
+            if status == "flaky" and seen <= FLAKY_FAILURES:
+                return Page(503, b"<html><body>Service Unavailable</body></html>", "text/html")
+            return render_article(self.site, article)
+        key = site.listing_key(path)
+        if key:
+            page = render_listing(self.site, *key)
+            return page or _not_found()
+        return _not_found()
+
+
+def _not_found() -> Page:
+    return Page(
+        404, "<html><body><h1>404</h1>页面不存在</body></html>".encode(), "text/html; charset=utf-8"
+    )
+
+
+def make_server(mirror: Mirror, port: int = 0) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            page = mirror.respond(self.path)
+            self.send_response(page.status)
+            self.send_header("Content-Type", page.content_type)
+            self.send_header("Content-Length", str(len(page.body)))
+            self.end_headers()
+            self.wfile.write(page.body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the request counter is the log
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the fixture mirror of investchn.com.")
+    parser.add_argument("--spec", default=str(DEFAULT_SPEC), help="site spec (JSON)")
+    parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
+    args = parser.parse_args(argv)
+    server = make_server(Mirror(MirrorSite.load(args.spec)), args.port)
+    host, port = server.server_address[:2]
+    print(f"http://{host}:{port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

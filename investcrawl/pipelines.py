@@ -1,0 +1,91 @@
+"""Item pipelines, one concern each: validate, then store in the archive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from investcrawl import signals as investcrawl_signals
+from investcrawl.archive import ArchiveWriter, open_archive
+
+
+class InvalidArticle(DropItem):
+    """An extracted article that lacks a field the archive requires."""
+
+    def __init__(self, field: str, detail: str):
+        super().__init__(f"missing {field}: {detail}")
+        self.field = field
+
+
+class ValidateArticlePipeline:
+    """Drop articles without id, url, title or publish date, or without any content."""
+
+    REQUIRED = ("id", "url", "title", "published_at")
+
+    def __init__(self, crawler: Crawler):
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ValidateArticlePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        adapter = ItemAdapter(item)
+        for field in self.REQUIRED:
+            if adapter.get(field) in (None, ""):
+                detail = "no value"
+                if field == "published_at" and adapter.get("published_text"):
+                    detail = f"cannot read a date in {adapter.get('published_text')!r}"
+                self._drop(field, detail)
+        if not adapter.get("body") and not adapter.get("images"):
+            self._drop("body", "neither text nor images")
+        return item
+
+    def _drop(self, field: str, detail: str) -> None:
+        self.stats.inc_value(f"investcrawl/dropped/{field}")
+        raise InvalidArticle(field, detail)
+
+
+class ArchivePipeline:
+    """Store articles, and every failure the crawl reports, in the SQLite archive."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.path = crawler.settings.get("ARCHIVE_PATH")
+        self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 200)
+        self.writer: ArchiveWriter | None = None
+        crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
+        crawler.signals.connect(self.item_dropped, signals.item_dropped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        return cls(crawler)
+
+    def open_spider(self, spider: Any = None) -> None:
+        self.writer = ArchiveWriter(open_archive(self.path), batch_size=self.batch_size)
+
+    def close_spider(self, spider: Any = None) -> None:
+        if self.writer is None:
+            return
+        self.writer.close()
+        stats = self.crawler.stats
+        stats.set_value("investcrawl/archive/articles_written", self.writer.articles_written)
+        stats.set_value("investcrawl/archive/failures_written", self.writer.failures_written)
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        assert self.writer is not None
+        self.writer.add_article(ItemAdapter(item).asdict())
+        return item
+
+    def failure_recorded(self, url: str, kind: str, detail: str, attempts: int) -> None:
+        if self.writer is not None:
+            self.writer.add_failure(url, kind, detail, attempts)
+
+    def item_dropped(self, item: Any, exception: BaseException, **kwargs: Any) -> None:
+        if self.writer is not None and isinstance(exception, InvalidArticle):
+            url = ItemAdapter(item).get("url") or ""
+            self.writer.add_failure(url, "invalid_item", str(exception))

@@ -1,0 +1,45 @@
+"""Project settings. Defaults are polite toward the live site; override any with -s."""
+
+from investcrawl import __version__
+
+BOT_NAME = "investcrawl"
+SPIDER_MODULES = ["investcrawl.spiders"]
+NEWSPIDER_MODULE = "investcrawl.spiders"
+
+# --- Where the archive goes -----------------------------------------------------------
+ARCHIVE_PATH = "data/archive.db"
+ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most one batch
+
+# --- Politeness toward investchn.com --------------------------------------------------
+USER_AGENT = (
+    f"investcrawl/{__version__} (+https://github.com/investcrawl/investcrawl; "
+    "archival crawler of investchn.com development-zone news)"
+)
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+# --- Faults ---------------------------------------------------------------------------
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 3  # four attempts in all for 5xx, 408, 429 and network errors
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # an article page is ~30 KB; refuse anything absurd
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+HTTPERROR_ALLOW_ALL = False  # non-2xx reach the errback, which records them
+REDIRECT_MAX_TIMES = 5
+
+ITEM_PIPELINES = {
+    "investcrawl.pipelines.ValidateArticlePipeline": 100,
+    "investcrawl.pipelines.ArchivePipeline": 900,
+}
+
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -1,0 +1,109 @@
+"""Everything investcrawl knows about investchn.com, in one place.
+
+What is *known* (from captured live pages) and what is *assumed* (our model of pages we
+have not seen) are marked. Adapting to a changed site is an edit here plus new fixtures;
+the extraction code only ever asks this module what to look for.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+# --- Host ------------------------------------------------------------------------------
+DEFAULT_BASE_URL = "https://investchn.com"  # known
+# Hosts of the live site: absolute links to them are moved onto the crawl's base_url.
+SITE_HOSTS = frozenset({"investchn.com", "www.investchn.com"})
+
+# --- URL patterns (paths only, so they work on any mirror) -----------------------------
+HOME_PATH = "/"
+SECTION_INDEX_PATH = "/index.php/home/news/index.html"  # assumed
+# Known: article pages are /index.php/home/news/detail/id/{id}.html
+ARTICLE_PATH_RE = re.compile(r"^/index\.php/home/news/detail/id/(?P<id>[1-9]\d*)\.html$")
+ARTICLE_PATH = "/index.php/home/news/detail/id/{id}.html"
+# Assumed: city and zone listings, with further pages under /p/{n}.html
+LISTING_PATH_RE = re.compile(
+    r"^/index\.php/home/news/(?P<kind>city|zone)/id/(?P<id>[1-9]\d*)(?:/p/(?P<page>[1-9]\d*))?\.html$"
+)
+SECTION_INDEX_PATH_RE = re.compile(r"^/index\.php/home/news(?:/index)?(?:\.html)?/?$")
+
+# --- What a reader sees ---------------------------------------------------------------
+SECTION_NAME = "开发区新闻"  # known: the breadcrumb's second step
+HOME_CRUMB = "首页"
+BREADCRUMB_LABEL = "您现在的位置"  # known
+BREADCRUMB_SEPARATORS = ">＞»›→/"
+LABEL_PUBLISHED = "发布时间"  # known
+LABEL_SOURCE = "来源"  # known
+LABEL_ZONE = "发布开发区"  # known
+# Variants some templates of this family use for the same fields (assumed).
+LABEL_ALIASES = {
+    LABEL_PUBLISHED: ("发布时间", "发布日期", "发表时间", "时间"),
+    LABEL_SOURCE: ("来源", "文章来源", "信息来源"),
+    LABEL_ZONE: ("发布开发区", "开发区"),
+}
+PREV_LABELS = ("上一条", "上一篇")  # known: 上一条
+NEXT_LABELS = ("下一条", "下一篇")  # known: 下一条
+# Text that marks the end of an article's own content (prev/next links, then the footer).
+END_OF_ARTICLE_MARKERS = PREV_LABELS + NEXT_LABELS
+FOOTER_MARKERS = ("与我们联系", "版权所有", "Copyright", "copyright", "©")  # known
+# Text of a 200 page that is really an error page (assumed; any page without the
+# article anatomy is rejected anyway, these only make the failure detail clearer).
+GONE_MARKERS = ("该新闻不存在", "已被删除", "页面不存在", "信息不存在")
+# Pager link texts on listing pages (assumed). 首页 is left out: it is also the breadcrumb's home.
+PAGER_TEXTS = ("下一页", "上一页", "尾页", "末页", "下页", "上页", "»", "›")
+# <title> suffix of every page (known from the samples' model).
+TITLE_SUFFIX_RE = re.compile(r"\s*[-_|–—]\s*(?:开发区新闻\s*[-_|–—]\s*)?投促中国.*$")
+
+# Provincial-level divisions, used to read the section index: a province heading is plain
+# text, the cities under it are links (assumed layout, general knowledge of the names).
+PROVINCES = (
+    "北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏",
+    "浙江", "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西",
+    "海南", "重庆", "四川", "贵州", "云南", "西藏", "陕西", "甘肃", "青海", "宁夏",
+    "新疆", "台湾", "香港", "澳门",
+)  # fmt: skip
+PROVINCE_SUFFIX_RE = re.compile(r"(省|市|自治区|壮族自治区|回族自治区|维吾尔自治区|特别行政区)$")
+
+# The site's clock (known: China Standard Time, no DST).
+SITE_TIMEZONE = "Asia/Shanghai"
+SITE_UTC_OFFSET = "+08:00"
+
+
+def province_name(text: str) -> str | None:
+    """The short province name for a heading such as '江苏' or '江苏省', else None."""
+    text = text.strip()
+    for name in PROVINCES:
+        if text == name or (text.startswith(name) and PROVINCE_SUFFIX_RE.match(text[len(name) :])):
+            return name
+    return None
+
+
+def article_url(base_url: str, article_id: int) -> str:
+    return base_url.rstrip("/") + ARTICLE_PATH.format(id=article_id)
+
+
+def article_id(url: str) -> int | None:
+    """The article id of an article URL (on any host), else None."""
+    match = ARTICLE_PATH_RE.match(urlsplit(url).path)
+    return int(match["id"]) if match else None
+
+
+def listing_key(url: str) -> tuple[str, int, int] | None:
+    """('city'|'zone', id, page) of a listing URL, else None."""
+    match = LISTING_PATH_RE.match(urlsplit(url).path)
+    if not match:
+        return None
+    return match["kind"], int(match["id"]), int(match["page"] or 1)
+
+
+def canonical_url(url: str) -> str:
+    """One spelling per page, so that equivalent links are fetched once.
+
+    Drops the fragment; page 1 of a listing is the listing's own URL.
+    """
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    key = listing_key(url)
+    if key and key[2] == 1:
+        path = f"/index.php/home/news/{key[0]}/id/{key[1]}.html"
+    return urlunsplit((parts.scheme, parts.netloc.lower(), path, parts.query, ""))
