@@ -119,6 +119,9 @@ _CJK = "\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
 _CJK_NEWLINE_RE = re.compile(rf"(?<=[{_CJK}])[ \t\r\f\v]*\n\s*(?=[{_CJK}])")
 _SPACE_RE = re.compile(r"[\s\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+")
 _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
+# libxml2 drops everything below 2048 levels of nesting. No real page nests a few hundred
+# tags in a row with nothing between them, so such a run is cut to its last tag first.
+_DEEP_NESTING_RE = re.compile(r"(?:<[a-zA-Z][a-zA-Z0-9]*\b[^<>]*>\s*){256,}")
 
 
 @dataclass
@@ -167,6 +170,7 @@ def clean_text(text: str) -> str:
 def parse_document(body: bytes, url: str, content_type: str | None = None) -> Document:
     text, encoding = decode_html(body, content_type)
     text = _XML_DECLARATION_RE.sub("", text, count=1)
+    text = _DEEP_NESTING_RE.sub(lambda run: run[0][run[0].rstrip().rfind("<") :], text)
     root = Selector(text=text, type="html").root
     if not isinstance(root, etree._Element):
         raise NotAnArticle("no HTML document in the response")

@@ -400,8 +400,13 @@ class Mirror:
     def respond(self, path: str) -> Page:
         path = path.split("?", 1)[0]
         with self._lock:
-            self.requests[path] += 1
+            if path != "/__mirror__/requests":
+                self.requests[path] += 1
             seen = self.requests[path]
+        if path == "/__mirror__/requests":  # for tests: what has been requested so far
+            with self._lock:
+                counts = dict(self.requests)
+            return Page(200, json.dumps(counts).encode(), "application/json")
         if path == "/robots.txt":
             return Page(200, b"User-agent: *\nDisallow: /admin/\n", "text/plain")
         if path in ("/", "/index.php", "/index.html"):

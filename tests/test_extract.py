@@ -1,0 +1,265 @@
+"""Extraction on saved pages: two unrelated templates, every variation the site shows."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FIXTURES
+
+from investcrawl.extract import (
+    NotAnArticle,
+    Undecodable,
+    city_provinces,
+    decode_html,
+    extract_article,
+    parse_document,
+)
+
+PAGES = FIXTURES / "pages"
+URL = "http://127.0.0.1:8000/index.php/home/news/detail/id/186538.html"
+PROVINCES = {"盐城": "江苏", "嘉兴": "浙江", "北京": "北京"}
+
+
+def extract(name: str, content_type: str | None = "text/html", url: str = URL):
+    body = (PAGES / name).read_bytes()
+    return extract_article(body, url, content_type=content_type, provinces=PROVINCES).article
+
+
+# Each case: fixture, Content-Type header, expected fields. Template A is nested divs in
+# UTF-8; template B is tables in GBK (labels and values in separate cells).
+CASES = {
+    "a_basic.html": (
+        "text/html; charset=utf-8",
+        {
+            "id": 186538,
+            "title": "盐城经开区举办智能制造项目集中签约",
+            "published_at": "2021-11-03T09:30:00+08:00",
+            "published_text": "2021-11-03 09:30",
+            "source": "盐阜大众报",
+            "zone": "盐城经济技术开发区",
+            "city": "盐城",
+            "province": "江苏",
+            "category": "文字新闻",
+            "body": "11月2日，盐城经开区举行智能制造项目集中签约仪式，"
+            "12个项目现场签约，总投资86亿元。\n"
+            "签约项目涵盖新能源汽车零部件、工业机器人和智能装备，预计明年上半年全部开工。\n"
+            "经开区负责人表示，将以“拿地即开工”的服务保障项目早投产。",
+            "images": ["http://127.0.0.1:8000/Uploads/2021/11/03/sign.jpg"],
+            "prev_id": 186376,
+            "next_id": 186401,
+            "encoding": "utf-8",
+        },
+    ),
+    # Full-width colons, ideographic spaces, 年月日 date, empty 来源, body split by <br>
+    # with nested <span>/<font>, an image, a table, and print/close links.
+    "a_fullwidth_br.html": (
+        None,
+        {
+            "title": "嘉兴港区 新材料产业园 一期投产",
+            "published_at": "2021-01-05",
+            "source": "",
+            "zone": "嘉兴港区",
+            "city": "嘉兴",
+            "province": "浙江",
+            "category": "图文新闻",
+            "body": "1月4日，嘉兴港区新材料产业园一期正式投产，首批入驻企业8家。\n"
+            "园区规划面积3.2平方公里，重点发展高性能纤维和可降解材料。\n"
+            "企业 投资（亿元）\n甲公司 12\n"
+            "下一步，港区将加快二期基础设施建设。",
+            "images": ["https://img.example.org/jx/park.png"],
+            "prev_id": 170001,
+            "next_id": None,  # 下一条 is a javascript: link
+        },
+    ),
+    # No 来源, no 发布开发区, slash date, no 上一条/下一条 links.
+    "a_missing_fields.html": (
+        "text/html",
+        {
+            "title": "常州滨江经济开发区 发展动态",
+            "published_at": "2021-11-10",
+            "source": "",
+            "zone": "",
+            "city": "常州",
+            "province": "",
+            "body": "滨江经济开发区今年新增规上企业15家。\n园区围绕新材料产业链开展精准招商。",
+            "images": [],
+            "prev_id": None,
+            "next_id": None,
+        },
+    ),
+    # Template B, GBK declared only in <meta>; 年月日 with a time; 上一篇/下一篇.
+    "b_gbk_meta.html": (
+        "text/html",
+        {
+            "title": "马鞍山慈湖高新区紧盯一体化 协同发展势头好",
+            "published_at": "2021-11-09T16:05:00+08:00",
+            "source": "马鞍山日报",
+            "zone": "马鞍山慈湖高新技术产业开发区",
+            "city": "马鞍山",
+            "category": "文字新闻",
+            "body": "今年以来，慈湖高新区主动融入长三角一体化发展，新引进沪苏浙项目21个。\n"
+            "园区与上海漕河泾开发区共建合作园区，协同招商成效明显。\n"
+            "下一步将深化规划对接和产业协作。",
+            "images": ["http://127.0.0.1:8000/index.php/Uploads/ch/20211109.jpg"],
+            "prev_id": 186530,
+            "next_id": 186533,
+            "encoding": "gb18030",
+        },
+    ),
+    # GBK with no charset anywhere; each label on its own line; breadcrumb without label.
+    "b_gbk_nocharset.html": (
+        "text/html",
+        {
+            "title": "北京经济技术开发区 亦庄新城 重点项目观摩",
+            "published_at": "2021-11-10T09:30:00+08:00",
+            "source": "北京日报",
+            "zone": "北京经济技术开发区",
+            "city": "北京",
+            "province": "北京",
+            "body": "11月9日，亦庄新城重点项目观摩活动举行，现场观摩项目14个。\n"
+            "观摩项目覆盖集成电路、生物医药等主导产业。",
+            "prev_id": 10270,
+            "next_id": 10271,
+            "encoding": "gb18030",
+        },
+    ),
+    # The same page again, but GBK declared in the HTTP header.
+    "b_gbk_nocharset.html#header": (
+        "text/html; charset=GBK",
+        {"title": "北京经济技术开发区 亦庄新城 重点项目观摩", "encoding": "gb18030"},
+    ),
+    # Template B in UTF-8, declared only in the HTTP header.
+    "b_utf8_header_only.html": (
+        "text/html; charset=utf-8",
+        {"published_at": "2021-11-09", "source": "马鞍山日报", "encoding": "utf-8"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_article_fields(case):
+    content_type, expected = CASES[case]
+    article = extract(case.split("#")[0], content_type)
+    assert {field: getattr(article, field) for field in expected} == expected
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_body_never_holds_navigation_or_scripts(case):
+    article = extract(case.split("#")[0], CASES[case][0])
+    for noise in (
+        "上一条",
+        "下一条",
+        "上一篇",
+        "与我们联系",
+        "版权所有",
+        "您现在的位置",
+        "打印",
+        "广告",
+    ):
+        assert noise not in article.body
+    assert "<script" not in article.body_html and "<style" not in article.body_html
+    assert all(line == line.strip() and line for line in article.body.splitlines())
+    assert "\xa0" not in article.body and "\u3000" not in article.body
+
+
+def test_body_html_is_the_articles_own_markup():
+    article = extract("a_basic.html")
+    assert article.body_html.startswith("<p>")
+    assert '<img src="/Uploads/2021/11/03/sign.jpg"' in article.body_html
+    assert "<strong>“拿地即开工”</strong>" in article.body_html
+    assert "document.write" not in article.body_html and "news_show" not in article.body_html
+
+
+def test_soft_404_is_not_an_article():
+    with pytest.raises(NotAnArticle, match="该新闻不存在或已被删除"):
+        extract("a_soft404.html")
+
+
+def test_page_outside_the_section_is_not_an_article():
+    with pytest.raises(NotAnArticle, match="政策法规"):
+        extract("a_off_section.html")
+
+
+def test_binary_garbage_is_undecodable():
+    with pytest.raises(Undecodable):
+        extract("garbage.bin", "text/html; charset=utf-8")
+
+
+def test_non_article_url_is_rejected():
+    with pytest.raises(NotAnArticle, match="not an article URL"):
+        extract("a_basic.html", url="http://127.0.0.1:8000/index.php/home/news/index.html")
+
+
+@pytest.mark.parametrize(
+    "body, content_type, encoding",
+    [
+        ("开发区新闻".encode("gbk"), "text/html; charset=gb2312", "gb18030"),
+        ("开发区新闻".encode("gbk"), None, "gb18030"),
+        ("开发区新闻".encode("gb18030"), "text/html; charset=gb18030", "gb18030"),
+        ("开发区新闻".encode(), "text/html; charset=gbk", "utf-8"),  # a wrong label
+        (b'<meta charset="GBK">' + "新闻".encode("gbk"), None, "gb18030"),
+        ("开发区新闻".encode(), "text/html; charset=no-such-codec", "utf-8"),
+    ],
+)
+def test_decoding(body, content_type, encoding):
+    text, used = decode_html(body, content_type)
+    assert used == encoding
+    assert text.endswith("新闻")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"   ", b"\x00\x01\x02\x03" * 100 + "新闻".encode(), bytes(range(128, 256)) * 20],
+)
+def test_garbage_decoding_is_refused(body):
+    with pytest.raises(Undecodable):
+        decode_html(body, "text/html")
+
+
+def test_city_provinces_from_the_div_index():
+    html = """<div>您现在的位置:首页 &gt; 开发区新闻</div>
+    <dl><dt>江苏</dt><dd><a href="/index.php/home/news/city/id/88.html">盐城</a>
+    <a href="/index.php/home/news/city/id/80.html">苏州</a></dd></dl>
+    <dl><dt>北京</dt><dd><a href="/index.php/home/news/city/id/1.html">北京</a></dd></dl>"""
+    doc = parse_document(html.encode(), "http://127.0.0.1:8000/index.php/home/news/index.html")
+    assert city_provinces(doc) == {"盐城": "江苏", "苏州": "江苏", "北京": "北京"}
+
+
+def test_city_provinces_from_the_table_index():
+    doc = parse_document(
+        (PAGES / "b_section_index.html").read_bytes(),
+        "http://127.0.0.1:1/index.php/home/news/index.html",
+        "text/html",
+    )
+    assert city_provinces(doc) == {"盐城": "江苏", "苏州": "江苏", "南宁": "广西", "北京": "北京"}
+
+
+def test_links_are_absolute_and_skip_non_http():
+    doc = parse_document(
+        (PAGES / "b_listing_query_pager.html").read_bytes(),
+        "http://127.0.0.1:1/index.php/home/news/city/id/102.html",
+    )
+    links = list(doc.links())
+    assert links == [
+        (
+            "http://127.0.0.1:1/index.php/home/news/detail/id/186515.html",
+            "嘉兴港区新材料产业园一期投产",
+        ),
+        ("http://127.0.0.1:1/index.php/home/news/city/id/detail/id/186512.html", "相对链接"),
+        ("https://www.example.org/x", "外部链接"),
+        ("http://127.0.0.1:1/index.php/home/news/city/id/102.html?p=1", "1"),
+        ("http://127.0.0.1:1/index.php/home/news/city/id/102.html?p=2", "2"),
+        ("http://127.0.0.1:1/index.php/home/news/city/id/102.html?p=2", "下一页"),
+    ]
+
+
+def test_hostile_markup_does_not_break_extraction():
+    page = (PAGES / "a_basic.html").read_text(encoding="utf-8")
+    # Unclosed tags, deep nesting and a very large body.
+    deep = "<div>" * 3000 + "深层文本" + "</span>" * 10
+    big = "<p>大段正文。</p>" * 50_000
+    hostile = page.replace('<div class="content">', '<div class="content">' + deep + big, 1)
+    hostile = hostile.replace("</h1>", "", 1)
+    article = extract_article(hostile.encode(), URL).article
+    assert article.published_at == "2021-11-03T09:30:00+08:00"
+    assert article.body.count("大段正文。") == 50_000
+    assert "深层文本" in article.body

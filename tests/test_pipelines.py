@@ -1,0 +1,187 @@
+"""The pipelines against a real SQLite file: validation, upserts, failures, batching."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+
+import pytest
+from scrapy import signals
+from scrapy.utils.test import get_crawler
+
+from investcrawl import signals as investcrawl_signals
+from investcrawl.archive import ArchiveWriter, open_archive
+from investcrawl.items import Article
+from investcrawl.pipelines import ArchivePipeline, InvalidArticle, ValidateArticlePipeline
+from investcrawl.spiders.investchn import InvestchnSpider
+
+
+def article(article_id: int = 1, **changes) -> Article:
+    fields = {
+        "id": article_id,
+        "url": f"http://127.0.0.1:1/index.php/home/news/detail/id/{article_id}.html",
+        "title": f"标题{article_id}",
+        "published_at": "2021-11-10",
+        "published_text": "2021-11-10",
+        "city": "盐城",
+        "body": "正文第一段。\n正文第二段。",
+        "images": ["http://127.0.0.1:1/a.jpg"],
+        "fetched_at": "2026-11-26T00:00:00Z",
+    }
+    return Article(**{**fields, **changes})
+
+
+def crawler_for(archive, **settings):
+    return get_crawler(InvestchnSpider, {"ARCHIVE_PATH": str(archive), **settings})
+
+
+def query(archive, sql, *params):
+    conn = sqlite3.connect(archive)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+# --- Validation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["id", "url", "title", "published_at"])
+def test_missing_required_field_is_dropped_and_counted(tmp_path, field):
+    crawler = crawler_for(tmp_path / "a.db")
+    pipeline = ValidateArticlePipeline.from_crawler(crawler)
+    with pytest.raises(InvalidArticle, match=f"missing {field}"):
+        pipeline.process_item(article(**{field: None}))
+    assert crawler.stats.get_value(f"investcrawl/dropped/{field}") == 1
+
+
+def test_unreadable_date_is_named_in_the_reason(tmp_path):
+    pipeline = ValidateArticlePipeline.from_crawler(crawler_for(tmp_path / "a.db"))
+    with pytest.raises(InvalidArticle, match="cannot read a date in '待定'"):
+        pipeline.process_item(article(published_at=None, published_text="待定"))
+
+
+def test_article_needs_text_or_images(tmp_path):
+    pipeline = ValidateArticlePipeline.from_crawler(crawler_for(tmp_path / "a.db"))
+    assert pipeline.process_item(article(body="")) is not None  # a photo article
+    with pytest.raises(InvalidArticle, match="missing body"):
+        pipeline.process_item(article(body="", images=[]))
+
+
+def test_valid_article_passes_unchanged(tmp_path):
+    pipeline = ValidateArticlePipeline.from_crawler(crawler_for(tmp_path / "a.db"))
+    item = article()
+    assert pipeline.process_item(item) is item
+
+
+# --- Storage ----------------------------------------------------------------------------
+
+
+def test_store_upserts_without_duplicates(tmp_path):
+    archive = tmp_path / "a.db"
+    crawler = crawler_for(archive)
+    pipeline = ArchivePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    pipeline.process_item(article(1))
+    pipeline.process_item(article(2))
+    pipeline.process_item(article(1, title="改过的标题"))
+    pipeline.close_spider()
+    rows = query(archive, "SELECT id, title, images FROM articles ORDER BY id")
+    assert rows == [
+        {"id": 1, "title": "改过的标题", "images": '["http://127.0.0.1:1/a.jpg"]'},
+        {"id": 2, "title": "标题2", "images": '["http://127.0.0.1:1/a.jpg"]'},
+    ]
+    # A second run over the same archive updates in place.
+    pipeline = ArchivePipeline.from_crawler(crawler_for(archive))
+    pipeline.open_spider()
+    pipeline.process_item(article(2, body="新正文。"))
+    pipeline.close_spider()
+    assert query(archive, "SELECT count(*) AS n FROM articles") == [{"n": 2}]
+    assert query(archive, "SELECT body FROM articles WHERE id = 2") == [{"body": "新正文。"}]
+
+
+def test_every_field_round_trips(tmp_path):
+    archive = tmp_path / "a.db"
+    pipeline = ArchivePipeline.from_crawler(crawler_for(archive))
+    pipeline.open_spider()
+    item = article(7, source="大丰日报", zone="江苏大丰经济开发区", prev_id=6, next_id=8)
+    pipeline.process_item(item)
+    pipeline.close_spider()
+    stored = query(archive, "SELECT * FROM articles")[0]
+    expected = dataclasses.asdict(item)
+    expected["images"] = '["http://127.0.0.1:1/a.jpg"]'
+    assert stored == expected
+
+
+def test_failures_are_recorded_accumulated_and_cleared(tmp_path):
+    archive = tmp_path / "a.db"
+    crawler = crawler_for(archive)
+    pipeline = ArchivePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    url = article(3).url
+    for _ in range(2):
+        crawler.signals.send_catch_log(
+            investcrawl_signals.failure_recorded,
+            url=url,
+            kind="http_error",
+            detail="HTTP 503",
+            attempts=4,
+        )
+    crawler.signals.send_catch_log(
+        signals.item_dropped,
+        item=article(9, title=""),
+        response=None,
+        exception=InvalidArticle("title", "no value"),
+        spider=None,
+    )
+    pipeline.close_spider()
+    rows = query(archive, "SELECT url, kind, detail, attempts FROM failures ORDER BY url")
+    assert rows == [
+        {"url": url, "kind": "http_error", "detail": "HTTP 503", "attempts": 8},
+        {
+            "url": article(9).url,
+            "kind": "invalid_item",
+            "detail": "missing title: no value",
+            "attempts": 1,
+        },
+    ]
+    # The URL later becomes an article: its failure row goes.
+    pipeline = ArchivePipeline.from_crawler(crawler_for(archive))
+    pipeline.open_spider()
+    pipeline.process_item(article(3))
+    pipeline.close_spider()
+    assert [row["url"] for row in query(archive, "SELECT url FROM failures")] == [article(9).url]
+
+
+def test_writes_are_batched_and_flushed_at_close(tmp_path):
+    archive = tmp_path / "a.db"
+    writer = ArchiveWriter(open_archive(archive), batch_size=3)
+    writer.add_article(dataclasses.asdict(article(1)))
+    writer.add_article(dataclasses.asdict(article(2)))
+    assert query(archive, "SELECT count(*) AS n FROM articles") == [{"n": 0}]
+    writer.add_article(dataclasses.asdict(article(3)))
+    assert query(archive, "SELECT count(*) AS n FROM articles") == [{"n": 3}]
+    writer.add_article(dataclasses.asdict(article(4)))
+    writer.close()
+    assert query(archive, "SELECT count(*) AS n FROM articles") == [{"n": 4}]
+
+
+def test_unknown_failure_kind_is_a_bug(tmp_path):
+    writer = ArchiveWriter(open_archive(tmp_path / "a.db"))
+    with pytest.raises(ValueError, match="unknown failure kind"):
+        writer.add_failure("http://x/", "oops")
+
+
+def test_archive_schema(tmp_path):
+    archive = tmp_path / "a.db"
+    open_archive(archive).close()
+    open_archive(archive).close()  # migrations apply once
+    assert query(archive, "PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+    indexed = {
+        row["name"] for row in query(archive, "SELECT name FROM pragma_index_list('articles')")
+    }
+    for column in ("published_at", "city", "zone"):
+        assert any(column in name for name in indexed), column
+    applied = query(archive, "SELECT name FROM _sqlite_migrations")
+    assert applied == [{"name": "0001_articles_and_failures"}]
