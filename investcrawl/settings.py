@@ -5,6 +5,7 @@ from investcrawl import __version__
 BOT_NAME = "investcrawl"
 SPIDER_MODULES = ["investcrawl.spiders"]
 NEWSPIDER_MODULE = "investcrawl.spiders"
+COMMANDS_MODULE = "investcrawl.commands"
 
 # --- Where the archive goes -----------------------------------------------------------
 ARCHIVE_PATH = "data/archive.db"
@@ -43,3 +44,4 @@ ITEM_PIPELINES = {
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+LOG_FORMATTER = "investcrawl.logformatter.LogFormatter"

@@ -96,6 +96,14 @@ def test_recrawl_updates_in_place_without_duplicates(mirror, tmp_path):
 
 def test_bad_base_url_fails_at_once(tmp_path):
     result = run_crawl("ftp://example.org", tmp_path / "a.db")
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "base_url must be an http(s) URL" in result.stderr
+    assert "Traceback" not in result.stderr
     assert not (tmp_path / "a.db").exists()
+
+
+def test_unknown_spider_argument_fails_at_once(tmp_path):
+    result = run_crawl("http://127.0.0.1:9", tmp_path / "a.db", "-a", "bse_url=x")
+    assert result.returncode == 2
+    assert "unknown spider argument(s): bse_url" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -40,6 +40,13 @@ def validate_base_url(base_url: str) -> str:
 class InvestchnSpider(scrapy.Spider):
     name = "investchn"
 
+    @classmethod
+    def check_arguments(cls, base_url: str = site.DEFAULT_BASE_URL, **others: str) -> None:
+        """Fail at start-up, with a message, on a bad spider argument."""
+        validate_base_url(base_url)
+        if others:
+            raise ValueError(f"unknown spider argument(s): {', '.join(sorted(others))}")
+
     def __init__(self, base_url: str = site.DEFAULT_BASE_URL, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.base_url = validate_base_url(base_url)
