@@ -42,6 +42,7 @@ FAILURE_KINDS = {
     "http_404": "permanent",
     "http_error": "transient",  # any other non-2xx status, after retries
     "network_error": "transient",  # timeout, refused or reset connection, after retries
+    "too_large": "permanent",  # larger than DOWNLOAD_MAXSIZE
     "not_an_article": "permanent",  # a 200 page without article anatomy (soft 404)
     "decode_error": "permanent",  # bytes that decode to garbage in every encoding tried
     "invalid_item": "permanent",  # extracted, but a required field is missing

@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -110,11 +111,11 @@ def _reject_garbage(text: str) -> None:
 
 _SKIPPED_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg")
 _BLOCK_TAGS = frozenset(
-    "address article aside blockquote center dd div dl dt fieldset figcaption figure footer "
+    "address article aside blockquote center div dl fieldset figcaption figure footer "
     "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody thead tfoot "
     "tr ul caption body html".split()
 )
-_CELL_TAGS = frozenset(("td", "th"))
+_CELL_TAGS = frozenset(("td", "th", "dt", "dd"))  # inline, separated by a space
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
 _CJK_NEWLINE_RE = re.compile(rf"(?<=[{_CJK}])[ \t\r\f\v]*\n\s*(?=[{_CJK}])")
 _SPACE_RE = re.compile(r"[\s\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+")
@@ -138,12 +139,7 @@ class Document:
     root: etree._Element
     lines: list[Line]
     encoding: str
-
-    @property
-    def html_title(self) -> str:
-        title = self.root.find(".//title")
-        text = clean_text(title.text_content()) if title is not None else ""
-        return site.TITLE_SUFFIX_RE.sub("", text)
+    html_title: str  # <title>, without the site-name suffix
 
     def links(self) -> Iterator[tuple[str, str]]:
         """(absolute URL, link text) of every followable link, in document order."""
@@ -175,7 +171,17 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Do
     if not isinstance(root, etree._Element):
         raise NotAnArticle("no HTML document in the response")
     etree.strip_elements(root, *_SKIPPED_TAGS, etree.Comment, etree.PI, with_tail=False)
-    return Document(url=url, root=root, lines=_render_lines(root), encoding=encoding)
+    title = root.find(".//title")
+    html_title = clean_text(title.text_content()) if title is not None else ""
+    for head in root.findall("head"):
+        root.remove(head)  # its text is not on the page a reader sees
+    return Document(
+        url=url,
+        root=root,
+        lines=_render_lines(root),
+        encoding=encoding,
+        html_title=site.TITLE_SUFFIX_RE.sub("", html_title),
+    )
 
 
 def _render_lines(root: etree._Element) -> list[Line]:
@@ -197,8 +203,6 @@ def _render_lines(root: etree._Element) -> list[Line]:
                 newline()
             elif tag in _CELL_TAGS:
                 add(" ", element)
-            if tag == "head":
-                continue
             add(element.text, element)
         else:
             if tag in _BLOCK_TAGS:
@@ -211,14 +215,9 @@ def _render_lines(root: etree._Element) -> list[Line]:
     rendered = []
     for line in lines:
         line.text = clean_text("".join(text for text, _ in line.pieces))
-        if line.text and not _inside_head(line):
+        if line.text:
             rendered.append(line)
     return rendered
-
-
-def _inside_head(line: Line) -> bool:
-    owner = line.pieces[0][1]
-    return any(el.tag == "head" for el in owner.iterancestors()) or owner.tag in ("head", "title")
 
 
 # --- Articles -------------------------------------------------------------------------
@@ -230,18 +229,24 @@ class ArticleExtraction:
     date_fallback: bool  # dateparser was needed for 发布时间
 
 
-_LABEL_NAMES = sorted(
-    {alias: canonical for canonical, aliases in site.LABEL_ALIASES.items() for alias in aliases},
-    key=len,
-    reverse=True,
-)
 _LABEL_OF = {alias: canonical for canonical, al in site.LABEL_ALIASES.items() for alias in al}
+_LABEL_NAMES = sorted(_LABEL_OF, key=len, reverse=True)  # longest first: 发布时间 before 时间
 # A label, then a colon (half or full width) or a closing bracket; 发布时间 may also be
-# followed directly by the date.
+# followed directly by the date. The site's own three labels also stand bare before a
+# space or the line's end (<dt>发布时间</dt><dd>…</dd>); short aliases such as 开发区 never
+# do, or every zone name would end in a label.
+_BARE_LABELS = (site.LABEL_ZONE, site.LABEL_PUBLISHED, site.LABEL_SOURCE)
 _LABEL_RE = re.compile(
-    r"[【\[]?(?P<label>" + "|".join(map(re.escape, _LABEL_NAMES)) + r")\s*"
-    r"(?:[:：]|[】\]]\s*[:：]?|(?=\d{4}))\s*"
+    r"[【\[]?(?:(?P<label>" + "|".join(map(re.escape, _LABEL_NAMES)) + r")\s*"
+    r"(?:[:：]|[】\]]\s*[:：]?|(?=\d{4}))"
+    r"|(?P<bare>" + "|".join(map(re.escape, _BARE_LABELS)) + r")(?:\s+|$))\s*"
 )
+
+
+def _label_of(match: re.Match[str]) -> str:
+    return _LABEL_OF[match["label"] or match["bare"]]
+
+
 _OTHER_LABEL_RE = re.compile(r"\s[【\[]?[^\s:：\d]{1,8}\s*[:：]")  # 浏览次数: 作者: ...
 _VALUE_TRIM = " |丨/\\-—·•,，;；【】[]"
 _END_RE = re.compile(r"^[\s【\[]*(?:" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
@@ -315,7 +320,12 @@ def _why_not_an_article(doc: Document) -> str:
 
 
 def _find_breadcrumb(lines: list[Line]) -> tuple[int, list[str]]:
-    """Index of the breadcrumb line and its steps, or (-1, []) when there is none."""
+    """Index of the breadcrumb's last line and its steps, or (-1, []) when there is none.
+
+    The breadcrumb is the line after 您现在的位置 (or a line reading 首页 > 开发区新闻),
+    split on its separators. When its steps are blocks of their own (<li>), they are the
+    short lines that follow: 首页, 开发区新闻, then at most two more (city, category).
+    """
     separators = "[" + re.escape(site.BREADCRUMB_SEPARATORS) + "]"
     home_then_section = re.compile(
         re.escape(site.HOME_CRUMB) + r"\s*" + separators + r"\s*" + re.escape(site.SECTION_NAME)
@@ -326,8 +336,19 @@ def _find_breadcrumb(lines: list[Line]) -> tuple[int, list[str]]:
             text = text.split(site.BREADCRUMB_LABEL, 1)[1].lstrip(" :：是")
         elif not home_then_section.search(text):
             continue
-        steps = [step.strip() for step in re.split(separators, text)]
-        return index, [step for step in steps if step]
+        steps = [step for step in (s.strip() for s in re.split(separators, text)) if step]
+        last = index
+        if len(steps) < 2:  # steps are blocks of their own: 首页, 开发区新闻, city, category
+            for following in lines[index + 1 : index + 5]:
+                if len(steps) < 2:
+                    fits = following.text == (site.HOME_CRUMB, site.SECTION_NAME)[len(steps)]
+                else:
+                    fits = len(following.text) <= 8
+                if not fits:
+                    break
+                steps.append(following.text)
+                last += 1
+        return last, steps
     return -1, []
 
 
@@ -345,10 +366,14 @@ def _labels(text: str) -> list[re.Match[str]]:
 def _find_metadata(lines: list[Line], after: int) -> int | None:
     """Index of the first line after the breadcrumb with a 发布时间 label and a date."""
     for index in range(after + 1, len(lines)):
-        for match in _labels(lines[index].text):
-            if _LABEL_OF[match["label"]] == site.LABEL_PUBLISHED and re.search(
-                r"\d", lines[index].text[match.end() : match.end() + 12]
-            ):
+        text = lines[index].text
+        for match in _labels(text):
+            if _label_of(match) != site.LABEL_PUBLISHED:
+                continue
+            value = text[match.end() :]
+            if not value and index + 1 < len(lines):  # the label alone on its line
+                value = lines[index + 1].text
+            if re.search(r"\d", value[:12]):
                 return index
     return None
 
@@ -356,30 +381,45 @@ def _find_metadata(lines: list[Line], after: int) -> int | None:
 def _read_metadata(lines: list[Line], start: int) -> tuple[int, dict[str, str]]:
     """Read the label values of the metadata line and the label lines right around it.
 
-    Returns the index just after the metadata and the values by canonical label.
+    Handles one line of labels, a line per label, and a label alone on its line with its
+    value on the next. Returns the index just after the metadata and the values by
+    canonical label.
     """
     first = start
-    while first - 1 >= 0 and first > start - 2 and _starts_with_label(lines[first - 1].text):
+    while first > max(start - 2, 0) and _starts_with_label(lines[first - 1].text):
         first -= 1
     end = start + 1
-    while end < len(lines) and end < start + 4 and _starts_with_label(lines[end].text):
+    while end < min(len(lines), start + 8) and (
+        _starts_with_label(lines[end].text) or _is_label_only(lines[end - 1].text)
+    ):
         end += 1
     fields: dict[str, str] = {}
+    pending = None  # a label alone on the previous line
     for line in lines[first:end]:
         matches = _labels(line.text)
-        for match, following in zip(matches, [*matches[1:], None], strict=True):
+        if pending and (not matches or matches[0].start() > 0):
+            value = line.text[: matches[0].start() if matches else None]
+            fields.setdefault(pending, value.strip(_VALUE_TRIM))
+        pending = _label_of(matches[0]) if _is_label_only(line.text) else None
+        for match, following in pairwise([*matches, None]):
+            if pending:
+                break
             value = line.text[match.end() : following.start() if following else None]
             other = _OTHER_LABEL_RE.search(" " + value)
             if other:
                 value = value[: max(0, other.start() - 1)]
-            canonical = _LABEL_OF[match["label"]]
-            fields.setdefault(canonical, value.strip(_VALUE_TRIM))
+            fields.setdefault(_label_of(match), value.strip(_VALUE_TRIM))
     return end, fields
 
 
 def _starts_with_label(text: str) -> bool:
     match = _LABEL_RE.match(text)
     return bool(match) and len(text) < 120
+
+
+def _is_label_only(text: str) -> bool:
+    match = _LABEL_RE.match(text)
+    return bool(match) and match.end() == len(text)
 
 
 def _find_end(lines: list[Line], start: int) -> int:
@@ -398,7 +438,11 @@ def _find_title(lines: list[Line], crumb_index: int, meta_start: int, html_title
     meta_text = lines[meta_start].text
     first_label = _labels(meta_text)[0]
     before_label = meta_text[: first_label.start()].strip()
-    candidates = [line.text for line in lines[max(crumb_index + 1, meta_start - 5) : meta_start]]
+    candidates = [
+        line.text
+        for line in lines[max(crumb_index + 1, meta_start - 5) : meta_start]
+        if not _BODY_NOISE_RE.match(line.text)
+    ]
     if before_label:
         candidates.append(before_label)
     if html_title:

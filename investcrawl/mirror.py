@@ -32,6 +32,7 @@ DEFAULT_SPEC = (
     Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mirror" / "site.json"
 )
 FLAKY_FAILURES = 2  # a "flaky" article answers 503 this many times, then 200
+HUGE_PAGE_BYTES = 2 * 1024 * 1024  # a "huge" article's size: tests set DOWNLOAD_MAXSIZE below it
 SLOGAN = "打造网上国际投资促进平台 致力于中国投资促进事业"
 FOOTER_A = (
     '<div class="footer"><h3>与我们联系</h3><ul><li>联系电话:+86-0512-53660867</li>'
@@ -260,7 +261,10 @@ def render_gone(template: str) -> Page:
     return _encode(text, "utf-8" if template == "a" else "gbk-meta")
 
 
-def render_listing(mirror: MirrorSite, kind: str, listing_id: int, page: int) -> Page | None:
+def render_listing(
+    mirror: MirrorSite, kind: str, listing_id: int, page: int, host: str = ""
+) -> Page | None:
+    """A city or zone listing page; template B links articles absolutely (on host)."""
     if kind == "city":
         if listing_id not in mirror.cities:
             return None
@@ -326,8 +330,9 @@ def render_listing(mirror: MirrorSite, kind: str, listing_id: int, page: int) ->
 </body></html>
 """
         return _encode(text, "utf-8")
+    absolute = f"http://{host}" if host else ""
     rows = "\n".join(
-        f'<tr><td>·<a href="{site.ARTICLE_PATH.format(id=a["id"])}">{E(a["title"])}</a></td>'
+        f'<tr><td>·<a href="{absolute}{site.ARTICLE_PATH.format(id=a["id"])}">{E(a["title"])}</a></td>'
         f"<td>[{E(a['date'][:10])}]</td></tr>"
         for a in shown
     )
@@ -397,7 +402,7 @@ class Mirror:
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def respond(self, path: str) -> Page:
+    def respond(self, path: str, host: str = "") -> Page:
         path = path.split("?", 1)[0]
         with self._lock:
             if path != "/__mirror__/requests":
@@ -424,10 +429,16 @@ class Mirror:
                 return render_gone(template)
             if status == "flaky" and seen <= FLAKY_FAILURES:
                 return Page(503, b"<html><body>Service Unavailable</body></html>", "text/html")
+            if status == "garbage":  # binary bytes served as an HTML page
+                return Page(200, bytes(range(256)) * 64, "text/html")
+            if status == "huge":
+                return Page(
+                    200, b"<html><body>" + b"<p>x</p>" * (HUGE_PAGE_BYTES // 8), "text/html"
+                )
             return render_article(self.site, article)
         key = site.listing_key(path)
         if key:
-            page = render_listing(self.site, *key)
+            page = render_listing(self.site, *key, host=host)
             return page or _not_found()
         return _not_found()
 
@@ -443,7 +454,7 @@ def make_server(mirror: Mirror, port: int = 0) -> ThreadingHTTPServer:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            page = mirror.respond(self.path)
+            page = mirror.respond(self.path, self.headers.get("Host", ""))
             self.send_response(page.status)
             self.send_header("Content-Type", page.content_type)
             self.send_header("Content-Length", str(len(page.body)))

@@ -28,6 +28,7 @@ def test_crawl_archives_exactly_the_mirror(mirror, tmp_path):
     result = run_crawl(mirror.url, archive, "-O", str(feed))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "'finish_reason': 'finished'" in result.stderr
+    assert "'investcrawl/date_fallback': 1," in result.stderr  # "Nov 8, 2021"
 
     expected = SPEC.expected_articles(mirror.url)
     archived = {row["id"]: row for row in rows(archive, "SELECT * FROM articles")}
@@ -52,6 +53,18 @@ def test_crawl_archives_exactly_the_mirror(mirror, tmp_path):
             "/index.php/home/news/detail/id/186527.html",
             "not_an_article",
             "page says: 该新闻不存在或已被删除！",
+            1,
+        ),
+        (
+            "/index.php/home/news/detail/id/186519.html",
+            "decode_error",
+            "bytes are not valid in any of utf-8, gb18030",
+            1,
+        ),
+        (
+            "/index.php/home/news/detail/id/186516.html",
+            "too_large",
+            "Expected to receive 2097164 bytes which is larger than download max size (1000000)",
             1,
         ),
         (
@@ -88,9 +101,9 @@ def test_recrawl_updates_in_place_without_duplicates(mirror, tmp_path):
         0
     ].values()
     assert count == distinct == len(SPEC.expected_articles(mirror.url))
-    # The failures are the same four rows, each now seen twice.
+    # The failures are the same rows, each now seen twice.
     attempts = [row["attempts"] for row in rows(archive, "SELECT attempts FROM failures")]
-    assert attempts == [2, 2, 2, 2]
+    assert attempts == [2] * 6
     assert rows(archive, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
 
 

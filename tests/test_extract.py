@@ -132,7 +132,67 @@ CASES = {
         "text/html; charset=utf-8",
         {"published_at": "2021-11-09", "source": "马鞍山日报", "encoding": "utf-8"},
     ),
+    # A third template: <li> breadcrumb steps without separators, a font-size control
+    # between title and metadata, <dt>/<dd> labels without colons, <title> without the
+    # article's title, 上一条/下一条 inside the links' own text.
+    "c_list_crumbs.html": (
+        "text/html",
+        {
+            "title": "苏州工业园区生物医药产业再添新项目",
+            "published_at": "2021-10-08",
+            "source": "苏州日报",
+            "zone": "",
+            "city": "苏州",
+            "category": "视频新闻",
+            "body": "苏州工业园区生物医药产业园新签约项目7个。\n园区生物医药企业已超过2000家。",
+            "prev_id": 150001,
+            "next_id": 150003,
+        },
+    ),
 }
+
+
+def page(meta: str, body: str = "<p>第一段。</p><p>第二段。</p>") -> bytes:
+    return f"""<html><head><title>标题-投促中国</title></head><body>
+    <div>您现在的位置：首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻</div>
+    <h1>标题</h1>{meta}<div>{body}</div>
+    <p>上一条：没有了</p><p>与我们联系</p></body></html>""".encode()
+
+
+@pytest.mark.parametrize(
+    "meta, published_at, source, zone",
+    [
+        # Each label alone on its line, its value on the next.
+        (
+            "<div>发布时间</div><div>2021-11-10</div><div>来源</div><div>大丰日报</div>",
+            "2021-11-10",
+            "大丰日报",
+            "",
+        ),
+        # An empty 来源 at the end of the line must not take the first paragraph.
+        ("<div>发布时间：2021-11-10 来源：</div>", "2021-11-10", "", ""),
+        # Brackets instead of colons, extra spaces and an unknown label in between.
+        (
+            "<div>【发布时间】2021年11月10日　【来源】 大丰日报  点击： 35"
+            "  发布开发区 ： 大丰港区</div>",
+            "2021-11-10",
+            "大丰日报",
+            "大丰港区",
+        ),
+        # A zone name that ends in an alias of a label (开发区).
+        (
+            "<div>发布时间:2021-11-10 发布开发区:江苏大丰经济开发区</div>",
+            "2021-11-10",
+            "",
+            "江苏大丰经济开发区",
+        ),
+    ],
+)
+def test_metadata_layouts(meta, published_at, source, zone):
+    article = extract_article(page(meta), URL).article
+    assert (article.published_at, article.source, article.zone) == (published_at, source, zone)
+    assert article.title == "标题"
+    assert article.body == "第一段。\n第二段。"
 
 
 @pytest.mark.parametrize("case", CASES)

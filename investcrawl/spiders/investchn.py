@@ -106,6 +106,8 @@ class InvestchnSpider(scrapy.Spider):
             detail = f"HTTP {status}"
         elif failure.check(IgnoreRequest):
             kind, detail = "http_error", f"request refused: {failure.getErrorMessage()}"
+        elif "download max size" in failure.getErrorMessage():
+            kind, detail = "too_large", failure.getErrorMessage().split(" in request ")[0]
         else:
             kind = "network_error"
             detail = f"{failure.type.__name__}: {failure.getErrorMessage()}"
