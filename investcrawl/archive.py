@@ -6,9 +6,11 @@ documented in docs/data-format.md. Nothing else in the project issues DDL.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,18 @@ ARTICLE_COLUMNS: dict[str, type] = {
     "fetched_at": str,
     "encoding": str,
 }
+# Added by migration 0002: revision tracking and the page's capture in the WARC files.
+HARVEST_COLUMNS: dict[str, type] = {
+    "content_hash": str,  # sha256 of the normalised title, metadata and body
+    "first_seen_at": str,
+    "last_seen_at": str,
+    "warc_file": str,  # file name in WARC_DIR
+    "warc_offset": int,  # offset of the response record in it
+}
+# What a revision is about: a change in any of these makes a new revision.
+HASHED_FIELDS = (
+    "title", "published_at", "source", "zone", "city", "province", "category", "body", "images",
+)  # fmt: skip
 
 # Failure kinds. Transient ones may succeed on a later try; permanent ones will not
 # unless the site changes.
@@ -44,6 +58,7 @@ FAILURE_KINDS = {
     "network_error": "transient",  # timeout, refused or reset connection, after retries
     "too_large": "permanent",  # larger than DOWNLOAD_MAXSIZE
     "not_an_article": "permanent",  # a 200 page without article anatomy (soft 404)
+    "off_section": "permanent",  # an article of another section of the site: never retried
     "decode_error": "permanent",  # bytes that decode to garbage in every encoding tried
     "invalid_item": "permanent",  # extracted, but a required field is missing
     "parse_error": "transient",  # extraction crashed: a bug of ours, retried after a fix
@@ -88,9 +103,79 @@ def _create_articles_and_failures(db: sqlite_utils.Database) -> None:
     db["failures"].create_index(["kind"], find_unique_name=True)
 
 
-def open_archive(path: str | Path) -> sqlite_utils.Database:
+@migrations(name="0002_harvests")
+def _add_harvest_tables(db: sqlite_utils.Database) -> None:
+    articles = db["articles"]
+    for column, kind in HARVEST_COLUMNS.items():
+        articles.add_column(column, kind)
+    for row in list(db.query("SELECT * FROM articles")):
+        db.execute(
+            "UPDATE articles SET content_hash = ?, first_seen_at = fetched_at, "
+            "last_seen_at = fetched_at WHERE id = ?",
+            [content_hash(row), row["id"]],
+        )
+    revision_columns = {
+        "revision_id": int,
+        "article_id": int,
+        "replaced_at": str,  # when a newer version superseded this one
+        **{c: t for c, t in ARTICLE_COLUMNS.items() if c != "id"},
+        **{c: t for c, t in HARVEST_COLUMNS.items() if c not in ("first_seen_at", "last_seen_at")},
+    }
+    db["article_revisions"].create(revision_columns, pk="revision_id")
+    db["article_revisions"].create_index(["article_id"], find_unique_name=True)
+    db["failures"].add_column("failed_runs", int, not_null_default=1)
+    db["failures"].add_column("next_retry_at", str)
+    db.execute("UPDATE failures SET next_retry_at = last_seen")
+    db["failures"].create_index(["next_retry_at"], find_unique_name=True)
+    db["crawl_runs"].create(
+        {
+            "id": int,
+            "spider": str,
+            "mode": str,
+            "started_at": str,
+            "finished_at": str,
+            "finish_reason": str,  # NULL while running; 'killed' when found dead later
+            "new": int,
+            "updated": int,
+            "unchanged": int,
+            "failed": int,
+            "requests": int,
+            "warc_file": str,
+            "stats": str,  # Scrapy's stats, JSON
+        },
+        pk="id",
+    )
+    db["crawl_state"].create({"key": str, "value": str}, pk="key")
+    db["id_misses"].create(
+        {"first_id": int, "last_id": int, "kind": str, "seen_at": str}, pk="first_id"
+    )
+
+
+def content_hash(article: Mapping[str, Any]) -> str:
+    values = []
+    for field in HASHED_FIELDS:
+        value = article.get(field)
+        if field == "images" and isinstance(value, str):
+            value = json.loads(value or "[]")
+        values.append(value if value is not None else "")
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
+
+
+def retry_after(kind: str, failed_runs: int) -> timedelta:
+    """How long to wait before fetching a failed URL again."""
+    if FAILURE_KINDS[kind] == "transient":
+        return timedelta(0)  # the next harvest
+    return timedelta(days=min(2 ** max(failed_runs - 1, 0), 64))  # 1, 2, 4 ... 64 days
+
+
+def open_archive(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
     """Open (creating and migrating as needed) the archive at path, in WAL mode."""
     path = Path(path)
+    if readonly:
+        if not path.exists():
+            raise FileNotFoundError(f"no archive at {path}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        return sqlite_utils.Database(conn)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30)
     db = sqlite_utils.Database(conn)
@@ -104,11 +189,19 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 class ArchiveWriter:
     """Buffers articles and failures and writes them in batched transactions.
 
     A batch is written when it reaches `batch_size` rows, and on `flush()`/`close()`. Each
     batch is one transaction: a crash loses at most the unwritten batch, never half a row.
+
+    An article already archived with the same content hash only gets its `last_seen_at`
+    updated; with another hash, the stored version moves to `article_revisions` first.
     Storing an article clears any failure recorded for its URL.
     """
 
@@ -117,11 +210,19 @@ class ArchiveWriter:
         self.batch_size = batch_size
         self._articles: dict[int, dict[str, Any]] = {}
         self._failures: dict[str, dict[str, Any]] = {}
-        self.articles_written = 0
-        self.failures_written = 0
+        self.counts = {"new": 0, "updated": 0, "unchanged": 0, "failed": 0}
+
+    @property
+    def articles_written(self) -> int:
+        return self.counts["new"] + self.counts["updated"] + self.counts["unchanged"]
 
     def add_article(self, article: Mapping[str, Any]) -> None:
         row = {column: article.get(column) for column in ARTICLE_COLUMNS}
+        row["warc_file"] = article.get("warc_file")
+        row["warc_offset"] = article.get("warc_offset")
+        row["content_hash"] = content_hash(row)
+        if row["id"] in self._articles:
+            self.flush()  # two versions of one article: both must reach the archive
         self._articles[row["id"]] = row
         self._failures.pop(row["url"], None)
         self._maybe_flush()
@@ -152,31 +253,147 @@ class ArchiveWriter:
             return
         articles, failures = list(self._articles.values()), list(self._failures.values())
         with self.db.atomic():
-            if failures:
-                self.db.conn.executemany(
-                    """
-                    INSERT INTO failures (url, kind, detail, attempts, first_seen, last_seen)
-                    VALUES (:url, :kind, :detail, :attempts, :first_seen, :last_seen)
-                    ON CONFLICT (url) DO UPDATE SET
-                        kind = excluded.kind,
-                        detail = excluded.detail,
-                        attempts = failures.attempts + excluded.attempts,
-                        last_seen = excluded.last_seen
-                    """,
-                    failures,
-                )
-            if articles:
-                self.db["articles"].upsert_all(articles, pk="id")
-                self.db.conn.executemany(
-                    "DELETE FROM failures WHERE url = ?", [(row["url"],) for row in articles]
-                )
-        self.articles_written += len(articles)
-        self.failures_written += len(failures)
+            self._write_failures(failures)
+            counts = self._write_articles(articles)
+        for key, value in counts.items():
+            self.counts[key] += value
+        self.counts["failed"] += len(failures)
         self._articles.clear()
         self._failures.clear()
+
+    def _write_failures(self, failures: list[dict[str, Any]]) -> None:
+        conn = self.db.conn
+        for failure in failures:
+            row = conn.execute(
+                "SELECT failed_runs FROM failures WHERE url = ?", [failure["url"]]
+            ).fetchone()
+            failed_runs = (row[0] + 1) if row else 1
+            due = datetime.strptime(failure["last_seen"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            due += retry_after(failure["kind"], failed_runs)
+            conn.execute(
+                """
+                INSERT INTO failures (url, kind, detail, attempts, first_seen, last_seen,
+                                      failed_runs, next_retry_at)
+                VALUES (:url, :kind, :detail, :attempts, :first_seen, :last_seen,
+                        :failed_runs, :next_retry_at)
+                ON CONFLICT (url) DO UPDATE SET
+                    kind = excluded.kind,
+                    detail = excluded.detail,
+                    attempts = failures.attempts + excluded.attempts,
+                    last_seen = excluded.last_seen,
+                    failed_runs = excluded.failed_runs,
+                    next_retry_at = excluded.next_retry_at
+                """,
+                {
+                    **failure,
+                    "failed_runs": failed_runs,
+                    "next_retry_at": due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+            )
+
+    def _write_articles(self, articles: list[dict[str, Any]]) -> dict[str, int]:
+        if not articles:
+            return {}
+        conn = self.db.conn
+        stored: dict[int, str] = {}
+        for ids in _chunks([row["id"] for row in articles]):
+            marks = ",".join("?" * len(ids))
+            query = f"SELECT id, content_hash FROM articles WHERE id IN ({marks})"
+            stored.update(conn.execute(query, ids).fetchall())
+        new = [row for row in articles if row["id"] not in stored]
+        changed = [
+            row
+            for row in articles
+            if row["id"] in stored and stored[row["id"]] != row["content_hash"]
+        ]
+        unchanged = [row for row in articles if stored.get(row["id"]) == row["content_hash"]]
+        for row in changed:
+            self._keep_revision(row["id"], replaced_at=row["fetched_at"])
+        for row in new:
+            row["first_seen_at"] = row["last_seen_at"] = row["fetched_at"]
+        for row in changed:
+            row["last_seen_at"] = row["fetched_at"]
+        if new:
+            self.db["articles"].insert_all(new, pk="id")
+        if changed:
+            self.db["articles"].upsert_all(changed, pk="id")
+        conn.executemany(
+            "UPDATE articles SET last_seen_at = ? WHERE id = ?",
+            [(row["fetched_at"], row["id"]) for row in unchanged],
+        )
+        conn.executemany("DELETE FROM failures WHERE url = ?", [(row["url"],) for row in articles])
+        return {"new": len(new), "updated": len(changed), "unchanged": len(unchanged)}
+
+    def _keep_revision(self, article_id: int, replaced_at: str) -> None:
+        names = ", ".join(
+            column
+            for column in self.db["article_revisions"].columns_dict
+            if column not in ("revision_id", "article_id", "replaced_at")
+        )
+        self.db.conn.execute(
+            f"INSERT INTO article_revisions (article_id, replaced_at, {names}) "
+            f"SELECT id, ?, {names} FROM articles WHERE id = ?",
+            [replaced_at, article_id],
+        )
 
     def close(self) -> None:
         try:
             self.flush()
         finally:
             self.db.close()
+
+
+class ArchiveState:
+    """What a crawl needs to know from the archive, and its own bookkeeping (crawl_state)."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    def is_archived(self, article_id: int) -> bool:
+        return (
+            self.db.execute("SELECT 1 FROM articles WHERE id = ?", [article_id]).fetchone()
+            is not None
+        )
+
+    def max_article_id(self) -> int | None:
+        return self.db.execute("SELECT max(id) FROM articles").fetchone()[0]
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM crawl_state WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set(self, **values: Any) -> None:
+        with self.db.atomic():
+            for key, value in values.items():
+                self.db.execute(
+                    "INSERT INTO crawl_state (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [key, None if value is None else str(value)],
+                )
+
+    def due_failures(self, now: str, limit: int) -> list[str]:
+        """URLs whose failure is due for another try, oldest first."""
+        rows = self.db.execute(
+            "SELECT url FROM failures WHERE next_retry_at <= ? AND kind != 'off_section' "
+            "ORDER BY next_retry_at LIMIT ?",
+            [now, limit],
+        )
+        return [row[0] for row in rows]
+
+    def add_id_misses(self, ids: Iterable[int], kind: str, seen: str) -> None:
+        """Record missing ids compactly, as runs of consecutive ids."""
+        runs: list[list[int]] = []
+        for article_id in sorted(set(ids)):
+            if runs and article_id == runs[-1][1] + 1:
+                runs[-1][1] = article_id
+            else:
+                runs.append([article_id, article_id])
+        with self.db.atomic():
+            for first, last in runs:
+                self.db.execute(
+                    "INSERT INTO id_misses (first_id, last_id, kind, seen_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (first_id) DO UPDATE SET "
+                    "last_id = max(last_id, excluded.last_id), kind = excluded.kind, "
+                    "seen_at = excluded.seen_at",
+                    [first, last, kind, seen],
+                )

@@ -37,6 +37,12 @@ class NotAnArticle(Rejected):
     kind = "not_an_article"
 
 
+class OffSection(NotAnArticle):
+    """An article of another section of the site (ids are shared site-wide)."""
+
+    kind = "off_section"
+
+
 class Undecodable(Rejected):
     kind = "decode_error"
 
@@ -274,7 +280,7 @@ def extract_article(
 
     crumb_index, crumbs = _find_breadcrumb(lines)
     if crumbs and site.SECTION_NAME not in crumbs:
-        raise NotAnArticle("breadcrumb is outside 开发区新闻: " + " > ".join(crumbs))
+        raise OffSection("breadcrumb is outside 开发区新闻: " + " > ".join(crumbs))
     meta_start = _find_metadata(lines, after=crumb_index)
     if meta_start is None:
         raise NotAnArticle(_why_not_an_article(doc))

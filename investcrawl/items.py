@@ -24,3 +24,5 @@ class Article:
     next_id: int | None = None  # 下一条
     fetched_at: str | None = None  # UTC, ISO 8601 with Z
     encoding: str | None = None  # how the page was decoded
+    warc_file: str | None = None  # the capture this was read from
+    warc_offset: int | None = None

@@ -62,6 +62,8 @@ class MirrorSite:
     zones: dict[int, dict[str, Any]] = field(default_factory=dict)
     articles: dict[int, dict[str, Any]] = field(default_factory=dict)
     province_of: dict[int, str] = field(default_factory=dict)
+    phase: int = 1  # articles with a later "phase" are not published yet; "edits" apply
+    _all_articles: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_SPEC) -> MirrorSite:
@@ -76,9 +78,22 @@ class MirrorSite:
                 mirror.province_of[city["id"]] = province["name"]
                 for zone in city["zones"]:
                     mirror.zones[zone["id"]] = {**zone, "city_id": city["id"]}
-        for article in spec["articles"]:
-            mirror.articles[article["id"]] = article
+        mirror._all_articles = {article["id"]: article for article in spec["articles"]}
+        mirror.set_phase(1)
         return mirror
+
+    def set_phase(self, phase: int) -> None:
+        """Publish the articles of this phase and apply its edits (the site moving on)."""
+        self.phase = phase
+        self.articles = {}
+        for article_id, article in self._all_articles.items():
+            if article.get("phase", 1) > phase:
+                continue
+            current = dict(article)
+            for edit_phase, changes in sorted(article.get("edits", {}).items()):
+                if int(edit_phase) <= phase:
+                    current.update(changes)
+            self.articles[article_id] = current
 
     def listed(self, kind: str, listing_id: int) -> list[dict[str, Any]]:
         key = "city_id" if kind == "city" else "zone_id"
@@ -405,13 +420,16 @@ class Mirror:
     def respond(self, path: str, host: str = "") -> Page:
         path = path.split("?", 1)[0]
         with self._lock:
-            if path != "/__mirror__/requests":
+            if not path.startswith("/__mirror__/"):
                 self.requests[path] += 1
             seen = self.requests[path]
         if path == "/__mirror__/requests":  # for tests: what has been requested so far
             with self._lock:
                 counts = dict(self.requests)
             return Page(200, json.dumps(counts).encode(), "application/json")
+        if path.startswith("/__mirror__/phase/"):  # for tests: the site moves on
+            self.site.set_phase(int(path.rsplit("/", 1)[1]))
+            return Page(200, b"ok", "text/plain")
         if path == "/robots.txt":
             return Page(200, b"User-agent: *\nDisallow: /admin/\n", "text/plain")
         if path in ("/", "/index.php", "/index.html"):
@@ -464,9 +482,14 @@ def make_server(mirror: Mirror, port: int = 0) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # the request counter is the log
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    return server
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # clients may hang up
+                super().handle_error(request, client_address)
+
+    return Server(("127.0.0.1", port), Handler)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,10 +21,25 @@ class InvalidArticle(DropItem):
         self.field = field
 
 
+REQUIRED_FIELDS = ("id", "url", "title", "published_at")
+
+
+def invalid_article(item: Any) -> InvalidArticle | None:
+    """Why an article cannot be archived, or None: the one validation rule of the project."""
+    adapter = ItemAdapter(item)
+    for field in REQUIRED_FIELDS:
+        if adapter.get(field) in (None, ""):
+            detail = "no value"
+            if field == "published_at" and adapter.get("published_text"):
+                detail = f"cannot read a date in {adapter.get('published_text')!r}"
+            return InvalidArticle(field, detail)
+    if not adapter.get("body") and not adapter.get("images"):
+        return InvalidArticle("body", "neither text nor images")
+    return None
+
+
 class ValidateArticlePipeline:
     """Drop articles without id, url, title or publish date, or without any content."""
-
-    REQUIRED = ("id", "url", "title", "published_at")
 
     def __init__(self, crawler: Crawler):
         self.stats = crawler.stats
@@ -34,20 +49,11 @@ class ValidateArticlePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        adapter = ItemAdapter(item)
-        for field in self.REQUIRED:
-            if adapter.get(field) in (None, ""):
-                detail = "no value"
-                if field == "published_at" and adapter.get("published_text"):
-                    detail = f"cannot read a date in {adapter.get('published_text')!r}"
-                self._drop(field, detail)
-        if not adapter.get("body") and not adapter.get("images"):
-            self._drop("body", "neither text nor images")
+        invalid = invalid_article(item)
+        if invalid is not None:
+            self.stats.inc_value(f"investcrawl/dropped/{invalid.field}")
+            raise invalid
         return item
-
-    def _drop(self, field: str, detail: str) -> None:
-        self.stats.inc_value(f"investcrawl/dropped/{field}")
-        raise InvalidArticle(field, detail)
 
 
 class ArchivePipeline:
@@ -72,9 +78,8 @@ class ArchivePipeline:
         if self.writer is None:
             return
         self.writer.close()
-        stats = self.crawler.stats
-        stats.set_value("investcrawl/archive/articles_written", self.writer.articles_written)
-        stats.set_value("investcrawl/archive/failures_written", self.writer.failures_written)
+        for name, value in self.writer.counts.items():
+            self.crawler.stats.set_value(f"investcrawl/archive/{name}", value)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         assert self.writer is not None

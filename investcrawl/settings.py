@@ -10,6 +10,12 @@ COMMANDS_MODULE = "investcrawl.commands"
 # --- Where the archive goes -----------------------------------------------------------
 ARCHIVE_PATH = "data/archive.db"
 ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most one batch
+WARC_DIR = "data/warc"  # raw captures, one WARC file per run
+
+# --- Incremental harvests (see docs/operations.md) ------------------------------------
+HARVEST_PROBE_MISSES = 20  # ids probed past the last one that exists
+HARVEST_LISTING_HEADS = 15  # city listings whose first page each harvest checks, in turn
+HARVEST_RETRY_LIMIT = 200  # failed URLs due for another try, per run
 
 # --- Politeness toward investchn.com --------------------------------------------------
 USER_AGENT = (
@@ -35,6 +41,14 @@ DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # an article page is ~30 KB; refuse anythin
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 HTTPERROR_ALLOW_ALL = False  # non-2xx reach the errback, which records them
 REDIRECT_MAX_TIMES = 5
+
+DOWNLOADER_MIDDLEWARES = {
+    # Next to the downloader: sees every response as it came off the wire.
+    "investcrawl.warc.WarcCaptureMiddleware": 990,
+}
+EXTENSIONS = {
+    "investcrawl.runs.RunRecorder": 100,
+}
 
 ITEM_PIPELINES = {
     "investcrawl.pipelines.ValidateArticlePipeline": 100,

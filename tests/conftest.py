@@ -34,6 +34,10 @@ class MirrorProcess:
     url: str
     process: subprocess.Popen
 
+    def set_phase(self, phase: int) -> None:
+        """The site moves on: later articles appear, edits apply."""
+        urllib.request.urlopen(f"{self.url}/__mirror__/phase/{phase}").read()
+
     def requests(self) -> dict[str, int]:
         """How many times each path was requested so far."""
         with urllib.request.urlopen(self.url + "/__mirror__/requests") as response:
@@ -65,7 +69,12 @@ def run_crawl(
     base_url: str, archive: Path, *extra: str, settings: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "scrapy", "crawl", "investchn", "-a", f"base_url={base_url}"]
-    for name, value in {**FAST_SETTINGS, "ARCHIVE_PATH": str(archive), **(settings or {})}.items():
+    defaults = {
+        **FAST_SETTINGS,
+        "ARCHIVE_PATH": str(archive),
+        "WARC_DIR": str(archive.parent / "warc"),
+    }
+    for name, value in {**defaults, **(settings or {})}.items():
         command += ["-s", f"{name}={value}"]
     command += list(extra)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

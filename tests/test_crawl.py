@@ -94,8 +94,8 @@ def test_crawl_archives_exactly_the_mirror(mirror, tmp_path):
 
 def test_recrawl_updates_in_place_without_duplicates(mirror, tmp_path):
     archive = tmp_path / "archive.db"
-    for _ in range(2):
-        result = run_crawl(mirror.url, archive)
+    for mode in ("incremental", "full"):  # the first run walks (empty archive), then refetch
+        result = run_crawl(mirror.url, archive, "-a", f"mode={mode}")
         assert result.returncode == 0, result.stderr[-3000:]
     count, distinct = rows(archive, "SELECT count(*) AS n, count(DISTINCT url) AS d FROM articles")[
         0

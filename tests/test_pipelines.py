@@ -111,7 +111,9 @@ def test_every_field_round_trips(tmp_path):
     stored = query(archive, "SELECT * FROM articles")[0]
     expected = dataclasses.asdict(item)
     expected["images"] = '["http://127.0.0.1:1/a.jpg"]'
-    assert stored == expected
+    assert {key: stored[key] for key in expected} == expected
+    assert stored["first_seen_at"] == stored["last_seen_at"] == item.fetched_at
+    assert len(stored["content_hash"]) == 64
 
 
 def test_failures_are_recorded_accumulated_and_cleared(tmp_path):
@@ -184,4 +186,54 @@ def test_archive_schema(tmp_path):
     for column in ("published_at", "city", "zone"):
         assert any(column in name for name in indexed), column
     applied = query(archive, "SELECT name FROM _sqlite_migrations")
-    assert applied == [{"name": "0001_articles_and_failures"}]
+    assert applied == [{"name": "0001_articles_and_failures"}, {"name": "0002_harvests"}]
+
+
+def test_changed_article_keeps_its_previous_version(tmp_path):
+    archive = tmp_path / "a.db"
+    writer = ArchiveWriter(open_archive(archive))
+    first = dataclasses.asdict(article(5, fetched_at="2026-11-01T00:00:00Z"))
+    writer.add_article(first)
+    # The same content seen again: only last_seen_at moves.
+    writer.add_article({**first, "fetched_at": "2026-11-02T00:00:00Z"})
+    # Edited body: the stored version becomes a revision, replaced at the new fetch time.
+    writer.add_article({**first, "body": "改过的正文。", "fetched_at": "2026-11-03T00:00:00Z"})
+    writer.close()
+    assert writer.counts == {"new": 1, "updated": 1, "unchanged": 1, "failed": 0}
+    row = query(archive, "SELECT body, first_seen_at, last_seen_at, fetched_at FROM articles")[0]
+    assert row == {
+        "body": "改过的正文。",
+        "first_seen_at": "2026-11-01T00:00:00Z",
+        "last_seen_at": "2026-11-03T00:00:00Z",
+        "fetched_at": "2026-11-03T00:00:00Z",
+    }
+    revisions = query(
+        archive, "SELECT article_id, replaced_at, body, fetched_at FROM article_revisions"
+    )
+    assert revisions == [
+        {
+            "article_id": 5,
+            "replaced_at": "2026-11-03T00:00:00Z",
+            "body": first["body"],
+            "fetched_at": "2026-11-01T00:00:00Z",
+        }
+    ]
+
+
+def test_permanent_failures_back_off_transient_ones_do_not(tmp_path):
+    from investcrawl.archive import ArchiveState
+
+    archive = tmp_path / "a.db"
+    for day in ("01", "02"):
+        writer = ArchiveWriter(open_archive(archive))
+        writer.add_failure("http://x/404", "http_404", seen=f"2026-11-{day}T00:00:00Z")
+        writer.add_failure("http://x/503", "http_error", seen=f"2026-11-{day}T00:00:00Z")
+        writer.close()
+    rows = query(archive, "SELECT url, failed_runs, next_retry_at FROM failures ORDER BY url")
+    assert rows == [
+        {"url": "http://x/404", "failed_runs": 2, "next_retry_at": "2026-11-04T00:00:00Z"},
+        {"url": "http://x/503", "failed_runs": 2, "next_retry_at": "2026-11-02T00:00:00Z"},
+    ]
+    state = ArchiveState(open_archive(archive))
+    assert state.due_failures("2026-11-03T00:00:00Z", 10) == ["http://x/503"]
+    assert state.due_failures("2026-11-04T00:00:00Z", 10) == ["http://x/503", "http://x/404"]

@@ -1,168 +1,234 @@
-"""Spider `investchn`: walk 开发区新闻 and yield every article.
+"""Spider `investchn`: keep the archive of 开发区新闻 complete and current.
 
-The spider only decides what to fetch; reading pages is `investcrawl.extract`'s job and
-storing them the pipelines'.
+Modes (`-a mode=…`):
+
+- `incremental` (default): fetch only what is new. Ids above the archive's frontier are
+  probed until HARVEST_PROBE_MISSES in a row do not exist; a few city listings' first pages
+  (HARVEST_LISTING_HEADS, in turn) are checked for articles not archived; failures due for
+  another try are retried. Until one walk of every listing has completed, it walks (resume).
+- `full`: walk every listing page and refetch every article (edits become revisions).
+
+The spider only decides what to fetch; `investcrawl.extract` reads pages and the
+pipelines store them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.python.failure import Failure
 
-from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.archive import utc_now
-from investcrawl.extract import Document, Rejected, city_provinces, extract_article, parse_document
+from investcrawl.extract import Document, Rejected, city_provinces, parse_document
+from investcrawl.probe import IdProbe
+from investcrawl.spiders.base import ArchiveSpider, header
 
-ARTICLE_PRIORITY = 10  # fetch articles before more listing pages: keeps the queue short
 INDEX_PRIORITY = 20
-
-logger = logging.getLogger(__name__)
-
-
-def validate_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an http(s) URL such as {site.DEFAULT_BASE_URL}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"base_url must be the site's root, without a path: {base_url!r}")
-    return urlunsplit((parts.scheme, parts.netloc.lower(), "", "", ""))
+MODES = ("incremental", "full")
 
 
-class InvestchnSpider(scrapy.Spider):
+class InvestchnSpider(ArchiveSpider):
     name = "investchn"
+    arguments = ("base_url", "mode")
 
     @classmethod
-    def check_arguments(cls, base_url: str = site.DEFAULT_BASE_URL, **others: str) -> None:
-        """Fail at start-up, with a message, on a bad spider argument."""
-        validate_base_url(base_url)
-        if others:
-            raise ValueError(f"unknown spider argument(s): {', '.join(sorted(others))}")
+    def check_arguments(cls, **arguments: str) -> None:
+        super().check_arguments(**arguments)
+        if arguments.get("mode", "incremental") not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
 
-    def __init__(self, base_url: str = site.DEFAULT_BASE_URL, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.base_url = validate_base_url(base_url)
-        self.netloc = urlsplit(self.base_url).netloc
-        self.allowed_domains = [urlsplit(self.base_url).hostname]
-        self.provinces: dict[str, str] = {}
+    def __init__(self, mode: str = "incremental", **kwargs: Any):
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        self.mode = mode
+        self.skips_archived = mode != "full"
+        self.probe: IdProbe | None = None
+        self.max_seen_id = 0  # the highest article id that exists, seen in this run
+        self.heads_cursor: int | None = None  # the last city whose listing head was checked
+        self.index_done = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> InvestchnSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
+        return spider
+
+    @property
+    def walking(self) -> bool:
+        return self.mode in ("full", "resume")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        yield self._page_request(self.base_url + site.SECTION_INDEX_PATH, "index")
+        state = self.open_state()
+        if self.mode == "incremental" and not state.get("walk_completed_at"):
+            self.mode = "resume"  # no walk of every listing has completed yet
+        self.logger.info("mode: %s", self.mode)
+        yield self.page_request(self.base_url + site.SECTION_INDEX_PATH, "index")
 
-    # --- Callbacks --------------------------------------------------------------------
+    def after_index(self) -> Iterator[scrapy.Request]:
+        """Once the section index is read (or failed), so that provinces are known."""
+        if self.index_done:
+            return
+        self.index_done = True
+        state = self.open_state()
+        if self.walking:
+            yield self.page_request(self.base_url + site.HOME_PATH, "home")
+        for url in state.due_failures(utc_now(), self.settings.getint("HARVEST_RETRY_LIMIT")):
+            self.crawler.stats.inc_value("investcrawl/retried_failures")
+            if site.article_id(url) is not None:
+                yield from self.article_request(url, skip_archived=False)
+            else:
+                yield self.page_request(url, "listing" if self.walking else "head")
+        frontier = state.get("probe_frontier") or state.max_article_id()
+        if frontier is not None:  # on an empty archive, the probe waits for the walk
+            yield from self.start_probe(int(frontier))
+
+    # --- Listings ---------------------------------------------------------------------
 
     def parse_page(self, response: Response, kind: str) -> Iterator[scrapy.Request]:
-        """The section index, the home page and every listing page: follow what they link."""
-        doc = self._document(response)
+        """The section index, the home page and the listing pages: follow what they link."""
+        doc = self.document(response)
         if doc is not None:
             if kind == "index":
                 self.provinces.update(city_provinces(doc))
-            yield from self._follow_links(doc, kind)
-        if kind == "index":  # the home page, once the city -> province map is known
-            yield self._page_request(self.base_url + site.HOME_PATH, "home")
+            if kind == "index" and not self.walking:
+                yield from self.listing_heads(doc)
+            else:
+                yield from self.follow_links(doc, kind)
+        if kind == "index":
+            yield from self.after_index()
 
-    def parse_article(self, response: Response) -> Iterator[Any]:
-        url = response.request.url if response.request else response.url
-        if site.article_id(response.url) is None:
-            self._record(url, "not_an_article", f"redirected to {response.url}", response)
-            return
-        try:
-            extraction = extract_article(
-                response.body,
-                response.url,
-                content_type=_header(response, b"Content-Type"),
-                provinces=self.provinces,
-                fetched_at=utc_now(),
-            )
-        except Rejected as rejected:
-            self._record(response.url, rejected.kind, rejected.detail, response)
-            return
-        except Exception as error:  # a bug of ours must not lose the page or stop the crawl
-            logger.exception("extraction failed on %s", response.url)
-            self._record(response.url, "parse_error", f"{type(error).__name__}: {error}", response)
-            return
-        if extraction.date_fallback:
-            self.crawler.stats.inc_value("investcrawl/date_fallback")
-        article = extraction.article
-        yield article
-        # 上一条/下一条 are unreliable as an order, but they reveal unlisted articles.
-        for linked in (article.prev_id, article.next_id):
-            if linked is not None:
-                yield self._article_request(site.article_url(self.base_url, linked))
-
-    def on_error(self, failure: Failure) -> list[scrapy.Request]:
-        request = failure.request
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            kind = "http_404" if status in (404, 410) else "http_error"
-            detail = f"HTTP {status}"
-        elif failure.check(IgnoreRequest):
-            kind, detail = "http_error", f"request refused: {failure.getErrorMessage()}"
-        elif "download max size" in failure.getErrorMessage():
-            kind, detail = "too_large", failure.getErrorMessage().split(" in request ")[0]
-        else:
-            kind = "network_error"
-            detail = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        self._record(request.url, kind, detail[:500], None, request)
-        if request.cb_kwargs.get("kind") == "index" and request.url.endswith(
-            site.SECTION_INDEX_PATH
-        ):
-            # No section index where we assume it: the home page may still lead to it.
-            return [self._page_request(self.base_url + site.HOME_PATH, "home")]
-        return []
-
-    # --- Helpers ----------------------------------------------------------------------
-
-    def _document(self, response: Response) -> Document | None:
-        try:
-            return parse_document(response.body, response.url, _header(response, b"Content-Type"))
-        except Rejected as rejected:
-            self._record(response.url, rejected.kind, rejected.detail, response)
-        except Exception as error:
-            logger.exception("could not read %s", response.url)
-            self._record(response.url, "parse_error", f"{type(error).__name__}: {error}", response)
-        return None
-
-    def _follow_links(self, doc: Document, kind: str) -> Iterator[scrapy.Request]:
-        on_listing = kind == "listing"
+    def follow_links(self, doc: Document, kind: str) -> Iterator[scrapy.Request]:
+        unarchived = 0
         for url, text in doc.links():
-            url = self._on_site(url)
+            url = self.on_site(url)
             if url is None:
                 self.crawler.stats.inc_value("investcrawl/links/offsite")
                 continue
             path = urlsplit(url).path
+            is_pager = text in site.PAGER_TEXTS or text.isdigit()
             if site.article_id(url) is not None:
-                yield self._article_request(url)
+                for request in self.article_request(url):
+                    unarchived += 1
+                    yield request
+            elif kind == "head":
+                continue  # a head follows its 下一页 only if it held something new (below)
             elif site.listing_key(url) is not None:
-                yield self._page_request(url, "listing")
+                yield self.page_request(url, "listing")
             elif site.SECTION_INDEX_PATH_RE.match(path) or text == site.SECTION_NAME:
-                yield self._page_request(url, "index")
-            elif on_listing and (text in site.PAGER_TEXTS or text.isdigit()):
-                yield self._page_request(url, "listing")
+                yield self.page_request(url, "index")
+            elif kind == "listing" and is_pager:
+                yield self.page_request(url, "listing")
+        if kind == "head" and unarchived:
+            # New articles push older ones down: look one page further.
+            for url, text in doc.links():
+                if text in ("下一页", "下页", "»", "›") and (url := self.on_site(url)):
+                    yield self.page_request(url, "head")
+                    break
 
-    def _on_site(self, url: str) -> str | None:
-        """The URL moved onto base_url when it belongs to the site, else None.
+    def listing_heads(self, doc: Document) -> Iterator[scrapy.Request]:
+        """First pages of the next HARVEST_LISTING_HEADS city listings, in turn."""
+        cities = sorted(
+            {
+                key[1]: url
+                for url, _ in doc.links()
+                if (key := site.listing_key(url)) and key[0] == "city"
+            }.items()
+        )
+        count = self.settings.getint("HARVEST_LISTING_HEADS")
+        if not cities or count <= 0:
+            return
+        cursor = int(self.open_state().get("heads_cursor") or 0)
+        after = [city for city in cities if city[0] > cursor]
+        chosen = (after + [city for city in cities if city[0] <= cursor])[:count]
+        self.heads_cursor = chosen[-1][0]
+        for _, url in chosen:
+            if url := self.on_site(url):
+                yield self.page_request(url, "head")
 
-        Absolute links to the live site's own host are rewritten onto base_url, so that a
-        crawl of a mirror never reaches the live site.
+    # --- The id probe -----------------------------------------------------------------
+
+    def start_probe(self, frontier: int) -> Iterator[scrapy.Request]:
+        self.probe = IdProbe(frontier, self.settings.getint("HARVEST_PROBE_MISSES"))
+        yield from self.probe_requests()
+
+    def probe_requests(self) -> Iterator[scrapy.Request]:
+        assert self.probe is not None
+        while ids := self.probe.ids_to_fetch():
+            for article_id in ids:
+                url = site.article_url(self.base_url, article_id)
+                requests = list(self.article_request(url, probe=True))
+                if not requests:  # archived already: it exists
+                    self.record_gaps(self.probe.hit(article_id))
+                yield from requests
+
+    def settle(self, request, outcome, failure, response) -> Iterator[scrapy.Request]:
+        """Tell the probe about every id above its frontier, however it was reached.
+
+        A probed id that does not exist is only recorded once a higher id turns out to
+        exist (a gap); ids past the last one are not failures, just not issued yet.
         """
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            return None
-        netloc = parts.netloc.lower()
-        if netloc != self.netloc and parts.hostname not in site.SITE_HOSTS:
-            return None
-        return site.canonical_url(self.base_url + urlunsplit(("", "", parts.path, parts.query, "")))
+        article_id = site.article_id(request.url) if request is not None else None
+        if article_id is not None and outcome == "hit":
+            self.max_seen_id = max(self.max_seen_id, article_id)
+        probe = self.probe
+        if probe is None or article_id is None or article_id <= probe.frontier:
+            yield from super().settle(request, outcome, failure, response)
+            return
+        if outcome == "hit":
+            self.record_gaps(probe.hit(article_id))
+        if outcome == "miss" and request.meta.get("probe"):
+            self.record_gaps(probe.miss(article_id, (request, outcome, failure, response)))
+        else:
+            if outcome == "miss":
+                probe.miss(article_id, None)
+            yield from super().settle(request, outcome, failure, response)
+        yield from self.probe_requests()
 
-    def _page_request(self, url: str, kind: str) -> scrapy.Request:
+    def record_gaps(self, gaps: list[Any]) -> None:
+        for request, outcome, failure, response in gaps:
+            super().settle(request, outcome, failure, response)
+
+    def spider_idle(self) -> None:
+        """On an empty archive, probe above the highest id the walk found."""
+        if self.probe is None and self.max_seen_id:
+            for request in self.start_probe(self.max_seen_id):
+                self.crawler.engine.crawl(request)
+            raise DontCloseSpider
+
+    # --- Bookkeeping ------------------------------------------------------------------
+
+    def closed(self, reason: str) -> None:
+        state = self.state
+        if state is not None and reason == "finished":
+            values: dict[str, Any] = {}
+            if self.probe is not None:
+                values["probe_frontier"] = self.probe.settled_frontier()
+            if self.heads_cursor is not None:
+                values["heads_cursor"] = self.heads_cursor
+            if self.walking:
+                values["walk_completed_at"] = utc_now()
+            state.set(**values)
+        super().closed(reason)
+
+    def document(self, response: Response) -> Document | None:
+        try:
+            return parse_document(response.body, response.url, header(response, b"Content-Type"))
+        except Rejected as rejected:
+            self.record(response.url, rejected.kind, rejected.detail, request=response.request)
+        except Exception as error:
+            self.logger.exception("could not read %s", response.url)
+            detail = f"{type(error).__name__}: {error}"
+            self.record(response.url, "parse_error", detail, request=response.request)
+        return None
+
+    def page_request(self, url: str, kind: str) -> scrapy.Request:
         return scrapy.Request(
             site.canonical_url(url),
             callback=self.parse_page,
@@ -171,35 +237,9 @@ class InvestchnSpider(scrapy.Spider):
             priority=INDEX_PRIORITY if kind == "index" else 0,
         )
 
-    def _article_request(self, url: str) -> scrapy.Request:
-        return scrapy.Request(
-            site.canonical_url(url),
-            callback=self.parse_article,
-            errback=self.on_error,
-            priority=ARTICLE_PRIORITY,
-        )
-
-    def _record(
-        self,
-        url: str,
-        kind: str,
-        detail: str,
-        response: Response | None,
-        request: scrapy.Request | None = None,
-    ) -> None:
-        request = request or (response.request if response is not None else None)
-        attempts = (request.meta.get("retry_times", 0) if request is not None else 0) + 1
-        self.crawler.stats.inc_value(f"investcrawl/failures/{kind}")
-        logger.info("failure %s: %s (%s)", kind, url, detail)
-        self.crawler.signals.send_catch_log(
-            investcrawl_signals.failure_recorded,
-            url=url,
-            kind=kind,
-            detail=detail,
-            attempts=attempts,
-        )
-
-
-def _header(response: Response, name: bytes) -> str | None:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else None
+    def on_error(self, failure):
+        requests = list(super().on_error(failure))
+        if failure.request.cb_kwargs.get("kind") == "index":
+            # No section index where we assume it: the home page may still lead to it.
+            requests += self.after_index()
+        return requests

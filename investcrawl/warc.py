@@ -1,0 +1,205 @@
+"""Raw captures: every response the crawler fetches, as WARC 1.1 records (warcio).
+
+One file per run, `WARC_DIR/investcrawl-{time}-{pid}.warc.gz`, written as `….warc.gz.open`
+and renamed when closed cleanly. Each record is its own gzip member. A file left `.open` by
+a killed run is repaired on the next run: cut after its last complete record and closed,
+or set aside as `.warc.gz.corrupt` when not even one record is readable.
+
+Known limits: Scrapy does not keep the server's reason phrase, so the status line carries
+the standard phrase for the code; header names are as Scrapy normalises them (Title-Case).
+"""
+
+from __future__ import annotations
+
+import http
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from investcrawl import __version__
+
+logger = logging.getLogger(__name__)
+
+OPEN_SUFFIX = ".open"
+CORRUPT_SUFFIX = ".corrupt"
+
+
+@dataclass(frozen=True)
+class Capture:
+    file: str  # file name, relative to WARC_DIR
+    offset: int  # offset of the response record
+    date: str  # WARC-Date, UTC, second precision
+
+
+def _headers(headers: Any) -> list[tuple[str, str]]:
+    """Every header value, repeated headers included, in order."""
+    pairs = []
+    for name, values in headers.items():
+        for value in values:
+            pairs.append((name.decode("latin-1"), value.decode("latin-1")))
+    return pairs
+
+
+class WarcFile:
+    """Appends request/response pairs to one WARC file of a run."""
+
+    def __init__(self, directory: str | Path, prefix: str = "investcrawl"):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.name = f"{prefix}-{stamp}-{os.getpid()}.warc.gz"
+        self.open_path = self.directory / (self.name + OPEN_SUFFIX)
+        self._file = open(self.open_path, "xb")  # noqa: SIM115 (closed in close())
+        self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
+        info = self._writer.create_warcinfo_record(
+            self.name,
+            {"software": f"investcrawl/{__version__} (Scrapy, warcio)", "format": "WARC 1.1"},
+        )
+        self._writer.write_record(info)
+        self._file.flush()
+
+    def write(self, request: Request, response: Response, date: str) -> Capture:
+        protocol = getattr(response, "protocol", None) or "HTTP/1.1"
+        try:
+            phrase = http.HTTPStatus(response.status).phrase
+        except ValueError:
+            phrase = ""
+        status_line = f"{response.status} {phrase}".strip()
+        response_record = self._writer.create_warc_record(
+            response.url,
+            "response",
+            payload=io.BytesIO(response.body),
+            http_headers=StatusAndHeaders(
+                status_line, _headers(response.headers), protocol=protocol
+            ),
+            warc_headers_dict=self._warc_headers(date, response),
+        )
+        parts = urlsplit(request.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        request_headers = [("Host", parts.netloc), *_headers(request.headers)]
+        request_record = self._writer.create_warc_record(
+            request.url,
+            "request",
+            payload=io.BytesIO(request.body or b""),
+            http_headers=StatusAndHeaders(
+                f"{request.method} {target} {protocol}", request_headers, is_http_request=True
+            ),
+            warc_headers_dict={
+                "WARC-Date": date,
+                "WARC-Concurrent-To": response_record.rec_headers.get_header("WARC-Record-ID"),
+            },
+        )
+        offset = self._file.tell()
+        self._writer.write_record(response_record)
+        self._writer.write_record(request_record)
+        self._file.flush()
+        return Capture(self.name, offset, date)
+
+    @staticmethod
+    def _warc_headers(date: str, response: Response) -> dict[str, str]:
+        headers = {"WARC-Date": date}
+        if getattr(response, "ip_address", None) is not None:
+            headers["WARC-IP-Address"] = str(response.ip_address)
+        return headers
+
+    def close(self) -> Path:
+        self._file.close()
+        final = self.directory / self.name
+        os.replace(self.open_path, final)
+        return final
+
+
+def repair_open_files(directory: str | Path) -> list[Path]:
+    """Close the `.open` files a killed run left behind; return what became of them."""
+    results = []
+    for path in sorted(Path(directory).glob(f"*.warc.gz{OPEN_SUFFIX}")):
+        end = _end_of_last_complete_record(path)
+        if end:
+            with open(path, "r+b") as handle:
+                handle.truncate(end)
+            target = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
+        else:
+            target = path.with_name(path.name.removesuffix(OPEN_SUFFIX) + CORRUPT_SUFFIX)
+        os.replace(path, target)
+        logger.warning("repaired WARC file left open by an interrupted run: %s", target.name)
+        results.append(target)
+    return results
+
+
+def _end_of_last_complete_record(path: Path) -> int:
+    end = 0
+    with open(path, "rb") as handle:
+        iterator = ArchiveIterator(handle)
+        try:
+            for record in iterator:
+                record.content_stream().read()
+                iterator.read_to_end(record)
+                end = iterator.get_record_offset() + iterator.get_record_length()
+        except Exception as error:  # a truncated gzip member or record: stop before it
+            logger.info("%s: stopping at byte %d (%s)", path.name, end, error)
+    return end
+
+
+def iter_responses(directory: str | Path) -> Iterator[tuple[str, Any, Capture]]:
+    """(file name, warcio record, capture) of every response record of the closed files."""
+    for path in sorted(Path(directory).glob("*.warc.gz")):
+        with open(path, "rb") as handle:
+            iterator = ArchiveIterator(handle)
+            for record in iterator:
+                if record.rec_type != "response":
+                    continue
+                offset = iterator.get_record_offset()
+                date = record.rec_headers.get_header("WARC-Date")
+                yield path.name, record, Capture(path.name, offset, date)
+
+
+class WarcCaptureMiddleware:
+    """Downloader middleware: writes every response, before decompression, to the run's WARC.
+
+    It sits next to the downloader, so it sees each response as it came off the wire
+    (retried 503s and redirects included). The capture is handed to the callback in
+    `response.meta['warc_capture']`.
+    """
+
+    def __init__(self, crawler: Crawler, directory: str):
+        self.directory = directory
+        self.warc: WarcFile | None = None
+        crawler.signals.connect(self.spider_opened, signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signals.spider_closed)
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
+        return cls(crawler, crawler.settings.get("WARC_DIR", "data/warc"))
+
+    def spider_opened(self, spider: Any = None) -> None:
+        repair_open_files(self.directory) if Path(self.directory).exists() else None
+        self.warc = WarcFile(self.directory)
+        self.stats.set_value("investcrawl/warc/file", self.warc.name)
+
+    def spider_closed(self, spider: Any = None) -> None:
+        if self.warc is not None:
+            self.warc.close()
+            self.warc = None
+
+    def process_response(
+        self, request: Request, response: Response, spider: Any = None
+    ) -> Response:
+        if self.warc is not None:
+            date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            request.meta["warc_capture"] = self.warc.write(request, response, date)
+            self.stats.inc_value("investcrawl/warc/records")
+        return response
