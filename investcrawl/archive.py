@@ -349,11 +349,12 @@ class ArchiveState:
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
 
-    def is_archived(self, article_id: int) -> bool:
-        return (
-            self.db.execute("SELECT 1 FROM articles WHERE id = ?", [article_id]).fetchone()
-            is not None
-        )
+    def archived_links(self, article_id: int) -> list[int] | None:
+        """The 上一条/下一条 ids of an archived article, or None when it is not archived."""
+        row = self.db.execute(
+            "SELECT prev_id, next_id FROM articles WHERE id = ?", [article_id]
+        ).fetchone()
+        return None if row is None else [linked for linked in row if linked is not None]
 
     def max_article_id(self) -> int | None:
         return self.db.execute("SELECT max(id) FROM articles").fetchone()[0]

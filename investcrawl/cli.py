@@ -108,7 +108,11 @@ def harvest(
 
 
 def _take_lock(db_file: Path) -> Any:
-    db_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        click.echo(f"investcrawl: the archive {db_file} is not writable: {error}", err=True)
+        sys.exit(EXIT_CANTCREAT)
     path = db_file.with_name(db_file.name + ".lock")
     handle = open(path, "a+")  # noqa: SIM115 (held for the whole harvest)
     try:

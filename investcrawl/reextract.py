@@ -24,12 +24,11 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
     provinces: dict[str, str] = {}
     seen = {"responses": 0, "articles": 0, "rejected": 0}
     try:
-        for _, record, capture in iter_responses(warc_dir):
-            if record.http_headers.get_statuscode() != "200":
+        for response in iter_responses(warc_dir):
+            if response.status != 200:
                 continue
-            url = record.rec_headers.get_header("WARC-Target-URI")
-            content_type = record.http_headers.get_header("Content-Type")
-            body = record.content_stream().read()
+            url, body, content_type = response.url, response.body, response.content_type
+            capture = response.capture
             seen["responses"] += 1
             if urlsplit(url).path == site.SECTION_INDEX_PATH:
                 try:

@@ -153,17 +153,35 @@ def _end_of_last_complete_record(path: Path) -> int:
     return end
 
 
-def iter_responses(directory: str | Path) -> Iterator[tuple[str, Any, Capture]]:
-    """(file name, warcio record, capture) of every response record of the closed files."""
+@dataclass(frozen=True)
+class CapturedResponse:
+    url: str
+    status: int
+    content_type: str | None
+    body: bytes  # the payload, transfer and content encodings undone
+    capture: Capture
+
+
+def iter_responses(directory: str | Path) -> Iterator[CapturedResponse]:
+    """Every response record of the closed WARC files in directory, in capture order."""
     for path in sorted(Path(directory).glob("*.warc.gz")):
         with open(path, "rb") as handle:
             iterator = ArchiveIterator(handle)
             for record in iterator:
                 if record.rec_type != "response":
                     continue
-                offset = iterator.get_record_offset()
-                date = record.rec_headers.get_header("WARC-Date")
-                yield path.name, record, Capture(path.name, offset, date)
+                body = record.content_stream().read()  # before the offset: that reads on
+                yield CapturedResponse(
+                    url=record.rec_headers.get_header("WARC-Target-URI"),
+                    status=int(record.http_headers.get_statuscode()),
+                    content_type=record.http_headers.get_header("Content-Type"),
+                    body=body,
+                    capture=Capture(
+                        path.name,
+                        iterator.get_record_offset(),
+                        record.rec_headers.get_header("WARC-Date"),
+                    ),
+                )
 
 
 class WarcCaptureMiddleware:

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,9 +67,13 @@ def mirror() -> Iterator[MirrorProcess]:
 
 
 def run_crawl(
-    base_url: str, archive: Path, *extra: str, settings: dict[str, str] | None = None
+    base_url: str,
+    archive: Path,
+    *extra: str,
+    settings: dict[str, str] | None = None,
+    spider: str = "investchn",
 ) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "scrapy", "crawl", "investchn", "-a", f"base_url={base_url}"]
+    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-a", f"base_url={base_url}"]
     defaults = {
         **FAST_SETTINGS,
         "ARCHIVE_PATH": str(archive),
@@ -78,6 +83,28 @@ def run_crawl(
         command += ["-s", f"{name}={value}"]
     command += list(extra)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def run_harvest(
+    base_url: str,
+    archive: Path,
+    *extra: str,
+    settings: dict[str, str] | None = None,
+    popen: dict[str, Any] | None = None,
+) -> subprocess.CompletedProcess | subprocess.Popen:
+    """`investcrawl harvest` on the mirror, as cron would run it (Popen when popen is given)."""
+    command = [
+        sys.executable, "-m", "investcrawl.cli", "harvest", "--db", str(archive),
+        "--warc-dir", str(archive.parent / "warc"), "--base-url", base_url, *extra,
+    ]  # fmt: skip
+    for name, value in {**FAST_SETTINGS, **(settings or {})}.items():
+        command += ["-s", f"{name}={value}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if popen is not None:
+        return subprocess.Popen(command, cwd=ROOT, env=env, **popen)
     return subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
     )

@@ -42,6 +42,7 @@ def validate_base_url(base_url: str) -> str:
 class ArchiveSpider(scrapy.Spider):
     arguments: tuple[str, ...] = ("base_url",)
     skips_archived = True  # article requests for archived ids are not made
+    follows_prev_next = True  # 上一条/下一条 ids are fetched too
 
     @classmethod
     def check_arguments(cls, **arguments: str) -> None:
@@ -58,6 +59,7 @@ class ArchiveSpider(scrapy.Spider):
         self.allowed_domains = [urlsplit(self.base_url).hostname]
         self.provinces: dict[str, str] = {}
         self.state: ArchiveState | None = None
+        self.chained: set[int] = set()  # archived ids whose 上一条/下一条 were followed
 
     def open_state(self) -> ArchiveState:
         if self.state is None:
@@ -105,7 +107,7 @@ class ArchiveSpider(scrapy.Spider):
         yield from self.settle(request, "hit", None, response)
         # 上一条/下一条 are unreliable as an order, but they reveal unlisted articles.
         for linked in (article.prev_id, article.next_id):
-            if linked is not None:
+            if linked is not None and self.follows_prev_next:
                 yield from self.article_request(site.article_url(self.base_url, linked))
 
     def on_error(self, failure: Failure) -> Iterable[scrapy.Request]:
@@ -141,9 +143,16 @@ class ArchiveSpider(scrapy.Spider):
     def article_request(self, url: str, *, skip_archived: bool = True, **meta: Any):
         """A request for an article, unless skip_archived and it is archived already."""
         article_id = site.article_id(url)
-        if skip_archived and self.skips_archived and self.open_state().is_archived(article_id):
-            self.crawler.stats.inc_value("investcrawl/skipped/archived")
-            return
+        if skip_archived and self.skips_archived:
+            linked = self.open_state().archived_links(article_id)
+            if linked is not None:
+                self.crawler.stats.inc_value("investcrawl/skipped/archived")
+                # Its 上一条/下一条, as archived, may lead to articles no listing shows.
+                for other in linked:
+                    if other not in self.chained:
+                        self.chained.add(other)
+                        yield from self.article_request(site.article_url(self.base_url, other))
+                return
         yield scrapy.Request(
             site.canonical_url(url),
             callback=self.parse_article,

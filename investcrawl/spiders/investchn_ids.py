@@ -1,0 +1,69 @@
+"""Spider `investchn_ids`: fetch a range of article ids directly.
+
+    scrapy crawl investchn_ids -a start=180000 -a end=180999
+
+For completeness: articles that no listing shows. Archived ids are skipped. Ids that do
+not exist (404 or a soft 404) are not failures: they are recorded compactly, as runs of
+consecutive ids, in `id_misses`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import scrapy
+
+from investcrawl import site
+from investcrawl.archive import utc_now
+from investcrawl.spiders.base import ArchiveSpider
+
+MAX_RANGE = 1_000_000
+
+
+def _id_range(start: str, end: str) -> range:
+    try:
+        first, last = int(start), int(end)
+    except (TypeError, ValueError):
+        raise ValueError("start and end must be article ids (positive integers)") from None
+    if not 0 < first <= last:
+        raise ValueError("need 0 < start <= end")
+    if last - first >= MAX_RANGE:
+        raise ValueError(f"at most {MAX_RANGE} ids per sweep")
+    return range(first, last + 1)
+
+
+class InvestchnIdsSpider(ArchiveSpider):
+    name = "investchn_ids"
+    arguments = ("base_url", "start", "end")
+    follows_prev_next = False  # the range, and only the range
+
+    @classmethod
+    def check_arguments(cls, **arguments: str) -> None:
+        super().check_arguments(**arguments)
+        _id_range(arguments.get("start", ""), arguments.get("end", ""))
+
+    def __init__(self, start: str = "", end: str = "", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.ids = _id_range(start, end)
+        self.mode = f"ids {self.ids.start}-{self.ids.stop - 1}"
+        self.missing: list[int] = []
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        self.open_state()
+        for article_id in self.ids:
+            for request in self.article_request(site.article_url(self.base_url, article_id)):
+                yield request
+
+    def settle(self, request, outcome, failure, response) -> Iterator[scrapy.Request]:
+        article_id = site.article_id(request.url) if request is not None else None
+        if outcome == "miss" and article_id in self.ids:
+            self.missing.append(article_id)
+            self.crawler.stats.inc_value("investcrawl/ids/missing")
+            return iter(())
+        return super().settle(request, outcome, failure, response)
+
+    def closed(self, reason: str) -> None:
+        if self.state is not None and self.missing:
+            self.state.add_id_misses(self.missing, "missing", utc_now())
+        super().closed(reason)

@@ -1,0 +1,283 @@
+"""Harvests against the fixture mirror: incremental cost, revisions, WARC, crashes, cron."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import FIXTURES, run_crawl, run_harvest
+
+from investcrawl.mirror import MirrorSite
+
+SPEC = FIXTURES / "mirror" / "site.json"
+NEW_IN_PHASE_2 = {186541, 186542, 186543, 186545}  # 186545 is in no listing
+WARCIO = str(Path(sys.executable).with_name("warcio"))
+
+
+def rows(archive, sql, *params):
+    conn = sqlite3.connect(archive)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+def expected(mirror, phase):
+    site = MirrorSite.load(SPEC)
+    site.set_phase(phase)
+    return site.expected_articles(mirror.url)
+
+
+def assert_archive_matches(archive, want):
+    got = {row["id"]: row for row in rows(archive, "SELECT * FROM articles")}
+    assert sorted(got) == sorted(want)
+    for article_id, fields in want.items():
+        row = dict(got[article_id], images=json.loads(got[article_id]["images"]))
+        assert {key: row[key] for key in fields} == fields, article_id
+
+
+def requests_between(before, after):
+    return {
+        path: after[path] - before.get(path, 0)
+        for path in after
+        if after[path] != before.get(path, 0)
+    }
+
+
+def test_second_harvest_fetches_only_what_is_new(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    first = run_harvest(mirror.url, archive)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "harvest OK" in first.stdout
+    assert_archive_matches(archive, expected(mirror, 1))
+
+    mirror.set_phase(2)  # four new articles; older ones move down the listings
+    before = mirror.requests()
+    second = run_harvest(mirror.url, archive)
+    assert second.returncode == 0, second.stdout + second.stderr
+    fetched = requests_between(before, mirror.requests())
+
+    want = expected(mirror, 2)
+    want[186538] = expected(mirror, 1)[186538]  # edited, but not refetched incrementally
+    assert_archive_matches(archive, want)
+    # Only new articles were fetched, each once, and the whole harvest stayed cheap.
+    articles = {int(p.rsplit("/", 1)[1].split(".")[0]) for p in fetched if "/detail/" in p}
+    archived_before = set(expected(mirror, 1))
+    assert not articles & archived_before
+    assert NEW_IN_PHASE_2 <= articles
+    assert sum(fetched.values()) <= len(NEW_IN_PHASE_2) + 40
+    assert set(fetched.values()) == {1}
+    # The id that does not exist between new ones is a gap, recorded; ids past the end are not.
+    gap = rows(archive, "SELECT kind FROM failures WHERE url LIKE '%/id/186544.html'")
+    assert gap == [{"kind": "http_404"}]
+    assert rows(archive, "SELECT count(*) AS n FROM failures WHERE url LIKE '%/id/18655%'") == [
+        {"n": 0}
+    ]
+
+    runs = rows(archive, "SELECT mode, finish_reason, new, requests FROM crawl_runs ORDER BY id")
+    assert [(r["mode"], r["finish_reason"], r["new"]) for r in runs] == [
+        ("resume", "finished", len(expected(mirror, 1))),
+        ("incremental", "finished", len(NEW_IN_PHASE_2)),
+    ]
+    assert runs[1]["requests"] == sum(fetched.values())
+
+
+def test_full_mode_keeps_revisions_and_reextraction_reproduces_rows(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    assert run_crawl(mirror.url, archive).returncode == 0
+    mirror.set_phase(2)
+    full = run_crawl(mirror.url, archive, "-a", "mode=full")
+    assert full.returncode == 0, full.stderr[-2000:]
+    assert_archive_matches(archive, expected(mirror, 2))
+    # Only the edited article has a revision: its first version.
+    revisions = rows(archive, "SELECT article_id, body FROM article_revisions")
+    assert revisions == [{"article_id": 186538, "body": expected(mirror, 1)[186538]["body"]}]
+    counts = rows(
+        archive, "SELECT new, updated, unchanged FROM crawl_runs ORDER BY id DESC LIMIT 1"
+    )
+    assert counts == [{"new": 4, "updated": 1, "unchanged": len(expected(mirror, 1)) - 1}]
+
+    # Every WARC file is closed and valid, and lists every URL the mirror served.
+    warc_dir = tmp_path / "warc"
+    files = sorted(warc_dir.iterdir())
+    assert len(files) == 2 and all(f.name.endswith(".warc.gz") for f in files)
+    for path in files:
+        check = subprocess.run([WARCIO, "check", "-v", str(path)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    index = subprocess.run(
+        [WARCIO, "index", "-f", "warc-type,warc-target-uri,http:status", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    captured = [json.loads(line) for line in index.stdout.splitlines()]
+    responses = {
+        r["warc-target-uri"].removeprefix(mirror.url)
+        for r in captured
+        if r["warc-type"] == "response"
+    }
+    too_large = "/index.php/home/news/detail/id/186516.html"  # cancelled mid-download
+    assert responses == set(mirror.requests()) - {too_large}
+    statuses = {r["http:status"] for r in captured if r["warc-type"] == "response"}
+    assert {"200", "404", "503"} <= statuses
+
+    # Rebuilding from the captures alone gives the same rows.
+    rebuilt = tmp_path / "rebuilt.db"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "investcrawl.cli",
+            "reextract",
+            "--warc-dir",
+            str(warc_dir),
+            "--db",
+            str(rebuilt),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    for table, order in (("articles", "id"), ("article_revisions", "revision_id")):
+        sql = f"SELECT * FROM {table} ORDER BY {order}"
+        assert rows(rebuilt, sql) == rows(archive, sql)
+    pointer = rows(archive, "SELECT warc_file, warc_offset FROM articles WHERE id = 186538")[0]
+    assert pointer["warc_file"] == files[1].name and pointer["warc_offset"] > 0
+
+
+def test_harvest_killed_then_rerun_completes_the_archive(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    slow = {
+        "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
+        "DOWNLOAD_DELAY": "0.1",
+        "ARCHIVE_BATCH_SIZE": "3",
+    }
+    process = run_harvest(mirror.url, archive, settings=slow, popen={"stdout": subprocess.DEVNULL})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            if rows(archive, "SELECT count(*) AS n FROM articles")[0]["n"] >= 6:
+                break
+        except sqlite3.OperationalError:
+            pass  # not created yet
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done = rows(archive, "SELECT count(*) AS n FROM articles")[0]["n"]
+    assert 6 <= done < len(expected(mirror, 1)), "the kill must land mid-crawl"
+    assert any(p.name.endswith(".open") for p in (tmp_path / "warc").iterdir())
+
+    again = run_harvest(mirror.url, archive)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert_archive_matches(archive, expected(mirror, 1))
+    assert rows(archive, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+    assert rows(archive, "SELECT count(*) AS n FROM articles")[0]["n"] == len(expected(mirror, 1))
+    # The killed run is marked as such; its WARC file was repaired and closed.
+    reasons = [
+        r["finish_reason"]
+        for r in rows(archive, "SELECT finish_reason FROM crawl_runs ORDER BY id")
+    ]
+    assert reasons == ["killed", "finished"]
+    names = sorted(p.name for p in (tmp_path / "warc").iterdir())
+    assert len(names) == 2 and all(name.endswith(".warc.gz") for name in names)
+    for name in names:
+        check = subprocess.run(
+            [WARCIO, "check", str(tmp_path / "warc" / name)], capture_output=True
+        )
+        assert check.returncode == 0
+
+
+def test_a_second_concurrent_harvest_refuses(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    with open(tmp_path / "archive.db.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        refused = run_harvest(mirror.url, archive)
+    assert refused.returncode == 75
+    assert "another harvest is running" in refused.stderr
+    assert mirror.requests() == {}
+
+
+def test_failed_harvests_exit_non_zero(tmp_path):
+    # Nothing listens on this port: nothing is fetched.
+    down = run_harvest("http://127.0.0.1:9", tmp_path / "archive.db", settings={"RETRY_TIMES": "0"})
+    assert down.returncode == 1
+    assert "FAILED: nothing was fetched" in down.stdout
+    # The archive cannot be written (its folder is a file).
+    (tmp_path / "file").write_text("")
+    unwritable = run_harvest("http://127.0.0.1:9", tmp_path / "file" / "archive.db")
+    assert unwritable.returncode == 73
+    assert "is not writable" in unwritable.stderr
+
+
+def test_id_sweep_skips_archived_and_records_misses_compactly(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    result = run_crawl(
+        mirror.url, archive, "-a", "start=186500", "-a", "end=186512", spider="investchn_ids"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    ids = {r["id"] for r in rows(archive, "SELECT id FROM articles")}
+    assert ids == {186500, 186502, 186505, 186508, 186510, 186512}
+    misses = rows(archive, "SELECT first_id, last_id FROM id_misses ORDER BY first_id")
+    assert misses == [
+        {"first_id": 186501, "last_id": 186501},
+        {"first_id": 186503, "last_id": 186504},
+        {"first_id": 186506, "last_id": 186507},
+        {"first_id": 186509, "last_id": 186509},
+        {"first_id": 186511, "last_id": 186511},
+    ]
+    assert rows(archive, "SELECT count(*) AS n FROM failures") == [{"n": 0}]
+    before = mirror.requests()
+    again = run_crawl(
+        mirror.url, archive, "-a", "start=186500", "-a", "end=186512", spider="investchn_ids"
+    )
+    assert again.returncode == 0
+    fetched = requests_between(before, mirror.requests())
+    refetched = [p for p in fetched if "/detail/" in p and int(p.rsplit("/", 1)[1][:-5]) in ids]
+    assert refetched == []
+
+
+def test_id_sweep_rejects_a_bad_range(tmp_path):
+    result = run_crawl(
+        "http://127.0.0.1:9",
+        tmp_path / "a.db",
+        "-a",
+        "start=9",
+        "-a",
+        "end=3",
+        spider="investchn_ids",
+    )
+    assert result.returncode == 2
+    assert "need 0 < start <= end" in result.stderr
+
+
+def test_sigterm_stops_cleanly_and_the_next_harvest_continues(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    slow = {"CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_DELAY": "0.2"}
+    process = run_harvest(
+        mirror.url, archive, settings=slow, popen={"stdout": subprocess.PIPE, "text": True}
+    )
+    deadline = time.monotonic() + 60
+    warc = tmp_path / "warc"
+    while time.monotonic() < deadline and not any(warc.glob("*.open")):
+        time.sleep(0.1)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 3, out
+    assert "INTERRUPTED" in out
+    runs = rows(archive, "SELECT finish_reason, finished_at FROM crawl_runs")
+    assert runs[0]["finish_reason"] == "shutdown" and runs[0]["finished_at"]
+    assert [p.suffix for p in warc.iterdir()] == [".gz"]  # closed and renamed
+    assert rows(archive, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+
+    again = run_harvest(mirror.url, archive)
+    assert again.returncode == 0, again.stdout
+    assert_archive_matches(archive, expected(mirror, 1))
