@@ -356,6 +356,11 @@ class ArchiveState:
         ).fetchone()
         return None if row is None else [linked for linked in row if linked is not None]
 
+    def failure_waits(self, url: str, now: str) -> bool:
+        """True when url failed before and is not due for another try at `now`."""
+        row = self.db.execute("SELECT next_retry_at FROM failures WHERE url = ?", [url]).fetchone()
+        return row is not None and (row[0] is None or row[0] > now)
+
     def max_article_id(self) -> int | None:
         return self.db.execute("SELECT max(id) FROM articles").fetchone()[0]
 

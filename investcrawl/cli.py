@@ -70,8 +70,9 @@ def harvest(
     """Run one harvest, for cron: locked, logged, summarised, with an honest exit code.
 
     Exit codes: 0 done; 1 the harvest failed (finish reason other than finished, nothing
-    fetched, too many failures); 3 interrupted (SIGINT/SIGTERM; the next run continues);
-    73 the archive is not writable; 75 another harvest holds the lock.
+    fetched, failures over --max-failure-rate, the crawler's own code raised); 3
+    interrupted (SIGINT/SIGTERM; the next run continues); 73 the archive is not
+    writable; 75 another harvest holds the lock.
 
     Example:
 
@@ -178,8 +179,11 @@ def _verdict(stats: dict[str, Any], max_failure_rate: float) -> tuple[str, int]:
         return "FAILED: nothing was fetched (is the site reachable?)", EXIT_FAILED
     if requests and failed / requests > max_failure_rate:
         return f"FAILED: {failed} failures for {requests} requests", EXIT_FAILED
-    if stats.get("log_count/ERROR", 0):
-        return f"FAILED: {stats['log_count/ERROR']} errors in the log", EXIT_FAILED
+    crashes = stats.get("investcrawl/failures/parse_error", 0) + sum(
+        value for key, value in stats.items() if key.startswith("spider_exceptions/")
+    )
+    if crashes:  # our code raised: a bug to look at, whatever the share
+        return f"FAILED: the crawler's code raised {crashes} times (see the log)", EXIT_FAILED
     return "OK", 0
 
 

@@ -281,3 +281,27 @@ def test_sigterm_stops_cleanly_and_the_next_harvest_continues(mirror, tmp_path):
     again = run_harvest(mirror.url, archive)
     assert again.returncode == 0, again.stdout
     assert_archive_matches(archive, expected(mirror, 1))
+
+
+def test_transient_failures_are_retried_by_the_next_harvest(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    flaky = "/index.php/home/news/detail/id/186531.html"  # answers 503 twice
+    first = run_harvest(mirror.url, archive, settings={"RETRY_TIMES": "0"})
+    assert first.returncode == 0, first.stdout
+    failure = rows(archive, "SELECT kind, detail FROM failures WHERE url LIKE ?", f"%{flaky}")
+    assert failure == [{"kind": "http_error", "detail": "HTTP 503"}]
+
+    second = run_harvest(mirror.url, archive, settings={"RETRY_TIMES": "0"})
+    assert second.returncode == 0
+    # Still 503 (the second of two): retried, still failing, tried twice now.
+    assert rows(archive, "SELECT attempts FROM failures WHERE url LIKE ?", f"%{flaky}") == [
+        {"attempts": 2}
+    ]
+    third = run_harvest(mirror.url, archive)
+    assert third.returncode == 0
+    assert rows(archive, "SELECT count(*) AS n FROM failures WHERE url LIKE ?", f"%{flaky}") == [
+        {"n": 0}
+    ]
+    assert rows(archive, "SELECT count(*) AS n FROM articles WHERE id = 186531") == [{"n": 1}]
+    # Permanent failures wait (backoff): the 404 article was tried once only.
+    assert mirror.requests()["/index.php/home/news/detail/id/186526.html"] == 1

@@ -60,6 +60,7 @@ class ArchiveSpider(scrapy.Spider):
         self.provinces: dict[str, str] = {}
         self.state: ArchiveState | None = None
         self.chained: set[int] = set()  # archived ids whose 上一条/下一条 were followed
+        self.started_at = utc_now()
 
     def open_state(self) -> ArchiveState:
         if self.state is None:
@@ -144,7 +145,11 @@ class ArchiveSpider(scrapy.Spider):
         """A request for an article, unless skip_archived and it is archived already."""
         article_id = site.article_id(url)
         if skip_archived and self.skips_archived:
-            linked = self.open_state().archived_links(article_id)
+            state = self.open_state()
+            if state.failure_waits(site.canonical_url(url), self.started_at):
+                self.crawler.stats.inc_value("investcrawl/skipped/failure_waits")
+                return  # failed before; not due for another try yet
+            linked = state.archived_links(article_id)
             if linked is not None:
                 self.crawler.stats.inc_value("investcrawl/skipped/archived")
                 # Its 上一条/下一条, as archived, may lead to articles no listing shows.
