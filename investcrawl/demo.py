@@ -1,5 +1,7 @@
 """`make demo`: crawl the bundled fixture mirror end to end into data/demo.db.
 
+Each run starts from a fresh data/demo.db (and data/demo-warc/).
+
 Starts the mirror on a free loopback port, runs the real `scrapy crawl investchn` against
 it (politeness delays off: the server is ours and on this machine), then prints what the
 archive holds. No network beyond 127.0.0.1 is touched.
@@ -8,6 +10,7 @@ archive holds. No network beyond 127.0.0.1 is touched.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import threading
@@ -28,15 +31,21 @@ LOOPBACK_SETTINGS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", default="data/demo.db", help="SQLite archive to write")
+    parser.add_argument("--warc-dir", default="data/demo-warc", help="where WARC files go")
     parser.add_argument("--spec", default=str(DEFAULT_SPEC), help="mirror spec (JSON)")
     args = parser.parse_args(argv)
 
+    # The mirror gets a new port each time, so its URLs change: start from a fresh archive.
+    for stale in Path(args.archive).parent.glob(Path(args.archive).name + "*"):
+        stale.unlink()
+    shutil.rmtree(args.warc_dir, ignore_errors=True)
     server = make_server(Mirror(MirrorSite.load(args.spec)))
     base_url = "http://{}:{}".format(*server.server_address[:2])
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"Fixture mirror of investchn.com serving on {base_url}")
     command = [sys.executable, "-m", "scrapy", "crawl", "investchn", "-a", f"base_url={base_url}"]
-    for name, value in {**LOOPBACK_SETTINGS, "ARCHIVE_PATH": args.archive}.items():
+    settings = {**LOOPBACK_SETTINGS, "ARCHIVE_PATH": args.archive, "WARC_DIR": args.warc_dir}
+    for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
     print("$ " + " ".join(command[2:]), flush=True)
     try:
