@@ -16,6 +16,8 @@ from typing import Any
 
 import sqlite_utils
 
+from investcrawl.search import index_tokens
+
 DEFAULT_ARCHIVE_PATH = "data/archive.db"
 
 ARTICLE_COLUMNS: dict[str, type] = {
@@ -148,6 +150,18 @@ def _add_harvest_tables(db: sqlite_utils.Database) -> None:
     db["crawl_state"].create({"key": str, "value": str}, pk="key")
     db["id_misses"].create(
         {"first_id": int, "last_id": int, "kind": str, "seen_at": str}, pk="first_id"
+    )
+
+
+@migrations(name="0003_search")
+def _create_search_index(db: sqlite_utils.Database) -> None:
+    # Tokens are made by investcrawl.search.index_tokens (bigrams for Chinese); unicode61
+    # only splits them on the spaces.
+    db.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, body, tokenize='unicode61')")
+    rows = db.execute("SELECT id, title, body FROM articles")
+    db.conn.executemany(
+        "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+        ((id_, index_tokens(title), index_tokens(body)) for id_, title, body in rows),
     )
 
 
@@ -322,7 +336,17 @@ class ArchiveWriter:
             [(row["fetched_at"], row["id"]) for row in unchanged],
         )
         conn.executemany("DELETE FROM failures WHERE url = ?", [(row["url"],) for row in articles])
+        self._index(new + changed)
         return {"new": len(new), "updated": len(changed), "unchanged": len(unchanged)}
+
+    def _index(self, rows: list[dict[str, Any]]) -> None:
+        """Keep the search index in step with the articles written (same transaction)."""
+        conn = self.db.conn
+        conn.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(row["id"],) for row in rows])
+        conn.executemany(
+            "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+            [(row["id"], index_tokens(row["title"]), index_tokens(row["body"])) for row in rows],
+        )
 
     def _keep_revision(self, article_id: int, replaced_at: str) -> None:
         names = ", ".join(

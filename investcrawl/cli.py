@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import fcntl
+import json
 import os
 import sqlite3
 import sys
@@ -233,6 +235,360 @@ def reextract(warc_dir: str, db_path: str) -> None:
         f"{counts['responses']} responses read: {counts['articles']} articles "
         f"({counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged), "
         f"{counts['rejected']} rejected"
+    )
+
+
+# --- Research: reading the archive ----------------------------------------------------
+
+
+def db_option(function: Any) -> Any:
+    return click.option(
+        "--db",
+        "db_path",
+        default=DEFAULT_ARCHIVE_PATH,
+        show_default=True,
+        help="SQLite archive to read.",
+    )(function)
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date().isoformat()
+    except ValueError:
+        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
+
+
+def filter_options(function: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--city", help="Only this city (as in the breadcrumb, e.g. 盐城)."),
+            click.option("--zone", help="Only this development zone."),
+            click.option("--province", help="Only this province (e.g. 江苏)."),
+            click.option("--since", callback=_date, help="Published on or after YYYY-MM-DD."),
+            click.option("--until", callback=_date, help="Published on or before YYYY-MM-DD."),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def _read(db_path: str) -> sqlite3.Connection:
+    """A read-only connection to an archive, or a one-line error."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise click.ClickException(f"no archive at {path}")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error as error:
+        raise click.ClickException(f"cannot read {path}: {error}") from None
+    if "articles" not in tables:
+        raise click.ClickException(f"{path} is not an investcrawl archive")
+    if "articles_fts" not in tables:
+        raise click.ClickException(
+            f"{path} was made by an older investcrawl: run `investcrawl migrate --db {path}`"
+        )
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _guard(function: Any) -> Any:
+    """SQLite errors (corrupt, locked) become one-line errors, never tracebacks."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except sqlite3.Error as error:
+            raise click.ClickException(f"archive error: {error}") from None
+
+    wrapper.__name__ = function.__name__
+    wrapper.__doc__ = function.__doc__
+    return wrapper
+
+
+def _emit(rows: list[dict[str, Any]], output_format: str, columns: list[str]) -> None:
+    if output_format == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif output_format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        if not rows:
+            click.echo("(no articles)")
+            return
+        for row in rows:
+            where = " ".join(str(row[c]) for c in ("province", "city", "zone") if row.get(c))
+            click.echo(f"{row['id']:>8}  {str(row['published_at'])[:10]}  {row['title']}")
+            click.echo(f"{'':>8}  {where}  {row['url']}")
+
+
+FORMAT = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+SEARCH_FIELDS = ["id", "title", "published_at", "province", "city", "zone", "source", "url"]
+
+
+@cli.command()
+@click.argument("query")
+@filter_options
+@click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@FORMAT
+@db_option
+@_guard
+def search(query: str, limit: int, output_format: str, db_path: str, **filters: Any) -> None:
+    """Find articles whose title or body contains every word of QUERY.
+
+    Chinese words of any length (盐城, 嘉兴港区) match exactly, from the index.
+
+    Example:
+
+        investcrawl search 智能制造 --province 江苏 --since 2021-01-01 --format json
+    """
+    from investcrawl.search import search as run
+
+    if not query.split():
+        raise click.BadParameter("empty query", param_hint="QUERY")
+    conn = _read(db_path)
+    rows = [{key: row[key] for key in SEARCH_FIELDS} for row in run(conn, query, filters, limit)]
+    _emit(rows, output_format, SEARCH_FIELDS)
+
+
+@cli.command()
+@click.argument("article_id", type=int)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@db_option
+@_guard
+def show(article_id: int, output_format: str, db_path: str) -> None:
+    """Show one article, its earlier revisions and where its raw capture is.
+
+    Example:
+
+        investcrawl show 186533
+    """
+    conn = _read(db_path)
+    row = conn.execute("SELECT * FROM articles WHERE id = ?", [article_id]).fetchone()
+    if row is None:
+        raise click.ClickException(f"no article {article_id} in {db_path}")
+    article = dict(row)
+    article["images"] = json.loads(article["images"] or "[]")
+    revisions = [
+        dict(r)
+        for r in conn.execute(
+            "SELECT revision_id, replaced_at, title, published_at, fetched_at, warc_file, "
+            "warc_offset FROM article_revisions WHERE article_id = ? ORDER BY revision_id",
+            [article_id],
+        )
+    ]
+    if output_format == "json":
+        click.echo(json.dumps({**article, "revisions": revisions}, ensure_ascii=False, indent=2))
+        return
+    click.echo(article["title"])
+    for label, key in (
+        ("id", "id"), ("url", "url"), ("published", "published_at"), ("source", "source"),
+        ("zone", "zone"), ("city", "city"), ("province", "province"), ("category", "category"),
+        ("fetched", "fetched_at"), ("first seen", "first_seen_at"), ("last seen", "last_seen_at"),
+    ):  # fmt: skip
+        click.echo(f"  {label:<11}{article[key] if article[key] not in (None, '') else '-'}")
+    capture = f"{article['warc_file']} @ {article['warc_offset']}" if article["warc_file"] else "-"
+    click.echo(f"  {'capture':<11}{capture}")
+    for image in article["images"]:
+        click.echo(f"  {'image':<11}{image}")
+    click.echo("")
+    click.echo(article["body"])
+    click.echo("")
+    click.echo(f"{len(revisions)} earlier revision(s)")
+    for revision in revisions:
+        click.echo(
+            f"  #{revision['revision_id']} replaced {revision['replaced_at']}: "
+            f"{revision['title']} (fetched {revision['fetched_at']})"
+        )
+
+
+@cli.command()
+@click.option("--plot", type=click.Path(dir_okay=False, writable=True), help="Also draw a PNG.")
+@click.option("--top", type=click.IntRange(1, 10_000), default=15, show_default=True)
+@db_option
+@_guard
+def stats(plot: str | None, top: int, db_path: str) -> None:
+    """Counts by province, city, zone and month; the last runs; open failures.
+
+    With --plot FILE.png, also draw articles per month by province (needs matplotlib:
+    pip install 'investcrawl[plot]').
+
+    Example:
+
+        investcrawl stats --plot coverage.png
+    """
+    conn = _read(db_path)
+    total = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    span = conn.execute("SELECT min(published_at), max(published_at) FROM articles").fetchone()
+    click.echo(f"{total} articles, published {str(span[0])[:10]} .. {str(span[1])[:10]}")
+    for title, column in (("province", "province"), ("city", "city"), ("zone", "zone")):
+        click.echo(f"By {title} (top {top}):")
+        for row in conn.execute(
+            f"SELECT {column} AS name, count(*) AS n FROM articles GROUP BY {column} "
+            "ORDER BY n DESC, name LIMIT ?",
+            [top],
+        ):
+            click.echo(f"  {row['name'] or '(unknown)':<24}{row['n']:>8}")
+    click.echo("By month:")
+    months = list(
+        conn.execute(
+            "SELECT substr(published_at, 1, 7) AS month, count(*) AS n FROM articles "
+            "GROUP BY month ORDER BY month"
+        )
+    )
+    for row in months:
+        click.echo(f"  {row['month']}  {row['n']:>8}")
+    click.echo("Last runs:")
+    for row in conn.execute(
+        "SELECT id, spider, mode, started_at, finish_reason, new, updated, failed, requests "
+        "FROM crawl_runs ORDER BY id DESC LIMIT 5"
+    ):
+        click.echo(
+            f"  #{row['id']} {row['started_at']} {row['spider']} {row['mode']} "
+            f"{row['finish_reason'] or 'running'}: {row['new'] or 0} new, "
+            f"{row['updated'] or 0} updated, {row['failed'] or 0} failed, "
+            f"{row['requests'] or 0} requests"
+        )
+    click.echo("Open failures:")
+    kinds = list(
+        conn.execute("SELECT kind, count(*) AS n FROM failures GROUP BY kind ORDER BY n DESC")
+    )
+    for row in kinds:
+        click.echo(f"  {row['kind']:<24}{row['n']:>8}")
+    if not kinds:
+        click.echo("  (none)")
+    if plot:
+        from investcrawl.plot import plot_months_by_province
+
+        rows = conn.execute(
+            "SELECT substr(published_at, 1, 7) AS month, province, count(*) AS n FROM articles "
+            "GROUP BY month, province ORDER BY month"
+        )
+        plot_months_by_province([tuple(row) for row in rows], plot)
+        click.echo(f"Plot written to {plot}")
+
+
+EXPORT_COLUMNS = [
+    "id", "url", "title", "published_at", "published_text", "source", "zone", "city",
+    "province", "category", "body", "images", "prev_id", "next_id", "fetched_at",
+    "first_seen_at", "last_seen_at", "content_hash", "warc_file", "warc_offset",
+]  # fmt: skip
+
+
+@cli.command()
+@filter_options
+@click.option("--format", "output_format", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option(
+    "--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout."
+)
+@click.option("--html/--no-html", default=False, help="Include body_html.")
+@db_option
+@_guard
+def export(output_format: str, output: Any, html: bool, db_path: str, **filters: Any) -> None:
+    """Export articles as JSON lines or CSV, streamed (flat memory on any size).
+
+    Example:
+
+        investcrawl export --province 浙江 --format csv -o zhejiang.csv
+    """
+    from investcrawl.search import filter_sql
+
+    conn = _read(db_path)
+    columns = EXPORT_COLUMNS + (["body_html"] if html else [])
+    clauses, params = filter_sql(filters)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    cursor = conn.execute(
+        f"SELECT {', '.join('a.' + c for c in columns)} FROM articles a {where} ORDER BY a.id",
+        params,
+    )
+    writer = csv.writer(output) if output_format == "csv" else None
+    if writer:
+        writer.writerow(columns)
+    for row in cursor:
+        if writer:
+            writer.writerow(row)
+        else:
+            record = dict(zip(columns, row, strict=True))
+            record["images"] = json.loads(record["images"] or "[]")
+            output.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@cli.command()
+@db_option
+def migrate(db_path: str) -> None:
+    """Bring an archive made by an older investcrawl up to the current schema.
+
+    Example:
+
+        investcrawl migrate --db data/archive.db
+    """
+    if not Path(db_path).is_file():
+        raise click.ClickException(f"no archive at {db_path}")
+    try:
+        open_archive(db_path).close()
+    except sqlite3.Error as error:
+        raise click.ClickException(f"cannot migrate {db_path}: {error}") from None
+    click.echo(f"{db_path} is up to date")
+
+
+@cli.command("datasette-metadata")
+@db_option
+def datasette_metadata(db_path: str) -> None:
+    """Print Datasette metadata (JSON) for an archive: titles, columns, canned queries.
+
+    Example:
+
+        datasette serve -i data/archive.db --metadata <(investcrawl datasette-metadata)
+    """
+    from investcrawl.browse import metadata
+
+    click.echo(json.dumps(metadata(Path(db_path).stem), ensure_ascii=False, indent=2))
+
+
+@cli.command()
+@db_option
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
+def serve(db_path: str, port: int) -> None:
+    """Browse the archive in Datasette, read-only (immutable), on 127.0.0.1.
+
+    Example:
+
+        investcrawl serve --db data/archive.db --port 8001
+    """
+    import shutil
+    import tempfile
+
+    from investcrawl.browse import metadata
+
+    _read(db_path).close()
+    datasette = shutil.which("datasette") or str(Path(sys.executable).with_name("datasette"))
+    if not Path(datasette).exists():
+        raise click.ClickException("Datasette is not installed: pip install 'investcrawl[browse]'")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as meta:
+        json.dump(metadata(Path(db_path).stem), meta, ensure_ascii=False)
+    os.execv(
+        datasette,
+        [
+            datasette,
+            "serve",
+            "-i",
+            db_path,
+            "--metadata",
+            meta.name,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
     )
 
 

@@ -62,6 +62,14 @@ PROVINCES = (
     "海南", "重庆", "四川", "贵州", "云南", "西藏", "陕西", "甘肃", "青海", "宁夏",
     "新疆", "台湾", "香港", "澳门",
 )  # fmt: skip
+# For labels where no Chinese font is available (plots).
+PROVINCE_PINYIN = dict(zip(PROVINCES, (
+    "Beijing", "Tianjin", "Hebei", "Shanxi", "Inner Mongolia", "Liaoning", "Jilin",
+    "Heilongjiang", "Shanghai", "Jiangsu", "Zhejiang", "Anhui", "Fujian", "Jiangxi", "Shandong",
+    "Henan", "Hubei", "Hunan", "Guangdong", "Guangxi", "Hainan", "Chongqing", "Sichuan",
+    "Guizhou", "Yunnan", "Tibet", "Shaanxi", "Gansu", "Qinghai", "Ningxia", "Xinjiang",
+    "Taiwan", "Hong Kong", "Macau",
+), strict=True))  # fmt: skip
 PROVINCE_SUFFIX_RE = re.compile(r"(省|市|自治区|壮族自治区|回族自治区|维吾尔自治区|特别行政区)$")
 
 # The site's clock (known: China Standard Time, no DST).

@@ -186,7 +186,11 @@ def test_archive_schema(tmp_path):
     for column in ("published_at", "city", "zone"):
         assert any(column in name for name in indexed), column
     applied = query(archive, "SELECT name FROM _sqlite_migrations")
-    assert applied == [{"name": "0001_articles_and_failures"}, {"name": "0002_harvests"}]
+    assert [row["name"] for row in applied] == [
+        "0001_articles_and_failures",
+        "0002_harvests",
+        "0003_search",
+    ]
 
 
 def test_changed_article_keeps_its_previous_version(tmp_path):

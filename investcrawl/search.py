@@ -1,0 +1,129 @@
+"""Chinese full-text search: bigram tokens in an SQLite FTS5 index.
+
+SQLite's own tokenizers do not fit Chinese: unicode61 makes a run of Han characters one
+token (a search for 盐城 misses 盐城经开区), and trigram cannot match queries shorter
+than three characters. So the archive indexes text it has tokenized itself: every run of
+Han/kana/hangul characters becomes its overlapping bigrams (盐城经开区 -> 盐城 城经 经开 开区),
+every run of letters and digits one lower-case word, with a break token between runs.
+A query is tokenized the same way and searched as an FTS5 phrase, so 嘉兴港区 is the
+phrase 嘉兴 兴港 港区: exactly the texts that contain it, from the index, no table scan.
+
+Whitespace in a query separates terms that must all match (AND). A one-character Han term
+has no bigram: it is matched with LIKE (correct, but a scan).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+BREAK = "zzbrk"  # between runs, so a phrase never spans a punctuation mark or a line
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_RUN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
+TITLE_WEIGHT, BODY_WEIGHT = 10.0, 1.0
+
+
+def _runs(text: str) -> list[str]:
+    return _RUN_RE.findall(unicodedata.normalize("NFKC", text).lower())
+
+
+def _run_tokens(run: str) -> list[str]:
+    if re.match(rf"[{_CJK}]", run):
+        return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+    return [run]
+
+
+def index_tokens(text: str | None) -> str:
+    """The text as the index stores it: space-separated tokens."""
+    tokens: list[str] = []
+    for run in _runs(text or ""):
+        if tokens:
+            tokens.append(BREAK)
+        tokens.extend(_run_tokens(run))
+    return " ".join(tokens)
+
+
+@dataclass(frozen=True)
+class Query:
+    match: str | None  # FTS5 MATCH expression, None when no term can use the index
+    like_terms: tuple[str, ...]  # one-character Han terms, matched with LIKE
+
+
+def parse_query(text: str) -> Query:
+    """Whitespace-separated terms, all required; each term a phrase of its tokens."""
+    phrases, likes = [], []
+    for term in text.split():
+        runs = _runs(term)
+        if not runs:
+            continue
+        if len(runs) == 1 and len(runs[0]) == 1 and re.match(rf"[{_CJK}]", runs[0]):
+            likes.append(runs[0])
+            continue
+        tokens = index_tokens(term)
+        phrases.append('"' + tokens.replace('"', "") + '"')
+    return Query(" AND ".join(phrases) or None, tuple(likes))
+
+
+def fts_query(text: str) -> str:
+    """The FTS5 MATCH expression for a query (for Datasette's canned search)."""
+    query = parse_query(text)
+    return query.match or '""'
+
+
+FILTERS = ("city", "zone", "province", "since", "until")
+
+
+def filter_sql(filters: Mapping[str, Any], alias: str = "a") -> tuple[list[str], dict[str, Any]]:
+    """WHERE clauses (and their parameters) for the common filters."""
+    clauses, params = [], {}
+    for column in ("city", "zone", "province"):
+        if filters.get(column):
+            clauses.append(f"{alias}.{column} = :{column}")
+            params[column] = filters[column]
+    if filters.get("since"):
+        clauses.append(f"{alias}.published_at >= :since")
+        params["since"] = filters["since"]
+    if filters.get("until"):  # inclusive: the whole day, with or without a time
+        clauses.append(f"{alias}.published_at < :until_next")
+        params["until_next"] = filters["until"] + "~"  # '~' sorts after 'T' and '+'
+    return clauses, params
+
+
+SEARCH_COLUMNS = "a.id, a.title, a.published_at, a.province, a.city, a.zone, a.source, a.url"
+
+
+def search(
+    conn: sqlite3.Connection,
+    text: str,
+    filters: Mapping[str, Any] | None = None,
+    limit: int = 20,
+) -> Iterator[dict[str, Any]]:
+    """Articles whose title or body contains every term, best first."""
+    query = parse_query(text)
+    if query.match is None and not query.like_terms:
+        return iter(())
+    clauses, params = filter_sql(filters or {})
+    for number, term in enumerate(query.like_terms):
+        clauses.append(f"(a.title LIKE :like{number} OR a.body LIKE :like{number})")
+        params[f"like{number}"] = f"%{term}%"
+    params["limit"] = limit
+    if query.match is not None:
+        params["match"] = query.match
+        where = " AND ".join(["articles_fts MATCH :match", *clauses])
+        sql = (
+            f"SELECT {SEARCH_COLUMNS}, bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS rank "
+            f"FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid WHERE {where} "
+            "ORDER BY rank, a.published_at DESC LIMIT :limit"
+        )
+    else:
+        sql = (
+            f"SELECT {SEARCH_COLUMNS}, 0 AS rank FROM articles a WHERE {' AND '.join(clauses)} "
+            "ORDER BY a.published_at DESC LIMIT :limit"
+        )
+    cursor = conn.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    return (dict(zip(names, row, strict=True)) for row in cursor)

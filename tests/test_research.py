@@ -1,0 +1,253 @@
+"""The research side: search, show, stats, export, Datasette, on a real fixture archive."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from investcrawl.archive import ArchiveWriter, open_archive
+from investcrawl.cli import cli
+
+# (id, title, body, city, province, zone, published_at)
+ARTICLES = [  # noqa: E501 (a table reads best one row a line)
+    (1, "盐城经开区举办智能制造项目集中签约", "12个项目签约。", "盐城", "江苏", "盐城经济技术开发区", "2021-11-03T09:30:00+08:00"),
+    (2, "大丰港区集装箱吞吐量创新高", "盐城大丰港区今年吞吐量增长。", "盐城", "江苏", "江苏大丰经济开发区", "2021-11-05"),
+    (3, "嘉兴港区新材料产业园投产", "嘉兴港区新材料产业园一期投产。", "嘉兴", "浙江", "嘉兴港区", "2021-10-28"),
+    (4, "平湖开发区推介会", "在嘉兴 港区之外举办。盐。城字分开。", "嘉兴", "浙江", "平湖经济技术开发区", "2021-06-01"),
+    (5, "北京经济技术开发区观摩", "智能 制造不是一个词；嘉兴港有船。", "北京", "北京", "北京经济技术开发区", "2012-11-22"),
+    (6, "签约仪式", "某地签约二十个项目，智能制造为主。", "常州", "江苏", "常州滨江经济开发区", "2020-01-15"),
+    (7, "Mixed 中英 text", "Suzhou Industrial Park 苏州工业园区 signed 2 deals.", "苏州", "江苏", "苏州工业园区", "2021-12-31"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    path = tmp_path_factory.mktemp("research") / "archive.db"
+    writer = ArchiveWriter(open_archive(path))
+    for article_id, title, body, city, province, zone, published in ARTICLES:
+        writer.add_article(
+            {
+                "id": article_id,
+                "url": f"http://127.0.0.1:1/index.php/home/news/detail/id/{article_id}.html",
+                "title": title,
+                "published_at": published,
+                "published_text": published,
+                "source": "日报",
+                "zone": zone,
+                "city": city,
+                "province": province,
+                "category": "文字新闻",
+                "body": body,
+                "images": [],
+                "fetched_at": "2026-11-01T00:00:00Z",
+            }
+        )
+    writer.close()
+    return path
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def ids(archive, query, *extra):
+    result = run("search", query, "--db", archive, "--format", "json", "--limit", 100, *extra)
+    assert result.exit_code == 0, result.output
+    return [row["id"] for row in json.loads(result.output)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["盐城", "签约", "嘉兴港区", "智能制造", "港区", "嘉兴港", "开发区", "苏州工业园区", "suzhou"],
+)
+def test_search_finds_exactly_the_articles_containing_the_words(archive, query):
+    truth = {
+        a[0] for a in ARTICLES if query.lower() in a[1].lower() or query.lower() in a[2].lower()
+    }
+    assert set(ids(archive, query)) == truth
+    assert truth, "each case must have at least one hit"
+
+
+def test_search_does_not_match_across_punctuation_or_spaces(archive):
+    # Article 4 has 嘉兴 港区 and 盐。城, article 5 智能 制造: none contain the words.
+    assert 4 not in ids(archive, "嘉兴港区") and 4 not in ids(archive, "盐城")
+    assert 5 not in ids(archive, "智能制造")
+
+
+def test_several_words_must_all_match_and_title_hits_rank_first(archive):
+    assert ids(archive, "盐城 签约") == [1]
+    ranked = ids(archive, "签约")
+    assert ranked[0] == 6  # 签约 is the whole title
+    assert set(ranked) == {1, 6}
+
+
+def test_search_uses_the_index(archive):
+    from investcrawl.search import parse_query
+
+    conn = sqlite3.connect(archive)
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?",
+        [parse_query("嘉兴港区").match],
+    ).fetchall()
+    assert any("VIRTUAL TABLE INDEX" in row[-1] for row in plan)
+
+
+def test_one_character_terms_still_match(archive):
+    assert set(ids(archive, "港")) == {a[0] for a in ARTICLES if "港" in a[1] + a[2]}
+
+
+def test_filters(archive):
+    assert set(ids(archive, "开发区")) == {4, 5}
+    assert ids(archive, "开发区", "--province", "浙江") == [4]
+    assert ids(archive, "开发区", "--city", "北京") == [5]
+    assert ids(archive, "开发区", "--zone", "嘉兴港区") == []
+    assert ids(archive, "港区", "--zone", "嘉兴港区") == [3]
+    assert set(ids(archive, "港区", "--since", "2021-10-01", "--until", "2021-11-03")) == {3}
+    # --until is inclusive, with or without a time of day.
+    assert ids(archive, "签约", "--since", "2021-11-03", "--until", "2021-11-03") == [1]
+
+
+def test_output_formats(archive):
+    table = run("search", "嘉兴港区", "--db", archive)
+    assert table.exit_code == 0 and "嘉兴港区新材料产业园投产" in table.output
+    rows = json.loads(run("search", "嘉兴港区", "--db", archive, "--format", "json").output)
+    assert set(rows[0]) >= {"id", "title", "published_at", "city", "zone", "url"}
+    parsed = list(
+        csv.DictReader(
+            io.StringIO(run("search", "嘉兴港区", "--db", archive, "--format", "csv").output)
+        )
+    )
+    assert [int(r["id"]) for r in parsed] == [3] and parsed[0]["city"] == "嘉兴"
+    assert "(no articles)" in run("search", "没有这个词", "--db", archive).output
+
+
+def test_show_stats_and_export(archive, tmp_path):
+    shown = run("show", 3, "--db", archive)
+    assert shown.exit_code == 0
+    assert (
+        "嘉兴港区新材料产业园一期投产。" in shown.output and "0 earlier revision(s)" in shown.output
+    )
+    data = json.loads(run("show", 3, "--db", archive, "--format", "json").output)
+    assert data["id"] == 3 and data["revisions"] == []
+    missing = run("show", 99, "--db", archive)
+    assert missing.exit_code == 1 and "no article 99" in missing.output
+
+    stats = run("stats", "--db", archive)
+    assert stats.exit_code == 0
+    assert "7 articles" in stats.output and "江苏" in stats.output and "2021-11" in stats.output
+
+    exported = run("export", "--db", archive, "--province", "浙江")
+    lines = [json.loads(line) for line in exported.output.splitlines()]
+    assert [line["id"] for line in lines] == [3, 4] and lines[0]["images"] == []
+    out = tmp_path / "all.csv"
+    assert run("export", "--db", archive, "--format", "csv", "-o", out).exit_code == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == len(ARTICLES) and rows[6]["body"] == ARTICLES[6][2]
+
+
+def test_plot_is_a_real_png_of_the_expected_size(archive, tmp_path):
+    from PIL import Image
+
+    png = tmp_path / "coverage.png"
+    result = run("stats", "--db", archive, "--plot", png)
+    assert result.exit_code == 0, result.output
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size == (1200, 600)
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+        assert colours is not None and len(colours) > 20  # drawn, not blank
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", "盐城", "--db", "/nonexistent/archive.db"], "no archive at"),
+        (["search", "盐城", "--since", "2021-13-01"], "expected YYYY-MM-DD"),
+        (["search", "   "], "empty query"),
+        (["search", "盐城", "--limit", "0"], "--limit"),
+        (["show", "abc"], "is not a valid integer"),
+        (["export", "--format", "xml"], "'xml' is not one of"),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(archive, args, message):
+    if "--db" not in args:
+        args = [*args, "--db", str(archive)]
+    result = run(*args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_corrupt_and_foreign_databases_are_refused(tmp_path):
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not sqlite" * 100)
+    result = run("stats", "--db", corrupt)
+    assert result.exit_code == 1 and "cannot read" in result.output
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)")
+    result = run("search", "盐城", "--db", foreign)
+    assert result.exit_code == 1 and "not an investcrawl archive" in result.output
+
+
+def test_locked_database_is_a_one_line_error(archive, tmp_path):
+    locked = tmp_path / "locked.db"
+    source = sqlite3.connect(archive)
+    target = sqlite3.connect(locked)
+    source.backup(target)
+    target.execute("PRAGMA journal_mode=DELETE")
+    target.commit()
+    target.execute("PRAGMA locking_mode=EXCLUSIVE")
+    target.execute("BEGIN EXCLUSIVE")
+    try:
+        result = run("stats", "--db", locked)
+    finally:
+        target.rollback()
+        target.close()
+    assert result.exit_code == 1
+    assert "locked" in result.output and "Traceback" not in result.output
+
+
+def test_every_command_has_help_with_an_example():
+    for name in cli.commands:
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example:" in result.output, f"{name} --help has no example"
+
+
+def test_datasette_serves_the_archive_with_chinese_search(archive):
+    from datasette.app import Datasette
+
+    from investcrawl.browse import metadata
+
+    async def check():
+        datasette = Datasette(immutables=[str(archive)], metadata=metadata(archive.stem))
+        await datasette.invoke_startup()
+        # The table's search box: a two-character word.
+        box = await datasette.client.get("/archive/articles.json?_search=盐城&_shape=array")
+        assert box.status_code == 200
+        assert {row["id"] for row in box.json()} == {1, 2}
+        # The canned search query: a longer phrase, with a filter.
+        canned = await datasette.client.get(
+            "/archive/search.json?q=嘉兴港区&city=&province=&since=&_shape=array"
+        )
+        assert canned.status_code == 200, canned.text
+        assert [row["id"] for row in canned.json()] == [3]
+        per_zone = await datasette.client.get(
+            "/archive/zone_over_time.json?zone=嘉兴港区&_shape=array"
+        )
+        assert per_zone.json() == [{"month": "2021-10", "articles": 1}]
+        meta = await datasette.client.get("/-/metadata.json")
+        assert (
+            meta.json()["databases"]["archive"]["tables"]["articles"]["fts_table"] == "articles_fts"
+        )
+        # Read-only: no writes through Datasette.
+        databases = await datasette.client.get("/-/databases.json")
+        assert databases.json()[0]["is_mutable"] is False
+
+    asyncio.run(check())
