@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from urllib.parse import urljoin, urlsplit
 
+import lxml.html
 from lxml import etree
-from parsel import Selector
 
 from investcrawl import site
 from investcrawl.dates import parse_published_at
@@ -124,10 +124,9 @@ _BLOCK_TAGS = frozenset(
 _CELL_TAGS = frozenset(("td", "th", "dt", "dd"))  # inline, separated by a space
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
 _CJK_NEWLINE_RE = re.compile(rf"(?<=[{_CJK}])[ \t\r\f\v]*\n\s*(?=[{_CJK}])")
-_SPACE_RE = re.compile(r"[\s\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+")
+_INVISIBLE = str.maketrans({"\u200b": " ", "\ufeff": " ", "\u180e": " "})
 _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
-# libxml2 drops everything below 2048 levels of nesting. No real page nests a few hundred
-# tags in a row with nothing between them, so such a run is cut to its last tag first.
+# A run of a few hundred tags with nothing between them (never seen on a real page).
 _DEEP_NESTING_RE = re.compile(r"(?:<[a-zA-Z][a-zA-Z0-9]*\b[^<>]*>\s*){256,}")
 
 
@@ -165,18 +164,20 @@ class Document:
 
 def clean_text(text: str) -> str:
     """Collapse white space (nbsp, ideographic spaces included) and trim."""
-    text = _CJK_NEWLINE_RE.sub("", text)
-    return _SPACE_RE.sub(" ", text).strip()
+    if "\n" in text:
+        text = _CJK_NEWLINE_RE.sub("", text)
+    # str.split() splits on every Unicode space (nbsp and U+3000 included); a few
+    # invisible characters that are not spaces to Python are made spaces first.
+    return " ".join(text.translate(_INVISIBLE).split())
 
 
 def parse_document(body: bytes, url: str, content_type: str | None = None) -> Document:
     text, encoding = decode_html(body, content_type)
     text = _XML_DECLARATION_RE.sub("", text, count=1)
-    text = _DEEP_NESTING_RE.sub(lambda run: run[0][run[0].rstrip().rfind("<") :], text)
-    root = Selector(text=text, type="html").root
-    if not isinstance(root, etree._Element):
+    root = _parse_html(text)
+    if root is None:
         raise NotAnArticle("no HTML document in the response")
-    etree.strip_elements(root, *_SKIPPED_TAGS, etree.Comment, etree.PI, with_tail=False)
+    etree.strip_elements(root, *_SKIPPED_TAGS, with_tail=False)
     title = root.find(".//title")
     html_title = clean_text(title.text_content()) if title is not None else ""
     for head in root.findall("head"):
@@ -190,37 +191,52 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Do
     )
 
 
+def _parse_html(text: str) -> etree._Element | None:
+    parser = lxml.html.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
+    try:
+        root = lxml.html.document_fromstring(text, parser=parser)
+    except etree.ParserError:  # nothing but white space or comments
+        return None
+    if any("Excessive depth" in error.message for error in parser.error_log):
+        # libxml2 drops everything below 2048 levels of nesting: cut such runs of tags
+        # (no real page has them) and parse again.
+        text = _DEEP_NESTING_RE.sub(lambda run: run[0][run[0].rstrip().rfind("<") :], text)
+        root = lxml.html.document_fromstring(text, parser=parser)
+    return root
+
+
 def _render_lines(root: etree._Element) -> list[Line]:
     """Split the page into the lines a browser would show (blocks and <br> break lines)."""
-    lines: list[Line] = [Line()]
-
-    def add(text: str | None, owner: etree._Element) -> None:
-        if text:
-            lines[-1].pieces.append((text, owner))
-
-    def newline() -> None:
-        if lines[-1].pieces:
-            lines.append(Line())
-
+    lines: list[Line] = []
+    pieces: list[tuple[str, etree._Element]] = []
+    blocks, cells = _BLOCK_TAGS, _CELL_TAGS
     for event, element in etree.iterwalk(root, events=("start", "end")):
-        tag = element.tag if isinstance(element.tag, str) else ""
+        tag = element.tag
         if event == "start":
-            if tag in _BLOCK_TAGS or tag == "br":
-                newline()
-            elif tag in _CELL_TAGS:
-                add(" ", element)
-            add(element.text, element)
+            if tag in blocks or tag == "br":
+                if pieces:
+                    lines.append(Line(pieces))
+                    pieces = []
+            elif tag in cells:
+                pieces.append((" ", element))
+            if element.text:
+                pieces.append((element.text, element))
         else:
-            if tag in _BLOCK_TAGS:
-                newline()
-            elif tag in _CELL_TAGS:
-                add(" ", element)
-            parent = element.getparent()
-            if parent is not None:
-                add(element.tail, parent)
+            if tag in blocks:
+                if pieces:
+                    lines.append(Line(pieces))
+                    pieces = []
+            elif tag in cells:
+                pieces.append((" ", element))
+            if element.tail:
+                parent = element.getparent()
+                if parent is not None:
+                    pieces.append((element.tail, parent))
+    if pieces:
+        lines.append(Line(pieces))
     rendered = []
     for line in lines:
-        line.text = clean_text("".join(text for text, _ in line.pieces))
+        line.text = clean_text("".join([text for text, _ in line.pieces]))
         if line.text:
             rendered.append(line)
     return rendered

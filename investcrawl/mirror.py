@@ -15,13 +15,16 @@ prints the mirror's base URL on its first line, then serves until interrupted.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import html
 import json
+import random
 import re
 import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -94,13 +97,18 @@ class MirrorSite:
                 if int(edit_phase) <= phase:
                     current.update(changes)
             self.articles[article_id] = current
+        self._listings: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for article in sorted(self.articles.values(), key=lambda a: -a["id"]):
+            if article.get("listed", True):
+                self._listings.setdefault(("city", article["city_id"]), []).append(article)
+                self._listings.setdefault(("zone", article["zone_id"]), []).append(article)
+        self.latest = sorted(
+            (a for a in self.articles.values() if a.get("listed", True)), key=lambda a: -a["id"]
+        )[:3]
 
     def listed(self, kind: str, listing_id: int) -> list[dict[str, Any]]:
-        key = "city_id" if kind == "city" else "zone_id"
-        found = [
-            a for a in self.articles.values() if a[key] == listing_id and a.get("listed", True)
-        ]
-        return sorted(found, key=lambda a: -a["id"])
+        """The articles a city or zone listing shows, newest first."""
+        return self._listings.get((kind, listing_id), [])
 
     def template_of(self, city_id: int) -> str:
         return self.cities[city_id].get("template", "a")
@@ -127,13 +135,98 @@ class MirrorSite:
                 "city": city["name"],
                 "province": self.province_of[a["city_id"]],
                 "category": a["category"],
-                "body": "\n".join(a["paragraphs"]),
+                "body": "\n".join(paragraphs_of(a)),
                 "images": [base_url + src for src in a.get("images", [])],
                 "prev_id": a["prev_id"],
                 "next_id": a["next_id"],
                 "encoding": "gb18030" if encoding.startswith("gbk") else "utf-8",
             }
         return rows
+
+
+# --- Synthetic sites (benchmarks) -----------------------------------------------------
+
+_WORDS = (
+    "开发区 经济 技术 产业 项目 签约 投资 企业 园区 智能 制造 新能源 汽车 零部件 集成 电路 生物 医药 "
+    "招商 引资 推介会 座谈会 高质量 发展 创新 平台 基地 建设 开工 投产 服务 营商 环境 外贸 进出口 "
+    "增长 同比 亿元 万元 规上 工业 产值 税收 人才 政策 科技 孵化 数字 经济 物流 港口 航线 集装箱"
+).split()
+
+
+def paragraphs_of(article: dict[str, Any]) -> list[str]:
+    """An article's paragraphs: as written in the spec, or generated from its seed."""
+    if "paragraphs" in article:
+        return article["paragraphs"]
+    rng = random.Random(article["id"])
+    words = rng.choices(_WORDS, k=article["text_chars"] // 2)  # words are ~2.3 characters
+    lengths = rng.choices(range(6, 15), k=len(words) // 6 + 1)
+    sentences, start = [], 0
+    for length in lengths:
+        if start >= len(words):
+            break
+        sentences.append("".join(words[start : start + length]) + "。")
+        start += length
+    return ["".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5)]
+
+
+def synthetic_spec(
+    articles: int,
+    cities: int = 50,
+    zones: int = 300,
+    seed: int = 1,
+    new_by_phase: dict | None = None,
+) -> dict[str, Any]:
+    """A site of the given size, pages of 10-30 KB, for benchmarks.
+
+    new_by_phase: {phase: count} articles published later (ids above the others).
+    """
+    rng = random.Random(seed)
+    provinces: list[dict[str, Any]] = []
+    for index in range(cities):
+        if index % 5 == 0:
+            provinces.append(
+                {"name": site.PROVINCES[len(provinces) % len(site.PROVINCES)], "cities": []}
+            )
+        city_id = 1000 + index
+        city_zones = [
+            {"id": 5000 + zone, "name": f"第{zone}号经济开发区"}
+            for zone in range(zones * index // cities, zones * (index + 1) // cities)
+        ]
+        provinces[-1]["cities"].append(
+            {
+                "id": city_id,
+                "name": f"城市{index}",
+                "template": "ab"[index % 2],
+                "zones": city_zones,
+                "page_size": 20,
+            }
+        )
+    all_cities = [c for p in provinces for c in p["cities"]]
+    specs, next_id = [], 100_000
+    phases = [(1, articles)] + sorted((new_by_phase or {}).items())
+    for phase, count in phases:
+        for _ in range(count):
+            city = rng.choice(all_cities)
+            zone = rng.choice(city["zones"])
+            day = 1 + next_id % 28
+            specs.append(
+                {
+                    "id": next_id,
+                    "city_id": city["id"],
+                    "zone_id": zone["id"],
+                    "title": f"第{next_id}号新闻：" + "".join(rng.choice(_WORDS) for _ in range(4)),
+                    "date": f"2021-{1 + next_id % 12:02d}-{day:02d}",
+                    "published_at": f"2021-{1 + next_id % 12:02d}-{day:02d}",
+                    "source": "经济日报",
+                    "category": "文字新闻",
+                    "text_chars": rng.randint(3000, 9000),
+                    "prev_id": next_id - 1 if next_id > 100_000 else None,
+                    "next_id": None,
+                    "phase": phase,
+                }
+            )
+            next_id += 1
+    return {"page_size": 20, "provinces": provinces, "articles": specs}
 
 
 # --- Rendering ------------------------------------------------------------------------
@@ -180,7 +273,7 @@ def _article_a(mirror, a, city, zone) -> str:
         meta.append(
             f'发布开发区:<a href="{_listing_path("zone", zone["id"])}">{E(zone["name"])}</a>'
         )
-    paragraphs = [f"<p>&nbsp;&nbsp;{E(p)}</p>" for p in a["paragraphs"]]
+    paragraphs = [f"<p>&nbsp;&nbsp;{E(p)}</p>" for p in paragraphs_of(a)]
     if a.get("inline_script"):
         paragraphs.insert(1, "<script>document.write('<p>广告位</p>');</script><style>p{}</style>")
     paragraphs += [
@@ -230,7 +323,7 @@ def _article_b(mirror, a, city, zone) -> str:
         cells.append(f"<td>&nbsp;来源：</td><td>{E(a['source'])}</td>")
     if a.get("zone_label", True):
         cells.append(f"<td>&nbsp;发布开发区：</td><td>{E(zone['name'])}</td>")
-    body = "<br />\n".join(f"&nbsp;&nbsp;&nbsp;&nbsp;{E(p)}" for p in a["paragraphs"])
+    body = "<br />\n".join(f"&nbsp;&nbsp;&nbsp;&nbsp;{E(p)}" for p in paragraphs_of(a))
     body += "".join(
         f'<br /><center><img src="{E(src)}" border="0" /></center>' for src in a.get("images", [])
     )
@@ -386,9 +479,7 @@ def render_index(mirror: MirrorSite) -> Page:
 
 
 def render_home(mirror: MirrorSite) -> Page:
-    latest = sorted(
-        (a for a in mirror.articles.values() if a.get("listed", True)), key=lambda a: -a["id"]
-    )[:3]
+    latest = mirror.latest
     items = "".join(
         f'<li><a href="https://investchn.com{site.ARTICLE_PATH.format(id=a["id"])}">{E(a["title"])}</a></li>'
         for a in latest
@@ -412,12 +503,44 @@ _ARTICLE_RE = re.compile(r"^/index\.php/home/news/detail/id/(\d+)\.html$")
 class Mirror:
     """Routes paths to pages; counts requests per path (the fault state lives here)."""
 
-    def __init__(self, mirror_site: MirrorSite):
+    def __init__(self, mirror_site: MirrorSite, cache: bool = False):
         self.site = mirror_site
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._cache: dict[tuple[int, str, str], Page] | None = {} if cache else None
 
     def respond(self, path: str, host: str = "") -> Page:
+        if self._cache is None:
+            return self._respond(path, host)
+        key = (self.site.phase, path, host)
+        page = self._cache.get(key)
+        if page is None or path.startswith("/__mirror__/"):
+            page = self._respond(path, host)
+            if page.status != 503:
+                self._cache[key] = page
+        else:
+            with self._lock:
+                self.requests[path.split("?", 1)[0]] += 1
+        return page
+
+    def prerender(self, host: str) -> None:
+        """Fill the cache with every page of the current phase, without counting requests."""
+        assert self._cache is not None
+        paths = ["/", site.SECTION_INDEX_PATH]
+        paths += [site.ARTICLE_PATH.format(id=article_id) for article_id in self.site.articles]
+        for (kind, listing_id), articles in self.site._listings.items():
+            pages = max(
+                1, -(-len(articles) // self.site.page_size(self._city_of(kind, listing_id)))
+            )
+            paths += [_listing_path(kind, listing_id, page) for page in range(1, pages + 1)]
+        for path in paths:
+            self._cache[(self.site.phase, path, host)] = self._respond(path, host)
+        self.requests.clear()
+
+    def _city_of(self, kind: str, listing_id: int) -> int:
+        return listing_id if kind == "city" else self.site.zones[listing_id]["city_id"]
+
+    def _respond(self, path: str, host: str = "") -> Page:
         path = path.split("?", 1)[0]
         with self._lock:
             if not path.startswith("/__mirror__/"):
@@ -492,20 +615,67 @@ def make_server(mirror: Mirror, port: int = 0) -> ThreadingHTTPServer:
     return Server(("127.0.0.1", port), Handler)
 
 
+async def _serve(mirror: Mirror, port: int, ready: Any = None) -> None:
+    """A small HTTP/1.1 server (keep-alive, GET only) on asyncio: fast enough that a
+    crawl, not the mirror, is what a benchmark measures."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                target = lines[0].split(" ")[1] if lines[0].count(" ") >= 2 else "/"
+                host = next(
+                    (
+                        line.split(":", 1)[1].strip()
+                        for line in lines
+                        if line.lower().startswith("host:")
+                    ),
+                    "",
+                )
+                page = mirror.respond(target, host)
+                phrase = HTTPStatus(page.status).phrase
+                writer.write(
+                    f"HTTP/1.1 {page.status} {phrase}\r\nContent-Type: {page.content_type}\r\n"
+                    f"Content-Length: {len(page.body)}\r\n\r\n".encode("latin-1")
+                    + page.body
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    host, bound = server.sockets[0].getsockname()[:2]
+    if mirror._cache is not None:
+        mirror.prerender(f"{host}:{bound}")
+    print(f"http://{host}:{bound}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the fixture mirror of investchn.com.")
     parser.add_argument("--spec", default=str(DEFAULT_SPEC), help="site spec (JSON)")
     parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
+    parser.add_argument("--synthetic", type=int, metavar="N", help="serve N generated articles")
+    parser.add_argument(
+        "--new", default="", help="with --synthetic: PHASE=COUNT,... published later"
+    )
+    parser.add_argument("--cache", action="store_true", help="keep rendered pages (benchmarks)")
     args = parser.parse_args(argv)
-    server = make_server(Mirror(MirrorSite.load(args.spec)), args.port)
-    host, port = server.server_address[:2]
-    print(f"http://{host}:{port}", flush=True)
+    if args.synthetic:
+        later = {
+            int(k): int(v) for k, v in (pair.split("=") for pair in args.new.split(",") if pair)
+        }
+        mirror_site = MirrorSite.from_spec(synthetic_spec(args.synthetic, new_by_phase=later))
+    else:
+        mirror_site = MirrorSite.load(args.spec)
     try:
-        server.serve_forever()
+        asyncio.run(_serve(Mirror(mirror_site, cache=args.cache), args.port))
     except KeyboardInterrupt:
         pass
-    finally:
-        server.server_close()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ has no bigram: it is matched with LIKE (correct, but a scan).
 
 from __future__ import annotations
 
+import operator
 import re
 import sqlite3
 import unicodedata
@@ -27,24 +28,23 @@ _RUN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
 TITLE_WEIGHT, BODY_WEIGHT = 10.0, 1.0
 
 
+_TOKEN_RE = re.compile(rf"(?P<cjk>[{_CJK}]+)|[^\W_{_CJK}]+")
+
+
 def _runs(text: str) -> list[str]:
     return _RUN_RE.findall(unicodedata.normalize("NFKC", text).lower())
 
 
-def _run_tokens(run: str) -> list[str]:
-    if re.match(rf"[{_CJK}]", run):
-        return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
-    return [run]
-
-
 def index_tokens(text: str | None) -> str:
     """The text as the index stores it: space-separated tokens."""
-    tokens: list[str] = []
-    for run in _runs(text or ""):
-        if tokens:
-            tokens.append(BREAK)
-        tokens.extend(_run_tokens(run))
-    return " ".join(tokens)
+    parts: list[str] = []
+    for match in _TOKEN_RE.finditer(unicodedata.normalize("NFKC", text or "").lower()):
+        run = match[0]
+        if match["cjk"] is not None and len(run) > 1:
+            parts.append(" ".join(map(operator.add, run, run[1:])))  # overlapping bigrams
+        else:
+            parts.append(run)
+    return f" {BREAK} ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,7 @@ def parse_query(text: str) -> Query:
         if len(runs) == 1 and len(runs[0]) == 1 and re.match(rf"[{_CJK}]", runs[0]):
             likes.append(runs[0])
             continue
-        tokens = index_tokens(term)
-        phrases.append('"' + tokens.replace('"', "") + '"')
+        phrases.append('"' + index_tokens(term) + '"')
     return Query(" AND ".join(phrases) or None, tuple(likes))
 
 

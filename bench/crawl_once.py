@@ -1,0 +1,59 @@
+"""Run one crawl in this process; print its stats and peak RSS as JSON (for bench.run)."""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import resource
+import sys
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("spider", choices=["investchn", "bare"])
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--mode", default=None)
+    parser.add_argument("--profile", default=None, help="write cProfile stats here")
+    parser.add_argument("-s", dest="settings", action="append", default=[])
+    args = parser.parse_args()
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "investcrawl.settings")
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    settings.setdict(dict(pair.split("=", 1) for pair in args.settings), priority="cmdline")
+    spider_args = {"base_url": args.base_url}
+    if args.spider == "bare":
+        from bench.bare_spider import BareSpider as spidercls
+
+        settings.set("ITEM_PIPELINES", {}, priority="cmdline")
+        settings.set(
+            "DOWNLOADER_MIDDLEWARES",
+            {"investcrawl.warc.WarcCaptureMiddleware": None},
+            priority="cmdline",
+        )
+        settings.set("EXTENSIONS", {"investcrawl.runs.RunRecorder": None}, priority="cmdline")
+    else:
+        from investcrawl.spiders.investchn import InvestchnSpider as spidercls
+
+        if args.mode:
+            spider_args["mode"] = args.mode
+    process = CrawlerProcess(settings, install_root_handler=False)
+    crawler = process.create_crawler(spidercls)
+    process.crawl(crawler, **spider_args)
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
+    process.start()
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    stats = {k: v for k, v in crawler.stats.get_stats().items() if not hasattr(v, "isoformat")}
+    stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    json.dump(stats, sys.stdout, default=str)
+
+
+if __name__ == "__main__":
+    main()

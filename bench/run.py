@@ -1,0 +1,402 @@
+"""`make bench`: measure investcrawl against reference points in one run; write docs/benchmarks.md.
+
+Everything runs on this machine against mirrors on 127.0.0.1. Figures are from one run on a
+shared machine: compare the ratios (measured side by side, in the same run), not the
+absolute numbers between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import pstats
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CRAWL = {
+    "AUTOTHROTTLE_ENABLED": "False",
+    "DOWNLOAD_DELAY": "0",
+    "CONCURRENT_REQUESTS": "16",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+# --- Mirrors and crawls -----------------------------------------------------------------
+
+
+@contextmanager
+def served_mirror(articles: int, new: str = ""):
+    command = [sys.executable, "-m", "investcrawl.mirror", "--synthetic", str(articles), "--cache"]
+    if new:
+        command += ["--new", new]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    url = process.stdout.readline().strip()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def set_phase(url: str, phase: int) -> None:
+    urllib.request.urlopen(f"{url}/__mirror__/phase/{phase}").read()
+
+
+def crawl(
+    spider: str, url: str, workdir: Path, *, mode: str | None = None, profile: Path | None = None
+) -> dict:
+    command = [sys.executable, "-m", "bench.crawl_once", spider, "--base-url", url]
+    if mode:
+        command += ["--mode", mode]
+    if profile:
+        command += ["--profile", str(profile)]
+    settings = {
+        **CRAWL,
+        "ARCHIVE_PATH": str(workdir / "archive.db"),
+        "WARC_DIR": str(workdir / "warc"),
+    }
+    for name, value in settings.items():
+        command += ["-s", f"{name}={value}"]
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"crawl failed: {result.stderr[-2000:]}")
+    stats = json.loads(result.stdout)
+    stats["wall_seconds"] = time.perf_counter() - started
+    stats["pages_per_second"] = (
+        stats.get("response_received_count", 0) / stats["elapsed_time_seconds"]
+    )
+    return stats
+
+
+def server_throughput(
+    url: str, article_ids: range, seconds: float = 5.0, clients: int = 16
+) -> float:
+    """Requests/s the mirror serves alone, to article pages, with keep-alive clients."""
+    import asyncio
+
+    host, port = url.removeprefix("http://").split(":")
+
+    async def client(number: int, deadline: float) -> int:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        rng, done = random.Random(number), 0
+        while time.perf_counter() < deadline:
+            path = f"/index.php/home/news/detail/id/{rng.choice(article_ids)}.html"
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            done += 1
+        writer.close()
+        return done
+
+    async def run() -> int:
+        deadline = time.perf_counter() + seconds
+        return sum(await asyncio.gather(*(client(n, deadline) for n in range(clients))))
+
+    return asyncio.run(run()) / seconds
+
+
+# --- Extraction -------------------------------------------------------------------------
+
+
+def extraction_cost(pages: int = 300) -> dict:
+    import lxml.html
+    import trafilatura
+
+    from investcrawl.extract import extract_article
+    from investcrawl.mirror import Mirror, MirrorSite, synthetic_spec
+
+    mirror = Mirror(MirrorSite.from_spec(synthetic_spec(pages, cities=10, zones=20)))
+    samples = []
+    for article_id in range(100_000, 100_000 + pages):
+        path = f"/index.php/home/news/detail/id/{article_id}.html"
+        page = mirror.respond(path)
+        samples.append((page.body, "http://127.0.0.1:1" + path, page.content_type))
+
+    def median_ms(function) -> float:
+        times = []
+        for body, url, content_type in samples:
+            best = float("inf")
+            for _ in range(3):
+                started = time.perf_counter()
+                function(body, url, content_type)
+                best = min(best, time.perf_counter() - started)
+            times.append(best * 1000)
+        return statistics.median(times)
+
+    ours = median_ms(lambda b, u, c: extract_article(b, u, content_type=c))
+    bare = median_ms(lambda b, u, c: lxml.html.document_fromstring(b))
+    traf = median_ms(lambda b, u, c: trafilatura.bare_extraction(b, url=u))
+    sizes = sorted(len(body) for body, _, _ in samples)
+    return {
+        "pages": pages,
+        "median_page_kb": sizes[len(sizes) // 2] / 1024,
+        "ours_ms": ours,
+        "lxml_ms": bare,
+        "trafilatura_ms": traf,
+    }
+
+
+# --- Archive: inserts, search, export ---------------------------------------------------
+
+HAN = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严"
+
+
+def vocabulary(size: int = 3000, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    words = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(HAN) for _ in range(rng.choice((2, 2, 2, 3, 4)))))
+    return sorted(words)
+
+
+def synthetic_articles(count: int, seed: int = 11):
+    words = vocabulary()
+    weights = [1 / (rank + 1) for rank in range(len(words))]  # Zipf-like frequencies
+    rng = random.Random(seed)
+    provinces = ["江苏", "浙江", "安徽", "北京", "广东", "山东"]
+    for article_id in range(1, count + 1):
+        body_words = rng.choices(words, weights, k=500)
+        body = "\n".join("".join(body_words[i : i + 50]) + "。" for i in range(0, 500, 50))
+        province = rng.choice(provinces)
+        yield {
+            "id": article_id,
+            "url": f"http://127.0.0.1:1/index.php/home/news/detail/id/{article_id}.html",
+            "title": "".join(rng.choices(words, weights, k=6)),
+            "published_at": f"20{12 + article_id % 10}-{1 + article_id % 12:02d}-{1 + article_id % 28:02d}",
+            "published_text": "",
+            "source": "日报",
+            "zone": f"开发区{article_id % 300}",
+            "city": f"{province}城市{article_id % 10}",
+            "province": province,
+            "category": "文字新闻",
+            "body": body,
+            "body_html": "",
+            "images": [],
+            "fetched_at": "2026-11-26T00:00:00Z",
+        }
+
+
+def archive_figures(workdir: Path, count: int) -> dict:
+    from investcrawl.archive import ArchiveWriter, open_archive
+    from investcrawl.search import search
+
+    path = workdir / "archive-100k.db"
+    writer = ArchiveWriter(open_archive(path))
+    started = time.perf_counter()
+    for article in synthetic_articles(count):
+        writer.add_article(article)
+    writer.close()
+    insert_seconds = time.perf_counter() - started
+
+    words = vocabulary()
+    queries = [
+        words[0], words[5], words[50], words[500], words[2500],  # frequent .. rare
+        words[1] + words[2], words[100] + words[7],  # phrases of 4+ characters
+        f"{words[3]} {words[40]}",  # two words, both required
+    ]  # fmt: skip
+    queries = [q for q in queries if len(q.replace(" ", "")) >= 2]
+    conn = sqlite3.connect(path)
+    latencies, hits = [], {}
+    for query in queries:
+        for filters in ({}, {"province": "江苏"}):
+            for _ in range(5):
+                started = time.perf_counter()
+                rows = list(search(conn, query, filters, limit=20))
+                latencies.append((time.perf_counter() - started) * 1000)
+            matches = conn.execute(
+                "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?",
+                [__import__("investcrawl.search").search.parse_query(query).match],
+            ).fetchone()[0]
+            hits[query] = matches
+            assert rows or not matches
+    conn.close()
+    latencies.sort()
+
+    started = time.perf_counter()
+    export = subprocess.run(
+        [
+            sys.executable, "-c",
+            "import resource, subprocess, sys; "
+            "subprocess.run([sys.executable, '-m', 'investcrawl.cli', 'export', '--db', sys.argv[1], "
+            "'-o', '/dev/null'], check=True); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+            str(path),
+        ],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    export_seconds = time.perf_counter() - started
+    return {
+        "articles": count,
+        "insert_per_second": count / insert_seconds,
+        "db_mb": path.stat().st_size / 2**20,
+        "queries": len(queries) * 2,
+        "matches": hits,
+        "search_median_ms": statistics.median(latencies),
+        "search_p95_ms": latencies[int(len(latencies) * 0.95) - 1],
+        "export_seconds": export_seconds,
+        "export_peak_rss_mb": int(export.stdout.strip()) / 1024,
+    }
+
+
+# --- Report -----------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import lxml.etree
+    import scrapy
+
+    return (
+        f"{platform.system()} {platform.release()} {platform.machine()}, {cpu}, "
+        f"{os.cpu_count()} cores, {memory:.0f} GiB; Python {platform.python_version()}, "
+        f"Scrapy {scrapy.__version__}, lxml {'.'.join(map(str, lxml.etree.LXML_VERSION[:3]))}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def hotspots(profile: Path, limit: int = 12) -> list[str]:
+    stats = pstats.Stats(str(profile))
+    rows = []
+    for (filename, line, name), (_, calls, tottime, cumtime, _) in stats.stats.items():
+        rows.append((tottime, cumtime, calls, f"{Path(filename).name}:{line}({name})", filename))
+    rows.sort(reverse=True)
+    total = sum(row[0] for row in rows)
+    lines = [
+        f"| {row[3]} | {row[0]:.2f} s | {100 * row[0] / total:.1f}% | {row[1]:.2f} s | {row[2]} |"
+        for row in rows[:limit]
+    ]
+    ours = [row for row in rows if "/investcrawl/" in row[4]][:8]
+    lines.append("| **investcrawl's own functions** | | | | |")
+    lines += [
+        f"| {row[3]} | {row[0]:.2f} s | {100 * row[0] / total:.1f}% | {row[1]:.2f} s | {row[2]} |"
+        for row in ours
+    ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--small", type=int, default=5_000)
+    parser.add_argument("--archive-articles", type=int, default=100_000)
+    parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    started = datetime.now(UTC)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="investcrawl-bench-") as tmp:
+        work = Path(tmp)
+        one_percent, tenth = max(1, args.articles // 100), max(1, args.articles // 1000)
+        with served_mirror(args.articles, new=f"3={tenth},4={one_percent}") as url:
+            log(f"mirror of {args.articles} articles on {url}")
+            results["server_rps"] = server_throughput(url, range(100_000, 100_000 + args.articles))
+            log(f"server alone: {results['server_rps']:.0f} req/s")
+            results["bare"] = crawl("bare", url, work / "bare")
+            log(f"bare Scrapy: {results['bare']['pages_per_second']:.0f} pages/s")
+            results["ours"] = crawl("investchn", url, work / "ours")
+            log(f"investcrawl: {results['ours']['pages_per_second']:.0f} pages/s")
+            results["harvests"] = []
+            for phase, new in ((1, 0), (3, tenth), (4, one_percent)):
+                set_phase(url, phase)
+                stats = crawl("investchn", url, work / "ours")
+                results["harvests"].append((new, stats))
+                log(f"harvest after {new} new: {stats.get('downloader/request_count')} requests")
+        with served_mirror(args.small) as url:
+            results["small"] = crawl("investchn", url, work / "small")
+            log(f"investcrawl on {args.small}: peak RSS {results['small']['peak_rss_mb']:.0f} MB")
+        with served_mirror(args.small) as url:
+            crawl("investchn", url, work / "profiled", profile=work / "crawl.prof")
+            results["hotspots"] = hotspots(work / "crawl.prof")
+        results["extraction"] = extraction_cost()
+        log(f"extraction: {results['extraction']}")
+        results["archive"] = archive_figures(work, args.archive_articles)
+        log(f"archive: {results['archive']}")
+    write_report(Path(args.output), results, args, started)
+    log(f"written to {args.output}")
+
+
+def write_report(path: Path, r: dict, args: argparse.Namespace, started: datetime) -> None:
+    ours, bare, small, ext, arc = r["ours"], r["bare"], r["small"], r["extraction"], r["archive"]
+    ratio = ours["pages_per_second"] / bare["pages_per_second"]
+    growth = ours["peak_rss_mb"] / small["peak_rss_mb"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Command: `make bench` (`python -m bench.run --articles {args.articles} --small {args.small} "
+        f"--archive-articles {args.archive_articles}`), run {started:%Y-%m-%d %H:%M} UTC.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "One run on a shared machine: read the ratios, measured side by side in the same run, "
+        "rather than the absolute figures. Targets are from the benchmark issue.",
+        "",
+        "| what | measured | reference | ratio | target |",
+        "| --- | --- | --- | --- | --- |",
+        f"| mirror alone (16 keep-alive clients, pages rendered in advance) | {r['server_rps']:.0f} req/s | | | above the crawl rates: not the bottleneck |",
+        f"| full crawl, {args.articles} articles, all listings, archive + WARC | {ours['pages_per_second']:.0f} pages/s "
+        f"({ours['response_received_count']} pages, {ours['elapsed_time_seconds']:.0f} s) | bare Scrapy, same links and settings: "
+        f"{bare['pages_per_second']:.0f} pages/s ({bare['response_received_count']} pages) | {ratio:.2f} | ≥ 0.8 |",
+        f"| extraction per article page (median, {ext['pages']} pages of ~{ext['median_page_kb']:.0f} KB) | {ext['ours_ms']:.2f} ms | "
+        f"lxml parse alone {ext['lxml_ms']:.2f} ms; trafilatura.bare_extraction {ext['trafilatura_ms']:.2f} ms | "
+        f"{ext['ours_ms'] / ext['lxml_ms']:.2f}× parse; {ext['trafilatura_ms'] / ext['ours_ms']:.1f}× faster than trafilatura | ≤ 2× parse; ≥ 10× faster |",
+    ]
+    for new, stats in r["harvests"]:
+        requests = stats.get("downloader/request_count", 0)
+        lines.append(
+            f"| harvest after {new} new articles | {requests} requests, {stats['elapsed_time_seconds']:.1f} s, "
+            f"{stats.get('investcrawl/archive/new', 0)} archived | new + 40 = {new + 40} | {requests - new} over new | ≤ new + ~40 |"
+        )
+    lines += [
+        f"| peak RSS, crawl of {args.small} vs {args.articles} articles | {small['peak_rss_mb']:.0f} MB vs {ours['peak_rss_mb']:.0f} MB | | {growth:.2f}× | < 1.5× |",
+        f"| archive inserts, {arc['articles']} articles (with search index) | {arc['insert_per_second']:.0f} articles/s | | | |",
+        f"| search, {arc['articles']} articles, {arc['queries']} queries × 5 (2-4 characters, phrases, AND, province filter) | "
+        f"median {arc['search_median_ms']:.1f} ms, p95 {arc['search_p95_ms']:.1f} ms | | | median < 50 ms |",
+        f"| export of {arc['articles']} articles (jsonl) | {arc['export_seconds']:.1f} s, peak RSS {arc['export_peak_rss_mb']:.0f} MB | | | flat memory |",
+        "",
+        f"Archive of {arc['articles']} synthetic articles: {arc['db_mb']:.0f} MB. Matches per query (the search test "
+        "suite checks exactness; here only speed): "
+        + ", ".join(f"{q} {n}" for q, n in arc["matches"].items())
+        + ".",
+        "",
+        f"## Where a crawl spends its time (cProfile, crawl of {args.small} articles)",
+        "",
+        "| function | own time | share | cumulative | calls |",
+        "| --- | --- | --- | --- | --- |",
+        *r["hotspots"],
+        "",
+    ]
+    notes = path.with_name("benchmarks-notes.md")
+    if notes.exists():
+        lines += [notes.read_text(encoding="utf-8")]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
