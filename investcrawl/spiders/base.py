@@ -61,6 +61,7 @@ class ArchiveSpider(scrapy.Spider):
         self.state: ArchiveState | None = None
         self.chained: set[int] = set()  # archived ids whose 上一条/下一条 were followed
         self.started_at = utc_now()
+        self.requested: set[str] = set()  # canonical URLs requested in this run
 
     def open_state(self) -> ArchiveState:
         if self.state is None:
@@ -158,13 +159,29 @@ class ArchiveSpider(scrapy.Spider):
                         self.chained.add(other)
                         yield from self.article_request(site.article_url(self.base_url, other))
                 return
+        url = site.canonical_url(url)
+        if not self.first_request(url):
+            return
         yield scrapy.Request(
-            site.canonical_url(url),
+            url,
             callback=self.parse_article,
             errback=self.on_error,
             priority=ARTICLE_PRIORITY,
             meta=meta,
         )
+
+    def first_request(self, url: str) -> bool:
+        """True the first time url is requested in this run.
+
+        Scrapy's duplicate filter would drop the repeats too, but only after each has gone
+        through the spider middlewares and the scheduler: listing pages link every page of
+        their pager, so most links are repeats, and skipping them here is much cheaper.
+        """
+        if url in self.requested:
+            self.crawler.stats.inc_value("investcrawl/links/repeated")
+            return False
+        self.requested.add(url)
+        return True
 
     def on_site(self, url: str) -> str | None:
         """The URL moved onto base_url when it belongs to the site, else None.

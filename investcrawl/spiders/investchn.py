@@ -69,7 +69,8 @@ class InvestchnSpider(ArchiveSpider):
         if self.mode == "incremental" and not state.get("walk_completed_at"):
             self.mode = "resume"  # no walk of every listing has completed yet
         self.logger.info("mode: %s", self.mode)
-        yield self.page_request(self.base_url + site.SECTION_INDEX_PATH, "index")
+        for request in self.page_request(self.base_url + site.SECTION_INDEX_PATH, "index"):
+            yield request
 
     def after_index(self) -> Iterator[scrapy.Request]:
         """Once the section index is read (or failed), so that provinces are known."""
@@ -78,13 +79,16 @@ class InvestchnSpider(ArchiveSpider):
         self.index_done = True
         state = self.open_state()
         if self.walking:
-            yield self.page_request(self.base_url + site.HOME_PATH, "home")
-        for url in state.due_failures(utc_now(), self.settings.getint("HARVEST_RETRY_LIMIT")):
+            yield from self.page_request(self.base_url + site.HOME_PATH, "home")
+        for failed in state.due_failures(utc_now(), self.settings.getint("HARVEST_RETRY_LIMIT")):
+            url = self.on_site(failed)
+            if url is None:  # recorded while crawling another base_url
+                continue
             self.crawler.stats.inc_value("investcrawl/retried_failures")
             if site.article_id(url) is not None:
                 yield from self.article_request(url, skip_archived=False)
             else:
-                yield self.page_request(url, "listing" if self.walking else "head")
+                yield from self.page_request(url, "listing" if self.walking else "head")
         frontier = state.get("probe_frontier") or state.max_article_id()
         if frontier is not None:  # on an empty archive, the probe waits for the walk
             yield from self.start_probe(int(frontier))
@@ -120,16 +124,16 @@ class InvestchnSpider(ArchiveSpider):
             elif kind == "head":
                 continue  # a head follows its 下一页 only if it held something new (below)
             elif site.listing_key(url) is not None:
-                yield self.page_request(url, "listing")
+                yield from self.page_request(url, "listing")
             elif site.SECTION_INDEX_PATH_RE.match(path) or text == site.SECTION_NAME:
-                yield self.page_request(url, "index")
+                yield from self.page_request(url, "index")
             elif kind == "listing" and is_pager:
-                yield self.page_request(url, "listing")
+                yield from self.page_request(url, "listing")
         if kind == "head" and unarchived:
             # New articles push older ones down: look one page further.
             for url, text in doc.links():
                 if text in ("下一页", "下页", "»", "›") and (url := self.on_site(url)):
-                    yield self.page_request(url, "head")
+                    yield from self.page_request(url, "head")
                     break
 
     def listing_heads(self, doc: Document) -> Iterator[scrapy.Request]:
@@ -150,7 +154,7 @@ class InvestchnSpider(ArchiveSpider):
         self.heads_cursor = chosen[-1][0]
         for _, url in chosen:
             if url := self.on_site(url):
-                yield self.page_request(url, "head")
+                yield from self.page_request(url, "head")
 
     # --- The id probe -----------------------------------------------------------------
 
@@ -228,9 +232,12 @@ class InvestchnSpider(ArchiveSpider):
             self.record(response.url, "parse_error", detail, request=response.request)
         return None
 
-    def page_request(self, url: str, kind: str) -> scrapy.Request:
-        return scrapy.Request(
-            site.canonical_url(url),
+    def page_request(self, url: str, kind: str) -> Iterator[scrapy.Request]:
+        url = site.canonical_url(url)
+        if not self.first_request(url):
+            return
+        yield scrapy.Request(
+            url,
             callback=self.parse_page,
             errback=self.on_error,
             cb_kwargs={"kind": kind},

@@ -1,0 +1,104 @@
+"""Property-based tests: arbitrary text and HTML never break extraction, dates or search."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from investcrawl.archive import ArchiveWriter, open_archive
+from investcrawl.dates import parse_published_at
+from investcrawl.extract import ArticleExtraction, Rejected, extract_article
+from investcrawl.search import index_tokens, parse_query, search
+
+URL = "http://127.0.0.1:1/index.php/home/news/detail/id/7.html"
+ISO = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d\+08:00)?")
+HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x4E3F)  # a small alphabet: collisions
+PIECES = st.sampled_from(
+    [
+        "发布时间：", "发布时间:2021-11-10", "来源：", "发布开发区:", "您现在的位置:", "首页 > 开发区新闻 > ",
+        "上一条:", "下一条：", "该新闻不存在或已被删除", "与我们联系", "2021年1月5日 09:30", "&nbsp;", "\u3000",
+        "<p>", "</p>", "<div>", "</div>", "<br>", "<table><tr><td>", "</td></tr></table>", "<script>x</script>",
+        '<a href="/index.php/home/news/detail/id/9.html">', "</a>", "<img src=x>", "<h1>", "</h1>", "<!--",
+        "<", ">", "&", "\x00", "\ufffd", "盐城", "文字新闻",
+    ]
+)  # fmt: skip
+html_soup = st.lists(st.one_of(PIECES, st.text(max_size=20)), max_size=60).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_dates_never_raise(text):
+    parsed = parse_published_at(text)
+    assert parsed is None or ISO.fullmatch(parsed.value)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    html_soup,
+    st.sampled_from([None, "text/html", "text/html; charset=gbk", "text/html; charset=bogus"]),
+)
+def test_extraction_returns_an_article_or_a_reasoned_rejection(html, content_type):
+    for body in (html.encode("utf-8", "surrogatepass"), html.encode("gb18030", "replace")):
+        try:
+            result = extract_article(body, URL, content_type=content_type)
+        except Rejected as rejected:
+            assert rejected.kind and rejected.detail
+        else:
+            assert isinstance(result, ArticleExtraction)
+            assert result.article.id == 7 and result.article.title
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=3000))
+def test_extraction_of_arbitrary_bytes(body):
+    try:
+        extract_article(body, URL)
+    except Rejected as rejected:
+        assert rejected.kind in {"not_an_article", "off_section", "decode_error", "parse_error"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_tokenizing_any_text_is_safe_for_fts(text):
+    tokens = index_tokens(text)
+    assert '"' not in tokens
+    query = parse_query(text)
+    if query.match:
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE VIRTUAL TABLE f USING fts5(t)")
+        conn.execute("INSERT INTO f VALUES (?)", [tokens])
+        # Any text, searched for itself, is found (and the MATCH expression is valid).
+        assert conn.execute("SELECT count(*) FROM f WHERE f MATCH ?", [query.match]).fetchone() == (
+            1,
+        )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.text(HAN, min_size=1, max_size=30), min_size=1, max_size=8),
+    st.text(HAN, min_size=2, max_size=4),
+)
+def test_search_has_no_misses_and_no_false_hits(tmp_path_factory, bodies, query):
+    path = tmp_path_factory.mktemp("prop") / "a.db"
+    writer = ArchiveWriter(open_archive(path))
+    for number, body in enumerate(bodies, 1):
+        writer.add_article(
+            {
+                "id": number,
+                "url": f"http://x/{number}",
+                "title": "标题",
+                "published_at": "2021-01-01",
+                "body": body,
+                "images": [],
+                "fetched_at": "2026-01-01T00:00:00Z",
+            }
+        )
+    writer.close()
+    conn = sqlite3.connect(path)
+    found = {row["id"] for row in search(conn, query, limit=100)}
+    assert found == {number for number, body in enumerate(bodies, 1) if query in body}
