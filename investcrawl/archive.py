@@ -59,6 +59,7 @@ FAILURE_KINDS = {
     "http_error": "transient",  # any other non-2xx status, after retries
     "network_error": "transient",  # timeout, refused or reset connection, after retries
     "too_large": "permanent",  # larger than DOWNLOAD_MAXSIZE
+    "refused": "permanent",  # refused by our own rules: robots.txt, off-site or looping redirects
     "not_an_article": "permanent",  # a 200 page without article anatomy (soft 404)
     "off_section": "permanent",  # an article of another section of the site: never retried
     "decode_error": "permanent",  # bytes that decode to garbage in every encoding tried
@@ -336,16 +337,22 @@ class ArchiveWriter:
             [(row["fetched_at"], row["id"]) for row in unchanged],
         )
         conn.executemany("DELETE FROM failures WHERE url = ?", [(row["url"],) for row in articles])
-        self._index(new + changed)
+        self._index(new, changed)
         return {"new": len(new), "updated": len(changed), "unchanged": len(unchanged)}
 
-    def _index(self, rows: list[dict[str, Any]]) -> None:
+    def _index(self, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
         """Keep the search index in step with the articles written (same transaction)."""
         conn = self.db.conn
-        conn.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(row["id"],) for row in rows])
+        # Only changed articles have index entries to remove (deleting is costly in FTS5).
+        conn.executemany(
+            "DELETE FROM articles_fts WHERE rowid = ?", [(row["id"],) for row in changed]
+        )
         conn.executemany(
             "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-            [(row["id"], index_tokens(row["title"]), index_tokens(row["body"])) for row in rows],
+            [
+                (row["id"], index_tokens(row["title"]), index_tokens(row["body"]))
+                for row in new + changed
+            ],
         )
 
     def _keep_revision(self, article_id: int, replaced_at: str) -> None:

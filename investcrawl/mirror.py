@@ -23,19 +23,21 @@ import re
 import sys
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from investcrawl import site
+from investcrawl.faults import HUGE_BYTES, FaultPlan
 
 DEFAULT_SPEC = (
     Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mirror" / "site.json"
 )
 FLAKY_FAILURES = 2  # a "flaky" article answers 503 this many times, then 200
-HUGE_PAGE_BYTES = 2 * 1024 * 1024  # a "huge" article's size: tests set DOWNLOAD_MAXSIZE below it
+HUGE_PAGE_BYTES = 2 * 1024 * 1024
+SLOW_SECONDS = 3.0  # a "slow" fault: more than the tests' DOWNLOAD_TIMEOUT  # a "huge" article's size: tests set DOWNLOAD_MAXSIZE below it
 SLOGAN = "打造网上国际投资促进平台 致力于中国投资促进事业"
 FOOTER_A = (
     '<div class="footer"><h3>与我们联系</h3><ul><li>联系电话:+86-0512-53660867</li>'
@@ -54,6 +56,10 @@ class Page:
     status: int
     body: bytes
     content_type: str
+    location: str = ""  # a redirect's target
+    fault: str = ""  # "reset" or "truncate": the server breaks the response off
+    delay: float = 0.0  # seconds to wait before answering
+    stream: int = 0  # bytes of filler to stream as the body (huge pages)
 
 
 @dataclass
@@ -109,6 +115,15 @@ class MirrorSite:
     def listed(self, kind: str, listing_id: int) -> list[dict[str, Any]]:
         """The articles a city or zone listing shows, newest first."""
         return self._listings.get((kind, listing_id), [])
+
+    def listing_paths(self) -> list[str]:
+        """Every page of every city and zone listing of the current phase."""
+        paths = []
+        for (kind, listing_id), articles in self._listings.items():
+            city_id = listing_id if kind == "city" else self.zones[listing_id]["city_id"]
+            pages = max(1, -(-len(articles) // self.page_size(city_id)))
+            paths += [_listing_path(kind, listing_id, page) for page in range(1, pages + 1)]
+        return paths
 
     def template_of(self, city_id: int) -> str:
         return self.cities[city_id].get("template", "a")
@@ -503,13 +518,26 @@ _ARTICLE_RE = re.compile(r"^/index\.php/home/news/detail/id/(\d+)\.html$")
 class Mirror:
     """Routes paths to pages; counts requests per path (the fault state lives here)."""
 
-    def __init__(self, mirror_site: MirrorSite, cache: bool = False):
+    def __init__(
+        self,
+        mirror_site: MirrorSite,
+        cache: bool = False,
+        faults: FaultPlan | None = None,
+        offsite: str = "",
+    ):
         self.site = mirror_site
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._cache: dict[tuple[int, str, str], Page] | None = {} if cache else None
+        self.faults = faults
+        self.offsite = offsite  # host:port of another host, the target of off-site redirects
+        self.offsite_requests = 0
 
     def respond(self, path: str, host: str = "") -> Page:
+        if path == "/__mirror__/offsite":  # for tests: requests that reached the other host
+            return Page(200, str(self.offsite_requests).encode(), "text/plain")
+        if self.faults is not None:
+            return self._faulty(path, host)
         if self._cache is None:
             return self._respond(path, host)
         key = (self.site.phase, path, host)
@@ -523,22 +551,47 @@ class Mirror:
                 self.requests[path.split("?", 1)[0]] += 1
         return page
 
+    def _faulty(self, path: str, host: str) -> Page:
+        page = self._respond(path, host)
+        bare = path.split("?", 1)[0]
+        fault = self.faults.for_path(bare, self.requests[bare]) if self.faults else None
+        if fault is None:
+            return page
+        name = fault.name
+        if name == "burst_5xx":
+            return Page(503, b"<html><body>busy</body></html>", "text/html")
+        if name in ("reset", "truncate"):
+            return replace(page, fault=name)
+        if name == "slow":
+            return replace(page, delay=SLOW_SECONDS)
+        if name == "redirect_loop":
+            return Page(302, b"", "text/html", location=f"{bare}?loop={self.requests[bare]}")
+        if name == "offsite_redirect":
+            return Page(302, b"", "text/html", location=f"http://{self.offsite}{bare}")
+        if name == "huge":
+            return Page(200, b"", "text/html", stream=HUGE_BYTES)
+        if name == "garbage":
+            return Page(200, random.Random(bare).randbytes(20_000), "text/html; charset=utf-8")
+        if name == "wrong_charset":  # the header names the other encoding
+            wrong = "gbk" if "utf-8" in page.content_type.lower() else "utf-8"
+            return replace(page, content_type=f"text/html; charset={wrong}")
+        if name == "no_charset":
+            body = re.sub(rb"<meta[^>]*charset[^>]*>", b"", page.body, flags=re.I)
+            return replace(page, body=body, content_type="text/html")
+        if name == "deep_nesting":
+            nest = b"<div>" * 3000 + b"</div>" * 3000
+            body = re.sub(rb"(</h1>|</b></font>)", lambda m: m[0] + nest, page.body, count=1)
+            return replace(page, body=body)
+        return page
+
     def prerender(self, host: str) -> None:
         """Fill the cache with every page of the current phase, without counting requests."""
         assert self._cache is not None
         paths = ["/", site.SECTION_INDEX_PATH]
         paths += [site.ARTICLE_PATH.format(id=article_id) for article_id in self.site.articles]
-        for (kind, listing_id), articles in self.site._listings.items():
-            pages = max(
-                1, -(-len(articles) // self.site.page_size(self._city_of(kind, listing_id)))
-            )
-            paths += [_listing_path(kind, listing_id, page) for page in range(1, pages + 1)]
-        for path in paths:
+        for path in paths + self.site.listing_paths():
             self._cache[(self.site.phase, path, host)] = self._respond(path, host)
         self.requests.clear()
-
-    def _city_of(self, kind: str, listing_id: int) -> int:
-        return listing_id if kind == "city" else self.site.zones[listing_id]["city_id"]
 
     def _respond(self, path: str, host: str = "") -> Page:
         path = path.split("?", 1)[0]
@@ -634,18 +687,38 @@ async def _serve(mirror: Mirror, port: int, ready: Any = None) -> None:
                     "",
                 )
                 page = mirror.respond(target, host)
-                phrase = HTTPStatus(page.status).phrase
-                writer.write(
-                    f"HTTP/1.1 {page.status} {phrase}\r\nContent-Type: {page.content_type}\r\n"
-                    f"Content-Length: {len(page.body)}\r\n\r\n".encode("latin-1")
-                    + page.body
-                )
+                if page.delay:
+                    await asyncio.sleep(page.delay)
+                length = page.stream or len(page.body)
+                head = f"HTTP/1.1 {page.status} {HTTPStatus(page.status).phrase}\r\n"
+                head += f"Content-Type: {page.content_type}\r\nContent-Length: {length}\r\n"
+                if page.location:
+                    head += f"Location: {page.location}\r\n"
+                writer.write(head.encode("latin-1") + b"\r\n")
+                if page.fault:  # half the body, then the connection is cut
+                    writer.write(page.body[: len(page.body) // 2])
+                    await writer.drain()
+                    if page.fault == "reset":
+                        writer.transport.abort()
+                    return
+                for start in range(0, page.stream, 1 << 20):
+                    writer.write(b" " * min(1 << 20, page.stream - start))
+                    await writer.drain()
+                writer.write(page.body)
                 await writer.drain()
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         finally:
             writer.close()
 
+    if mirror.faults is not None:  # another host, to catch requests that leave the site
+
+        async def other_host(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            mirror.offsite_requests += 1
+            writer.close()
+
+        other = await asyncio.start_server(other_host, "127.0.0.2", 0)
+        mirror.offsite = f"127.0.0.2:{other.sockets[0].getsockname()[1]}"
     server = await asyncio.start_server(handle, "127.0.0.1", port)
     host, bound = server.sockets[0].getsockname()[:2]
     if mirror._cache is not None:
@@ -663,17 +736,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--new", default="", help="with --synthetic: PHASE=COUNT,... published later"
     )
+    parser.add_argument("--cities", type=int, default=50, help="with --synthetic: cities")
+    parser.add_argument("--zones", type=int, default=300, help="with --synthetic: zones")
     parser.add_argument("--cache", action="store_true", help="keep rendered pages (benchmarks)")
+    parser.add_argument("--faults", type=int, metavar="SEED", help="play a seeded fault plan")
+    parser.add_argument("--fault-rate", type=float, default=0.4, help="share of faulty pages")
     args = parser.parse_args(argv)
     if args.synthetic:
         later = {
             int(k): int(v) for k, v in (pair.split("=") for pair in args.new.split(",") if pair)
         }
-        mirror_site = MirrorSite.from_spec(synthetic_spec(args.synthetic, new_by_phase=later))
+        spec = synthetic_spec(args.synthetic, args.cities, args.zones, new_by_phase=later)
+        mirror_site = MirrorSite.from_spec(spec)
     else:
         mirror_site = MirrorSite.load(args.spec)
+    faults = None
+    if args.faults is not None:
+        faults = FaultPlan(
+            list(mirror_site.articles), mirror_site.listing_paths(), args.faults, args.fault_rate
+        )
     try:
-        asyncio.run(_serve(Mirror(mirror_site, cache=args.cache), args.port))
+        asyncio.run(_serve(Mirror(mirror_site, cache=args.cache, faults=faults), args.port))
     except KeyboardInterrupt:
         pass
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -62,6 +63,34 @@ class ArchiveSpider(scrapy.Spider):
         self.chained: set[int] = set()  # archived ids whose 上一条/下一条 were followed
         self.started_at = utc_now()
         self.requested: set[str] = set()  # canonical URLs requested in this run
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.redirect_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(spider.redirect_dropped, signal=signals.request_dropped)
+        return spider
+
+    # A redirect that is never fetched leaves the URL that was asked for without an article
+    # or an errback: Scrapy's offsite filter drops redirects off the host silently, and its
+    # duplicate filter drops redirects to pages already fetched. Both are recorded here.
+
+    def redirect_scheduled(self, request: scrapy.Request, **kwargs: Any) -> None:
+        redirects = request.meta.get("redirect_urls")
+        target = urlsplit(request.url)
+        live = urlsplit(self.base_url).hostname in site.SITE_HOSTS
+        if redirects and target.netloc.lower() != self.netloc:
+            if live and target.hostname in site.SITE_HOSTS:
+                return  # investchn.com <-> www.investchn.com on the live site
+            detail = f"redirect off the site's host: {request.url}"
+            self.record(redirects[0], "refused", detail, request=request)
+            raise IgnoreRequest(detail)  # the engine drops it: never fetched
+
+    def redirect_dropped(self, request: scrapy.Request, **kwargs: Any) -> None:
+        redirects = request.meta.get("redirect_urls")
+        if redirects:
+            detail = f"redirect to a page fetched already: {request.url}"
+            self.record(redirects[0], "refused", detail, request=request)
 
     def open_state(self) -> ArchiveState:
         if self.state is None:
@@ -118,15 +147,19 @@ class ArchiveSpider(scrapy.Spider):
             status = failure.value.response.status
             kind = "http_404" if status in (404, 410) else "http_error"
             detail = f"HTTP {status}"
-        elif failure.check(IgnoreRequest):
-            kind, detail = "http_error", f"request refused: {failure.getErrorMessage()}"
+        elif failure.check(IgnoreRequest):  # robots.txt, off-site or endless redirects
+            target = request.url if request.meta.get("redirect_urls") else ""
+            kind = "refused"
+            detail = f"{failure.getErrorMessage() or 'request refused'} {target}".strip()
         elif "download max size" in failure.getErrorMessage():
             kind, detail = "too_large", failure.getErrorMessage().split(" in request ")[0]
         else:
             kind = "network_error"
             detail = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        outcome = "miss" if kind == "http_404" else ("hit" if kind == "too_large" else "open")
-        return list(self.settle(request, outcome, (request.url, kind, detail[:500]), None))
+        outcome = {"http_404": "miss", "too_large": "hit", "refused": "hit"}.get(kind, "open")
+        # A redirected request fails under the URL that was asked for, not its target.
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        return list(self.settle(request, outcome, (url, kind, detail[:500]), None))
 
     def settle(
         self,

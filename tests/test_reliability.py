@@ -1,0 +1,225 @@
+"""Reliability: a fault-injecting mirror, crashes, concurrency, hostile content.
+
+The short versions run in the default suite; `pytest -m slow` runs the longer randomized
+crash loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from conftest import FIXTURES, ROOT, run_harvest
+
+from investcrawl.faults import FaultPlan
+from investcrawl.mirror import MirrorSite, synthetic_spec
+
+SEED, RATE, ARTICLES, CITIES, ZONES = 5, 0.5, 80, 3, 6
+FAULT_SETTINGS = {"DOWNLOAD_TIMEOUT": "2", "REDIRECT_MAX_TIMES": "3"}
+
+
+def rows(archive, sql, *params):
+    conn = sqlite3.connect(archive)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def fault_mirror():
+    command = [
+        sys.executable, "-m", "investcrawl.mirror", "--synthetic", str(ARTICLES),
+        "--cities", str(CITIES), "--zones", str(ZONES), "--faults", str(SEED),
+        "--fault-rate", str(RATE), "--port", "0",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    url = process.stdout.readline().strip()
+    yield url
+    process.terminate()
+    process.wait()
+
+
+def test_two_harvests_through_faults_lose_nothing(fault_mirror, tmp_path):
+    site = MirrorSite.from_spec(synthetic_spec(ARTICLES, CITIES, ZONES))
+    plan = FaultPlan(list(site.articles), site.listing_paths(), SEED, RATE)
+    fault_of = {
+        article_id: plan.faults.get(f"/index.php/home/news/detail/id/{article_id}.html")
+        for article_id in site.articles
+    }
+    kinds = {f.name for f in plan.faults.values()}
+    assert {"burst_5xx", "reset", "truncate", "slow", "redirect_loop", "offsite_redirect"} <= kinds
+    assert {"huge", "garbage", "wrong_charset", "no_charset", "deep_nesting"} <= kinds
+
+    archive = tmp_path / "archive.db"
+    for _ in range(2):
+        result = run_harvest(fault_mirror, archive, settings=FAULT_SETTINGS)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    archived = {row["id"]: row for row in rows(archive, "SELECT * FROM articles")}
+    failures = {
+        row["url"].removeprefix(fault_mirror): row
+        for row in rows(archive, "SELECT * FROM failures")
+    }
+    expected = site.expected_articles(fault_mirror)
+    permanent = {
+        "redirect_loop": "refused",
+        "offsite_redirect": "refused",
+        "huge": "too_large",
+        "garbage": "decode_error",
+    }
+    for article_id, fault in fault_of.items():
+        path = f"/index.php/home/news/detail/id/{article_id}.html"
+        if fault is not None and fault.permanent:
+            assert article_id not in archived
+            assert failures[path]["kind"] == permanent[fault.name], (path, fault)
+        else:  # no fault, transient faults, odd but valid pages: archived, and right
+            row = archived[article_id]
+            assert (row["title"], row["body"]) == (
+                expected[article_id]["title"],
+                expected[article_id]["body"],
+            ), fault
+    lost = (
+        set(site.articles)
+        - set(archived)
+        - {int(path.rsplit("/", 1)[1][:-5]) for path in failures if "/detail/" in path}
+    )
+    assert lost == set()
+    # Only permanent failures are left; transient ones were retried away.
+    assert {row["kind"] for row in failures.values()} <= set(permanent.values())
+
+    # Nothing reached the other host; the redirects there were refused and recorded.
+    with urllib.request.urlopen(fault_mirror + "/__mirror__/offsite") as response:
+        assert response.read() == b"0"
+    offsite = [
+        f for f in failures.values() if f["kind"] == "refused" and "127.0.0.2" in f["detail"]
+    ]
+    assert len(offsite) == sum(1 for f in fault_of.values() if f and f.name == "offsite_redirect")
+    # The 50 MB pages were refused from their headers: memory stayed small.
+    stats = [json.loads(r["stats"]) for r in rows(archive, "SELECT stats FROM crawl_runs")]
+    assert max(s.get("memusage/max", 0) for s in stats) < 400 * 2**20
+
+
+def test_harvests_started_together_one_runs_one_refuses(tmp_path):
+    from conftest import start_mirror
+
+    served = start_mirror()
+    try:
+        archive = tmp_path / "archive.db"
+        slow = {"CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_DELAY": "0.05"}
+        first = run_harvest(
+            served.url, archive, settings=slow, popen={"stdout": subprocess.PIPE, "text": True}
+        )
+        second = run_harvest(
+            served.url,
+            archive,
+            settings=slow,
+            popen={"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True},
+        )
+        codes = sorted([first.wait(timeout=120), second.wait(timeout=120)])
+        assert codes == [0, 75]
+    finally:
+        served.process.terminate()
+
+
+def test_readers_during_a_harvest_see_whole_rows_and_never_block_it(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    slow = {
+        "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
+        "DOWNLOAD_DELAY": "0.1",
+        "ARCHIVE_BATCH_SIZE": "2",
+    }
+    harvest = run_harvest(
+        mirror.url, archive, settings=slow, popen={"stdout": subprocess.PIPE, "text": True}
+    )
+    reads = 0
+    while harvest.poll() is None:
+        if archive.exists():
+            exported = subprocess.run(
+                [sys.executable, "-m", "investcrawl.cli", "export", "--db", str(archive)],
+                capture_output=True, text=True, cwd=ROOT,
+            )  # fmt: skip
+            if exported.returncode == 0:
+                for line in exported.stdout.splitlines():
+                    record = json.loads(line)
+                    assert record["title"] and record["published_at"] and record["content_hash"]
+                reads += 1
+            else:
+                assert (
+                    "not an investcrawl archive" in exported.stderr
+                    or "no archive" in exported.stderr
+                )
+        time.sleep(0.2)
+    assert harvest.returncode == 0
+    assert reads >= 3
+
+
+def kill_and_check(url, archive, rng, runs):
+    """SIGKILL harvests at random moments; after each, the archive must be intact."""
+    slow = {
+        "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
+        "DOWNLOAD_DELAY": "0.05",
+        "ARCHIVE_BATCH_SIZE": "3",
+    }
+    for _ in range(runs):
+        process = run_harvest(url, archive, settings=slow, popen={"stdout": subprocess.DEVNULL})
+        time.sleep(rng.uniform(0.3, 3.0))
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        if archive.exists():
+            assert rows(archive, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+            dupes = rows(archive, "SELECT count(*) - count(DISTINCT url) AS n FROM articles")
+            assert dupes == [{"n": 0}]
+    final = run_harvest(url, archive)
+    assert final.returncode == 0, final.stdout
+    site = MirrorSite.load(FIXTURES / "mirror" / "site.json")
+    assert {r["id"] for r in rows(archive, "SELECT id FROM articles")} == set(
+        site.expected_articles(url)
+    )
+    assert rows(archive, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+
+
+def test_random_kills_then_a_harvest_converge(mirror, tmp_path):
+    kill_and_check(mirror.url, tmp_path / "archive.db", random.Random(20261126), runs=3)
+
+
+@pytest.mark.slow
+def test_random_kills_long(mirror, tmp_path):
+    kill_and_check(mirror.url, tmp_path / "archive.db", random.Random(7), runs=15)
+
+
+def test_hostile_content_is_stored_inert_and_exact(mirror, tmp_path):
+    from conftest import run_crawl
+
+    archive = tmp_path / "archive.db"
+    assert run_crawl(mirror.url, archive).returncode == 0
+    site = MirrorSite.load(FIXTURES / "mirror" / "site.json")
+    hostile = site.expected_articles(mirror.url)[186522]
+    row = rows(archive, "SELECT title, body FROM articles WHERE id = 186522")[0]
+    assert row == {"title": hostile["title"], "body": hostile["body"]}
+    assert "'; DROP TABLE articles; --" in row["title"] and "🚀" in row["body"]
+    assert rows(archive, "SELECT count(*) AS n FROM articles")[0]["n"] > 1  # nothing dropped
+    exported = subprocess.run(
+        [sys.executable, "-m", "investcrawl.cli", "export", "--db", str(archive), "--format", "jsonl"],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    record = next(
+        json.loads(line) for line in exported.stdout.splitlines() if '"id": 186522' in line
+    )
+    assert (record["title"], record["body"]) == (hostile["title"], hostile["body"])
+    found = subprocess.run(
+        [sys.executable, "-m", "investcrawl.cli", "search", "恶意标题", "--db", str(archive), "--format", "json"],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    assert [r["title"] for r in json.loads(found.stdout)] == [hostile["title"]]
+    # The WARC file names come from the run, never from a page.
+    assert all(p.name.startswith("investcrawl-") for p in (tmp_path / "warc").iterdir())
