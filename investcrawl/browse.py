@@ -15,7 +15,7 @@ from typing import Any
 
 from datasette import hookimpl
 
-from investcrawl.search import BODY_WEIGHT, TITLE_WEIGHT, fts_query
+from investcrawl.search import fts_query
 
 COLUMNS = {
     "id": "Article id, from the URL /index.php/home/news/detail/id/{id}.html",
@@ -41,18 +41,17 @@ COLUMNS = {
     "warc_offset": "Offset of the capture's response record",
 }
 
-RANK = f"bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})"
 QUERIES = {
     "search": {
         "title": "Search articles (Chinese words of any length)",
         "description": "Every word must appear in the title or body. Filters may be left empty.",
-        "sql": f"""select a.id, a.published_at, a.title, a.province, a.city, a.zone, a.url
+        "sql": """select a.id, a.published_at, a.title, a.province, a.city, a.zone, a.url
 from articles_fts join articles a on a.id = articles_fts.rowid
 where articles_fts match cjk_fts_query(:q)
   and (:city = '' or a.city = :city)
   and (:province = '' or a.province = :province)
   and (:since = '' or a.published_at >= :since)
-order by {RANK}, a.published_at desc
+order by articles_fts.rowid desc
 limit 200""",
     },
     "zone_over_time": {

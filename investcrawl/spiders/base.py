@@ -83,14 +83,13 @@ class ArchiveSpider(scrapy.Spider):
             if live and target.hostname in site.SITE_HOSTS:
                 return  # investchn.com <-> www.investchn.com on the live site
             detail = f"redirect off the site's host: {request.url}"
-            self.record(redirects[0], "refused", detail, request=request)
+            self.record(asked_url(request), "refused", detail, request=request)
             raise IgnoreRequest(detail)  # the engine drops it: never fetched
 
     def redirect_dropped(self, request: scrapy.Request, **kwargs: Any) -> None:
-        redirects = request.meta.get("redirect_urls")
-        if redirects:
+        if request.meta.get("redirect_urls"):
             detail = f"redirect to a page fetched already: {request.url}"
-            self.record(redirects[0], "refused", detail, request=request)
+            self.record(asked_url(request), "refused", detail, request=request)
 
     def open_state(self) -> ArchiveState:
         if self.state is None:
@@ -105,7 +104,7 @@ class ArchiveSpider(scrapy.Spider):
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         request = response.request
-        url = request.url if request is not None else response.url
+        url = asked_url(request) if request is not None else response.url
         if site.article_id(response.url) is None:
             failure = (url, "not_an_article", f"redirected to {response.url}")
             yield from self.settle(request, "miss", failure, response)
@@ -157,9 +156,8 @@ class ArchiveSpider(scrapy.Spider):
             kind = "network_error"
             detail = f"{failure.type.__name__}: {failure.getErrorMessage()}"
         outcome = {"http_404": "miss", "too_large": "hit", "refused": "hit"}.get(kind, "open")
-        # A redirected request fails under the URL that was asked for, not its target.
-        url = request.meta.get("redirect_urls", [request.url])[0]
-        return list(self.settle(request, outcome, (url, kind, detail[:500]), None))
+        failed = (asked_url(request), kind, detail[:500])
+        return list(self.settle(request, outcome, failed, None))
 
     def settle(
         self,
@@ -243,6 +241,11 @@ class ArchiveSpider(scrapy.Spider):
             detail=detail,
             attempts=attempts,
         )
+
+
+def asked_url(request: scrapy.Request) -> str:
+    """The URL the spider asked for: failures of a redirected request are recorded there."""
+    return request.meta.get("redirect_urls", [request.url])[0]
 
 
 def header(response: Response, name: bytes) -> str | None:
