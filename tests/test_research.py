@@ -83,9 +83,9 @@ def test_search_does_not_match_across_punctuation_or_spaces(archive):
 
 def test_several_words_must_all_match_and_title_hits_rank_first(archive):
     assert ids(archive, "盐城 签约") == [1]
-    ranked = ids(archive, "签约")
-    assert ranked[0] == 6  # 签约 is the whole title
-    assert set(ranked) == {1, 6}
+    # Title hits first, then body hits; newest (highest id) first within each.
+    assert ids(archive, "签约") == [6, 1]  # both in the title
+    assert ids(archive, "智能制造") == [1, 6]  # 1 in its title, 6 only in its body
 
 
 def test_search_uses_the_index(archive):
