@@ -379,6 +379,12 @@ class ArchiveState:
 
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
+        # An archive with no articles and no failures when the run started has nothing to
+        # skip: lookups are pointless for the whole run (its own repeats are filtered).
+        self.empty = (
+            db.execute("SELECT 1 FROM articles UNION ALL SELECT 1 FROM failures LIMIT 1").fetchone()
+            is None
+        )
 
     def archived_links(self, article_id: int) -> list[int] | None:
         """The 上一条/下一条 ids of an archived article, or None when it is not archived."""

@@ -168,7 +168,9 @@ def clean_text(text: str) -> str:
         text = _CJK_NEWLINE_RE.sub("", text)
     # str.split() splits on every Unicode space (nbsp and U+3000 included); a few
     # invisible characters that are not spaces to Python are made spaces first.
-    return " ".join(text.translate(_INVISIBLE).split())
+    if not text.isascii() and ("\u200b" in text or "\ufeff" in text or "\u180e" in text):
+        text = text.translate(_INVISIBLE)  # rare, and slow on long non-ASCII text
+    return " ".join(text.split())
 
 
 def parse_document(body: bytes, url: str, content_type: str | None = None) -> Document:

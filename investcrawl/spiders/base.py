@@ -176,7 +176,7 @@ class ArchiveSpider(scrapy.Spider):
     def article_request(self, url: str, *, skip_archived: bool = True, **meta: Any):
         """A request for an article, unless skip_archived and it is archived already."""
         article_id = site.article_id(url)
-        if skip_archived and self.skips_archived:
+        if skip_archived and self.skips_archived and not self.open_state().empty:
             state = self.open_state()
             if state.failure_waits(site.canonical_url(url), self.started_at):
                 self.crawler.stats.inc_value("investcrawl/skipped/failure_waits")
