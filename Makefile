@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Measures crawl, extraction, harvest, memory and search against reference points on
-# loopback mirrors (about 10 minutes), and writes docs/benchmarks.md.
+# loopback mirrors (about 20 minutes on 2 cores), and writes docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.run
