@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -28,6 +29,16 @@ FAST_SETTINGS = {
     "LOG_LEVEL": "INFO",
     "DOWNLOAD_MAXSIZE": "1000000",  # below the mirror's "huge" page
 }
+
+
+def rows(archive: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """The rows of a query on an archive, as dicts (a fresh connection each time)."""
+    conn = sqlite3.connect(archive)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in conn.execute(sql, params)]
+    finally:
+        conn.close()
 
 
 @dataclass

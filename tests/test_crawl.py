@@ -5,22 +5,12 @@ from __future__ import annotations
 import html
 import json
 import re
-import sqlite3
 
-from conftest import FIXTURES, run_crawl
+from conftest import FIXTURES, rows, run_crawl
 
 from investcrawl.mirror import FLAKY_FAILURES, MirrorSite
 
 SPEC = MirrorSite.load(FIXTURES / "mirror" / "site.json")
-
-
-def rows(archive, sql):
-    conn = sqlite3.connect(archive)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in conn.execute(sql)]
-    finally:
-        conn.close()
 
 
 def test_crawl_archives_exactly_the_mirror(mirror, tmp_path):

@@ -12,22 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import FIXTURES, run_crawl, run_harvest
+from conftest import FIXTURES, rows, run_crawl, run_harvest
 
 from investcrawl.mirror import MirrorSite
 
 SPEC = FIXTURES / "mirror" / "site.json"
 NEW_IN_PHASE_2 = {186541, 186542, 186543, 186545}  # 186545 is in no listing
 WARCIO = str(Path(sys.executable).with_name("warcio"))
-
-
-def rows(archive, sql, *params):
-    conn = sqlite3.connect(archive)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 def expected(mirror, phase):

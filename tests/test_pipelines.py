@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 
 import pytest
+from conftest import rows
 from scrapy import signals
 from scrapy.utils.test import get_crawler
 
@@ -33,15 +33,6 @@ def article(article_id: int = 1, **changes) -> Article:
 
 def crawler_for(archive, **settings):
     return get_crawler(InvestchnSpider, {"ARCHIVE_PATH": str(archive), **settings})
-
-
-def query(archive, sql, *params):
-    conn = sqlite3.connect(archive)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 # --- Validation -------------------------------------------------------------------------
@@ -87,8 +78,8 @@ def test_store_upserts_without_duplicates(tmp_path):
     pipeline.process_item(article(2))
     pipeline.process_item(article(1, title="改过的标题"))
     pipeline.close_spider()
-    rows = query(archive, "SELECT id, title, images FROM articles ORDER BY id")
-    assert rows == [
+    stored = rows(archive, "SELECT id, title, images FROM articles ORDER BY id")
+    assert stored == [
         {"id": 1, "title": "改过的标题", "images": '["http://127.0.0.1:1/a.jpg"]'},
         {"id": 2, "title": "标题2", "images": '["http://127.0.0.1:1/a.jpg"]'},
     ]
@@ -97,8 +88,8 @@ def test_store_upserts_without_duplicates(tmp_path):
     pipeline.open_spider()
     pipeline.process_item(article(2, body="新正文。"))
     pipeline.close_spider()
-    assert query(archive, "SELECT count(*) AS n FROM articles") == [{"n": 2}]
-    assert query(archive, "SELECT body FROM articles WHERE id = 2") == [{"body": "新正文。"}]
+    assert rows(archive, "SELECT count(*) AS n FROM articles") == [{"n": 2}]
+    assert rows(archive, "SELECT body FROM articles WHERE id = 2") == [{"body": "新正文。"}]
 
 
 def test_every_field_round_trips(tmp_path):
@@ -108,7 +99,7 @@ def test_every_field_round_trips(tmp_path):
     item = article(7, source="大丰日报", zone="江苏大丰经济开发区", prev_id=6, next_id=8)
     pipeline.process_item(item)
     pipeline.close_spider()
-    stored = query(archive, "SELECT * FROM articles")[0]
+    stored = rows(archive, "SELECT * FROM articles")[0]
     expected = dataclasses.asdict(item)
     expected["images"] = '["http://127.0.0.1:1/a.jpg"]'
     assert {key: stored[key] for key in expected} == expected
@@ -138,8 +129,8 @@ def test_failures_are_recorded_accumulated_and_cleared(tmp_path):
         spider=None,
     )
     pipeline.close_spider()
-    rows = query(archive, "SELECT url, kind, detail, attempts FROM failures ORDER BY url")
-    assert rows == [
+    stored = rows(archive, "SELECT url, kind, detail, attempts FROM failures ORDER BY url")
+    assert stored == [
         {"url": url, "kind": "http_error", "detail": "HTTP 503", "attempts": 8},
         {
             "url": article(9).url,
@@ -153,7 +144,7 @@ def test_failures_are_recorded_accumulated_and_cleared(tmp_path):
     pipeline.open_spider()
     pipeline.process_item(article(3))
     pipeline.close_spider()
-    assert [row["url"] for row in query(archive, "SELECT url FROM failures")] == [article(9).url]
+    assert [row["url"] for row in rows(archive, "SELECT url FROM failures")] == [article(9).url]
 
 
 def test_writes_are_batched_and_flushed_at_close(tmp_path):
@@ -161,12 +152,12 @@ def test_writes_are_batched_and_flushed_at_close(tmp_path):
     writer = ArchiveWriter(open_archive(archive), batch_size=3)
     writer.add_article(dataclasses.asdict(article(1)))
     writer.add_article(dataclasses.asdict(article(2)))
-    assert query(archive, "SELECT count(*) AS n FROM articles") == [{"n": 0}]
+    assert rows(archive, "SELECT count(*) AS n FROM articles") == [{"n": 0}]
     writer.add_article(dataclasses.asdict(article(3)))
-    assert query(archive, "SELECT count(*) AS n FROM articles") == [{"n": 3}]
+    assert rows(archive, "SELECT count(*) AS n FROM articles") == [{"n": 3}]
     writer.add_article(dataclasses.asdict(article(4)))
     writer.close()
-    assert query(archive, "SELECT count(*) AS n FROM articles") == [{"n": 4}]
+    assert rows(archive, "SELECT count(*) AS n FROM articles") == [{"n": 4}]
 
 
 def test_unknown_failure_kind_is_a_bug(tmp_path):
@@ -179,13 +170,13 @@ def test_archive_schema(tmp_path):
     archive = tmp_path / "a.db"
     open_archive(archive).close()
     open_archive(archive).close()  # migrations apply once
-    assert query(archive, "PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+    assert rows(archive, "PRAGMA journal_mode") == [{"journal_mode": "wal"}]
     indexed = {
-        row["name"] for row in query(archive, "SELECT name FROM pragma_index_list('articles')")
+        row["name"] for row in rows(archive, "SELECT name FROM pragma_index_list('articles')")
     }
     for column in ("published_at", "city", "zone"):
         assert any(column in name for name in indexed), column
-    applied = query(archive, "SELECT name FROM _sqlite_migrations")
+    applied = rows(archive, "SELECT name FROM _sqlite_migrations")
     assert [row["name"] for row in applied] == [
         "0001_articles_and_failures",
         "0002_harvests",
@@ -204,14 +195,14 @@ def test_changed_article_keeps_its_previous_version(tmp_path):
     writer.add_article({**first, "body": "改过的正文。", "fetched_at": "2026-11-03T00:00:00Z"})
     writer.close()
     assert writer.counts == {"new": 1, "updated": 1, "unchanged": 1, "failed": 0}
-    row = query(archive, "SELECT body, first_seen_at, last_seen_at, fetched_at FROM articles")[0]
+    row = rows(archive, "SELECT body, first_seen_at, last_seen_at, fetched_at FROM articles")[0]
     assert row == {
         "body": "改过的正文。",
         "first_seen_at": "2026-11-01T00:00:00Z",
         "last_seen_at": "2026-11-03T00:00:00Z",
         "fetched_at": "2026-11-03T00:00:00Z",
     }
-    revisions = query(
+    revisions = rows(
         archive, "SELECT article_id, replaced_at, body, fetched_at FROM article_revisions"
     )
     assert revisions == [
@@ -233,8 +224,8 @@ def test_permanent_failures_back_off_transient_ones_do_not(tmp_path):
         writer.add_failure("http://x/404", "http_404", seen=f"2026-11-{day}T00:00:00Z")
         writer.add_failure("http://x/503", "http_error", seen=f"2026-11-{day}T00:00:00Z")
         writer.close()
-    rows = query(archive, "SELECT url, failed_runs, next_retry_at FROM failures ORDER BY url")
-    assert rows == [
+    stored = rows(archive, "SELECT url, failed_runs, next_retry_at FROM failures ORDER BY url")
+    assert stored == [
         {"url": "http://x/404", "failed_runs": 2, "next_retry_at": "2026-11-04T00:00:00Z"},
         {"url": "http://x/503", "failed_runs": 2, "next_retry_at": "2026-11-02T00:00:00Z"},
     ]

@@ -10,29 +10,19 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
-from conftest import FIXTURES, ROOT, run_harvest
+from conftest import FIXTURES, ROOT, rows, run_crawl, run_harvest, start_mirror
 
 from investcrawl.faults import FaultPlan
 from investcrawl.mirror import MirrorSite, synthetic_spec
 
 SEED, RATE, ARTICLES, CITIES, ZONES = 5, 0.5, 80, 3, 6
 FAULT_SETTINGS = {"DOWNLOAD_TIMEOUT": "2", "REDIRECT_MAX_TIMES": "3"}
-
-
-def rows(archive, sql, *params):
-    conn = sqlite3.connect(archive)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 @pytest.fixture
@@ -110,8 +100,6 @@ def test_two_harvests_through_faults_lose_nothing(fault_mirror, tmp_path):
 
 
 def test_harvests_started_together_one_runs_one_refuses(tmp_path):
-    from conftest import start_mirror
-
     served = start_mirror()
     try:
         archive = tmp_path / "archive.db"
@@ -198,8 +186,6 @@ def test_random_kills_long(mirror, tmp_path):
 
 
 def test_hostile_content_is_stored_inert_and_exact(mirror, tmp_path):
-    from conftest import run_crawl
-
     archive = tmp_path / "archive.db"
     assert run_crawl(mirror.url, archive).returncode == 0
     site = MirrorSite.load(FIXTURES / "mirror" / "site.json")

@@ -190,29 +190,21 @@ class ArchiveSpider(scrapy.Spider):
                         self.chained.add(other)
                         yield from self.article_request(site.article_url(self.base_url, other))
                 return
-        url = site.canonical_url(url)
-        if not self.first_request(url):
-            return
-        yield scrapy.Request(
-            url,
-            callback=self.parse_article,
-            errback=self.on_error,
-            priority=ARTICLE_PRIORITY,
-            meta=meta,
-        )
+        yield from self.new_request(url, self.parse_article, priority=ARTICLE_PRIORITY, meta=meta)
 
-    def first_request(self, url: str) -> bool:
-        """True the first time url is requested in this run.
+    def new_request(self, url: str, callback: Any, **kwargs: Any) -> Iterator[scrapy.Request]:
+        """A request for url, unless it was requested already in this run.
 
         Scrapy's duplicate filter would drop the repeats too, but only after each has gone
         through the spider middlewares and the scheduler: listing pages link every page of
         their pager, so most links are repeats, and skipping them here is much cheaper.
         """
+        url = site.canonical_url(url)
         if url in self.requested:
             self.crawler.stats.inc_value("investcrawl/links/repeated")
-            return False
+            return
         self.requested.add(url)
-        return True
+        yield scrapy.Request(url, callback=callback, errback=self.on_error, **kwargs)
 
     def on_site(self, url: str) -> str | None:
         """The URL moved onto base_url when it belongs to the site, else None.

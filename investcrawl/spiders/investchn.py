@@ -233,15 +233,9 @@ class InvestchnSpider(ArchiveSpider):
         return None
 
     def page_request(self, url: str, kind: str) -> Iterator[scrapy.Request]:
-        url = site.canonical_url(url)
-        if not self.first_request(url):
-            return
-        yield scrapy.Request(
-            url,
-            callback=self.parse_page,
-            errback=self.on_error,
-            cb_kwargs={"kind": kind},
-            priority=INDEX_PRIORITY if kind == "index" else 0,
+        priority = INDEX_PRIORITY if kind == "index" else 0
+        yield from self.new_request(
+            url, self.parse_page, cb_kwargs={"kind": kind}, priority=priority
         )
 
     def on_error(self, failure):
