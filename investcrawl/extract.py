@@ -8,6 +8,7 @@ links, the footer), all of which `investcrawl.site` names.
 
 from __future__ import annotations
 
+import codecs
 import html
 import re
 from collections.abc import Iterator, Mapping
@@ -61,7 +62,7 @@ _ENCODING_ALIASES = {  # GB2312 and GBK are subsets of GB18030: decode with the 
 }
 _MAX_BAD_CHAR_RATIO = 0.01
 # Control characters, private-use code points and replacement characters: what a wrong
-# decoding or binary data leaves behind, and never what an article contains.
+# decoding or binary data leaves behind; an article has at most a stray one.
 _BAD_CHAR_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
 
 
@@ -69,11 +70,8 @@ def _normalise_encoding(name: str | None) -> str | None:
     if not name:
         return None
     name = name.strip().lower()
-    name = _ENCODING_ALIASES.get(name, name)
     try:
-        import codecs
-
-        return codecs.lookup(name).name if name != "gb18030" else name
+        return codecs.lookup(_ENCODING_ALIASES.get(name, name)).name
     except LookupError:
         return None
 
