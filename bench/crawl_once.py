@@ -40,7 +40,7 @@ def main() -> None:
 
         if args.mode:
             spider_args["mode"] = args.mode
-    process = CrawlerProcess(settings, install_root_handler=False)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(spidercls)
     process.crawl(crawler, **spider_args)
     profiler = cProfile.Profile() if args.profile else None

@@ -10,6 +10,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -183,8 +184,13 @@ def retry_after(kind: str, failed_runs: int) -> timedelta:
     return timedelta(days=min(2 ** max(failed_runs - 1, 0), 64))  # 1, 2, 4 ... 64 days
 
 
-def open_archive(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
-    """Open (creating and migrating as needed) the archive at path, in WAL mode."""
+def open_archive(
+    path: str | Path, *, readonly: bool = False, any_thread: bool = False
+) -> sqlite_utils.Database:
+    """Open (creating and migrating as needed) the archive at path, in WAL mode.
+
+    any_thread: the connection may be used by another thread than the one opening it (one
+    thread at a time, as the background writer does)."""
     path = Path(path)
     if readonly:
         if not path.exists():
@@ -192,7 +198,7 @@ def open_archive(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Da
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         return sqlite_utils.Database(conn)
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30)
+    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=not any_thread)
     db = sqlite_utils.Database(conn)
     db.enable_wal()
     db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, fast
@@ -220,12 +226,16 @@ class ArchiveWriter:
     Storing an article clears any failure recorded for its URL.
     """
 
-    def __init__(self, db: sqlite_utils.Database, batch_size: int = 200):
+    def __init__(self, db: sqlite_utils.Database, batch_size: int = 200, background: bool = False):
         self.db = db
         self.batch_size = batch_size
         self._articles: dict[int, dict[str, Any]] = {}
         self._failures: dict[str, dict[str, Any]] = {}
         self.counts = {"new": 0, "updated": 0, "unchanged": 0, "failed": 0}
+        # background: batches are written by one worker thread, so that SQLite (which
+        # releases the GIL) works while the crawl goes on. At most one batch is in flight.
+        self._worker = ThreadPoolExecutor(1, "archive-writer") if background else None
+        self._in_flight: Future[None] | None = None
 
     @property
     def articles_written(self) -> int:
@@ -267,14 +277,26 @@ class ArchiveWriter:
         if not self._articles and not self._failures:
             return
         articles, failures = list(self._articles.values()), list(self._failures.values())
+        self._articles.clear()
+        self._failures.clear()
+        if self._worker is None:
+            self._write_batch(articles, failures)
+            return
+        self._wait()  # the previous batch first: order kept, memory bounded, errors raised
+        self._in_flight = self._worker.submit(self._write_batch, articles, failures)
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+
+    def _write_batch(self, articles: list[dict[str, Any]], failures: list[dict[str, Any]]) -> None:
         with self.db.atomic():
             self._write_failures(failures)
             counts = self._write_articles(articles)
         for key, value in counts.items():
             self.counts[key] += value
         self.counts["failed"] += len(failures)
-        self._articles.clear()
-        self._failures.clear()
 
     def _write_failures(self, failures: list[dict[str, Any]]) -> None:
         conn = self.db.conn
@@ -370,7 +392,10 @@ class ArchiveWriter:
     def close(self) -> None:
         try:
             self.flush()
+            self._wait()
         finally:
+            if self._worker is not None:
+                self._worker.shutdown(wait=True)
             self.db.close()
 
 

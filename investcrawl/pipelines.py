@@ -72,7 +72,9 @@ class ArchivePipeline:
         return cls(crawler)
 
     def open_spider(self, spider: Any = None) -> None:
-        self.writer = ArchiveWriter(open_archive(self.path), batch_size=self.batch_size)
+        self.writer = ArchiveWriter(
+            open_archive(self.path, any_thread=True), batch_size=self.batch_size, background=True
+        )
 
     def close_spider(self, spider: Any = None) -> None:
         if self.writer is None:

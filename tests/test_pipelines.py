@@ -232,3 +232,25 @@ def test_permanent_failures_back_off_transient_ones_do_not(tmp_path):
     state = ArchiveState(open_archive(archive))
     assert state.due_failures("2026-11-03T00:00:00Z", 10) == ["http://x/503"]
     assert state.due_failures("2026-11-04T00:00:00Z", 10) == ["http://x/503", "http://x/404"]
+
+
+def test_background_writer_writes_the_same_rows_in_order(tmp_path):
+    results = {}
+    for background in (False, True):
+        archive = tmp_path / f"{background}.db"
+        writer = ArchiveWriter(
+            open_archive(archive, any_thread=True), batch_size=2, background=background
+        )
+        for number in range(1, 8):
+            writer.add_article(dataclasses.asdict(article(number)))
+        writer.add_article({**dataclasses.asdict(article(3)), "body": "改过。"})  # a revision
+        writer.add_failure("http://x/1", "http_404")
+        writer.close()  # waits for the batch in flight
+        results[background] = (
+            writer.counts,
+            rows(archive, "SELECT id, body FROM articles ORDER BY id"),
+            rows(archive, "SELECT article_id FROM article_revisions"),
+            rows(archive, "SELECT url FROM failures"),
+        )
+    assert results[True] == results[False]
+    assert results[True][0] == {"new": 7, "updated": 1, "unchanged": 0, "failed": 1}
