@@ -219,7 +219,8 @@ class ArchiveWriter:
     """Buffers articles and failures and writes them in batched transactions.
 
     A batch is written when it reaches `batch_size` rows, and on `flush()`/`close()`. Each
-    batch is one transaction: a crash loses at most the unwritten batch, never half a row.
+    batch is one transaction: a crash loses at most the unwritten batches (one, or two with
+    the background writer), never half a row.
 
     An article already archived with the same content hash only gets its `last_seen_at`
     updated; with another hash, the stored version moves to `article_revisions` first.

@@ -9,7 +9,7 @@ COMMANDS_MODULE = "investcrawl.commands"
 
 # --- Where the archive goes -----------------------------------------------------------
 ARCHIVE_PATH = "data/archive.db"
-ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most one batch
+ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most two batches
 WARC_DIR = "data/warc"  # raw captures, one WARC file per run
 
 # --- Incremental harvests (see docs/operations.md) ------------------------------------
