@@ -238,10 +238,6 @@ class ArchiveWriter:
         self._worker = ThreadPoolExecutor(1, "archive-writer") if background else None
         self._in_flight: Future[None] | None = None
 
-    @property
-    def articles_written(self) -> int:
-        return self.counts["new"] + self.counts["updated"] + self.counts["unchanged"]
-
     def add_article(self, article: Mapping[str, Any]) -> None:
         row = {column: article.get(column) for column in ARTICLE_COLUMNS}
         row["warc_file"] = article.get("warc_file")

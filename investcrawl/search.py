@@ -72,9 +72,6 @@ def fts_query(text: str) -> str:
     return query.match or '""'
 
 
-FILTERS = ("city", "zone", "province", "since", "until")
-
-
 def filter_sql(filters: Mapping[str, Any], alias: str = "a") -> tuple[list[str], dict[str, Any]]:
     """WHERE clauses (and their parameters) for the common filters."""
     clauses, params = [], {}

@@ -44,13 +44,13 @@ LABEL_ALIASES = {
 PREV_LABELS = ("上一条", "上一篇")  # known: 上一条
 NEXT_LABELS = ("下一条", "下一篇")  # known: 下一条
 # Text that marks the end of an article's own content (prev/next links, then the footer).
-END_OF_ARTICLE_MARKERS = PREV_LABELS + NEXT_LABELS
 FOOTER_MARKERS = ("与我们联系", "版权所有", "Copyright", "copyright", "©")  # known
 # Text of a 200 page that is really an error page (assumed; any page without the
 # article anatomy is rejected anyway, these only make the failure detail clearer).
 GONE_MARKERS = ("该新闻不存在", "已被删除", "页面不存在", "信息不存在")
 # Pager link texts on listing pages (assumed). 首页 is left out: it is also the breadcrumb's home.
-PAGER_TEXTS = ("下一页", "上一页", "尾页", "末页", "下页", "上页", "»", "›")
+NEXT_PAGE_TEXTS = ("下一页", "下页", "»", "›")
+PAGER_TEXTS = (*NEXT_PAGE_TEXTS, "上一页", "尾页", "末页", "上页")
 # <title> suffix of every page (known from the samples' model).
 TITLE_SUFFIX_RE = re.compile(r"\s*[-_|–—]\s*(?:开发区新闻\s*[-_|–—]\s*)?投促中国.*$")
 

@@ -31,6 +31,15 @@ FAST_SETTINGS = {
 }
 
 
+def slow_settings(delay: float, batch: int | None = None) -> dict[str, str]:
+    """Settings for a crawl slow enough to interrupt: one request at a time, a delay, and
+    optionally small archive batches."""
+    settings = {"CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_DELAY": str(delay)}
+    if batch is not None:
+        settings["ARCHIVE_BATCH_SIZE"] = str(batch)
+    return settings
+
+
 def rows(archive: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
     """The rows of a query on an archive, as dicts (a fresh connection each time)."""
     conn = sqlite3.connect(archive)

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import FIXTURES, rows, run_crawl, run_harvest
+from conftest import FIXTURES, rows, run_crawl, run_harvest, slow_settings
 
 from investcrawl.mirror import MirrorSite
 
@@ -146,11 +146,7 @@ def test_full_mode_keeps_revisions_and_reextraction_reproduces_rows(mirror, tmp_
 
 def test_harvest_killed_then_rerun_completes_the_archive(mirror, tmp_path):
     archive = tmp_path / "archive.db"
-    slow = {
-        "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
-        "DOWNLOAD_DELAY": "0.1",
-        "ARCHIVE_BATCH_SIZE": "3",
-    }
+    slow = slow_settings(0.1, batch=3)
     process = run_harvest(mirror.url, archive, settings=slow, popen={"stdout": subprocess.DEVNULL})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -251,7 +247,7 @@ def test_id_sweep_rejects_a_bad_range(tmp_path):
 
 def test_sigterm_stops_cleanly_and_the_next_harvest_continues(mirror, tmp_path):
     archive = tmp_path / "archive.db"
-    slow = {"CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_DELAY": "0.2"}
+    slow = slow_settings(0.2)
     process = run_harvest(
         mirror.url, archive, settings=slow, popen={"stdout": subprocess.PIPE, "text": True}
     )

@@ -16,7 +16,7 @@ import time
 import urllib.request
 
 import pytest
-from conftest import FIXTURES, ROOT, rows, run_crawl, run_harvest, start_mirror
+from conftest import FIXTURES, ROOT, rows, run_crawl, run_harvest, slow_settings, start_mirror
 
 from investcrawl.faults import FaultPlan
 from investcrawl.mirror import MirrorSite, synthetic_spec
@@ -103,7 +103,7 @@ def test_harvests_started_together_one_runs_one_refuses(tmp_path):
     served = start_mirror()
     try:
         archive = tmp_path / "archive.db"
-        slow = {"CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_DELAY": "0.05"}
+        slow = slow_settings(0.05)
         first = run_harvest(
             served.url, archive, settings=slow, popen={"stdout": subprocess.PIPE, "text": True}
         )
@@ -121,11 +121,7 @@ def test_harvests_started_together_one_runs_one_refuses(tmp_path):
 
 def test_readers_during_a_harvest_see_whole_rows_and_never_block_it(mirror, tmp_path):
     archive = tmp_path / "archive.db"
-    slow = {
-        "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
-        "DOWNLOAD_DELAY": "0.1",
-        "ARCHIVE_BATCH_SIZE": "2",
-    }
+    slow = slow_settings(0.1, batch=2)
     harvest = run_harvest(
         mirror.url, archive, settings=slow, popen={"stdout": subprocess.PIPE, "text": True}
     )
@@ -153,11 +149,7 @@ def test_readers_during_a_harvest_see_whole_rows_and_never_block_it(mirror, tmp_
 
 def kill_and_check(url, archive, rng, runs):
     """SIGKILL harvests at random moments; after each, the archive must be intact."""
-    slow = {
-        "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
-        "DOWNLOAD_DELAY": "0.05",
-        "ARCHIVE_BATCH_SIZE": "3",
-    }
+    slow = slow_settings(0.05, batch=3)
     for _ in range(runs):
         process = run_harvest(url, archive, settings=slow, popen={"stdout": subprocess.DEVNULL})
         time.sleep(rng.uniform(0.3, 3.0))

@@ -132,7 +132,7 @@ class InvestchnSpider(ArchiveSpider):
         if kind == "head" and unarchived:
             # New articles push older ones down: look one page further.
             for url, text in doc.links():
-                if text in ("下一页", "下页", "»", "›") and (url := self.on_site(url)):
+                if text in site.NEXT_PAGE_TEXTS and (url := self.on_site(url)):
                     yield from self.page_request(url, "head")
                     break
 
