@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 from investcrawl.archive import ArchiveWriter, open_archive
 from investcrawl.dates import parse_published_at
 from investcrawl.extract import ArticleExtraction, Rejected, extract_article
-from investcrawl.search import index_tokens, parse_query, search
+from investcrawl.search import _CJK as CJK
+from investcrawl.search import BREAK, index_tokens, parse_query, search
 
 URL = "http://127.0.0.1:1/index.php/home/news/detail/id/7.html"
 ISO = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d\+08:00)?")
@@ -58,6 +60,24 @@ def test_extraction_of_arbitrary_bytes(body):
         extract_article(body, URL)
     except Rejected as rejected:
         assert rejected.kind in {"not_an_article", "off_section", "decode_error", "parse_error"}
+
+
+def plain_index_tokens(text: str) -> str:
+    """What index_tokens does, written plainly (one string per bigram)."""
+    runs = re.findall(rf"([{CJK}]+)|([^\W_{CJK}]+)", unicodedata.normalize("NFKC", text).lower())
+    pieces = []
+    for han, word in runs:
+        if len(han) > 1:
+            pieces.append(" ".join(a + b for a, b in zip(han, han[1:], strict=False)))
+        else:
+            pieces.append(han or word)
+    return f" {BREAK} ".join(pieces)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200) | st.text(HAN | st.sampled_from("，。 a1_\U00020000ー"), max_size=200))
+def test_tokens_are_the_bigrams_of_each_run(text):
+    assert index_tokens(text) == plain_index_tokens(text)
 
 
 @settings(max_examples=300, deadline=None)
