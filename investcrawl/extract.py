@@ -12,11 +12,11 @@ import codecs
 import html
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 from lxml import etree
 
 from investcrawl import site
@@ -121,18 +121,28 @@ _BLOCK_TAGS = frozenset(
 )
 _CELL_TAGS = frozenset(("td", "th", "dt", "dd"))  # inline, separated by a space
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
-_CJK_NEWLINE_RE = re.compile(rf"(?<=[{_CJK}])[ \t\r\f\v]*\n\s*(?=[{_CJK}])")
+# White space holding a line break between two Chinese characters: the HTML source wrapped
+# a line of Chinese text, which a browser joins without a space. Plainly, that is
+# (?<=[CJK])[ \t\r\f\v]*\n\s*(?=[CJK]), but a pattern that starts with a look-behind is
+# tried at every character of the page; this one starts with a white-space character, so
+# the regex engine skips straight to those, and looks behind from there.
+_CJK_NEWLINE_RE = re.compile(
+    rf"[ \t\r\f\v\n](?<=[{_CJK}][ \t\r\f\v\n])(?:(?<=\n)|[ \t\r\f\v]*\n)\s*(?=[{_CJK}])"
+)
 _INVISIBLE = str.maketrans({"\u200b": " ", "\ufeff": " ", "\u180e": " "})
 _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 # A run of a few hundred tags with nothing between them (never seen on a real page).
 _DEEP_NESTING_RE = re.compile(r"(?:<[a-zA-Z][a-zA-Z0-9]*\b[^<>]*>\s*){256,}")
 
 
+_LINE_BREAK = "\x00"  # between rendered lines; never in a text node (libxml2 ends text at NUL)
+
+
 @dataclass
 class Line:
     """One line of the page as rendered: text pieces and the element each comes from."""
 
-    pieces: list[tuple[str, etree._Element]] = field(default_factory=list)
+    pieces: list[tuple[str, etree._Element]]
     text: str = ""
 
 
@@ -140,9 +150,13 @@ class Line:
 class Document:
     url: str
     root: etree._Element
-    lines: list[Line]
     encoding: str
     html_title: str  # <title>, without the site-name suffix
+
+    @cached_property
+    def lines(self) -> list[Line]:
+        """The lines a reader sees (rendered on first use: listing pages never need them)."""
+        return _render_lines(self.root)
 
     def links(self) -> Iterator[tuple[str, str]]:
         """(absolute URL, link text) of every followable link, in document order."""
@@ -157,18 +171,33 @@ class Document:
                 url = urljoin(self.url, href)
             except ValueError:
                 continue
-            yield url.split("#", 1)[0], clean_text(anchor.text_content())
+            yield url.split("#", 1)[0], text_of(anchor)
+
+
+def text_of(element: etree._Element) -> str:
+    """The cleaned text of an element and its descendants."""
+    return clean_text(etree.tostring(element, method="text", encoding="unicode", with_tail=False))
 
 
 def clean_text(text: str) -> str:
     """Collapse white space (nbsp, ideographic spaces included) and trim."""
+    return " ".join(_unwrap(text).split())
+
+
+def _clean_lines(text: str) -> list[str]:
+    """clean_text for each of the lines in text (split at _LINE_BREAK), in one pass."""
+    return [" ".join(line.split()) for line in _unwrap(text).split(_LINE_BREAK)]
+
+
+def _unwrap(text: str) -> str:
+    """Join Chinese text wrapped in the HTML source; make invisible characters spaces."""
     if "\n" in text:
         text = _CJK_NEWLINE_RE.sub("", text)
     # str.split() splits on every Unicode space (nbsp and U+3000 included); a few
     # invisible characters that are not spaces to Python are made spaces first.
     if not text.isascii() and ("\u200b" in text or "\ufeff" in text or "\u180e" in text):
         text = text.translate(_INVISIBLE)  # rare, and slow on long non-ASCII text
-    return " ".join(text.split())
+    return text
 
 
 def parse_document(body: bytes, url: str, content_type: str | None = None) -> Document:
@@ -179,65 +208,69 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Do
         raise NotAnArticle("no HTML document in the response")
     etree.strip_elements(root, *_SKIPPED_TAGS, with_tail=False)
     title = root.find(".//title")
-    html_title = clean_text(title.text_content()) if title is not None else ""
+    html_title = text_of(title) if title is not None else ""
     for head in root.findall("head"):
         root.remove(head)  # its text is not on the page a reader sees
     return Document(
         url=url,
         root=root,
-        lines=_render_lines(root),
         encoding=encoding,
         html_title=site.TITLE_SUFFIX_RE.sub("", html_title),
     )
 
 
 def _parse_html(text: str) -> etree._Element | None:
-    parser = lxml.html.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
-    try:
-        root = lxml.html.document_fromstring(text, parser=parser)
-    except etree.ParserError:  # nothing but white space or comments
+    # lxml.etree's parser, not lxml.html's: the latter calls back into Python for every
+    # element (to pick its class), a third of the time of reading a page.
+    parser = etree.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
+    root = etree.fromstring(text, parser=parser)  # None: only white space or comments
+    if root is None:
         return None
     if any("Excessive depth" in error.message for error in parser.error_log):
         # libxml2 drops everything below 2048 levels of nesting: cut such runs of tags
         # (no real page has them) and parse again.
         text = _DEEP_NESTING_RE.sub(lambda run: run[0][run[0].rstrip().rfind("<") :], text)
-        root = lxml.html.document_fromstring(text, parser=parser)
+        root = etree.fromstring(text, parser=parser)
     return root
 
 
 def _render_lines(root: etree._Element) -> list[Line]:
-    """Split the page into the lines a browser would show (blocks and <br> break lines)."""
+    """Split the page into the lines a browser would show (blocks and <br> break lines).
+
+    The text of all lines is cleaned in one pass over the page, not line by line.
+    """
     lines: list[Line] = []
     pieces: list[tuple[str, etree._Element]] = []
+    texts: list[str] = []  # every piece's text, a _LINE_BREAK after each line
     blocks, cells = _BLOCK_TAGS, _CELL_TAGS
     for event, element in etree.iterwalk(root, events=("start", "end")):
         tag = element.tag
+        if tag in blocks or (tag == "br" and event == "start"):
+            if pieces:
+                lines.append(Line(pieces))
+                pieces = []
+                texts.append(_LINE_BREAK)
+        elif tag in cells:
+            pieces.append((" ", element))
+            texts.append(" ")
         if event == "start":
-            if tag in blocks or tag == "br":
-                if pieces:
-                    lines.append(Line(pieces))
-                    pieces = []
-            elif tag in cells:
-                pieces.append((" ", element))
-            if element.text:
-                pieces.append((element.text, element))
+            text = element.text
+            if text:
+                pieces.append((text, element))
+                texts.append(text)
         else:
-            if tag in blocks:
-                if pieces:
-                    lines.append(Line(pieces))
-                    pieces = []
-            elif tag in cells:
-                pieces.append((" ", element))
-            if element.tail:
+            text = element.tail
+            if text:
                 parent = element.getparent()
                 if parent is not None:
-                    pieces.append((element.tail, parent))
+                    pieces.append((text, parent))
+                    texts.append(text)
     if pieces:
         lines.append(Line(pieces))
     rendered = []
-    for line in lines:
-        line.text = clean_text("".join([text for text, _ in line.pieces]))
-        if line.text:
+    for line, text in zip(lines, _clean_lines("".join(texts)), strict=False):
+        if text:
+            line.text = text
             rendered.append(line)
     return rendered
 
@@ -574,7 +607,7 @@ def city_provinces(doc: Document) -> dict[str, str]:
         href = element.get("href") if element.tag == "a" else None
         key = site.listing_key(urljoin(doc.url, href.strip())) if href else None
         if key and key[0] == "city":
-            city = clean_text(element.text_content())
+            city = text_of(element)
             if city and province:
                 result.setdefault(city, province)
         else:
