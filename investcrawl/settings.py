@@ -11,6 +11,7 @@ COMMANDS_MODULE = "investcrawl.commands"
 ARCHIVE_PATH = "data/archive.db"
 ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most two batches
 WARC_DIR = "data/warc"  # raw captures, one WARC file per run
+WARC_GZIP_LEVEL = 1  # zlib level of each record (1 fastest, 9 smallest; see warc.py)
 
 # --- Incremental harvests (see docs/operations.md) ------------------------------------
 HARVEST_PROBE_MISSES = 20  # ids probed past the last one that exists

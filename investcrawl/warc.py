@@ -1,9 +1,12 @@
 """Raw captures: every response the crawler fetches, as WARC 1.1 records (warcio).
 
 One file per run, `WARC_DIR/investcrawl-{time}-{pid}.warc.gz`, written as `….warc.gz.open`
-and renamed when closed cleanly. Each record is its own gzip member. A file left `.open` by
-a killed run is repaired on the next run: cut after its last complete record and closed,
-or set aside as `.warc.gz.corrupt` when not even one record is readable.
+and renamed when closed cleanly. Each record is its own gzip member, compressed at
+`WARC_GZIP_LEVEL` (default 1: warcio's own writer always uses 9, which took 0.9 ms of the
+crawl's thread per 25 KB page against 0.26 ms at level 1, for files about 9% larger).
+A file left `.open` by a killed run is repaired on the next run: cut after its last
+complete record and closed, or set aside as `.warc.gz.corrupt` when not even one record
+is readable.
 
 Known limits: Scrapy does not keep the server's reason phrase, so the status line carries
 the standard phrase for the code; header names are as Scrapy normalises them (Title-Case).
@@ -15,6 +18,7 @@ import http
 import io
 import logging
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,20 +60,30 @@ def _headers(headers: Any) -> list[tuple[str, str]]:
 class WarcFile:
     """Appends request/response pairs to one WARC file of a run."""
 
-    def __init__(self, directory: str | Path, prefix: str = "investcrawl"):
+    def __init__(self, directory: str | Path, prefix: str = "investcrawl", gzip_level: int = 1):
         self.directory = Path(directory)
+        self.gzip_level = gzip_level
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.name = f"{prefix}-{stamp}-{os.getpid()}.warc.gz"
         self.open_path = self.directory / (self.name + OPEN_SUFFIX)
         self._file = open(self.open_path, "xb")  # noqa: SIM115 (closed in close())
-        self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
+        # warcio writes each record, uncompressed, into this buffer; _gzipped() compresses it.
+        self._buffer = io.BytesIO()
+        self._writer = WARCWriter(self._buffer, gzip=False, warc_version="WARC/1.1")
         info = self._writer.create_warcinfo_record(
             self.name,
             {"software": f"investcrawl/{__version__} (Scrapy, warcio)", "format": "WARC 1.1"},
         )
-        self._writer.write_record(info)
+        self._file.write(self._gzipped(info))
         self._file.flush()
+
+    def _gzipped(self, record: Any) -> bytes:
+        """The record as its own gzip member."""
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.write_record(record)
+        return zlib.compress(self._buffer.getvalue(), self.gzip_level, wbits=31)
 
     def write(self, request: Request, response: Response, date: str) -> Capture:
         protocol = getattr(response, "protocol", None) or "HTTP/1.1"
@@ -82,6 +96,7 @@ class WarcFile:
             response.url,
             "response",
             payload=io.BytesIO(response.body),
+            length=len(response.body),  # known: warcio need not copy the body to measure it
             http_headers=StatusAndHeaders(
                 status_line, _headers(response.headers), protocol=protocol
             ),
@@ -93,7 +108,8 @@ class WarcFile:
         request_record = self._writer.create_warc_record(
             request.url,
             "request",
-            payload=io.BytesIO(request.body or b""),
+            payload=io.BytesIO(request.body),
+            length=len(request.body),
             http_headers=StatusAndHeaders(
                 f"{request.method} {target} {protocol}", request_headers, is_http_request=True
             ),
@@ -103,8 +119,7 @@ class WarcFile:
             },
         )
         offset = self._file.tell()
-        self._writer.write_record(response_record)
-        self._writer.write_record(request_record)
+        self._file.write(self._gzipped(response_record) + self._gzipped(request_record))
         self._file.flush()
         return Capture(self.name, offset, date)
 
@@ -192,8 +207,9 @@ class WarcCaptureMiddleware:
     `response.meta['warc_capture']`.
     """
 
-    def __init__(self, crawler: Crawler, directory: str):
+    def __init__(self, crawler: Crawler, directory: str, gzip_level: int = 1):
         self.directory = directory
+        self.gzip_level = gzip_level
         self.warc: WarcFile | None = None
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
@@ -201,11 +217,14 @@ class WarcCaptureMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
-        return cls(crawler, crawler.settings.get("WARC_DIR", "data/warc"))
+        settings = crawler.settings
+        return cls(
+            crawler, settings.get("WARC_DIR", "data/warc"), settings.getint("WARC_GZIP_LEVEL", 1)
+        )
 
     def spider_opened(self, spider: Any = None) -> None:
         repair_open_files(self.directory) if Path(self.directory).exists() else None
-        self.warc = WarcFile(self.directory)
+        self.warc = WarcFile(self.directory, gzip_level=self.gzip_level)
         self.stats.set_value("investcrawl/warc/file", self.warc.name)
 
     def spider_closed(self, spider: Any = None) -> None:
