@@ -181,6 +181,7 @@ def test_archive_schema(tmp_path):
         "0001_articles_and_failures",
         "0002_harvests",
         "0003_search",
+        "0004_contentless_search",
     ]
 
 

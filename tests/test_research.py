@@ -99,6 +99,52 @@ def test_search_uses_the_index(archive):
     assert any("VIRTUAL TABLE INDEX" in row[-1] for row in plan)
 
 
+def article(article_id, title, body):
+    return {
+        "id": article_id,
+        "url": f"http://127.0.0.1:1/index.php/home/news/detail/id/{article_id}.html",
+        "title": title,
+        "published_at": "2021-01-01",
+        "body": body,
+        "images": [],
+        "fetched_at": "2026-11-01T00:00:00Z",
+    }
+
+
+def test_a_changed_article_is_found_by_its_new_words_only(tmp_path):
+    path = tmp_path / "a.db"
+    for title, body in [("嘉兴港区投产", "新材料产业园"), ("嘉兴港区签约", "智能制造基地")]:
+        writer = ArchiveWriter(open_archive(path))
+        writer.add_article(article(1, title, body))
+        writer.add_article(article(2, "盐城经开区", "智能制造基地"))  # the same both times
+        writer.close()
+    assert ids(path, "智能制造") == [2, 1] and ids(path, "签约") == [1]
+    assert ids(path, "新材料") == [] and ids(path, "投产") == []
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM article_revisions").fetchone() == (1,)
+    # FTS5's own check of the index (a wrong 'delete' leaves it inconsistent).
+    conn.execute("INSERT INTO articles_fts (articles_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_an_archive_with_the_first_search_index_is_migrated(tmp_path):
+    import sqlite_utils
+
+    from investcrawl.archive import migrations
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="0004_contentless_search")
+    row = article(3, "嘉兴港区新材料产业园投产", "一期投产。")
+    db["articles"].insert({**row, "images": "[]"})
+    db.execute("INSERT INTO articles_fts (rowid, title, body) VALUES (3, '嘉兴 兴港 港区', '')")
+    db.close()
+    open_archive(path).close()
+    assert ids(path, "新材料") == [3] and ids(path, "投产") == [3]
+    conn = sqlite3.connect(path)
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'").fetchone()[0]
+    assert "content=''" in sql
+
+
 def test_one_character_terms_still_match(archive):
     assert set(ids(archive, "港")) == {a[0] for a in ARTICLES if "港" in a[1] + a[2]}
 
