@@ -111,3 +111,22 @@ def test_unknown_spider_argument_fails_at_once(tmp_path):
     assert result.returncode == 2
     assert "unknown spider argument(s): bse_url" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_no_callback_returns_a_value():
+    # WARN_ON_GENERATOR_RETURN_VALUE is off (Scrapy's check is costly): this is that check,
+    # once, over every generator method of our spiders.
+    import inspect
+
+    from scrapy.utils.misc import is_generator_with_return_value
+
+    from investcrawl.spiders.investchn import InvestchnSpider
+    from investcrawl.spiders.investchn_ids import InvestchnIdsSpider
+
+    checked = 0
+    for spider in (InvestchnSpider, InvestchnIdsSpider):
+        for _, method in inspect.getmembers(spider, inspect.isgeneratorfunction):
+            if method.__module__.startswith("investcrawl"):
+                assert not is_generator_with_return_value(method), method.__qualname__
+                checked += 1
+    assert checked >= 5
