@@ -567,11 +567,12 @@ def _body_elements(lines: list[Line], meta_end: int, end: int) -> list[etree._El
 def _body_html(containers: list[etree._Element], body_lines: list[str]) -> str:
     if not containers:
         return "".join(f"<p>{html.escape(line)}</p>\n" for line in body_lines)
-    if len(containers) == 1:
-        container = containers[0]
-        inner = [html.escape(container.text or "")]
-        inner += [etree.tostring(child, encoding="unicode", method="html") for child in container]
-        return "".join(inner).strip()
+    if len(containers) == 1 and len(containers[0]) == 0:
+        return html.escape(containers[0].text or "").strip()
+    if len(containers) == 1:  # its inner HTML: serialized whole (one call), tags cut off
+        whole = etree.tostring(containers[0], encoding="unicode", method="html", with_tail=False)
+        # The start tag ends at the first ">" (the serializer escapes it in attributes).
+        return whole[whole.index(">") + 1 : whole.rindex("</")].strip()
     return "".join(
         etree.tostring(el, encoding="unicode", method="html", with_tail=True) for el in containers
     ).strip()

@@ -323,3 +323,16 @@ def test_hostile_markup_does_not_break_extraction():
     assert article.published_at == "2021-11-03T09:30:00+08:00"
     assert article.body.count("大段正文。") == 50_000
     assert "深层文本" in article.body
+
+
+def test_body_html_of_one_container_is_its_inner_html():
+    from lxml import etree
+
+    from investcrawl.extract import _body_html
+
+    root = etree.fromstring(
+        '<div><img src="a.jpg"><p title="x>y">“甲” &amp; <b>乙</b><br>丙</p></div>',
+        etree.HTMLParser(),
+    )
+    assert _body_html([root.find(".//p")], []) == "“甲” &amp; <b>乙</b><br>丙"
+    assert _body_html([root.find(".//img")], []) == ""  # a void element has no inner HTML
