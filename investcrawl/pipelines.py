@@ -85,7 +85,7 @@ class ArchivePipeline:
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         assert self.writer is not None
-        self.writer.add_article(ItemAdapter(item).asdict())
+        self.writer.add_article(ItemAdapter(item))  # a mapping: asdict() would deep-copy it
         return item
 
     def failure_recorded(self, url: str, kind: str, detail: str, attempts: int) -> None:
