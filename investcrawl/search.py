@@ -41,7 +41,7 @@ def index_tokens(text: str | None) -> str:
 
     Each Han run of two or more characters becomes its overlapping bigrams, any other run
     stays whole, and a BREAK token stands between runs. Making one string per bigram
-    costs about 200 ns each (a 7,000-character article: 1.5 ms, the crawl's largest
+    cost about 200 ns each (a 7,000-character article: 1.5 ms, once the crawl's largest
     cost), so the bigrams of all runs are cut from one string that `_adjacent_pairs`
     builds with array copies, and each Han run takes its slice of it.
     """
