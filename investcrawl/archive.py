@@ -159,12 +159,8 @@ def _add_harvest_tables(db: sqlite_utils.Database) -> None:
 def _create_search_index(db: sqlite_utils.Database) -> None:
     # Tokens are made by investcrawl.search.index_tokens (bigrams for Chinese); unicode61
     # only splits them on the spaces.
+    # 0004 replaces this table and fills it: filling it here too would index twice.
     db.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, body, tokenize='unicode61')")
-    rows = db.execute("SELECT id, title, body FROM articles")
-    db.conn.executemany(
-        "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-        ((id_, index_tokens(title), index_tokens(body)) for id_, title, body in rows),
-    )
 
 
 @migrations(name="0004_contentless_search")
@@ -178,10 +174,19 @@ def _make_search_index_contentless(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE VIRTUAL TABLE articles_fts USING fts5(title, body, content='', tokenize='ascii')"
     )
-    rows = db.execute("SELECT id, title, body FROM articles")
-    db.conn.executemany(
-        "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-        ((id_, index_tokens(title), index_tokens(body)) for id_, title, body in rows),
+    _search_index(db.conn, db.execute("SELECT id, title, body FROM articles"))
+
+
+def _search_index(conn: sqlite3.Connection, rows: Iterable[Any], *, delete: bool = False) -> None:
+    """Add (id, title, body) rows to the search index, or delete them with the same tokens."""
+    if delete:  # FTS5's 'delete' command: a contentless table needs the values indexed
+        sql = (
+            "INSERT INTO articles_fts (articles_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)"
+        )
+    else:
+        sql = "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)"
+    conn.executemany(
+        sql, ((id_, index_tokens(title), index_tokens(body)) for id_, title, body in rows)
     )
 
 
@@ -387,18 +392,8 @@ class ArchiveWriter:
         for ids in _chunks([row["id"] for row in changed]):
             marks = ",".join("?" * len(ids))
             old = conn.execute(f"SELECT id, title, body FROM articles WHERE id IN ({marks})", ids)
-            conn.executemany(
-                "INSERT INTO articles_fts (articles_fts, rowid, title, body) "
-                "VALUES ('delete', ?, ?, ?)",
-                [(id_, index_tokens(title), index_tokens(body)) for id_, title, body in old],
-            )
-        conn.executemany(
-            "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-            [
-                (row["id"], index_tokens(row["title"]), index_tokens(row["body"]))
-                for row in new + changed
-            ],
-        )
+            _search_index(conn, old.fetchall(), delete=True)
+        _search_index(conn, [(row["id"], row["title"], row["body"]) for row in new + changed])
 
     def _keep_revision(self, article_id: int, replaced_at: str) -> None:
         names = ", ".join(
