@@ -24,16 +24,14 @@ from typing import Any
 
 BREAK = "zzbrk"  # between runs, so a phrase never spans a punctuation mark or a line
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_RUN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
-
-
-_TOKEN_RE = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")  # (Han run, word) per match
+_RUN_RE = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 _UINT32 = next(code for code in "IL" if array(code).itemsize == 4)
 _SPACES = array(_UINT32, b" \0\0\0")
 
 
-def _runs(text: str) -> list[str]:
-    return _RUN_RE.findall(unicodedata.normalize("NFKC", text).lower())
+def _runs(text: str | None) -> list[tuple[str, str]]:
+    """(Han run, "") or ("", run of other letters and digits), for each run of the text."""
+    return _RUN_RE.findall(unicodedata.normalize("NFKC", text or "").lower())
 
 
 def index_tokens(text: str | None) -> str:
@@ -45,7 +43,7 @@ def index_tokens(text: str | None) -> str:
     cost), so the bigrams of all runs are cut from one string that `_adjacent_pairs`
     builds with array copies, and each Han run takes its slice of it.
     """
-    found = _TOKEN_RE.findall(unicodedata.normalize("NFKC", text or "").lower())
+    found = _runs(text)
     pairs = _adjacent_pairs("".join(map("".join, found)))
     pieces, start = [], 0
     for han, word in found:
@@ -80,8 +78,8 @@ def parse_query(text: str) -> Query:
         runs = _runs(term)
         if not runs:
             continue
-        if len(runs) == 1 and len(runs[0]) == 1 and re.match(rf"[{_CJK}]", runs[0]):
-            likes.append(runs[0])
+        if len(runs) == 1 and len(runs[0][0]) == 1:  # one Han character: no bigram
+            likes.append(runs[0][0])
             continue
         phrases.append('"' + index_tokens(term) + '"')
     return Query(" AND ".join(phrases) or None, tuple(likes))
