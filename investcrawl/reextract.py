@@ -7,9 +7,10 @@ come out as a crawl of the same pages made them (fetched_at is the capture's WAR
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from itemadapter import ItemAdapter
 
 from investcrawl import site
 from investcrawl.archive import ArchiveWriter, open_archive
@@ -56,7 +57,7 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
                 writer.add_failure(url, "invalid_item", str(invalid), seen=capture.date)
                 seen["rejected"] += 1
                 continue
-            writer.add_article(asdict(article))
+            writer.add_article(ItemAdapter(article))  # as the archive pipeline does
             seen["articles"] += 1
     finally:
         writer.close()
