@@ -73,7 +73,7 @@ class ArchivePipeline:
 
     def open_spider(self, spider: Any = None) -> None:
         self.writer = ArchiveWriter(
-            open_archive(self.path, any_thread=True), batch_size=self.batch_size, background=True
+            open_archive(self.path), batch_size=self.batch_size, background=True
         )
 
     def close_spider(self, spider: Any = None) -> None:
