@@ -202,8 +202,7 @@ def _unwrap(text: str) -> str:
 
 def parse_document(body: bytes, url: str, content_type: str | None = None) -> Document:
     text, encoding = decode_html(body, content_type)
-    text = _XML_DECLARATION_RE.sub("", text, count=1)
-    root = _parse_html(text)
+    root = _parse_html(text, utf8=body if encoding == "utf-8" else None)
     if root is None:
         raise NotAnArticle("no HTML document in the response")
     etree.strip_elements(root, *_SKIPPED_TAGS, with_tail=False)
@@ -219,18 +218,28 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Do
     )
 
 
-def _parse_html(text: str) -> etree._Element | None:
-    # lxml.etree's parser, not lxml.html's: the latter calls back into Python for every
-    # element (to pick its class), a third of the time of reading a page.
-    parser = etree.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
-    root = etree.fromstring(text, parser=parser)  # None: only white space or comments
-    if root is None:
+def _parse_html(text: str, utf8: bytes | None = None) -> etree._Element | None:
+    """Parse the decoded page; utf8: the same page as UTF-8 bytes, which parse faster.
+
+    lxml.etree's parser, not lxml.html's: the latter calls back into Python for every
+    element (to pick its class), a third of the time of reading a page. Given a str,
+    lxml first converts it for libxml2: bytes known to be UTF-8 are read as they are.
+    """
+    options = {"huge_tree": True, "remove_comments": True, "remove_pis": True}
+    if utf8 is not None:
+        parser = etree.HTMLParser(encoding="utf-8", **options)
+        root = etree.fromstring(utf8, parser=parser)
+    else:
+        parser = etree.HTMLParser(**options)
+        root = etree.fromstring(_XML_DECLARATION_RE.sub("", text, count=1), parser=parser)
+    if root is None:  # only white space or comments
         return None
     if any("Excessive depth" in error.message for error in parser.error_log):
+        text = _XML_DECLARATION_RE.sub("", text, count=1)
         # libxml2 drops everything below 2048 levels of nesting: cut such runs of tags
         # (no real page has them) and parse again.
         text = _DEEP_NESTING_RE.sub(lambda run: run[0][run[0].rstrip().rfind("<") :], text)
-        root = etree.fromstring(text, parser=parser)
+        root = etree.fromstring(text, parser=etree.HTMLParser(**options))
     return root
 
 
@@ -239,7 +248,7 @@ def _render_lines(root: etree._Element) -> list[Line]:
 
     The text of all lines is cleaned in one pass over the page, not line by line.
     """
-    lines: list[Line] = []
+    lines: list[list[tuple[str, etree._Element]]] = []  # the pieces of each line
     pieces: list[tuple[str, etree._Element]] = []
     texts: list[str] = []  # every piece's text, a _LINE_BREAK after each line
     blocks, cells = _BLOCK_TAGS, _CELL_TAGS
@@ -247,7 +256,7 @@ def _render_lines(root: etree._Element) -> list[Line]:
         tag = element.tag
         if tag in blocks or (tag == "br" and event == "start"):
             if pieces:
-                lines.append(Line(pieces))
+                lines.append(pieces)
                 pieces = []
                 texts.append(_LINE_BREAK)
         elif tag in cells:
@@ -266,13 +275,9 @@ def _render_lines(root: etree._Element) -> list[Line]:
                     pieces.append((text, parent))
                     texts.append(text)
     if pieces:
-        lines.append(Line(pieces))
-    rendered = []
-    for line, text in zip(lines, _clean_lines("".join(texts)), strict=False):
-        if text:
-            line.text = text
-            rendered.append(line)
-    return rendered
+        lines.append(pieces)
+    cleaned = _clean_lines("".join(texts))
+    return [Line(line, text) for line, text in zip(lines, cleaned, strict=False) if text]
 
 
 # --- Articles -------------------------------------------------------------------------
@@ -518,8 +523,10 @@ def _prev_next(lines: list[Line]) -> tuple[int | None, int | None]:
             marker = _PREV_NEXT_RE.findall(text)
             if marker:
                 label = "prev" if marker[-1] in site.PREV_LABELS else "next"
+            if not label or label in found:
+                continue
             anchor = _enclosing_link(owner)
-            if label and anchor is not None and label not in found:
+            if anchor is not None:
                 linked = site.article_id(anchor.get("href", "").strip())
                 if linked is not None:
                     found[label] = linked
@@ -528,9 +535,14 @@ def _prev_next(lines: list[Line]) -> tuple[int | None, int | None]:
 
 
 def _enclosing_link(element: etree._Element) -> etree._Element | None:
-    for candidate in (element, *list(element.iterancestors())[:3]):
+    """The element, or one of its three nearest ancestors, when it is a link."""
+    candidate: etree._Element | None = element
+    for _ in range(4):
+        if candidate is None:
+            return None
         if candidate.tag == "a" and candidate.get("href"):
             return candidate
+        candidate = candidate.getparent()
     return None
 
 

@@ -8,11 +8,18 @@ import unicodedata
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from investcrawl.archive import ArchiveWriter, open_archive
 from investcrawl.dates import parse_published_at
 from investcrawl.extract import _CJK as EXTRACT_CJK
-from investcrawl.extract import ArticleExtraction, Rejected, clean_text, extract_article
+from investcrawl.extract import (
+    ArticleExtraction,
+    Rejected,
+    _parse_html,
+    clean_text,
+    extract_article,
+)
 from investcrawl.search import _CJK as CJK
 from investcrawl.search import BREAK, index_tokens, parse_query, search
 
@@ -37,6 +44,22 @@ def test_wrapped_chinese_is_joined(text):
     # The fast pattern in extract.py against its plain definition.
     plain = re.sub(rf"(?<=[{EXTRACT_CJK}])[ \t\r\f\v]*\n\s*(?=[{EXTRACT_CJK}])", "", text)
     assert clean_text(text) == " ".join(plain.replace("\u200b", " ").split())
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    html_soup,
+    st.sampled_from(["", "\ufeff", '<?xml version="1.0" encoding="gbk"?>', '<meta charset="gbk">']),
+)
+def test_utf8_pages_parse_from_their_bytes_as_from_their_text(html, prefix):
+    # extract.py hands libxml2 a UTF-8 page's bytes (faster) instead of the decoded text.
+    text = prefix + html.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    from_text, from_bytes = _parse_html(text), _parse_html(text, utf8=text.encode())
+    assert (from_text is None) == (from_bytes is None)
+    if from_text is not None:
+        assert etree.tostring(from_bytes, encoding="unicode") == etree.tostring(
+            from_text, encoding="unicode"
+        )
 
 
 @settings(max_examples=300, deadline=None)
