@@ -51,7 +51,14 @@ def main() -> None:
         profiler.disable()
         profiler.dump_stats(args.profile)
     stats = {k: v for k, v in crawler.stats.get_stats().items() if not hasattr(v, "isoformat")}
-    stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    stats["peak_rss_mb"] = own.ru_maxrss / 1024
+    stats["cpu_seconds"] = own.ru_utime + own.ru_stime
+    # The archive's writer process (a child, joined by now): its largest peak and its CPU.
+    stats["children_peak_rss_mb"] = children.ru_maxrss / 1024
+    stats["children_cpu_seconds"] = children.ru_utime + children.ru_stime
     json.dump(stats, sys.stdout, default=str)
 
 
