@@ -226,16 +226,16 @@ def _parse_html(text: str, utf8: bytes | None = None) -> etree._Element | None:
     lxml first converts it for libxml2: bytes known to be UTF-8 are read as they are.
     """
     options = {"huge_tree": True, "remove_comments": True, "remove_pis": True}
+    text = _XML_DECLARATION_RE.sub("", text, count=1)  # lxml refuses it in a str
     if utf8 is not None:
         parser = etree.HTMLParser(encoding="utf-8", **options)
         root = etree.fromstring(utf8, parser=parser)
     else:
         parser = etree.HTMLParser(**options)
-        root = etree.fromstring(_XML_DECLARATION_RE.sub("", text, count=1), parser=parser)
+        root = etree.fromstring(text, parser=parser)
     if root is None:  # only white space or comments
         return None
     if any("Excessive depth" in error.message for error in parser.error_log):
-        text = _XML_DECLARATION_RE.sub("", text, count=1)
         # libxml2 drops everything below 2048 levels of nesting: cut such runs of tags
         # (no real page has them) and parse again.
         text = _DEEP_NESTING_RE.sub(lambda run: run[0][run[0].rstrip().rfind("<") :], text)
