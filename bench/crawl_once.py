@@ -31,7 +31,7 @@ def main() -> None:
         settings.set("ITEM_PIPELINES", {}, priority="cmdline")
         settings.set(
             "DOWNLOADER_MIDDLEWARES",
-            {"investcrawl.warc.WarcCaptureMiddleware": None},
+            {"investcrawl.middlewares.WarcCaptureMiddleware": None},
             priority="cmdline",
         )
         settings.set("EXTENSIONS", {"investcrawl.runs.RunRecorder": None}, priority="cmdline")
