@@ -31,7 +31,7 @@ def main() -> None:
         settings.set("ITEM_PIPELINES", {}, priority="cmdline")
         settings.set(
             "DOWNLOADER_MIDDLEWARES",
-            {"investcrawl.middlewares.WarcCaptureMiddleware": None},
+            {"investcrawl.warc.WarcCaptureMiddleware": None},
             priority="cmdline",
         )
         settings.set("EXTENSIONS", {"investcrawl.runs.RunRecorder": None}, priority="cmdline")

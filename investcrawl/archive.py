@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import multiprocessing
 import signal
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -21,9 +20,6 @@ from typing import Any
 import sqlite_utils
 
 from investcrawl.search import index_tokens
-from investcrawl.warc import Exchange, WarcFile
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_ARCHIVE_PATH = "data/archive.db"
 
@@ -240,77 +236,31 @@ def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
 
 
 class ArchiveWriter:
-    """Buffers articles, failures and captures, and writes them in batches.
+    """Buffers articles and failures and writes them in batched transactions.
 
-    A batch is written when it reaches `batch_size` rows (or `MAX_CAPTURE_BYTES` of
-    captures), and on `flush()`/`close()`. Its captures go to the WARC file first
-    (`open_warc`), then its rows in one transaction: a crash loses at most the batch being
-    filled (and, with the background writer, on a power loss, the one being written), never
-    half a row, and never a row whose capture is not on disk.
+    A batch is written when it reaches `batch_size` rows, and on `flush()`/`close()`. Each
+    batch is one transaction: a crash loses at most the batch being filled (and, with the
+    background writer, on a power loss, the one being written), never half a row.
 
     An article already archived with the same content hash only gets its `last_seen_at`
     updated; with another hash, the stored version moves to `article_revisions` first.
-    Storing an article clears any failure recorded for its URL. An article that names its
-    capture by number (`warc_record`, from `add_capture`) gets that record's offset.
+    Storing an article clears any failure recorded for its URL.
     """
-
-    MAX_CAPTURE_BYTES = 32 * 2**20
-    # How many captures back an article may name its own: it follows its response within
-    # the same callback, a few hundred captures at most even with a full scraper queue.
-    CAPTURES_REMEMBERED = 10_000
 
     def __init__(self, db: sqlite_utils.Database, batch_size: int = 200, background: bool = False):
         self.db = db
         self.batch_size = batch_size
         self._articles: dict[int, dict[str, Any]] = {}
         self._failures: dict[str, dict[str, Any]] = {}
-        self._captures: list[tuple[int, Exchange]] = []
-        self._capture_bytes = 0
-        self._records = 0  # captures numbered so far
         self.counts = {"new": 0, "updated": 0, "unchanged": 0, "failed": 0}
-        # Where the captures are written (in the process that writes the batches).
-        self._warc: WarcFile | None = None
-        self._offsets: dict[int, int] = {}  # capture number -> offset of its response record
         # background: batches are written by a process of its own (WriterProcess), so that
         # the crawl's interpreter neither does the work nor waits for the lock meanwhile.
         self._process = WriterProcess(_database_file(db)) if background else None
-
-    def _call(self, method: str, *args: Any) -> None:
-        """Run a writing method here, or in the writer process (its result comes later)."""
-        if self._process is None:
-            result = getattr(self, method)(*args)
-        else:
-            result = self._process.submit(method, args)  # the previous call's result
-        self._add_counts(result or {})
-
-    def open_warc(self, directory: str | Path, name: str, gzip_level: int = 1) -> None:
-        """Write the captures from now on to a new WARC file, `name` in directory."""
-        self.flush()
-        self._call("_open_warc", str(directory), name, gzip_level)
-
-    def _open_warc(self, directory: str, name: str, gzip_level: int) -> None:
-        self._close_warc()
-        self._warc = WarcFile(directory, name, gzip_level=gzip_level)
-
-    def _close_warc(self, finished: bool = True) -> None:
-        if self._warc is not None:
-            self._warc.close() if finished else self._warc.abandon()
-            self._warc = None
-            self._offsets.clear()
-
-    def add_capture(self, exchange: Exchange) -> int:
-        """Queue a request/response pair for the WARC file; return its number in the run."""
-        self._records += 1
-        self._captures.append((self._records, exchange))
-        self._capture_bytes += len(exchange.body)
-        self._maybe_flush()
-        return self._records
 
     def add_article(self, article: Mapping[str, Any]) -> None:
         row = {column: article.get(column) for column in ARTICLE_COLUMNS}
         row["warc_file"] = article.get("warc_file")
         row["warc_offset"] = article.get("warc_offset")
-        row["warc_record"] = article.get("warc_record")
         if row["id"] in self._articles:
             self.flush()  # two versions of one article: both must reach the archive
         self._articles[row["id"]] = row
@@ -335,57 +285,32 @@ class ArchiveWriter:
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
-        if (
-            len(self._articles) + len(self._failures) >= self.batch_size
-            or self._capture_bytes >= self.MAX_CAPTURE_BYTES
-        ):
+        if len(self._articles) + len(self._failures) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
-        if not self._articles and not self._failures and not self._captures:
+        if not self._articles and not self._failures:
             return
         articles, failures = list(self._articles.values()), list(self._failures.values())
-        captures = self._captures
         self._articles.clear()
         self._failures.clear()
-        self._captures, self._capture_bytes = [], 0
-        self._call("write_batch", articles, failures, captures)
+        if self._process is None:
+            self._add_counts(self.write_batch(articles, failures))
+        else:
+            self._add_counts(self._process.submit(articles, failures))
 
     def _add_counts(self, counts: dict[str, int]) -> None:
         for key, value in counts.items():
             self.counts[key] += value
 
     def write_batch(
-        self,
-        articles: list[dict[str, Any]],
-        failures: list[dict[str, Any]],
-        captures: Sequence[tuple[int, Exchange]] = (),
+        self, articles: list[dict[str, Any]], failures: list[dict[str, Any]]
     ) -> dict[str, int]:
-        """Write one batch: its captures, then its rows in one transaction; return counts."""
-        self._write_captures(captures)
-        for row in articles:
-            record = row.pop("warc_record", None)
-            if record is not None:
-                row["warc_offset"] = self._offsets.pop(record, None)
-                if row["warc_offset"] is None:
-                    logger.warning("no WARC offset for capture %d of %s", record, row["url"])
+        """Write one batch in one transaction; return what became of its rows."""
         with self.db.atomic():
             self._write_failures(failures)
             counts = self._write_articles(articles)
         return {**counts, "failed": len(failures)}
-
-    def _write_captures(self, captures: Sequence[tuple[int, Exchange]]) -> None:
-        if not captures:
-            return
-        if self._warc is None:
-            raise RuntimeError("captures to write, but no WARC file opened (open_warc)")
-        for record, exchange in captures:
-            self._offsets[record] = self._warc.write(exchange, flush=False)
-        self._warc.flush()  # on disk (the OS's) before the rows that point at it
-        if len(self._offsets) > self.CAPTURES_REMEMBERED:  # captures no article named
-            oldest = captures[-1][0] - self.CAPTURES_REMEMBERED
-            for record in [record for record in self._offsets if record <= oldest]:
-                del self._offsets[record]
 
     def _write_failures(self, failures: list[dict[str, Any]]) -> None:
         conn = self.db.conn
@@ -479,12 +404,10 @@ class ArchiveWriter:
         )
 
     def close(self) -> None:
-        """Write what is left, close the WARC file (renamed: complete) and the archive."""
         try:
             self.flush()
-            self._call("_close_warc")
             if self._process is not None:
-                self._add_counts(self._process.wait() or {})
+                self._add_counts(self._process.wait())
         finally:
             if self._process is not None:
                 self._process.close()
@@ -533,21 +456,18 @@ class WriterProcess:
         results_out.close()
         self._in_flight = False
 
-    def submit(self, method: str, args: tuple[Any, ...]) -> Any:
-        """Have the process's ArchiveWriter run method(*args); return the previous result."""
-        if method not in _REMOTE_METHODS:
-            raise ValueError(f"not a writing method: {method}")
-        previous = self.wait()
+    def submit(self, articles: list[dict[str, Any]], failures: list[dict[str, Any]]) -> dict:
+        counts = self.wait()
         try:
-            self._batches.send((method, args))
+            self._batches.send((articles, failures))
         except OSError as error:  # the process is gone (BrokenPipeError)
             raise self._died() from error
         self._in_flight = True
-        return previous
+        return counts
 
-    def wait(self) -> Any:
+    def wait(self) -> dict[str, int]:
         if not self._in_flight:
-            return None
+            return {}
         self._in_flight = False
         try:
             result = self._results.recv()
@@ -573,9 +493,6 @@ class WriterProcess:
         self._results.close()
 
 
-_REMOTE_METHODS = frozenset(("write_batch", "_open_warc", "_close_warc"))
-
-
 def _serve_batches(path: str, batches: Connection, results: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -584,16 +501,15 @@ def _serve_batches(path: str, batches: Connection, results: Connection) -> None:
     try:
         while True:
             try:
-                method, args = batches.recv()
-            except EOFError:  # the crawl is done, or dead: a WARC file still open stays so
+                articles, failures = batches.recv()
+            except EOFError:
                 return
             try:
-                results.send(getattr(writer, method)(*args))
+                results.send(writer.write_batch(articles, failures))
             except Exception as error:  # sent to the crawl, which raises it
                 results.send(error)
                 return
     finally:
-        writer._close_warc(finished=False)
         writer.db.close()
 
 

@@ -26,6 +26,3 @@ class Article:
     encoding: str | None = None  # how the page was decoded
     warc_file: str | None = None  # the capture this was read from
     warc_offset: int | None = None
-    # During a crawl: the capture's number in its run, until the archive writer has written
-    # the capture and replaces it with warc_offset.
-    warc_record: int | None = None

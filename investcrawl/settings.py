@@ -45,7 +45,7 @@ REDIRECT_MAX_TIMES = 5
 
 DOWNLOADER_MIDDLEWARES = {
     # Next to the downloader: sees every response as it came off the wire.
-    "investcrawl.middlewares.WarcCaptureMiddleware": 990,
+    "investcrawl.warc.WarcCaptureMiddleware": 990,
 }
 EXTENSIONS = {
     "investcrawl.runs.RunRecorder": 100,

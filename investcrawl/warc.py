@@ -1,19 +1,12 @@
 """Raw captures: every response the crawler fetches, as WARC 1.1 records (warcio).
 
 One file per run, `WARC_DIR/investcrawl-{time}-{pid}.warc.gz`, written as `….warc.gz.open`
-and renamed when closed cleanly. During a crawl the file is written by the archive's
-writer process (see `investcrawl.middlewares` and `ArchiveWriter.add_capture`): the crawl
-hands it each request/response pair as an `Exchange`, plain data.
-
-Each record is its own gzip member, compressed at `WARC_GZIP_LEVEL` (default 1: warcio's
-own writer always uses 9, which took 0.9 ms per 25 KB page against 0.26 ms at level 1,
-for files about 9% larger).
-
+and renamed when closed cleanly. Each record is its own gzip member, compressed at
+`WARC_GZIP_LEVEL` (default 1: warcio's own writer always uses 9, which took 0.9 ms of the
+crawl's thread per 25 KB page against 0.26 ms at level 1, for files about 9% larger).
 A file left `.open` by a killed run is repaired on the next run: cut after its last
 complete record and closed, or set aside as `.warc.gz.corrupt` when not even one record
-is readable. The writer holds an exclusive lock (flock) on the file it writes: a file
-still locked is in use (a concurrent crawl, or the writer of a killed crawl finishing its
-last batch) and is left for a later run to repair.
+is readable.
 
 Known limits: Scrapy does not keep the server's reason phrase, so the status line carries
 the standard phrase for the code; header names are as Scrapy normalises them (Title-Case).
@@ -21,12 +14,10 @@ the standard phrase for the code; header names are as Scrapy normalises them (Ti
 
 from __future__ import annotations
 
-import fcntl
 import http
 import io
 import logging
 import os
-import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -49,56 +43,31 @@ CORRUPT_SUFFIX = ".corrupt"
 
 @dataclass(frozen=True)
 class Capture:
-    """Where a response was captured: handed to the spider in `response.meta`."""
-
     file: str  # file name, relative to WARC_DIR
-    offset: int | None  # offset of the response record; None until it is written
+    offset: int  # offset of the response record
     date: str  # WARC-Date, UTC, second precision
-    record: int | None = None  # the capture's number in its run, while offset is None
 
 
-@dataclass(frozen=True)
-class Exchange:
-    """A request and its response as they went over the wire: what a capture records."""
-
-    date: str  # WARC-Date
-    method: str
-    request_url: str
-    request_headers: list[tuple[str, str]]  # every value, repeated headers included, in order
-    request_body: bytes
-    url: str  # the response's
-    status: int
-    protocol: str  # HTTP/1.1
-    headers: list[tuple[str, str]]
-    body: bytes  # as received: content and transfer encodings not undone
-    ip_address: str | None = None
-
-
-def warc_date(moment: datetime | None = None) -> str:
-    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_file_name(prefix: str = "investcrawl") -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{prefix}-{stamp}-{os.getpid()}.warc.gz"
+def _headers(headers: Any) -> list[tuple[str, str]]:
+    """Every header value, repeated headers included, in order."""
+    pairs = []
+    for name, values in headers.items():
+        for value in values:
+            pairs.append((name.decode("latin-1"), value.decode("latin-1")))
+    return pairs
 
 
 class WarcFile:
-    """Appends request/response pairs to one WARC file of a run.
+    """Appends request/response pairs to one WARC file of a run."""
 
-    The file is created as `name.open`, locked (flock) while it is written, and renamed to
-    `name` by `close()`. `abandon()` leaves it `.open`, for the next run to repair: what a
-    writer does when its crawl died.
-    """
-
-    def __init__(self, directory: str | Path, name: str | None = None, gzip_level: int = 1):
+    def __init__(self, directory: str | Path, prefix: str = "investcrawl", gzip_level: int = 1):
         self.directory = Path(directory)
         self.gzip_level = gzip_level
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.name = name or new_file_name()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.name = f"{prefix}-{stamp}-{os.getpid()}.warc.gz"
         self.open_path = self.directory / (self.name + OPEN_SUFFIX)
         self._file = open(self.open_path, "xb")  # noqa: SIM115 (closed in close())
-        fcntl.flock(self._file, fcntl.LOCK_EX)  # ours alone: released when closed or dead
         # warcio writes each record, uncompressed, into this buffer; _gzipped() compresses it.
         self._buffer = io.BytesIO()
         self._writer = WARCWriter(self._buffer, gzip=False, warc_version="WARC/1.1")
@@ -116,52 +85,50 @@ class WarcFile:
         self._writer.write_record(record)
         return zlib.compress(self._buffer.getvalue(), self.gzip_level, wbits=31)
 
-    def write(self, exchange: Exchange, flush: bool = True) -> int:
-        """Append the response and request records; return the response record's offset."""
+    def write(self, request: Request, response: Response, date: str) -> Capture:
+        protocol = getattr(response, "protocol", None) or "HTTP/1.1"
         try:
-            phrase = http.HTTPStatus(exchange.status).phrase
+            phrase = http.HTTPStatus(response.status).phrase
         except ValueError:
             phrase = ""
-        warc_headers = {"WARC-Date": exchange.date}
-        if exchange.ip_address is not None:
-            warc_headers["WARC-IP-Address"] = exchange.ip_address
+        status_line = f"{response.status} {phrase}".strip()
         response_record = self._writer.create_warc_record(
-            exchange.url,
+            response.url,
             "response",
-            payload=io.BytesIO(exchange.body),
-            length=len(exchange.body),  # known: warcio need not copy the body to measure it
+            payload=io.BytesIO(response.body),
+            length=len(response.body),  # known: warcio need not copy the body to measure it
             http_headers=StatusAndHeaders(
-                f"{exchange.status} {phrase}".strip(),
-                exchange.headers,
-                protocol=exchange.protocol,
+                status_line, _headers(response.headers), protocol=protocol
             ),
-            warc_headers_dict=warc_headers,
+            warc_headers_dict=self._warc_headers(date, response),
         )
-        parts = urlsplit(exchange.request_url)
+        parts = urlsplit(request.url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        request_headers = [("Host", parts.netloc), *_headers(request.headers)]
         request_record = self._writer.create_warc_record(
-            exchange.request_url,
+            request.url,
             "request",
-            payload=io.BytesIO(exchange.request_body),
-            length=len(exchange.request_body),
+            payload=io.BytesIO(request.body),
+            length=len(request.body),
             http_headers=StatusAndHeaders(
-                f"{exchange.method} {target} {exchange.protocol}",
-                [("Host", parts.netloc), *exchange.request_headers],
-                is_http_request=True,
+                f"{request.method} {target} {protocol}", request_headers, is_http_request=True
             ),
             warc_headers_dict={
-                "WARC-Date": exchange.date,
+                "WARC-Date": date,
                 "WARC-Concurrent-To": response_record.rec_headers.get_header("WARC-Record-ID"),
             },
         )
         offset = self._file.tell()
         self._file.write(self._gzipped(response_record) + self._gzipped(request_record))
-        if flush:
-            self._file.flush()
-        return offset
-
-    def flush(self) -> None:
         self._file.flush()
+        return Capture(self.name, offset, date)
+
+    @staticmethod
+    def _warc_headers(date: str, response: Response) -> dict[str, str]:
+        headers = {"WARC-Date": date}
+        if getattr(response, "ip_address", None) is not None:
+            headers["WARC-IP-Address"] = str(response.ip_address)
+        return headers
 
     def close(self) -> Path:
         self._file.close()
@@ -169,45 +136,22 @@ class WarcFile:
         os.replace(self.open_path, final)
         return final
 
-    def abandon(self) -> None:
-        """Close the file as it is, still `.open`: the run did not finish."""
-        self._file.close()
 
-
-def repair_open_files(directory: str | Path, wait: float = 5.0) -> list[Path]:
-    """Close the `.open` files a killed run left behind; return what became of them.
-
-    A file still locked by its writer is waited for up to `wait` seconds (the writer of a
-    killed crawl finishes its last batch first), then left alone: a concurrent crawl's.
-    """
+def repair_open_files(directory: str | Path) -> list[Path]:
+    """Close the `.open` files a killed run left behind; return what became of them."""
     results = []
     for path in sorted(Path(directory).glob(f"*.warc.gz{OPEN_SUFFIX}")):
-        with open(path, "r+b") as handle:
-            if not _lock(handle, wait):
-                logger.warning("WARC file %s is in use by another process: left open", path.name)
-                continue
-            end = _end_of_last_complete_record(path)
-            if end:
+        end = _end_of_last_complete_record(path)
+        if end:
+            with open(path, "r+b") as handle:
                 handle.truncate(end)
-                target = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
-            else:
-                target = path.with_name(path.name.removesuffix(OPEN_SUFFIX) + CORRUPT_SUFFIX)
-            os.replace(path, target)
+            target = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
+        else:
+            target = path.with_name(path.name.removesuffix(OPEN_SUFFIX) + CORRUPT_SUFFIX)
+        os.replace(path, target)
         logger.warning("repaired WARC file left open by an interrupted run: %s", target.name)
         results.append(target)
     return results
-
-
-def _lock(handle: Any, wait: float) -> bool:
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.1)
 
 
 def _end_of_last_complete_record(path: Path) -> int:
@@ -253,3 +197,46 @@ def iter_responses(directory: str | Path) -> Iterator[CapturedResponse]:
                         record.rec_headers.get_header("WARC-Date"),
                     ),
                 )
+
+
+class WarcCaptureMiddleware:
+    """Downloader middleware: writes every response, before decompression, to the run's WARC.
+
+    It sits next to the downloader, so it sees each response as it came off the wire
+    (retried 503s and redirects included). The capture is handed to the callback in
+    `response.meta['warc_capture']`.
+    """
+
+    def __init__(self, crawler: Crawler, directory: str, gzip_level: int = 1):
+        self.directory = directory
+        self.gzip_level = gzip_level
+        self.warc: WarcFile | None = None
+        crawler.signals.connect(self.spider_opened, signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signals.spider_closed)
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
+        settings = crawler.settings
+        return cls(
+            crawler, settings.get("WARC_DIR", "data/warc"), settings.getint("WARC_GZIP_LEVEL", 1)
+        )
+
+    def spider_opened(self, spider: Any = None) -> None:
+        repair_open_files(self.directory) if Path(self.directory).exists() else None
+        self.warc = WarcFile(self.directory, gzip_level=self.gzip_level)
+        self.stats.set_value("investcrawl/warc/file", self.warc.name)
+
+    def spider_closed(self, spider: Any = None) -> None:
+        if self.warc is not None:
+            self.warc.close()
+            self.warc = None
+
+    def process_response(
+        self, request: Request, response: Response, spider: Any = None
+    ) -> Response:
+        if self.warc is not None:
+            date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            request.meta["warc_capture"] = self.warc.write(request, response, date)
+            self.stats.inc_value("investcrawl/warc/records")
+        return response

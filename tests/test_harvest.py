@@ -15,7 +15,6 @@ from pathlib import Path
 from conftest import FIXTURES, rows, run_crawl, run_harvest, slow_settings
 
 from investcrawl.mirror import MirrorSite
-from investcrawl.warc import iter_responses
 
 SPEC = FIXTURES / "mirror" / "site.json"
 NEW_IN_PHASE_2 = {186541, 186542, 186543, 186545}  # 186545 is in no listing
@@ -143,18 +142,6 @@ def test_full_mode_keeps_revisions_and_reextraction_reproduces_rows(mirror, tmp_
         assert rows(rebuilt, sql) == rows(archive, sql)
     pointer = rows(archive, "SELECT warc_file, warc_offset FROM articles WHERE id = 186538")[0]
     assert pointer["warc_file"] == files[1].name and pointer["warc_offset"] > 0
-
-
-def test_without_the_archive_pipeline_the_middleware_writes_the_warc_itself(mirror, tmp_path):
-    result = run_crawl(mirror.url, tmp_path / "archive.db", settings={"ITEM_PIPELINES": "{}"})
-    assert result.returncode == 0, result.stderr[-2000:]
-    files = list((tmp_path / "warc").iterdir())
-    assert len(files) == 1 and files[0].name.endswith(".warc.gz")
-    check = subprocess.run([WARCIO, "check", str(files[0])], capture_output=True, text=True)
-    assert check.returncode == 0, check.stdout + check.stderr
-    responses = {r.url.removeprefix(mirror.url) for r in iter_responses(tmp_path / "warc")}
-    too_large = "/index.php/home/news/detail/id/186516.html"  # cancelled mid-download
-    assert responses == set(mirror.requests()) - {too_large}
 
 
 def test_harvest_killed_then_rerun_completes_the_archive(mirror, tmp_path):

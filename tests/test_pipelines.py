@@ -21,7 +21,6 @@ from investcrawl.archive import ArchiveWriter, WriterProcessDied, open_archive
 from investcrawl.items import Article
 from investcrawl.pipelines import ArchivePipeline, InvalidArticle, ValidateArticlePipeline
 from investcrawl.spiders.investchn import InvestchnSpider
-from investcrawl.warc import Exchange, WarcFile, iter_responses, repair_open_files
 
 
 def article(article_id: int = 1, **changes) -> Article:
@@ -37,21 +36,6 @@ def article(article_id: int = 1, **changes) -> Article:
         "fetched_at": "2026-11-26T00:00:00Z",
     }
     return Article(**{**fields, **changes})
-
-
-def exchange(url: str, body: bytes = "<p>正文</p>".encode()) -> Exchange:
-    return Exchange(
-        date="2026-11-26T00:00:00Z",
-        method="GET",
-        request_url=url,
-        request_headers=[("User-Agent", "investcrawl")],
-        request_body=b"",
-        url=url,
-        status=200,
-        protocol="HTTP/1.1",
-        headers=[("Content-Type", "text/html; charset=utf-8")],
-        body=body,
-    )
 
 
 def crawler_for(archive, **settings):
@@ -125,7 +109,6 @@ def test_every_field_round_trips(tmp_path):
     stored = rows(archive, "SELECT * FROM articles")[0]
     expected = dataclasses.asdict(item)
     expected["images"] = '["http://127.0.0.1:1/a.jpg"]'
-    del expected["warc_record"]  # a crawl's number for the capture, not stored
     assert {key: stored[key] for key in expected} == expected
     assert stored["first_seen_at"] == stored["last_seen_at"] == item.fetched_at
     assert len(stored["content_hash"]) == 64
@@ -322,13 +305,6 @@ for number in range(1, 101):
 print(writer._process.pid, flush=True)
 time.sleep(60)
 """
-    kill_crawl_and_wait_for_its_writer(script)
-    # Both batches handed over before the kill are in the archive.
-    assert rows(archive, "SELECT count(*) AS n FROM articles") == [{"n": 100}]
-
-
-def kill_crawl_and_wait_for_its_writer(script: str) -> None:
-    """Run script (which prints its writer's pid) as a crawl, SIGKILL it, await the writer."""
     crawl = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     child = int(crawl.stdout.readline())
     crawl.kill()
@@ -337,6 +313,8 @@ def kill_crawl_and_wait_for_its_writer(script: str) -> None:
     while time.monotonic() < deadline and _running(child):
         time.sleep(0.05)
     assert not _running(child), "the writer process outlived the crawl"
+    # Both batches handed over before the kill are in the archive.
+    assert rows(archive, "SELECT count(*) AS n FROM articles") == [{"n": 100}]
 
 
 def _running(pid: int) -> bool:
@@ -345,66 +323,3 @@ def _running(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # not a zombie
     except FileNotFoundError:
         return False
-
-
-def write_captured_articles(writer: ArchiveWriter, warc_dir: Path, numbers: range) -> None:
-    """What a crawl does: a capture per response (listings too), an article naming its own."""
-    writer.open_warc(warc_dir, "run.warc.gz")
-    for number in numbers:
-        if number % 3 == 0:
-            writer.add_capture(exchange(f"http://127.0.0.1:1/list/{number}.html"))
-        item = article(number)
-        record = writer.add_capture(exchange(item.url, f"<p>正文{number}</p>".encode()))
-        writer.add_article(
-            {**dataclasses.asdict(item), "warc_file": "run.warc.gz", "warc_record": record}
-        )
-
-
-@pytest.mark.parametrize("background", [False, True])
-def test_captures_are_written_with_the_rows_that_point_at_them(tmp_path, background):
-    archive, warc_dir = tmp_path / "a.db", tmp_path / "warc"
-    writer = ArchiveWriter(open_archive(archive), batch_size=4, background=background)
-    write_captured_articles(writer, warc_dir, range(1, 12))
-    writer.close()
-    assert [path.name for path in warc_dir.iterdir()] == ["run.warc.gz"]  # closed: renamed
-    captured = {response.capture.offset: response for response in iter_responses(warc_dir)}
-    assert len(captured) == 11 + 3
-    stored = rows(archive, "SELECT id, url, warc_file, warc_offset FROM articles ORDER BY id")
-    assert [row["id"] for row in stored] == list(range(1, 12))
-    for row in stored:
-        response = captured[row["warc_offset"]]
-        assert (row["warc_file"], response.url) == ("run.warc.gz", row["url"])
-        assert response.body == f"<p>正文{row['id']}</p>".encode()
-
-
-def test_a_killed_crawls_warc_file_is_left_open_complete_and_repaired(tmp_path):
-    archive, warc_dir = tmp_path / "a.db", tmp_path / "warc"
-    script = f"""
-import sys, time
-from pathlib import Path
-sys.path.insert(0, {str(Path(__file__).parent)!r})
-from test_pipelines import write_captured_articles
-from investcrawl.archive import ArchiveWriter, open_archive
-writer = ArchiveWriter(open_archive({str(archive)!r}), batch_size=5, background=True)
-write_captured_articles(writer, Path({str(warc_dir)!r}), range(1, 11))
-print(writer._process.pid, flush=True)
-time.sleep(60)
-"""
-    kill_crawl_and_wait_for_its_writer(script)
-    assert [path.name for path in warc_dir.iterdir()] == ["run.warc.gz.open"]
-    # The two batches handed over: rows and captures, all of them complete.
-    assert rows(archive, "SELECT count(*) AS n FROM articles") == [{"n": 10}]
-    assert repair_open_files(warc_dir) == [warc_dir / "run.warc.gz"]
-    offsets = {response.capture.offset for response in iter_responses(warc_dir)}
-    stored = rows(archive, "SELECT warc_offset FROM articles")
-    assert {row["warc_offset"] for row in stored} <= offsets and len(offsets) == 10 + 3
-
-
-def test_repair_leaves_alone_a_file_its_writer_still_holds(tmp_path):
-    live = WarcFile(tmp_path, "live.warc.gz")
-    live.write(exchange("http://127.0.0.1:1/a.html"))
-    assert repair_open_files(tmp_path, wait=0.2) == []
-    assert (tmp_path / "live.warc.gz.open").exists()
-    live.abandon()  # its writer is gone: now it is repaired
-    assert repair_open_files(tmp_path, wait=0.2) == [tmp_path / "live.warc.gz"]
-    assert [response.url for response in iter_responses(tmp_path)] == ["http://127.0.0.1:1/a.html"]

@@ -133,7 +133,6 @@ class ArchiveSpider(scrapy.Spider):
         article = extraction.article
         if capture is not None:
             article.warc_file, article.warc_offset = capture.file, capture.offset
-            article.warc_record = capture.record
         yield article
         yield from self.settle(request, "hit", None, response)
         # 上一条/下一条 are unreliable as an order, but they reveal unlisted articles.
