@@ -6,7 +6,8 @@ and renamed when closed cleanly. Each record is its own gzip member, compressed 
 crawl's thread per 25 KB page against 0.26 ms at level 1, for files about 9% larger).
 A file left `.open` by a killed run is repaired on the next run: cut after its last
 complete record and closed, or set aside as `.warc.gz.corrupt` when not even one record
-is readable.
+is readable. A run holds an exclusive lock (flock) on the file it writes: a file still
+locked belongs to a live run (a concurrent crawl with the same WARC_DIR) and is left alone.
 
 Known limits: Scrapy does not keep the server's reason phrase, so the status line carries
 the standard phrase for the code; header names are as Scrapy normalises them (Title-Case).
@@ -14,6 +15,7 @@ the standard phrase for the code; header names are as Scrapy normalises them (Ti
 
 from __future__ import annotations
 
+import fcntl
 import http
 import io
 import logging
@@ -68,6 +70,7 @@ class WarcFile:
         self.name = f"{prefix}-{stamp}-{os.getpid()}.warc.gz"
         self.open_path = self.directory / (self.name + OPEN_SUFFIX)
         self._file = open(self.open_path, "xb")  # noqa: SIM115 (closed in close())
+        fcntl.flock(self._file, fcntl.LOCK_EX)  # ours alone: released when closed, or dead
         # warcio writes each record, uncompressed, into this buffer; _gzipped() compresses it.
         self._buffer = io.BytesIO()
         self._writer = WARCWriter(self._buffer, gzip=False, warc_version="WARC/1.1")
@@ -138,17 +141,25 @@ class WarcFile:
 
 
 def repair_open_files(directory: str | Path) -> list[Path]:
-    """Close the `.open` files a killed run left behind; return what became of them."""
+    """Close the `.open` files a killed run left behind; return what became of them.
+
+    A file another process still holds locked is that live run's, not a leftover: skipped.
+    """
     results = []
     for path in sorted(Path(directory).glob(f"*.warc.gz{OPEN_SUFFIX}")):
-        end = _end_of_last_complete_record(path)
-        if end:
-            with open(path, "r+b") as handle:
+        with open(path, "r+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                logger.warning("WARC file %s is being written by another run: left open", path.name)
+                continue
+            end = _end_of_last_complete_record(path)
+            if end:
                 handle.truncate(end)
-            target = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
-        else:
-            target = path.with_name(path.name.removesuffix(OPEN_SUFFIX) + CORRUPT_SUFFIX)
-        os.replace(path, target)
+                target = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
+            else:
+                target = path.with_name(path.name.removesuffix(OPEN_SUFFIX) + CORRUPT_SUFFIX)
+            os.replace(path, target)
         logger.warning("repaired WARC file left open by an interrupted run: %s", target.name)
         results.append(target)
     return results

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 from conftest import FIXTURES, rows, run_crawl, run_harvest, slow_settings
+from scrapy import Request
+from scrapy.http import HtmlResponse
 
 from investcrawl.mirror import MirrorSite
+from investcrawl.warc import WarcFile, iter_responses, repair_open_files
 
 SPEC = FIXTURES / "mirror" / "site.json"
 NEW_IN_PHASE_2 = {186541, 186542, 186543, 186545}  # 186545 is in no listing
@@ -142,6 +145,18 @@ def test_full_mode_keeps_revisions_and_reextraction_reproduces_rows(mirror, tmp_
         assert rows(rebuilt, sql) == rows(archive, sql)
     pointer = rows(archive, "SELECT warc_file, warc_offset FROM articles WHERE id = 186538")[0]
     assert pointer["warc_file"] == files[1].name and pointer["warc_offset"] > 0
+
+
+def test_repair_leaves_alone_a_warc_file_a_live_run_is_writing(tmp_path):
+    live = WarcFile(tmp_path)  # a concurrent crawl's, with the same WARC_DIR
+    url = "http://127.0.0.1:1/index.php/home/news/detail/id/1.html"
+    response = HtmlResponse(url, body="<p>正文</p>".encode(), request=Request(url))
+    live.write(response.request, response, "2026-11-26T00:00:00Z")
+    assert repair_open_files(tmp_path) == []
+    assert live.open_path.exists()
+    live._file.close()  # as when its run is killed: the lock goes with the file
+    assert repair_open_files(tmp_path) == [tmp_path / live.name]
+    assert [captured.url for captured in iter_responses(tmp_path)] == [url]
 
 
 def test_harvest_killed_then_rerun_completes_the_archive(mirror, tmp_path):
