@@ -13,6 +13,8 @@ import os
 import platform
 import pstats
 import random
+import re
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -119,24 +121,10 @@ def server_throughput(
 
 
 def extraction_cost(pages: int = 300) -> dict:
-    import lxml.html
-    import trafilatura
+    from bench.extractors import EXTRACTORS, article_pages, extractor
 
-    from investcrawl.extract import extract_article
-    from investcrawl.mirror import Mirror, MirrorSite, synthetic_spec
-
-    mirror = Mirror(MirrorSite.from_spec(synthetic_spec(pages, cities=10, zones=20)))
-    samples = []
-    for article_id in range(100_000, 100_000 + pages):
-        path = f"/index.php/home/news/detail/id/{article_id}.html"
-        page = mirror.respond(path)
-        samples.append((page.body, "http://127.0.0.1:1" + path, page.content_type))
-
-    functions = {
-        "ours": lambda b, u, c: extract_article(b, u, content_type=c),
-        "lxml": lambda b, u, c: lxml.html.document_fromstring(b),
-        "trafilatura": lambda b, u, c: trafilatura.bare_extraction(b, url=u),
-    }
+    samples = article_pages(pages)
+    functions = {name: extractor(name) for name in EXTRACTORS}
     # Page by page, the three in turn (best of 3 each): a machine that slows down or
     # speeds up meanwhile affects all three alike.
     times: dict[str, list[float]] = {name: [] for name in functions}
@@ -157,6 +145,32 @@ def extraction_cost(pages: int = 300) -> dict:
         "lxml_ms": bare,
         "trafilatura_ms": traf,
     }
+
+
+def extraction_instructions(pages: int = 20) -> dict | None:
+    """Instructions per article page of each extractor, counted by valgrind's callgrind.
+
+    Unlike times, counts repeat exactly from run to run whatever else the machine does
+    (they ignore cache misses, so they are a second view, not a replacement). Each
+    extractor runs twice, over `pages` pages and over none; the difference is theirs.
+    None when valgrind is not installed.
+    """
+    from bench.extractors import EXTRACTORS
+
+    if shutil.which("valgrind") is None:
+        return None
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+
+    def count(name: str, n: int) -> int:
+        run = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+             sys.executable, "-m", "bench.extract_once", name, str(n)],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return int(re.search(r"Collected : (\d+)", run.stderr)[1])
+
+    per_page = {name: (count(name, pages) - count(name, 0)) / pages for name in EXTRACTORS}
+    return {"pages": pages, **per_page}
 
 
 # --- Archive: inserts, search, export ---------------------------------------------------
@@ -348,6 +362,8 @@ def main() -> None:
             results["hotspots"] = hotspots(work / "crawl.prof")
         results["extraction"] = extraction_cost()
         log(f"extraction: {results['extraction']}")
+        results["instructions"] = extraction_instructions()
+        log(f"extraction, instructions per page: {results['instructions']}")
         results["archive"] = archive_figures(work, args.archive_articles)
         log(f"archive: {results['archive']}")
     write_report(Path(args.output), results, args, started)
@@ -398,6 +414,17 @@ def write_report(path: Path, r: dict, args: argparse.Namespace, started: datetim
         f"lxml parse alone {ext['lxml_ms']:.2f} ms; trafilatura.bare_extraction {ext['trafilatura_ms']:.2f} ms | "
         f"{ext['ours_ms'] / ext['lxml_ms']:.2f}× parse; {ext['trafilatura_ms'] / ext['ours_ms']:.1f}× faster than trafilatura | ≤ 2× parse; ≥ 10× faster |",
     ]
+    ins = r.get("instructions")
+    if ins:
+        lines.append(
+            f"| extraction per article page, instructions (callgrind, {ins['pages']} pages; repeatable, unlike times) | {ins['ours'] / 1e6:.2f} M | "
+            f"lxml parse alone {ins['lxml'] / 1e6:.2f} M; trafilatura.bare_extraction {ins['trafilatura'] / 1e6:.2f} M | "
+            f"{ins['ours'] / ins['lxml']:.2f}× parse; {ins['trafilatura'] / ins['ours']:.1f}× fewer than trafilatura | as above |"
+        )
+    else:
+        lines.append(
+            "| extraction per article page, instructions | not counted: valgrind is not installed | | | |"
+        )
     for new, stats in r["harvests"]:
         requests = stats.get("downloader/request_count", 0)
         lines.append(

@@ -1,0 +1,29 @@
+"""Run one extractor over N article pages, for counting its instructions under callgrind.
+
+`python -m bench.extract_once NAME N`: always makes the same pages and warms the extractor
+up on one of them (lazy imports, caches), so that the counts of a run with N pages and a
+run with none differ only by the N extractions.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bench.extractors import article_pages, extractor
+
+PAGES = 41  # made in every run, whatever N: one to warm up, up to 40 to measure
+
+
+def main() -> None:
+    name, count = sys.argv[1], int(sys.argv[2])
+    if not 0 <= count < PAGES:
+        raise SystemExit(f"N must be between 0 and {PAGES - 1}")
+    pages = article_pages(PAGES)
+    extract = extractor(name)
+    extract(*pages[0])
+    for page in pages[1 : 1 + count]:
+        extract(*page)
+
+
+if __name__ == "__main__":
+    main()
