@@ -16,6 +16,7 @@ from investcrawl.extract import _CJK as EXTRACT_CJK
 from investcrawl.extract import (
     ArticleExtraction,
     Rejected,
+    _join_wrapped,
     _parse_html,
     clean_text,
     extract_article,
@@ -44,6 +45,13 @@ def test_wrapped_chinese_is_joined(text):
     # The fast pattern in extract.py against its plain definition.
     plain = re.sub(rf"(?<=[{EXTRACT_CJK}])[ \t\r\f\v]*\n\s*(?=[{EXTRACT_CJK}])", "", text)
     assert clean_text(text) == " ".join(plain.replace("\u200b", " ").split())
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(st.sampled_from("中文。a \t\r\n\x0b\x0c\x1c\x85\u2028\xa0\u3000\x00"), max_size=40))
+def test_wrapped_lines_are_joined_exactly_as_the_plain_pattern_says(text):
+    plain = re.sub(rf"(?<=[{EXTRACT_CJK}])[ \t\r\f\v]*\n\s*(?=[{EXTRACT_CJK}])", "", text)
+    assert _join_wrapped(text) == plain
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
