@@ -150,16 +150,20 @@ def extraction_cost(pages: int = 300) -> dict:
 def extraction_instructions(pages: int = 20) -> dict | None:
     """Instructions per article page of each extractor, counted by valgrind's callgrind.
 
-    Unlike times, counts repeat exactly from run to run whatever else the machine does
-    (they ignore cache misses, so they are a second view, not a replacement). Each
-    extractor runs twice, over `pages` pages and over none; the difference is theirs.
-    None when valgrind is not installed.
+    Unlike times, counts repeat from run to run (to a few thousandths of a percent here)
+    whatever else the machine does; they ignore cache misses, so they are a second view,
+    not a replacement. Each extractor runs twice, over `pages` pages and over none; the
+    difference is theirs. None when valgrind is not installed.
     """
     from bench.extractors import EXTRACTORS
 
     if shutil.which("valgrind") is None:
         return None
     env = {**os.environ, "PYTHONHASHSEED": "0"}
+    for name in EXTRACTORS:  # once outside valgrind: no run counts compiling bytecode
+        subprocess.run(
+            [sys.executable, "-m", "bench.extract_once", name, "0"], cwd=ROOT, env=env, check=True
+        )
 
     def count(name: str, n: int) -> int:
         run = subprocess.run(
