@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from conftest import FIXTURES
+from lxml import etree
 
 from investcrawl.extract import (
+    _KEPT_PARSER_ERRORS,
     NotAnArticle,
     Undecodable,
     city_provinces,
@@ -273,6 +275,35 @@ def test_decoding(body, content_type, encoding):
 def test_garbage_decoding_is_refused(body):
     with pytest.raises(Undecodable):
         decode_html(body, "text/html")
+
+
+def test_a_page_with_nul_bytes_is_decoded_and_checked_for_garbage():
+    # NUL bytes (UTF-16 text, binary data) keep a valid UTF-8 page off the fast path.
+    body = b"\x00\x01\x02\x03" * 100 + "<p>新闻</p>".encode()
+    with pytest.raises(Undecodable, match="control or unassigned"):
+        parse_document(body, URL, "text/html; charset=utf-8")
+
+
+def test_a_page_declared_in_another_charset_is_decoded_in_python():
+    gbk = "<title>开发区新闻</title><p>盐城</p>".encode("gbk")
+    assert parse_document(gbk, URL, "text/html; charset=utf-8").encoding == "gb18030"
+    doc = parse_document("<p>盐城</p>".encode(), URL, "text/html; charset=gbk")
+    assert doc.encoding == "utf-8"  # a wrong label: valid UTF-8 still wins
+
+
+def test_lxml_keeps_the_number_of_parser_errors_the_fast_path_counts_on():
+    parser = etree.HTMLParser(encoding="utf-8")
+    etree.fromstring(b"<p>" + b"</b>" * 150, parser=parser)
+    assert len(parser.error_log) == _KEPT_PARSER_ERRORS
+
+
+def test_bytes_that_are_not_utf8_after_the_errors_lxml_keeps_are_still_found():
+    # The error for a GBK byte comes after 150 others that lxml drops: the page must not
+    # be taken for UTF-8 (its Chinese would become replacement characters).
+    body = b"<html><body>" + b"</b>" * 150 + "<p>开发区新闻</p>".encode("gbk")
+    doc = parse_document(body, URL, "text/html")
+    assert doc.encoding == "gb18030"
+    assert "开发区新闻" in [line.text for line in doc.lines]
 
 
 def test_city_provinces_from_the_div_index():

@@ -16,9 +16,12 @@ from investcrawl.extract import _CJK as EXTRACT_CJK
 from investcrawl.extract import (
     ArticleExtraction,
     Rejected,
+    Undecodable,
     _join_wrapped,
     _parse_html,
+    _parse_utf8,
     clean_text,
+    decode_html,
     extract_article,
 )
 from investcrawl.search import _CJK as CJK
@@ -68,6 +71,39 @@ def test_utf8_pages_parse_from_their_bytes_as_from_their_text(html, prefix):
         assert etree.tostring(from_bytes, encoding="unicode") == etree.tostring(
             from_text, encoding="unicode"
         )
+
+
+page_bytes = st.one_of(
+    html_soup.map(lambda html: html.encode("utf-8", "surrogatepass")),
+    html_soup.map(lambda html: html.encode("gb18030", "replace")),
+    st.tuples(html_soup, st.binary(max_size=8)).map(
+        lambda p: p[0].encode("utf-8", "replace") + p[1]
+    ),
+    st.binary(max_size=300),
+)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.tuples(st.integers(0, 120), page_bytes).map(lambda p: b"</b>" * p[0] + p[1]),
+    st.sampled_from([None, "text/html", "text/html; charset=utf-8", "text/html; charset=gbk"]),
+)
+def test_pages_read_from_their_bytes_are_the_pages_decoding_reads(body, content_type):
+    # parse_document skips Python's decoding for pages that are UTF-8 beyond doubt: each
+    # such page must be valid UTF-8 and parse exactly as decoding it would have.
+    root = _parse_utf8(body, content_type)
+    if root is None:
+        return
+    try:
+        text, encoding = decode_html(body, content_type)
+    except Undecodable:  # not garbage to the fast path: it must still be valid UTF-8
+        body.decode("utf-8")
+        assert b"\x00" not in body
+        return
+    assert encoding == "utf-8"
+    decoded = _parse_html(text, utf8=body)
+    assert decoded is not None
+    assert etree.tostring(root, encoding="unicode") == etree.tostring(decoded, encoding="unicode")
 
 
 @settings(max_examples=300, deadline=None)
