@@ -313,38 +313,61 @@ def _parse_html(text: str, utf8: bytes | None = None) -> etree._Element | None:
 def _render_lines(root: etree._Element) -> list[Line]:
     """Split the page into the lines a browser would show (blocks and <br> break lines).
 
-    The text of all lines is cleaned in one pass over the page, not line by line.
+    The text of all lines is cleaned in one pass over the page, not line by line. White
+    space that would begin a line is held back until text follows it on that line: most
+    of it lies between two blocks and would only make empty lines.
     """
     lines: list[list[tuple[str, etree._Element]]] = []  # the pieces of each line
     pieces: list[tuple[str, etree._Element]] = []
     texts: list[str] = []  # every piece's text, a _LINE_BREAK after each line
+    held: list[tuple[str, etree._Element, bool]] = []  # white space: text, element, is tail
     blocks, cells = _BLOCK_TAGS, _CELL_TAGS
     for event, element in etree.iterwalk(root, events=("start", "end")):
         tag = element.tag
         if tag in blocks or (tag == "br" and event == "start"):
+            if held:
+                held = []
             if pieces:
                 lines.append(pieces)
                 pieces = []
                 texts.append(_LINE_BREAK)
         elif tag in cells:
+            if held:
+                _add_held(held, pieces, texts)
+                held = []
             pieces.append((" ", element))
             texts.append(" ")
-        if event == "start":
-            text = element.text
-            if text:
-                pieces.append((text, element))
-                texts.append(text)
-        else:
-            text = element.tail
-            if text:
-                parent = element.getparent()
-                if parent is not None:
-                    pieces.append((text, parent))
-                    texts.append(text)
+        is_tail = event == "end"
+        text = element.tail if is_tail else element.text
+        if not text:
+            continue
+        if not pieces and text.isspace():
+            held.append((text, element, is_tail))
+            continue
+        if held:
+            _add_held(held, pieces, texts)
+            held = []
+        owner = element.getparent() if is_tail else element
+        if owner is not None:
+            pieces.append((text, owner))
+            texts.append(text)
     if pieces:
         lines.append(pieces)
     cleaned = _clean_lines("".join(texts))
     return [Line(line, text) for line, text in zip(lines, cleaned, strict=False) if text]
+
+
+def _add_held(
+    held: list[tuple[str, etree._Element, bool]],
+    pieces: list[tuple[str, etree._Element]],
+    texts: list[str],
+) -> None:
+    """Add the white space held back at a line's start, now that text follows it."""
+    for text, element, is_tail in held:
+        owner = element.getparent() if is_tail else element
+        if owner is not None:
+            pieces.append((text, owner))
+            texts.append(text)
 
 
 # --- Articles -------------------------------------------------------------------------

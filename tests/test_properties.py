@@ -12,18 +12,23 @@ from lxml import etree
 
 from investcrawl.archive import ArchiveWriter, open_archive
 from investcrawl.dates import parse_published_at
-from investcrawl.extract import _CJK as EXTRACT_CJK
 from investcrawl.extract import (
+    _BLOCK_TAGS,
+    _CELL_TAGS,
+    _LINE_BREAK,
     ArticleExtraction,
     Rejected,
     Undecodable,
     _join_wrapped,
     _parse_html,
     _parse_utf8,
+    _render_lines,
+    _unwrap,
     clean_text,
     decode_html,
     extract_article,
 )
+from investcrawl.extract import _CJK as EXTRACT_CJK
 from investcrawl.search import _CJK as CJK
 from investcrawl.search import BREAK, index_tokens, parse_query, search
 
@@ -71,6 +76,40 @@ def test_utf8_pages_parse_from_their_bytes_as_from_their_text(html, prefix):
         assert etree.tostring(from_bytes, encoding="unicode") == etree.tostring(
             from_text, encoding="unicode"
         )
+
+
+def plain_render_lines(root):
+    """What extract._render_lines does, written plainly: every piece of text is kept."""
+    lines, pieces, texts = [], [], []
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        if element.tag in _BLOCK_TAGS or (element.tag == "br" and event == "start"):
+            if pieces:
+                lines.append(pieces)
+                pieces = []
+                texts.append(_LINE_BREAK)
+        elif element.tag in _CELL_TAGS:
+            pieces.append((" ", element))
+            texts.append(" ")
+        owner = element if event == "start" else element.getparent()
+        text = element.text if event == "start" else element.tail
+        if text and owner is not None:
+            pieces.append((text, owner))
+            texts.append(text)
+    if pieces:
+        lines.append(pieces)
+    cleaned = [" ".join(line.split()) for line in _unwrap("".join(texts)).split(_LINE_BREAK)]
+    return [(line, text) for line, text in zip(lines, cleaned, strict=False) if text]
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(html_soup, st.sampled_from(["", "<p>", "<div>\n <span>", "<table><tr>\n<td>", "\n"]))
+def test_lines_are_rendered_exactly_as_the_plain_renderer_says(html, prefix):
+    # _render_lines holds back the white space that begins a line; nothing else differs.
+    root = _parse_html(prefix + html)
+    if root is None:
+        return
+    rendered = [(line.pieces, line.text) for line in _render_lines(root)]
+    assert rendered == plain_render_lines(root)
 
 
 page_bytes = st.one_of(
