@@ -7,17 +7,25 @@ from collections.abc import Callable
 Page = tuple[bytes, str, str | None]  # body, URL, Content-Type
 
 
-def article_pages(count: int) -> list[Page]:
-    """Article pages of a synthetic mirror (both templates, UTF-8 and GB18030)."""
+def article_pages(count: int, encoding: str | None = None) -> list[Page]:
+    """Article pages of a synthetic mirror (both templates: UTF-8 and GB18030, in turn).
+
+    encoding: only pages in that encoding ("utf-8" or "gb18030"), still `count` of them.
+    """
+    from investcrawl.extract import decode_html
     from investcrawl.mirror import Mirror, MirrorSite, synthetic_spec
 
-    mirror = Mirror(MirrorSite.from_spec(synthetic_spec(count, cities=10, zones=20)))
+    made = count if encoding is None else 2 * count + 10
+    mirror = Mirror(MirrorSite.from_spec(synthetic_spec(made, cities=10, zones=20)))
     pages = []
-    for article_id in range(100_000, 100_000 + count):
+    for article_id in range(100_000, 100_000 + made):
         path = f"/index.php/home/news/detail/id/{article_id}.html"
         page = mirror.respond(path)
-        pages.append((page.body, "http://127.0.0.1:1" + path, page.content_type))
-    return pages
+        if encoding is None or decode_html(page.body, page.content_type)[1] == encoding:
+            pages.append((page.body, "http://127.0.0.1:1" + path, page.content_type))
+    if len(pages) < count:
+        raise ValueError(f"only {len(pages)} {encoding} pages among {made}")
+    return pages[:count]
 
 
 def extractor(name: str) -> Callable[[bytes, str, str | None], object]:

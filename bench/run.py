@@ -122,6 +122,7 @@ def server_throughput(
 
 def extraction_cost(pages: int = 300) -> dict:
     from bench.extractors import EXTRACTORS, article_pages, extractor
+    from investcrawl.extract import decode_html
 
     samples = article_pages(pages)
     functions = {name: extractor(name) for name in EXTRACTORS}
@@ -138,12 +139,19 @@ def extraction_cost(pages: int = 300) -> dict:
             times[name].append(best * 1000)
     ours, bare, traf = (statistics.median(times[name]) for name in functions)
     sizes = sorted(len(body) for body, _, _ in samples)
+    utf8 = [decode_html(body, content_type)[1] == "utf-8" for body, _, content_type in samples]
+    ours_u8, bare_u8, traf_u8 = (
+        statistics.median(t for t, is_utf8 in zip(times[name], utf8, strict=True) if is_utf8)
+        for name in functions
+    )
     return {
         "pages": pages,
         "median_page_kb": sizes[len(sizes) // 2] / 1024,
         "ours_ms": ours,
         "lxml_ms": bare,
         "trafilatura_ms": traf,
+        "utf8_pages": sum(utf8),
+        "utf8": {"ours_ms": ours_u8, "lxml_ms": bare_u8, "trafilatura_ms": traf_u8},
     }
 
 
@@ -153,7 +161,9 @@ def extraction_instructions(pages: int = 20) -> dict | None:
     Unlike times, counts repeat from run to run (to a few thousandths of a percent here)
     whatever else the machine does; they ignore cache misses, so they are a second view,
     not a replacement. Each extractor runs twice, over `pages` pages and over none; the
-    difference is theirs. None when valgrind is not installed.
+    difference is theirs. Then again over UTF-8 pages only (what the live site serves;
+    the synthetic mirror serves its two templates in turn, one UTF-8, one GB18030). None
+    when valgrind is not installed.
     """
     from bench.extractors import EXTRACTORS
 
@@ -165,16 +175,19 @@ def extraction_instructions(pages: int = 20) -> dict | None:
             [sys.executable, "-m", "bench.extract_once", name, "0"], cwd=ROOT, env=env, check=True
         )
 
-    def count(name: str, n: int) -> int:
+    def count(name: str, n: int, *encoding: str) -> int:
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-             sys.executable, "-m", "bench.extract_once", name, str(n)],
+             sys.executable, "-m", "bench.extract_once", name, str(n), *encoding],
             cwd=ROOT, env=env, capture_output=True, text=True, check=True,
         )  # fmt: skip
         return int(re.search(r"Collected : (\d+)", run.stderr)[1])
 
     per_page = {name: (count(name, pages) - count(name, 0)) / pages for name in EXTRACTORS}
-    return {"pages": pages, **per_page}
+    utf8 = {
+        name: (count(name, pages, "utf-8") - count(name, 0, "utf-8")) / pages for name in EXTRACTORS
+    }
+    return {"pages": pages, **per_page, "utf8": utf8}
 
 
 # --- Archive: inserts, search, export ---------------------------------------------------
@@ -424,6 +437,19 @@ def write_report(path: Path, r: dict, args: argparse.Namespace, started: datetim
             f"| extraction per article page, instructions (callgrind, {ins['pages']} pages; repeatable, unlike times) | {ins['ours'] / 1e6:.2f} M | "
             f"lxml parse alone {ins['lxml'] / 1e6:.2f} M; trafilatura.bare_extraction {ins['trafilatura'] / 1e6:.2f} M | "
             f"{ins['ours'] / ins['lxml']:.2f}× parse; {ins['trafilatura'] / ins['ours']:.1f}× fewer than trafilatura | as above |"
+        )
+    u8 = ext["utf8"]
+    lines.append(
+        f"| the same, UTF-8 pages only (the live site's encoding), median of the {ext['utf8_pages']} above | {u8['ours_ms']:.2f} ms | "
+        f"lxml parse alone {u8['lxml_ms']:.2f} ms; trafilatura.bare_extraction {u8['trafilatura_ms']:.2f} ms | "
+        f"{u8['ours_ms'] / u8['lxml_ms']:.2f}× parse; {u8['trafilatura_ms'] / u8['ours_ms']:.1f}× faster than trafilatura | as above |"
+    )
+    if ins:
+        u8 = ins["utf8"]
+        lines.append(
+            f"| the same in instructions, {ins['pages']} UTF-8 pages | {u8['ours'] / 1e6:.2f} M | "
+            f"lxml parse alone {u8['lxml'] / 1e6:.2f} M; trafilatura.bare_extraction {u8['trafilatura'] / 1e6:.2f} M | "
+            f"{u8['ours'] / u8['lxml']:.2f}× parse; {u8['trafilatura'] / u8['ours']:.1f}× fewer than trafilatura | as above |"
         )
     else:
         lines.append(
