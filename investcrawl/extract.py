@@ -76,16 +76,21 @@ def _normalise_encoding(name: str | None) -> str | None:
         return None
 
 
-def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+def decode_html(
+    body: bytes, content_type: str | None = None, declared: list[str] | None = None
+) -> tuple[str, str]:
     """Decode a page, returning (text, encoding); raise Undecodable for garbage.
 
     Valid UTF-8 wins (a wrong GBK label on a UTF-8 page is common, the reverse is
     practically impossible); then the header charset, the <meta> charset, and GB18030,
     the superset of every Chinese encoding these sites use. Latin-1 style codecs that
     accept any bytes are never guessed: they would turn a Chinese page into mojibake.
+    declared: _declared_encodings(body, content_type), when the caller has it already.
     """
+    if declared is None:
+        declared = _declared_encodings(body, content_type)
     candidates = ["utf-8"]
-    for encoding in _declared_encodings(body, content_type):
+    for encoding in declared:
         if encoding not in candidates:
             candidates.append(encoding)
     if "gb18030" not in candidates:
@@ -226,9 +231,10 @@ def _join_wrapped(text: str) -> str:
 
 
 def parse_document(body: bytes, url: str, content_type: str | None = None) -> Document:
-    root, encoding = _parse_utf8(body, content_type), "utf-8"
+    declared = _declared_encodings(body, content_type)
+    root, encoding = _parse_utf8(body, declared), "utf-8"
     if root is None:  # not UTF-8 beyond doubt: decode, check for garbage, parse
-        text, encoding = decode_html(body, content_type)
+        text, encoding = decode_html(body, content_type, declared)
         root = _parse_html(text, utf8=body if encoding == "utf-8" else None)
     if root is None:
         raise NotAnArticle("no HTML document in the response")
@@ -245,21 +251,22 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Do
     )
 
 
-def _parse_utf8(body: bytes, content_type: str | None) -> etree._Element | None:
+def _parse_utf8(body: bytes, declared: list[str]) -> etree._Element | None:
     """Parse a page that is UTF-8 beyond doubt from its bytes alone; None for any other.
 
-    Beyond doubt: no charset but UTF-8 is declared, there is no NUL byte (UTF-16 text
-    and binary data are full of them), and libxml2 finds no byte sequence that is not
-    UTF-8: it reports each as an error, and lxml keeps a parser's first
-    _KEPT_PARSER_ERRORS errors, so a page with that many is left to decode_html. Such a
-    page is neither decoded by Python nor checked for garbage, which together cost a
-    sixth of its extraction (0.77 M of 4.9 M instructions): random or binary bytes are
-    practically never valid UTF-8, so the garbage check is for the encodings decode_html
-    has to guess. (libxml2 turns the control characters it meets into U+FFFD.)
+    Beyond doubt: no charset but UTF-8 is declared (declared: _declared_encodings),
+    there is no NUL byte (UTF-16 text and binary data are full of them), and libxml2
+    finds no byte sequence that is not UTF-8: it reports each as an error, and lxml keeps
+    a parser's first _KEPT_PARSER_ERRORS errors, so a page with that many is left to
+    decode_html. Such a page is neither decoded by Python nor checked for garbage, which
+    together cost a sixth of its extraction (0.77 M of 4.9 M instructions): random or
+    binary bytes are practically never valid UTF-8, so the garbage check is for the
+    encodings decode_html has to guess. (libxml2 turns the control characters it meets
+    into U+FFFD.)
     """
     if not _LIBXML2_REPORTS_BAD_UTF8 or b"\x00" in body:
         return None
-    if any(encoding != "utf-8" for encoding in _declared_encodings(body, content_type)):
+    if any(encoding != "utf-8" for encoding in declared):
         return None
     parser = etree.HTMLParser(encoding="utf-8", **_PARSER_OPTIONS)
     root = etree.fromstring(body, parser=parser)

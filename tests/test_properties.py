@@ -19,6 +19,7 @@ from investcrawl.extract import (
     ArticleExtraction,
     Rejected,
     Undecodable,
+    _declared_encodings,
     _join_wrapped,
     _parse_html,
     _parse_utf8,
@@ -130,7 +131,7 @@ page_bytes = st.one_of(
 def test_pages_read_from_their_bytes_are_the_pages_decoding_reads(body, content_type):
     # parse_document skips Python's decoding for pages that are UTF-8 beyond doubt: each
     # such page must be valid UTF-8 and parse exactly as decoding it would have.
-    root = _parse_utf8(body, content_type)
+    root = _parse_utf8(body, _declared_encodings(body, content_type))
     if root is None:
         return
     try:
