@@ -284,7 +284,7 @@ def test_a_page_with_nul_bytes_is_decoded_and_checked_for_garbage():
         parse_document(body, URL, "text/html; charset=utf-8")
 
 
-def test_a_page_declared_in_another_charset_is_decoded_in_python():
+def test_a_wrong_charset_label_does_not_decide_the_encoding():
     gbk = "<title>开发区新闻</title><p>盐城</p>".encode("gbk")
     assert parse_document(gbk, URL, "text/html; charset=utf-8").encoding == "gb18030"
     doc = parse_document("<p>盐城</p>".encode(), URL, "text/html; charset=gbk")
