@@ -255,16 +255,17 @@ def _parse_utf8(body: bytes, declared: list[str]) -> etree._Element | None:
     """Parse a page that is UTF-8 beyond doubt from its bytes alone; None for any other.
 
     Beyond doubt: there is no NUL byte (UTF-16 text and binary data are full of them),
-    and libxml2 finds no byte sequence that is not UTF-8: it reports each as an error, and
-    lxml keeps a parser's first _KEPT_PARSER_ERRORS errors, so a page with that many is
-    left to decode_html. A page declared (declared: _declared_encodings) in another
-    charset is left to it at once, to spare a parse that would most likely fail (if it is
-    valid UTF-8 after all, decode_html reads it as UTF-8 too, garbage check included).
-    A page taken here is neither decoded by Python nor checked for garbage, which
-    together cost a sixth of its extraction (0.77 M of 4.9 M instructions): random or
-    binary bytes are practically never valid UTF-8, so the garbage check is for the
-    encodings decode_html has to guess. (libxml2 turns the control characters it meets
-    into U+FFFD.)
+    and libxml2 finds no byte sequence that is not UTF-8: it reports each as an error.
+    lxml keeps a parser's first _KEPT_PARSER_ERRORS errors; a page with that many is
+    decoded in Python and checked for garbage, as decode_html would, and its tree kept
+    (the one decode_html's caller would parse). A page declared (declared:
+    _declared_encodings) in another charset is left to decode_html at once, to spare a
+    parse that would most likely fail (if it is valid UTF-8 after all, decode_html reads
+    it as UTF-8 too, garbage check included). Any other page taken here is neither
+    decoded by Python nor checked for garbage, which together cost a sixth of its
+    extraction (0.77 M of 4.9 M instructions): random or binary bytes are practically
+    never valid UTF-8, so the garbage check is for the encodings decode_html has to
+    guess. (libxml2 turns the control characters it meets into U+FFFD.)
     """
     if not _LIBXML2_REPORTS_BAD_UTF8 or b"\x00" in body:
         return None
@@ -273,10 +274,14 @@ def _parse_utf8(body: bytes, declared: list[str]) -> etree._Element | None:
     parser = etree.HTMLParser(encoding="utf-8", **_PARSER_OPTIONS)
     root = etree.fromstring(body, parser=parser)
     errors = parser.error_log
-    if len(errors) >= _KEPT_PARSER_ERRORS or any(
-        error.type == _BAD_UTF8 or "Excessive depth" in error.message for error in errors
-    ):
+    if any(error.type == _BAD_UTF8 or "Excessive depth" in error.message for error in errors):
         return None
+    if len(errors) >= _KEPT_PARSER_ERRORS:  # later errors are unknown: check in Python
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        _reject_garbage(text)  # as decode_html would; the tree is the one it would parse
     return root
 
 
@@ -301,13 +306,12 @@ def _parse_html(text: str, utf8: bytes | None = None) -> etree._Element | None:
     element (to pick its class), a third of the time of reading a page. Given a str,
     lxml first converts it for libxml2: bytes known to be UTF-8 are read as they are.
     """
-    options = _PARSER_OPTIONS
     text = _XML_DECLARATION_RE.sub("", text, count=1)  # lxml refuses it in a str
     if utf8 is not None:
-        parser = etree.HTMLParser(encoding="utf-8", **options)
+        parser = etree.HTMLParser(encoding="utf-8", **_PARSER_OPTIONS)
         root = etree.fromstring(utf8, parser=parser)
     else:
-        parser = etree.HTMLParser(**options)
+        parser = etree.HTMLParser(**_PARSER_OPTIONS)
         root = etree.fromstring(text, parser=parser)
     if root is None:  # only white space or comments
         return None
@@ -315,7 +319,7 @@ def _parse_html(text: str, utf8: bytes | None = None) -> etree._Element | None:
         # libxml2 drops everything below 2048 levels of nesting: cut such runs of tags
         # (no real page has them) and parse again.
         text = _DEEP_NESTING_RE.sub(lambda run: run[0][run[0].rstrip().rfind("<") :], text)
-        root = etree.fromstring(text, parser=etree.HTMLParser(**options))
+        root = etree.fromstring(text, parser=etree.HTMLParser(**_PARSER_OPTIONS))
     return root
 
 

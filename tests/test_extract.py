@@ -297,6 +297,15 @@ def test_lxml_keeps_the_number_of_parser_errors_the_fast_path_counts_on():
     assert len(parser.error_log) == _KEPT_PARSER_ERRORS
 
 
+def test_utf8_pages_past_the_errors_lxml_keeps_are_read_once_and_checked_for_garbage():
+    errors = b"<html><body>" + b"</b>" * 150
+    doc = parse_document(errors + "<p>开发区新闻</p>".encode(), URL, "text/html")
+    assert doc.encoding == "utf-8"
+    assert "开发区新闻" in [line.text for line in doc.lines]
+    with pytest.raises(Undecodable, match="control or unassigned"):
+        parse_document(errors + b"<p>\x01\x02\x03</p>" * 100, URL, "text/html")
+
+
 def test_bytes_that_are_not_utf8_after_the_errors_lxml_keeps_are_still_found():
     # The error for a GBK byte comes after 150 others that lxml drops: the page must not
     # be taken for UTF-8 (its Chinese would become replacement characters).
