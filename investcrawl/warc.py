@@ -234,7 +234,8 @@ class WarcCaptureMiddleware:
         )
 
     def spider_opened(self, spider: Any = None) -> None:
-        repair_open_files(self.directory) if Path(self.directory).exists() else None
+        if Path(self.directory).exists():
+            repair_open_files(self.directory)
         self.warc = WarcFile(self.directory, gzip_level=self.gzip_level)
         self.stats.set_value("investcrawl/warc/file", self.warc.name)
 
