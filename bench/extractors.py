@@ -8,7 +8,7 @@ Page = tuple[bytes, str, str | None]  # body, URL, Content-Type
 
 
 def article_pages(count: int, encoding: str | None = None) -> list[Page]:
-    """Article pages of a synthetic mirror (both templates: UTF-8 and GB18030, in turn).
+    """Article pages of a synthetic mirror (its cities alternate: UTF-8 and GB18030).
 
     encoding: only pages in that encoding ("utf-8" or "gb18030"), still `count` of them.
     """

@@ -162,7 +162,7 @@ def extraction_instructions(pages: int = 20) -> dict | None:
     whatever else the machine does; they ignore cache misses, so they are a second view,
     not a replacement. Each extractor runs twice, over `pages` pages and over none; the
     difference is theirs. Then again over UTF-8 pages only (what the live site serves;
-    the synthetic mirror serves its two templates in turn, one UTF-8, one GB18030). None
+    the synthetic mirror's cities alternate between a UTF-8 and a GB18030 template). None
     when valgrind is not installed.
     """
     from bench.extractors import EXTRACTORS
