@@ -8,20 +8,80 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
-import signal
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_DATAERR
 from investcrawl.search import index_tokens
 
 DEFAULT_ARCHIVE_PATH = "data/archive.db"
+DEFAULT_LOCK_TIMEOUT = 30.0  # seconds to wait for another connection's write lock
+
+
+class ArchiveError(Exception):
+    """The archive cannot be opened, read or written: the run stops and fails.
+
+    The message is one line, for an operator: what is wrong and with which file.
+    `exit_code` is what `investcrawl harvest` exits with (sysexits.h).
+    """
+
+    exit_code = EXIT_CANTCREAT  # cannot write: read-only, full, locked, I/O error
+
+
+class ArchiveUnusable(ArchiveError):
+    """Damaged, not an archive, or written by a newer investcrawl: never written into."""
+
+    exit_code = EXIT_DATAERR
+
+
+# What SQLite's primary result codes mean for an operator.
+_SQLITE_CAUSES = {
+    5: "another connection held the write lock for longer than the lock timeout",  # BUSY
+    6: "a table is locked by another statement",  # LOCKED
+    8: "the archive is read-only",  # READONLY
+    10: "an I/O error",  # IOERR
+    11: "the archive file is damaged",  # CORRUPT
+    13: "the disk is full (or the archive reached ARCHIVE_MAX_BYTES)",  # FULL
+    14: "the archive file cannot be opened",  # CANTOPEN
+    26: "the file is not an SQLite database",  # NOTADB
+}
+_UNUSABLE_CODES = {11, 26}
+
+
+def archive_error(error: BaseException, path: str | Path) -> ArchiveError:
+    """The ArchiveError (one line: file, cause, SQLite's own words) for a storage error."""
+    if isinstance(error, ArchiveError):
+        return error
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary in _SQLITE_CAUSES:
+        cause = _SQLITE_CAUSES[primary]
+        detail = f"{error} [{getattr(error, 'sqlite_errorname', primary)}]"
+    elif isinstance(error, OverflowError):
+        cause, detail = "SQLite rejected a row", str(error)
+    else:
+        cause, detail = type(error).__name__, str(error)
+    kind = ArchiveUnusable if primary in _UNUSABLE_CODES else ArchiveError
+    return kind(f"{path}: {cause}: {detail}".replace("\n", " "))
+
+
+STORAGE_ERRORS = (sqlite3.Error, OSError, OverflowError)
+
+
+@contextmanager
+def storage_errors(path: str | Path) -> Iterator[None]:
+    """Turn SQLite and file-system errors into ArchiveError, naming the file."""
+    try:
+        yield
+    except STORAGE_ERRORS as error:
+        raise archive_error(error, path) from error
+
 
 ARTICLE_COLUMNS: dict[str, type] = {
     "id": int,
@@ -62,7 +122,9 @@ FAILURE_KINDS = {
     "http_error": "transient",  # any other non-2xx status, after retries
     "network_error": "transient",  # timeout, refused or reset connection, after retries
     "too_large": "permanent",  # larger than DOWNLOAD_MAXSIZE
-    "refused": "permanent",  # refused by our own rules: robots.txt, off-site or looping redirects
+    "refused": "permanent",  # by our rules: robots.txt, off-site, looping or non-HTTP redirects
+    "implausible_id": "permanent",  # a link to an id far above every known one: not fetched
+    "truncated": "transient",  # a page cut off before its end (no end of document, no footer)
     "not_an_article": "permanent",  # a 200 page without article anatomy (soft 404)
     "off_section": "permanent",  # an article of another section of the site: never retried
     "decode_error": "permanent",  # bytes that decode to garbage in every encoding tried
@@ -209,21 +271,97 @@ def retry_after(kind: str, failed_runs: int) -> timedelta:
     return timedelta(days=min(2 ** max(failed_runs - 1, 0), 64))  # 1, 2, 4 ... 64 days
 
 
-def open_archive(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
-    """Open (creating and migrating as needed) the archive at path, in WAL mode."""
+@migrations(name="0005_links_and_run_errors")
+def _index_links_and_record_run_errors(db: sqlite_utils.Database) -> None:
+    # Harvests look for archived articles whose 上一条/下一条 are not archived (a run cut
+    # short before it fetched them): these indexes make that a scan of two small indexes.
+    for column in ("prev_id", "next_id"):
+        db["articles"].create_index([column], find_unique_name=True)
+    db["crawl_runs"].add_column("error", str)  # why a run failed, one line; NULL if it did not
+
+
+KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
+
+
+def open_archive(
+    path: str | Path,
+    *,
+    readonly: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    max_bytes: int = 0,
+) -> sqlite_utils.Database:
+    """Open (creating and migrating as needed) the archive at path, in WAL mode.
+
+    Raises ArchiveError, one line, when it cannot: ArchiveUnusable for a file that is not
+    an archive or was written by a newer investcrawl (never migrated "back", never written
+    into). lock_timeout: how long a write waits for another connection's lock before it
+    fails. max_bytes: above 0, the archive may not grow past this size (a write that would
+    fails as on a full disk).
+    """
     path = Path(path)
     if readonly:
         if not path.exists():
-            raise FileNotFoundError(f"no archive at {path}")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        return sqlite_utils.Database(conn)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30)
-    db = sqlite_utils.Database(conn)
-    db.enable_wal()
-    db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, fast
-    migrations.apply(db)
+            raise ArchiveError(f"{path}: no archive there")
+        with storage_errors(path):
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=lock_timeout)
+            return sqlite_utils.Database(conn)
+    with storage_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=lock_timeout)
+    try:
+        with storage_errors(path):
+            db = sqlite_utils.Database(conn)
+            _refuse_newer_schema(db, path)
+            db.enable_wal()
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, fast
+            if max_bytes > 0:
+                page_size = db.execute("PRAGMA page_size").fetchone()[0]
+                db.execute(f"PRAGMA max_page_count = {max(1, int(max_bytes) // page_size)}")
+            migrations.apply(db)
+    except BaseException:
+        conn.close()
+        raise
     return db
+
+
+def _refuse_newer_schema(db: sqlite_utils.Database, path: Path) -> None:
+    unknown = sorted({m.name for m in migrations.applied(db)} - KNOWN_MIGRATIONS)
+    if unknown:
+        raise ArchiveUnusable(
+            f"{path}: written by a newer investcrawl (unknown migration {', '.join(unknown)}); "
+            "upgrade investcrawl to use it"
+        )
+
+
+def check_archive(db: sqlite_utils.Database, path: str | Path) -> None:
+    """Refuse a damaged archive (PRAGMA quick_check) before anything is written into it."""
+    with storage_errors(path):
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)").fetchall()]
+    if problems != ["ok"]:
+        raise ArchiveUnusable(
+            f"{path}: the archive file is damaged (PRAGMA quick_check: {'; '.join(problems)}); "
+            "restore a copy or rebuild it with `investcrawl reextract`"
+        )
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database, path: str | Path) -> Iterator[None]:
+    """One write transaction, taking the write lock first (BEGIN IMMEDIATE).
+
+    Taking it first makes a busy archive wait (up to the lock timeout) at the start, instead
+    of failing at once when another writer committed after this transaction began reading.
+    Errors come out as ArchiveError; the transaction is then rolled back.
+    """
+    conn = db.conn
+    with storage_errors(path):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 def utc_now() -> str:
@@ -239,25 +377,27 @@ class ArchiveWriter:
     """Buffers articles and failures and writes them in batched transactions.
 
     A batch is written when it reaches `batch_size` rows, and on `flush()`/`close()`. Each
-    batch is one transaction: a crash loses at most the batch being filled (and, with the
-    background writer, on a power loss, the one being written), never half a row.
+    batch is one transaction: a crash loses at most the batch being filled, never half a
+    row. Writes happen in the caller's process and thread, so a write that fails raises
+    where it happens, as ArchiveError; the writer then refuses every later write with that
+    same error (fail-stop: nothing after a lost batch is written as if it had not been).
 
     An article already archived with the same content hash only gets its `last_seen_at`
     updated; with another hash, the stored version moves to `article_revisions` first.
     Storing an article clears any failure recorded for its URL.
     """
 
-    def __init__(self, db: sqlite_utils.Database, batch_size: int = 200, background: bool = False):
+    def __init__(self, db: sqlite_utils.Database, batch_size: int = 200):
         self.db = db
+        self.path = _database_file(db)
         self.batch_size = batch_size
         self._articles: dict[int, dict[str, Any]] = {}
         self._failures: dict[str, dict[str, Any]] = {}
         self.counts = {"new": 0, "updated": 0, "unchanged": 0, "failed": 0}
-        # background: batches are written by a process of its own (WriterProcess), so that
-        # the crawl's interpreter neither does the work nor waits for the lock meanwhile.
-        self._process = WriterProcess(_database_file(db)) if background else None
+        self.error: ArchiveError | None = None  # the write that failed, if one did
 
     def add_article(self, article: Mapping[str, Any]) -> None:
+        self._refuse_after_error()
         row = {column: article.get(column) for column in ARTICLE_COLUMNS}
         row["warc_file"] = article.get("warc_file")
         row["warc_offset"] = article.get("warc_offset")
@@ -272,6 +412,7 @@ class ArchiveWriter:
     ) -> None:
         if kind not in FAILURE_KINDS:
             raise ValueError(f"unknown failure kind {kind!r}")
+        self._refuse_after_error()
         seen = seen or utc_now()
         previous = self._failures.get(url)
         self._failures[url] = {
@@ -284,22 +425,26 @@ class ArchiveWriter:
         }
         self._maybe_flush()
 
+    def _refuse_after_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
     def _maybe_flush(self) -> None:
         if len(self._articles) + len(self._failures) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
+        self._refuse_after_error()
         if not self._articles and not self._failures:
             return
         articles, failures = list(self._articles.values()), list(self._failures.values())
         self._articles.clear()
         self._failures.clear()
-        if self._process is None:
-            self._add_counts(self.write_batch(articles, failures))
-        else:
-            self._add_counts(self._process.submit(articles, failures))
-
-    def _add_counts(self, counts: dict[str, int]) -> None:
+        try:
+            counts = self.write_batch(articles, failures)
+        except ArchiveError as error:
+            self.error = error
+            raise
         for key, value in counts.items():
             self.counts[key] += value
 
@@ -307,7 +452,7 @@ class ArchiveWriter:
         self, articles: list[dict[str, Any]], failures: list[dict[str, Any]]
     ) -> dict[str, int]:
         """Write one batch in one transaction; return what became of its rows."""
-        with self.db.atomic():
+        with write_transaction(self.db, self.path):
             self._write_failures(failures)
             counts = self._write_articles(articles)
         return {**counts, "failed": len(failures)}
@@ -404,148 +549,93 @@ class ArchiveWriter:
         )
 
     def close(self) -> None:
+        """Write what is buffered (unless a write failed already) and close the database."""
         try:
-            self.flush()
-            if self._process is not None:
-                self._add_counts(self._process.wait())
+            if self.error is None:
+                self.flush()
         finally:
-            if self._process is not None:
-                self._process.close()
             self.db.close()
 
 
 def _database_file(db: sqlite_utils.Database) -> str:
-    return db.execute("PRAGMA database_list").fetchone()[2]
-
-
-class WriterProcessDied(RuntimeError):
-    pass
-
-
-class WriterProcess:
-    """Writes an archive's batches in a process of its own, one batch at a time, in order.
-
-    A crawl runs in one interpreter: archive writes on a thread of it (SQLite releases the
-    lock, tokenizing for the search index does not, and every SQLite call takes the lock
-    back) slowed the crawl by about a quarter. Here the crawl only pickles each batch into
-    a pipe. At most one batch is in flight: `submit` first waits for the previous one and
-    returns its counts, or raises its error.
-
-    The process ignores SIGINT and SIGTERM (a Ctrl-C reaches the whole process group): it
-    stops when the crawl closes the pipe, after the batch it is writing, and so also when
-    the crawl is killed.
-    """
-
-    def __init__(self, path: str):
-        context = multiprocessing.get_context("spawn")  # a clean interpreter: no threads forked
-        batches_in, self._batches = context.Pipe(duplex=False)  # (receiving, sending) ends
-        self._results, results_out = context.Pipe(duplex=False)
-        self._process = context.Process(
-            target=_serve_batches,
-            args=(path, batches_in, results_out),
-            name="investcrawl-archive-writer",
-            daemon=True,
-        )
-        # Blocked here, the two signals stay blocked in the child until it ignores them.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
-            self._process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        batches_in.close()  # the child's ends: only it holds them now
-        results_out.close()
-        self._in_flight = False
-
-    def submit(self, articles: list[dict[str, Any]], failures: list[dict[str, Any]]) -> dict:
-        counts = self.wait()
-        try:
-            self._batches.send((articles, failures))
-        except OSError as error:  # the process is gone (BrokenPipeError)
-            raise self._died() from error
-        self._in_flight = True
-        return counts
-
-    def wait(self) -> dict[str, int]:
-        if not self._in_flight:
-            return {}
-        self._in_flight = False
-        try:
-            result = self._results.recv()
-        except (EOFError, OSError) as error:
-            raise self._died() from error
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    def _died(self) -> WriterProcessDied:
-        self._process.join(timeout=5)
-        return WriterProcessDied(
-            f"the archive writer process stopped (exit code {self._process.exitcode})"
-        )
-
-    def close(self) -> None:
-        self._batches.close()  # the process ends when it reads the end of the pipe
-        self._process.join()
-        self._results.close()
-
-
-def _serve_batches(path: str, batches: Connection, results: Connection) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-    writer = ArchiveWriter(open_archive(path))
-    try:
-        while True:
-            try:
-                articles, failures = batches.recv()
-            except EOFError:
-                return
-            try:
-                results.send(writer.write_batch(articles, failures))
-            except Exception as error:  # sent to the crawl, which raises it
-                results.send(error)
-                return
-    finally:
-        writer.db.close()
+    return db.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
 
 
 class ArchiveState:
-    """What a crawl needs to know from the archive, and its own bookkeeping (crawl_state)."""
+    """What a crawl needs to know from the archive, and its own bookkeeping (crawl_state).
+
+    Every method raises ArchiveError (naming the file) when the archive cannot be read.
+    """
 
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
+        self.path = _database_file(db)
         # An archive with no articles and no failures when the run started has nothing to
         # skip: lookups are pointless for the whole run (its own repeats are filtered).
-        self.empty = (
-            db.execute("SELECT 1 FROM articles UNION ALL SELECT 1 FROM failures LIMIT 1").fetchone()
-            is None
-        )
+        with storage_errors(self.path):
+            self.empty = (
+                db.execute(
+                    "SELECT 1 FROM articles UNION ALL SELECT 1 FROM failures LIMIT 1"
+                ).fetchone()
+                is None
+            )
 
-    def archived_links(self, article_id: int) -> list[int] | None:
-        """The 上一条/下一条 ids of an archived article, or None when it is not archived."""
-        row = self.db.execute(
-            "SELECT prev_id, next_id FROM articles WHERE id = ?", [article_id]
-        ).fetchone()
-        return None if row is None else [linked for linked in row if linked is not None]
+    def is_archived(self, article_id: int) -> bool:
+        with storage_errors(self.path):
+            row = self.db.execute("SELECT 1 FROM articles WHERE id = ?", [article_id]).fetchone()
+        return row is not None
 
-    def failure_waits(self, url: str, now: str) -> bool:
-        """True when url failed before and is not due for another try at `now`."""
-        row = self.db.execute("SELECT next_retry_at FROM failures WHERE url = ?", [url]).fetchone()
-        return row is not None and (row[0] is None or row[0] > now)
+    def waiting_failure(self, url: str, now: str) -> str | None:
+        """The kind of the failure recorded for url when it is not due for another try at
+        `now`; None when there is none, or it is due."""
+        with storage_errors(self.path):
+            row = self.db.execute(
+                "SELECT kind, next_retry_at FROM failures WHERE url = ?", [url]
+            ).fetchone()
+        if row is None or (row[1] is not None and row[1] <= now):
+            return None
+        return row[0]
 
-    def max_article_id(self) -> int | None:
-        return self.db.execute("SELECT max(id) FROM articles").fetchone()[0]
+    def plausible_max_id(self, max_jump: int) -> int | None:
+        """The highest archived id with another archived id at most max_jump below it.
+
+        An id far above every other one (a 上一条 link to a mistyped or hostile id that
+        answered) is not taken for the top of the id sequence. With no such pair, the
+        lowest id; None for an empty archive.
+        """
+        with storage_errors(self.path):
+            row = self.db.execute(
+                "SELECT a.id FROM articles a WHERE EXISTS (SELECT 1 FROM articles b "
+                "WHERE b.id < a.id AND b.id >= a.id - ?) ORDER BY a.id DESC LIMIT 1",
+                [max_jump],
+            ).fetchone()
+            if row is None:
+                row = self.db.execute("SELECT min(id) FROM articles").fetchone()
+        return row[0]
+
+    def dangling_links(self) -> Iterator[int]:
+        """Ids that archived articles link as 上一条/下一条 and that are not archived.
+
+        A run cut short after it stored an article but before it fetched the articles
+        that one links leaves them here: the next harvest fetches them (one query over two
+        small indexes, however long the chains).
+        """
+        with storage_errors(self.path):
+            rows = self.db.execute(
+                "SELECT linked FROM (SELECT prev_id AS linked FROM articles "
+                "WHERE prev_id IS NOT NULL UNION SELECT next_id FROM articles "
+                "WHERE next_id IS NOT NULL) "
+                "WHERE NOT EXISTS (SELECT 1 FROM articles WHERE id = linked) ORDER BY linked"
+            ).fetchall()
+        return (row[0] for row in rows)
 
     def get(self, key: str, default: str | None = None) -> str | None:
-        row = self.db.execute("SELECT value FROM crawl_state WHERE key = ?", [key]).fetchone()
+        with storage_errors(self.path):
+            row = self.db.execute("SELECT value FROM crawl_state WHERE key = ?", [key]).fetchone()
         return row[0] if row else default
 
     def set(self, **values: Any) -> None:
-        with self.db.atomic():
+        with storage_errors(self.path), self.db.atomic():
             for key, value in values.items():
                 self.db.execute(
                     "INSERT INTO crawl_state (key, value) VALUES (?, ?) "
@@ -555,11 +645,12 @@ class ArchiveState:
 
     def due_failures(self, now: str, limit: int) -> list[str]:
         """URLs whose failure is due for another try, oldest first."""
-        rows = self.db.execute(
-            "SELECT url FROM failures WHERE next_retry_at <= ? AND kind != 'off_section' "
-            "ORDER BY next_retry_at LIMIT ?",
-            [now, limit],
-        )
+        with storage_errors(self.path):
+            rows = self.db.execute(
+                "SELECT url FROM failures WHERE next_retry_at <= ? AND kind != 'off_section' "
+                "ORDER BY next_retry_at LIMIT ?",
+                [now, limit],
+            ).fetchall()
         return [row[0] for row in rows]
 
     def add_id_misses(self, ids: Iterable[int], kind: str, seen: str) -> None:
@@ -570,7 +661,7 @@ class ArchiveState:
                 runs[-1][1] = article_id
             else:
                 runs.append([article_id, article_id])
-        with self.db.atomic():
+        with storage_errors(self.path), self.db.atomic():
             for first, last in runs:
                 self.db.execute(
                     "INSERT INTO id_misses (first_id, last_id, kind, seen_at) "

@@ -14,12 +14,8 @@ from typing import Any
 
 import click
 
-from investcrawl.archive import DEFAULT_ARCHIVE_PATH, open_archive
-
-EXIT_FAILED = 1  # the harvest ran but failed (see the summary)
-EXIT_INTERRUPTED = 3  # SIGINT/SIGTERM: stopped cleanly, the next harvest continues
-EXIT_CANTCREAT = 73  # the archive is not writable
-EXIT_LOCKED = 75  # another harvest is running (EX_TEMPFAIL: try again later)
+from investcrawl.archive import DEFAULT_ARCHIVE_PATH, ArchiveError, open_archive
+from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED
 
 
 @click.group()
@@ -71,63 +67,68 @@ def harvest(
 ) -> None:
     """Run one harvest, for cron: locked, logged, summarised, with an honest exit code.
 
-    Exit codes: 0 done; 1 the harvest failed (finish reason other than finished, nothing
-    fetched, failures over --max-failure-rate, the crawler's own code raised); 3
-    interrupted (SIGINT/SIGTERM; the next run continues); 73 the archive is not
-    writable; 75 another harvest holds the lock.
+    Exit codes: 0 done (everything fetched is in the archive); 1 the harvest failed
+    (finish reason other than finished, nothing fetched, failures over
+    --max-failure-rate, the crawler's own code raised); 3 interrupted (SIGINT/SIGTERM;
+    the next run continues); 65 the archive is damaged or from a newer investcrawl;
+    73 the archive or the WARC folder cannot be written (read-only, disk full, locked by
+    another connection past ARCHIVE_LOCK_TIMEOUT); 75 another harvest holds the lock.
+    Only a harvest that exits 0 moves the archive's state on: after any other, the next
+    harvest fetches again what this one could not keep.
 
     Example:
 
         investcrawl harvest --db data/archive.db
     """
-    overrides = _settings(settings)
+    from investcrawl.runs import crawl_verdict
+
+    overrides = {**_settings(settings), "HARVEST_MAX_FAILURE_RATE": str(max_failure_rate)}
     db_file = Path(db_path)
     lock = _take_lock(db_file)
-    _check_writable(db_file)
-    started = datetime.now(UTC)
-    log_path = (
-        Path(log_file)
-        if log_file
-        else db_file.parent / "logs" / f"harvest-{started:%Y%m%dT%H%M%SZ}.log"
-    )
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    spider_args = {"mode": mode, **({"base_url": base_url} if base_url else {})}
     try:
-        stats = _crawl(
-            spider_args,
-            {
-                "ARCHIVE_PATH": str(db_file),
-                "WARC_DIR": warc_dir,
-                "LOG_FILE": str(log_path),
-                "LOG_LEVEL": "INFO",
-                **overrides,
-            },
+        project = _project_settings(
+            {"ARCHIVE_PATH": str(db_file), "WARC_DIR": warc_dir, **overrides}
         )
+        _check_archive(project)
+        started = datetime.now(UTC)
+        log_path = (
+            Path(log_file)
+            if log_file
+            else db_file.parent / "logs" / f"harvest-{started:%Y%m%dT%H%M%SZ}.log"
+        )
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            _fail(f"cannot write the log {log_path}: {error}", EXIT_CANTCREAT)
+        spider_args = {"mode": mode, **({"base_url": base_url} if base_url else {})}
+        project.setdict({"LOG_FILE": str(log_path), "LOG_LEVEL": "INFO"}, priority="cmdline")
+        project.setdict(overrides, priority="cmdline")
+        crawler = _crawl(spider_args, project)
     finally:
         lock.close()
-    verdict, code = _verdict(stats, max_failure_rate)
-    click.echo(_summary(stats, verdict, log_path))
+    result = crawl_verdict(crawler)
+    click.echo(_summary(crawler.stats.get_stats() if crawler.stats else {}, result.text, log_path))
+    sys.exit(result.exit_code)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"investcrawl: {message}", err=True)
     sys.exit(code)
 
 
 def _take_lock(db_file: Path) -> Any:
+    path = db_file.with_name(db_file.name + ".lock")
     try:
         db_file.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")  # noqa: SIM115 (held for the whole harvest)
     except OSError as error:
-        click.echo(f"investcrawl: the archive {db_file} is not writable: {error}", err=True)
-        sys.exit(EXIT_CANTCREAT)
-    path = db_file.with_name(db_file.name + ".lock")
-    handle = open(path, "a+")  # noqa: SIM115 (held for the whole harvest)
+        _fail(f"the archive {db_file} is not writable: {error}", EXIT_CANTCREAT)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
         holder = handle.read().strip() or "unknown"
-        click.echo(
-            f"investcrawl: another harvest is running on {db_file} (lock {path}, {holder})",
-            err=True,
-        )
-        sys.exit(EXIT_LOCKED)
+        _fail(f"another harvest is running on {db_file} (lock {path}, {holder})", EXIT_LOCKED)
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
@@ -135,23 +136,37 @@ def _take_lock(db_file: Path) -> Any:
     return handle
 
 
-def _check_writable(db_file: Path) -> None:
+def _check_archive(settings: Any) -> None:
+    """Before anything is fetched: the archive opens, is not damaged (PRAGMA quick_check),
+    not from a newer investcrawl, and takes a write; else a one-line error and its code."""
+    from investcrawl.archive import check_archive, write_transaction
+    from investcrawl.runs import open_crawl_archive
+
+    path = settings.get("ARCHIVE_PATH")
     try:
-        db = open_archive(db_file)
+        db = open_crawl_archive(settings)
         try:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
+            check_archive(db, path)
+            with write_transaction(db, path):
+                pass
         finally:
             db.close()
-    except (sqlite3.Error, OSError) as error:
-        click.echo(f"investcrawl: the archive {db_file} is not writable: {error}", err=True)
-        sys.exit(EXIT_CANTCREAT)
+    except ArchiveError as error:
+        _fail(f"cannot harvest into {path}: {error}", error.exit_code)
 
 
-def _crawl(spider_args: dict[str, str], settings: dict[str, str]) -> dict[str, Any]:
+def _project_settings(values: dict[str, str]) -> Any:
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "investcrawl.settings")
-    from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
+
+    project = get_project_settings()
+    project.setdict(values, priority="cmdline")
+    return project
+
+
+def _crawl(spider_args: dict[str, str], project: Any) -> Any:
+    """Run the investchn spider to its end; return its crawler (stats, settings)."""
+    from scrapy.crawler import CrawlerProcess
 
     from investcrawl.spiders.investchn import InvestchnSpider
 
@@ -159,34 +174,11 @@ def _crawl(spider_args: dict[str, str], settings: dict[str, str]) -> dict[str, A
         InvestchnSpider.check_arguments(**spider_args)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    project = get_project_settings()
-    project.setdict(settings, priority="cmdline")
     process = CrawlerProcess(project)
     crawler = process.create_crawler(InvestchnSpider)
     process.crawl(crawler, **spider_args)
     process.start()
-    return crawler.stats.get_stats() if crawler.stats else {}
-
-
-def _verdict(stats: dict[str, Any], max_failure_rate: float) -> tuple[str, int]:
-    reason = stats.get("finish_reason")
-    requests = stats.get("downloader/request_count", 0)
-    responses = stats.get("response_received_count", 0)
-    failed = stats.get("investcrawl/archive/failed", 0)
-    if reason == "shutdown":
-        return "INTERRUPTED: stopped by a signal; the next harvest continues", EXIT_INTERRUPTED
-    if reason != "finished":
-        return f"FAILED: finish reason {reason!r}", EXIT_FAILED
-    if responses == 0:
-        return "FAILED: nothing was fetched (is the site reachable?)", EXIT_FAILED
-    if requests and failed / requests > max_failure_rate:
-        return f"FAILED: {failed} failures for {requests} requests", EXIT_FAILED
-    crashes = stats.get("investcrawl/failures/parse_error", 0) + sum(
-        value for key, value in stats.items() if key.startswith("spider_exceptions/")
-    )
-    if crashes:  # our code raised: a bug to look at, whatever the share
-        return f"FAILED: the crawler's code raised {crashes} times (see the log)", EXIT_FAILED
-    return "OK", 0
+    return crawler
 
 
 def _summary(stats: dict[str, Any], verdict: str, log_path: Path) -> str:
@@ -535,8 +527,8 @@ def migrate(db_path: str) -> None:
         raise click.ClickException(f"no archive at {db_path}")
     try:
         open_archive(db_path).close()
-    except sqlite3.Error as error:
-        raise click.ClickException(f"cannot migrate {db_path}: {error}") from None
+    except ArchiveError as error:
+        raise click.ClickException(f"cannot migrate: {error}") from None
     click.echo(f"{db_path} is up to date")
 
 

@@ -7,10 +7,11 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem
+from scrapy.exceptions import CloseSpider, DropItem
 
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import ArchiveWriter, open_archive
+from investcrawl.archive import ArchiveError, ArchiveWriter
+from investcrawl.runs import ARCHIVE_ERROR, ARCHIVE_ERROR_REASON, archive_failed, open_crawl_archive
 
 
 class InvalidArticle(DropItem):
@@ -57,11 +58,16 @@ class ValidateArticlePipeline:
 
 
 class ArchivePipeline:
-    """Store articles, and every failure the crawl reports, in the SQLite archive."""
+    """Store articles, and every failure the crawl reports, in the SQLite archive.
+
+    Writes happen here, in batches, in the crawl's own process. A write that fails stops
+    the crawl (`runs.archive_failed`): nothing more is written, the articles still coming
+    in are dropped, and the run fails without advancing its state, so that the next run
+    fetches again what this one could not keep.
+    """
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.path = crawler.settings.get("ARCHIVE_PATH")
         self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 200)
         self.writer: ArchiveWriter | None = None
         crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
@@ -72,27 +78,49 @@ class ArchivePipeline:
         return cls(crawler)
 
     def open_spider(self, spider: Any = None) -> None:
-        self.writer = ArchiveWriter(
-            open_archive(self.path), batch_size=self.batch_size, background=True
-        )
+        try:
+            db = open_crawl_archive(self.crawler.settings)
+        except ArchiveError as error:
+            archive_failed(self.crawler, error, stop=False)
+            raise CloseSpider(ARCHIVE_ERROR_REASON) from None
+        self.writer = ArchiveWriter(db, batch_size=self.batch_size)
 
     def close_spider(self, spider: Any = None) -> None:
         if self.writer is None:
             return
-        self.writer.close()
+        try:
+            self.writer.close()
+        except ArchiveError as error:
+            archive_failed(self.crawler, error, stop=False)
         for name, value in self.writer.counts.items():
             self.crawler.stats.set_value(f"investcrawl/archive/{name}", value)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        assert self.writer is not None
-        self.writer.add_article(ItemAdapter(item))  # a mapping: asdict() would deep-copy it
+        # A mapping, not asdict(): that would deep-copy the article.
+        if not self._write(self.writer.add_article if self.writer else None, ItemAdapter(item)):
+            raise DropItem("not archived: the archive cannot be written (see the error above)")
         return item
 
     def failure_recorded(self, url: str, kind: str, detail: str, attempts: int) -> None:
-        if self.writer is not None:
-            self.writer.add_failure(url, kind, detail, attempts)
+        self._write(self.writer.add_failure if self.writer else None, url, kind, detail, attempts)
 
     def item_dropped(self, item: Any, exception: BaseException, **kwargs: Any) -> None:
-        if self.writer is not None and isinstance(exception, InvalidArticle):
+        if isinstance(exception, InvalidArticle):
             url = ItemAdapter(item).get("url") or ""
-            self.writer.add_failure(url, "invalid_item", str(exception))
+            self._write(
+                self.writer.add_failure if self.writer else None,
+                url,
+                "invalid_item",
+                str(exception),
+            )
+
+    def _write(self, method: Any, *args: Any) -> bool:
+        """Call a writer method; False when the archive cannot be written (the crawl stops)."""
+        if method is None or self.crawler.stats.get_value(ARCHIVE_ERROR) is not None:
+            return False
+        try:
+            method(*args)
+        except ArchiveError as error:
+            archive_failed(self.crawler, error)
+            return False
+        return True

@@ -1,57 +1,95 @@
 """The id probe: walk article ids upward from the archive's frontier.
 
 Article ids are sequential site-wide, so new articles are found by asking for the ids above
-the highest one archived, until `misses` ids in a row do not exist. No Scrapy here: the
-spider reports each outcome and asks what to fetch next.
+the highest one that exists, until `misses` ids in a row past it do not exist. No Scrapy
+here: the spider reports each outcome (`settle`) and asks what to fetch next (`next_ids`).
 
-The frontier is the highest id up to which every id has been settled (archived, recorded
-as a failure, or known missing below an id that exists). It only moves over settled ids,
-so a harvest cut short never makes the next one skip an id it did not reach.
+The frontier is the highest id up to which every id has been settled: it exists (a hit),
+or it does not and a higher id does (a gap, recorded). It only moves over settled ids, so a
+harvest cut short, or an id that failed for now (open), never makes the next harvest skip
+an id it did not reach.
+
+Bounds, whatever the site answers: the probe only follows a hit at most `max_jump` above
+the highest hit so far (a 上一条 link to a far-away id that answers does not drag it
+there), issues at most `limit` ids per run, and holds state only for the ids between its
+frontier and the end of its window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import Generic, TypeVar
+
+Record = TypeVar("Record")  # what the spider keeps for a miss it may record later
+
+
+class Outcome(Enum):
+    HIT = "hit"  # the id exists (an article, or a page of the site that is not one of ours)
+    MISS = "miss"  # it does not (404, soft 404)
+    OPEN = "open"  # not known yet: a transient failure, to be tried again
 
 
 @dataclass
-class IdProbe:
+class IdProbe(Generic[Record]):
     frontier: int
     misses: int = 20
+    max_jump: int = 1000
+    limit: int = 5000
     highest_hit: int = field(init=False)
-    next_id: int = field(init=False)
-    settled: set[int] = field(default_factory=set)
-    pending_misses: dict[int, object] = field(default_factory=dict)
+    issued: int = field(default=0, init=False)
+    _next_id: int = field(init=False)
+    _settled: set[int] = field(default_factory=set, init=False)  # above the frontier
+    _held: dict[int, Record | None] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.highest_hit = self.frontier
-        self.next_id = self.frontier + 1
+        self._next_id = self.frontier + 1
 
-    def ids_to_fetch(self) -> list[int]:
-        """Ids not asked for yet, up to `misses` past the highest id that exists."""
-        last = self.highest_hit + self.misses
-        ids = list(range(self.next_id, last + 1))
-        self.next_id = max(self.next_id, last + 1)
+    def tracks(self, article_id: int) -> bool:
+        """Whether the probe wants to hear about this id's outcome."""
+        return self.frontier < article_id <= self.highest_hit + max(self.misses, self.max_jump)
+
+    def next_ids(self) -> list[int]:
+        """Ids to ask for now: not asked yet, up to `misses` past the highest hit, within
+        the run's limit."""
+        last = min(self.highest_hit + self.misses, self._next_id - 1 + self.limit - self.issued)
+        ids = list(range(self._next_id, last + 1))
+        self._next_id = max(self._next_id, last + 1)
+        self.issued += len(ids)
         return ids
 
-    def hit(self, article_id: int) -> list[object]:
-        """The id exists. Returns the misses below it, which are now known to be gaps."""
-        self.settled.add(article_id)
-        self.highest_hit = max(self.highest_hit, article_id)
-        gaps = [miss for i, miss in self.pending_misses.items() if i < article_id]
-        self.pending_misses = {i: m for i, m in self.pending_misses.items() if i > article_id}
-        return gaps
+    @property
+    def limited(self) -> bool:
+        """True when the run's limit stopped the probe short of its window's end."""
+        return self.issued >= self.limit and self._next_id <= self.highest_hit + self.misses
 
-    def miss(self, article_id: int, record: object) -> list[object]:
-        """The id does not exist (yet). A miss below the highest hit is a gap: returned."""
-        self.settled.add(article_id)
-        if article_id < self.highest_hit:
-            return [record]
-        self.pending_misses[article_id] = record
-        return []
+    def settle(self, article_id: int, outcome: Outcome, record: Record | None = None) -> list:
+        """Take an id's outcome; return the held records that are now gaps to record.
 
-    def settled_frontier(self) -> int:
-        frontier = self.frontier
-        while frontier + 1 <= self.highest_hit and frontier + 1 in self.settled:
-            frontier += 1
-        return frontier
+        record: for a miss that is not to be recorded unless a higher id turns out to
+        exist (a probed id past the last one is not a failure: just not issued yet). A
+        miss without a record was recorded by the caller already.
+        """
+        if not self.tracks(article_id):
+            return []
+        if outcome is Outcome.OPEN:
+            return []  # unsettled: the frontier stops below it
+        self._settled.add(article_id)
+        gaps: list = []
+        if outcome is Outcome.HIT and article_id > self.highest_hit:
+            self.highest_hit = article_id
+            below = [i for i in self._held if i < article_id]
+            gaps = [self._held.pop(i) for i in sorted(below)]
+        elif outcome is Outcome.MISS:
+            if article_id > self.highest_hit:
+                self._held[article_id] = record
+            elif record is not None:
+                gaps = [record]
+        self._advance()
+        return [gap for gap in gaps if gap is not None]
+
+    def _advance(self) -> None:
+        while self.frontier + 1 <= self.highest_hit and self.frontier + 1 in self._settled:
+            self.frontier += 1
+            self._settled.discard(self.frontier)

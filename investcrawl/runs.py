@@ -1,75 +1,191 @@
-"""Extension: one row in `crawl_runs` per run, written at start and completed at the end.
+"""A run's bookkeeping: its `crawl_runs` row, its verdict, and what stops it.
 
-A run whose row never got a finish reason died without closing (SIGKILL, power loss); the
-next run marks it `killed`.
+The RunRecorder extension writes one row per run at start and completes it at the end. A
+run whose row never got a finish reason died without closing (SIGKILL, power loss, or an
+archive that could not be written even to record the end); the next run marks it `killed`.
+
+A run *succeeds* only as `verdict()` says (the same function gives `investcrawl harvest`
+its exit code). Only a run that succeeded advances the crawl's state (the probe frontier,
+the completed walk, ...): the spider's `finish(state)` is called inside the transaction
+that records the run's end, so the two are written together or not at all.
+
+Storage errors (SQLite, the file system, the WARC files) reach `archive_failed()`, which
+keeps the first cause and stops the crawl: a run never goes on fetching pages it cannot
+keep.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
+from scrapy.settings import BaseSettings
+from scrapy.utils.defer import deferred_from_coro
 
-from investcrawl.archive import open_archive, utc_now
+from investcrawl.archive import (
+    ArchiveError,
+    ArchiveState,
+    open_archive,
+    utc_now,
+    write_transaction,
+)
+from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE_ERROR = "investcrawl/archive/error"  # stat: the first storage error, one line
+ARCHIVE_ERROR_EXIT = "investcrawl/archive/error_exit_code"
+ARCHIVE_ERROR_REASON = "archive_error"  # the finish reason of a run stopped by one
+
+
+def open_crawl_archive(settings: BaseSettings) -> Any:
+    """The archive a crawl with these settings writes (ARCHIVE_PATH and its limits)."""
+    return open_archive(
+        settings.get("ARCHIVE_PATH"),
+        lock_timeout=settings.getfloat("ARCHIVE_LOCK_TIMEOUT", 30.0),
+        max_bytes=settings.getint("ARCHIVE_MAX_BYTES", 0),
+    )
+
+
+def archive_failed(crawler: Crawler, error: ArchiveError, *, stop: bool = True) -> None:
+    """Storage failed: keep the first cause in the stats and stop the crawl.
+
+    stop=False while the spider is opening or closing (the caller raises CloseSpider, or
+    the crawl is ending anyway).
+    """
+    stats = crawler.stats
+    if stats.get_value(ARCHIVE_ERROR) is None:
+        stats.set_value(ARCHIVE_ERROR, str(error))
+        stats.set_value(ARCHIVE_ERROR_EXIT, error.exit_code)
+        logger.error("archive error, stopping the crawl: %s", error)
+    engine = crawler.engine
+    if stop and engine is not None and engine.spider is not None:
+        deferred_from_coro(engine.close_spider_async(reason=ARCHIVE_ERROR_REASON))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    text: str  # "OK", or "FAILED: why" / "INTERRUPTED: ..." in one line
+    exit_code: int
+
+
+def verdict(stats: Mapping[str, Any], reason: str | None, max_failure_rate: float) -> Verdict:
+    """Did the run succeed? The one rule, for the state advance and for the exit code."""
+    if stats.get(ARCHIVE_ERROR):
+        text = f"FAILED: the archive could not be written: {stats[ARCHIVE_ERROR]}"
+        return Verdict(False, text, stats.get(ARCHIVE_ERROR_EXIT) or EXIT_CANTCREAT)
+    if reason == "shutdown":
+        text = "INTERRUPTED: stopped by a signal; the next harvest continues"
+        return Verdict(False, text, EXIT_INTERRUPTED)
+    if reason != "finished":
+        return Verdict(False, f"FAILED: finish reason {reason!r}", EXIT_FAILED)
+    requests = stats.get("downloader/request_count", 0)
+    responses = stats.get("response_received_count", 0)
+    failed = stats.get("investcrawl/archive/failed", 0)
+    if responses == 0:
+        return Verdict(False, "FAILED: nothing was fetched (is the site reachable?)", EXIT_FAILED)
+    if requests and failed / requests > max_failure_rate:
+        return Verdict(False, f"FAILED: {failed} failures for {requests} requests", EXIT_FAILED)
+    crashes = stats.get("investcrawl/failures/parse_error", 0) + sum(
+        value for key, value in stats.items() if key.startswith("spider_exceptions/")
+    )
+    if crashes:  # our code raised: a bug to look at, whatever the share
+        text = f"FAILED: the crawler's code raised {crashes} times (see the log)"
+        return Verdict(False, text, EXIT_FAILED)
+    return Verdict(True, "OK", EXIT_OK)
+
+
+def crawl_verdict(crawler: Crawler) -> Verdict:
+    """The verdict of a crawl that has ended (or never started)."""
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    reason = stats.get("finish_reason")
+    if reason is None and not stats.get(ARCHIVE_ERROR):
+        return Verdict(False, "FAILED: the crawl did not start (see the log)", EXIT_FAILED)
+    return verdict(stats, reason, crawler.settings.getfloat("HARVEST_MAX_FAILURE_RATE", 0.5))
 
 
 class RunRecorder:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.path = crawler.settings.get("ARCHIVE_PATH")
+        self.max_failure_rate = crawler.settings.getfloat("HARVEST_MAX_FAILURE_RATE", 0.5)
         self.run_id: int | None = None
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
+        crawler.signals.connect(self.spider_error, signals.spider_error)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecorder:
         return cls(crawler)
 
+    def spider_error(self, failure: Any, **kwargs: Any) -> None:
+        """A callback could not read the archive (ArchiveState): stop, as for a write."""
+        if isinstance(failure.value, ArchiveError):
+            archive_failed(self.crawler, failure.value)
+
     def spider_opened(self, spider: Any) -> None:
-        db = open_archive(self.path)
         try:
-            with db.atomic():
-                db.execute(
-                    "UPDATE crawl_runs SET finish_reason = 'killed' WHERE finish_reason IS NULL"
-                )
-                self.run_id = (
-                    db["crawl_runs"]
-                    .insert(
-                        {
-                            "spider": spider.name,
-                            "mode": getattr(spider, "mode", None),
-                            "started_at": utc_now(),
-                        }
+            db = open_crawl_archive(self.crawler.settings)
+            try:
+                with write_transaction(db, self.crawler.settings.get("ARCHIVE_PATH")):
+                    db.execute(
+                        "UPDATE crawl_runs SET finish_reason = 'killed' WHERE finish_reason IS NULL"
                     )
-                    .last_pk
-                )
-        finally:
-            db.close()
+                    self.run_id = (
+                        db["crawl_runs"]
+                        .insert(
+                            {
+                                "spider": spider.name,
+                                "mode": getattr(spider, "mode", None),
+                                "started_at": utc_now(),
+                            }
+                        )
+                        .last_pk
+                    )
+            finally:
+                db.close()
+        except ArchiveError as error:
+            archive_failed(self.crawler, error, stop=False)
+            raise CloseSpider(ARCHIVE_ERROR_REASON) from None
         self.crawler.stats.set_value("investcrawl/run_id", self.run_id)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.run_id is None:
             return
         stats = self.crawler.stats
-        db = open_archive(self.path)
+        result = verdict(stats.get_stats(), reason, self.max_failure_rate)
+        if stats.get_value(ARCHIVE_ERROR):
+            reason = ARCHIVE_ERROR_REASON  # also when it came at the last flush
+        finish = getattr(spider, "finish", None)
         try:
-            with db.atomic():
-                db["crawl_runs"].update(
-                    self.run_id,
-                    {
-                        "mode": getattr(spider, "mode", None),
-                        "finished_at": utc_now(),
-                        "finish_reason": reason,
-                        "new": stats.get_value("investcrawl/archive/new", 0),
-                        "updated": stats.get_value("investcrawl/archive/updated", 0),
-                        "unchanged": stats.get_value("investcrawl/archive/unchanged", 0),
-                        "failed": stats.get_value("investcrawl/archive/failed", 0),
-                        "requests": stats.get_value("downloader/request_count", 0),
-                        "warc_file": stats.get_value("investcrawl/warc/file"),
-                        "stats": json.dumps(stats.get_stats(), default=str, sort_keys=True),
-                    },
-                )
-        finally:
-            db.close()
+            db = open_crawl_archive(self.crawler.settings)
+            try:
+                with write_transaction(db, self.crawler.settings.get("ARCHIVE_PATH")):
+                    db["crawl_runs"].update(
+                        self.run_id,
+                        {
+                            "mode": getattr(spider, "mode", None),
+                            "finished_at": utc_now(),
+                            "finish_reason": reason,
+                            "error": None if result.ok else result.text,
+                            "new": stats.get_value("investcrawl/archive/new", 0),
+                            "updated": stats.get_value("investcrawl/archive/updated", 0),
+                            "unchanged": stats.get_value("investcrawl/archive/unchanged", 0),
+                            "failed": stats.get_value("investcrawl/archive/failed", 0),
+                            "requests": stats.get_value("downloader/request_count", 0),
+                            "warc_file": stats.get_value("investcrawl/warc/file"),
+                            "stats": json.dumps(stats.get_stats(), default=str, sort_keys=True),
+                        },
+                    )
+                    if result.ok and finish is not None:
+                        finish(ArchiveState(db))  # the state advances with the run's end
+            finally:
+                db.close()
+        except ArchiveError as error:
+            archive_failed(self.crawler, error, stop=False)

@@ -9,7 +9,9 @@ COMMANDS_MODULE = "investcrawl.commands"
 
 # --- Where the archive goes -----------------------------------------------------------
 ARCHIVE_PATH = "data/archive.db"
-ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most two batches
+ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most the batch being filled
+ARCHIVE_LOCK_TIMEOUT = 30  # seconds a write waits for another connection's lock, then fails
+ARCHIVE_MAX_BYTES = 0  # above 0: the archive may not grow past this (fails as a full disk)
 WARC_DIR = "data/warc"  # raw captures, one WARC file per run
 WARC_GZIP_LEVEL = 1  # zlib level of each record (1 fastest, 9 smallest; see warc.py)
 
@@ -17,6 +19,9 @@ WARC_GZIP_LEVEL = 1  # zlib level of each record (1 fastest, 9 smallest; see war
 HARVEST_PROBE_MISSES = 20  # ids probed past the last one that exists
 HARVEST_LISTING_HEADS = 15  # city listings whose first page each harvest checks, in turn
 HARVEST_RETRY_LIMIT = 200  # failed URLs due for another try, per run
+HARVEST_PROBE_LIMIT = 5000  # ids the probe may ask for per run (the next run goes on)
+HARVEST_MAX_ID_JUMP = 1000  # a link to an id further above the highest known one: not fetched
+HARVEST_MAX_FAILURE_RATE = 0.5  # a run with more failures per request fails (exit 1)
 
 # --- Politeness toward investchn.com --------------------------------------------------
 USER_AGENT = (

@@ -21,6 +21,9 @@ SECTION_INDEX_PATH = "/index.php/home/news/index.html"  # assumed
 # Known: article pages are /index.php/home/news/detail/id/{id}.html
 ARTICLE_PATH_RE = re.compile(r"^/index\.php/home/news/detail/id/(?P<id>[1-9]\d*)\.html$")
 ARTICLE_PATH = "/index.php/home/news/detail/id/{id}.html"
+# Live ids are six digits (186533 in 2021). A URL with an id above this is not taken for
+# an article URL: never fetched, never stored (SQLite's integers stop at 2**63 - 1).
+ARTICLE_ID_MAX = 10**12
 # Assumed: city and zone listings, with further pages under /p/{n}.html
 LISTING_PATH_RE = re.compile(
     r"^/index\.php/home/news/(?P<kind>city|zone)/id/(?P<id>[1-9]\d*)(?:/p/(?P<page>[1-9]\d*))?\.html$"
@@ -91,9 +94,13 @@ def article_url(base_url: str, article_id: int) -> str:
 
 
 def article_id(url: str) -> int | None:
-    """The article id of an article URL (on any host), else None."""
+    """The article id of an article URL (on any host), else None (also for an id above
+    ARTICLE_ID_MAX)."""
     match = ARTICLE_PATH_RE.match(urlsplit(url).path)
-    return int(match["id"]) if match else None
+    if not match or len(match["id"]) > 13:
+        return None
+    value = int(match["id"])
+    return value if value <= ARTICLE_ID_MAX else None
 
 
 def listing_key(url: str) -> tuple[str, int, int] | None:

@@ -30,12 +30,15 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from investcrawl import __version__
+from investcrawl.archive import ArchiveError
+from investcrawl.runs import ARCHIVE_ERROR_REASON, archive_failed
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +222,7 @@ class WarcCaptureMiddleware:
     """
 
     def __init__(self, crawler: Crawler, directory: str, gzip_level: int = 1):
+        self.crawler = crawler
         self.directory = directory
         self.gzip_level = gzip_level
         self.warc: WarcFile | None = None
@@ -234,14 +238,21 @@ class WarcCaptureMiddleware:
         )
 
     def spider_opened(self, spider: Any = None) -> None:
-        if Path(self.directory).exists():
-            repair_open_files(self.directory)
-        self.warc = WarcFile(self.directory, gzip_level=self.gzip_level)
+        try:
+            if Path(self.directory).exists():
+                repair_open_files(self.directory)
+            self.warc = WarcFile(self.directory, gzip_level=self.gzip_level)
+        except OSError as error:  # raw pages are part of the archive: no WARC, no crawl
+            self._failed(error, stop=False)
+            raise CloseSpider(ARCHIVE_ERROR_REASON) from None
         self.stats.set_value("investcrawl/warc/file", self.warc.name)
 
     def spider_closed(self, spider: Any = None) -> None:
         if self.warc is not None:
-            self.warc.close()
+            try:
+                self.warc.close()
+            except OSError as error:
+                self._failed(error, stop=False)
             self.warc = None
 
     def process_response(
@@ -249,6 +260,14 @@ class WarcCaptureMiddleware:
     ) -> Response:
         if self.warc is not None:
             date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            request.meta["warc_capture"] = self.warc.write(request, response, date)
+            try:
+                request.meta["warc_capture"] = self.warc.write(request, response, date)
+            except OSError as error:  # the page is not kept: nothing read from it is stored
+                self._failed(error)
+                return response
             self.stats.inc_value("investcrawl/warc/records")
         return response
+
+    def _failed(self, error: OSError, *, stop: bool = True) -> None:
+        message = f"{self.directory}: cannot write the run's WARC file: {error}"
+        archive_failed(self.crawler, ArchiveError(message), stop=stop)

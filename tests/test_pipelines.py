@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from conftest import rows
@@ -17,7 +10,7 @@ from scrapy import signals
 from scrapy.utils.test import get_crawler
 
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import ArchiveWriter, WriterProcessDied, open_archive
+from investcrawl.archive import ArchiveWriter, open_archive
 from investcrawl.items import Article
 from investcrawl.pipelines import ArchivePipeline, InvalidArticle, ValidateArticlePipeline
 from investcrawl.spiders.investchn import InvestchnSpider
@@ -189,6 +182,7 @@ def test_archive_schema(tmp_path):
         "0002_harvests",
         "0003_search",
         "0004_contentless_search",
+        "0005_links_and_run_errors",
     ]
 
 
@@ -240,86 +234,3 @@ def test_permanent_failures_back_off_transient_ones_do_not(tmp_path):
     state = ArchiveState(open_archive(archive))
     assert state.due_failures("2026-11-03T00:00:00Z", 10) == ["http://x/503"]
     assert state.due_failures("2026-11-04T00:00:00Z", 10) == ["http://x/503", "http://x/404"]
-
-
-def test_background_writer_writes_the_same_rows_in_order(tmp_path):
-    results = {}
-    for background in (False, True):
-        archive = tmp_path / f"{background}.db"
-        writer = ArchiveWriter(open_archive(archive), batch_size=2, background=background)
-        for number in range(1, 8):
-            writer.add_article(dataclasses.asdict(article(number)))
-        writer.add_article({**dataclasses.asdict(article(3)), "body": "改过。"})  # a revision
-        writer.add_failure("http://x/1", "http_404")
-        writer.close()  # waits for the batch in flight
-        results[background] = (
-            writer.counts,
-            rows(archive, "SELECT id, body FROM articles ORDER BY id"),
-            rows(archive, "SELECT article_id FROM article_revisions"),
-            rows(archive, "SELECT url FROM failures"),
-        )
-    assert results[True] == results[False]
-    assert results[True][0] == {"new": 7, "updated": 1, "unchanged": 0, "failed": 1}
-
-
-def test_writer_process_ignores_ctrl_c_and_sigterm(tmp_path):
-    """A Ctrl-C reaches the whole process group: the writer must outlive it and finish."""
-    archive = tmp_path / "a.db"
-    writer = ArchiveWriter(open_archive(archive), batch_size=2, background=True)
-    writer.add_article(dataclasses.asdict(article(1)))
-    writer.add_article(dataclasses.asdict(article(2)))  # a batch in flight
-    for number in (signal.SIGINT, signal.SIGTERM):
-        os.kill(writer._process.pid, number)
-    writer.add_article(dataclasses.asdict(article(3)))
-    writer.close()
-    assert writer.counts["new"] == 3
-    assert rows(archive, "SELECT id FROM articles ORDER BY id") == [{"id": 1}, {"id": 2}, {"id": 3}]
-
-
-def test_writer_process_errors_reach_the_crawl(tmp_path):
-    writer = ArchiveWriter(open_archive(tmp_path / "a.db"), batch_size=1, background=True)
-    writer.add_article({**dataclasses.asdict(article(1)), "id": "not an id"})
-    with pytest.raises(sqlite3.IntegrityError, match="datatype mismatch"):
-        writer.close()  # the batch's error, raised here as in the writer process
-
-
-def test_a_dead_writer_process_is_an_error_not_a_hang(tmp_path):
-    writer = ArchiveWriter(open_archive(tmp_path / "a.db"), batch_size=1, background=True)
-    writer.add_article(dataclasses.asdict(article(1)))
-    os.kill(writer._process.pid, signal.SIGKILL)
-    with pytest.raises(WriterProcessDied, match="exit code -9"):
-        writer.add_article(dataclasses.asdict(article(2)))
-        writer.close()
-
-
-def test_writer_process_finishes_its_batch_and_exits_when_the_crawl_is_killed(tmp_path):
-    archive = tmp_path / "a.db"
-    script = f"""
-import dataclasses, os, sys, time
-sys.path.insert(0, {str(Path(__file__).parent)!r})
-from test_pipelines import article
-from investcrawl.archive import ArchiveWriter, open_archive
-writer = ArchiveWriter(open_archive({str(archive)!r}), batch_size=50, background=True)
-for number in range(1, 101):
-    writer.add_article(dataclasses.asdict(article(number)))
-print(writer._process.pid, flush=True)
-time.sleep(60)
-"""
-    crawl = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    child = int(crawl.stdout.readline())
-    crawl.kill()
-    crawl.wait()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _running(child):
-        time.sleep(0.05)
-    assert not _running(child), "the writer process outlived the crawl"
-    # Both batches handed over before the kill are in the archive.
-    assert rows(archive, "SELECT count(*) AS n FROM articles") == [{"n": 100}]
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # not a zombie
-    except FileNotFoundError:
-        return False

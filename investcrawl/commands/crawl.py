@@ -1,12 +1,15 @@
-"""`scrapy crawl`, checking spider arguments before anything starts.
+"""`scrapy crawl`, checking spider arguments before anything starts, with an honest exit code.
 
 A spider class may define `check_arguments(**spider_args)`, raising ValueError with a
 message; the command then exits with status 2 and that one-line message, no traceback.
+After the crawl, the exit code is the run's verdict (investcrawl.runs.verdict), as for
+`investcrawl harvest`: 0 only when everything fetched is in the archive.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from scrapy.commands.crawl import Command as CrawlCommand
 from scrapy.exceptions import UsageError
@@ -14,15 +17,28 @@ from scrapy.exceptions import UsageError
 
 class Command(CrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if len(args) == 1 and self.crawler_process is not None:
+        if len(args) != 1 or self.crawler_process is None:
+            super().run(args, opts)
+            return
+        try:
+            spidercls = self.crawler_process.spider_loader.load(args[0])
+        except KeyError:
+            spidercls = None  # the base command reports unknown spiders
+        check = getattr(spidercls, "check_arguments", None)
+        if check is not None:
             try:
-                spidercls = self.crawler_process.spider_loader.load(args[0])
-            except KeyError:
-                spidercls = None  # the base command reports unknown spiders
-            check = getattr(spidercls, "check_arguments", None)
-            if check is not None:
-                try:
-                    check(**opts.spargs)
-                except (ValueError, TypeError) as error:
-                    raise UsageError(str(error), print_help=False) from None
-        super().run(args, opts)
+                check(**opts.spargs)
+            except (ValueError, TypeError) as error:
+                raise UsageError(str(error), print_help=False) from None
+        if spidercls is None:
+            super().run(args, opts)
+            return
+        from investcrawl.runs import crawl_verdict
+
+        crawler = self.crawler_process.create_crawler(spidercls)
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        result = crawl_verdict(crawler)
+        if not result.ok:
+            print(f"crawl {result.text}", file=sys.stderr, flush=True)
+        self.exitcode = 1 if self.crawler_process.bootstrap_failed else result.exit_code

@@ -1,32 +1,45 @@
 """What every investcrawl spider shares: the site's base URL, the archive's state, reading an
 article response and recording what did not become an article.
 
-Subclasses decide what to fetch; each fetched article id ends in `settle()` as a *hit* (the
-id exists), a *miss* (404 or a soft 404: it does not) or *open* (a transient failure), so
-that the id probe and the id sweep can reason about ids.
+Subclasses decide what to fetch; each fetched article id ends in `settle()` with an
+`Outcome`: HIT (the id exists), MISS (404 or a soft 404: it does not) or OPEN (a transient
+failure), so that the id probe and the id sweep can reason about ids.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
-from investcrawl.archive import ArchiveState, open_archive, utc_now
+from investcrawl.archive import FAILURE_KINDS, ArchiveError, ArchiveState, utc_now
 from investcrawl.extract import Rejected, extract_article
+from investcrawl.probe import Outcome
+from investcrawl.runs import archive_failed, open_crawl_archive
 
 ARTICLE_PRIORITY = 10  # fetch articles before more listing pages: keeps the queue short
 MISS_KINDS = ("http_404", "not_an_article")  # the id does not exist (or no longer)
+
+
+class FailedFetch(NamedTuple):
+    """A URL that did not become an article, as it goes to the `failures` table."""
+
+    url: str
+    kind: str
+    detail: str
+
 
 logger = logging.getLogger(__name__)
 
@@ -60,15 +73,20 @@ class ArchiveSpider(scrapy.Spider):
         self.allowed_domains = [urlsplit(self.base_url).hostname]
         self.provinces: dict[str, str] = {}
         self.state: ArchiveState | None = None
-        self.chained: set[int] = set()  # archived ids whose 上一条/下一条 were followed
         self.started_at = utc_now()
         self.requested: set[str] = set()  # canonical URLs requested in this run
+        # The highest article id known to be real: the archive's (set by subclasses), the
+        # listings', and the hits of this run. Links may lead at most HARVEST_MAX_ID_JUMP
+        # above it: a link to a far-away id is recorded (implausible_id), not fetched.
+        self.known_max_id = 0
+        self.max_seen_id = 0  # the highest article id that exists, seen in this run
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.redirect_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider.redirect_dropped, signal=signals.request_dropped)
+        spider.max_id_jump = crawler.settings.getint("HARVEST_MAX_ID_JUMP", 1000)
         return spider
 
     # A redirect that is never fetched leaves the URL that was asked for without an article
@@ -83,18 +101,27 @@ class ArchiveSpider(scrapy.Spider):
             if live and target.hostname in site.SITE_HOSTS:
                 return  # investchn.com <-> www.investchn.com on the live site
             detail = f"redirect off the site's host: {request.url}"
-            self.record(asked_url(request), "refused", detail, request=request)
+            self.record(FailedFetch(asked_url(request), "refused", detail), request=request)
             raise IgnoreRequest(detail)  # the engine drops it: never fetched
 
     def redirect_dropped(self, request: scrapy.Request, **kwargs: Any) -> None:
         if request.meta.get("redirect_urls"):
             detail = f"redirect to a page fetched already: {request.url}"
-            self.record(asked_url(request), "refused", detail, request=request)
+            self.record(FailedFetch(asked_url(request), "refused", detail), request=request)
 
     def open_state(self) -> ArchiveState:
+        """The archive, for reading (raises ArchiveError, which the caller hands to
+        `archive_failed`)."""
         if self.state is None:
-            self.state = ArchiveState(open_archive(self.settings.get("ARCHIVE_PATH")))
+            self.state = ArchiveState(open_crawl_archive(self.settings))
         return self.state
+
+    def archive_failed(self, error: ArchiveError) -> None:
+        archive_failed(self.crawler, error)
+
+    def finish(self, state: ArchiveState) -> None:
+        """What a run that succeeded writes of its own state (inside the transaction that
+        records the run's end; see runs.py). Nothing by default."""
 
     def closed(self, reason: str) -> None:
         if self.state is not None:
@@ -105,9 +132,9 @@ class ArchiveSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> Iterator[Any]:
         request = response.request
         url = asked_url(request) if request is not None else response.url
-        if site.article_id(response.url) is None:
-            failure = (url, "not_an_article", f"redirected to {response.url}")
-            yield from self.settle(request, "miss", failure, response)
+        if self.article_id(response.url) is None:
+            failed = FailedFetch(url, "not_an_article", f"redirected to {response.url}")
+            yield from self.settle(request, Outcome.MISS, failed)
             return
         capture = response.meta.get("warc_capture")
         try:
@@ -119,14 +146,19 @@ class ArchiveSpider(scrapy.Spider):
                 fetched_at=capture.date if capture else utc_now(),
             )
         except Rejected as rejected:
-            outcome = "miss" if rejected.kind in MISS_KINDS else "hit"
-            failure = (response.url, rejected.kind, rejected.detail)
-            yield from self.settle(request, outcome, failure, response)
+            if FAILURE_KINDS[rejected.kind] == "transient" and request is not None:
+                retry = get_retry_request(request, spider=self, reason=rejected.kind)
+                if retry is not None:  # a page cut off: fetched again, as Scrapy retries
+                    yield retry
+                    return
+            outcome = Outcome.MISS if rejected.kind in MISS_KINDS else Outcome.HIT
+            failed = FailedFetch(response.url, rejected.kind, rejected.detail)
+            yield from self.settle(request, outcome, failed)
             return
         except Exception as error:  # a bug of ours must not lose the page or stop the crawl
             logger.exception("extraction failed on %s", response.url)
-            failure = (response.url, "parse_error", f"{type(error).__name__}: {error}")
-            yield from self.settle(request, "hit", failure, response)
+            failed = FailedFetch(response.url, "parse_error", f"{type(error).__name__}: {error}")
+            yield from self.settle(request, Outcome.HIT, failed)
             return
         if extraction.date_fallback:
             self.crawler.stats.inc_value("investcrawl/date_fallback")
@@ -134,66 +166,102 @@ class ArchiveSpider(scrapy.Spider):
         if capture is not None:
             article.warc_file, article.warc_offset = capture.file, capture.offset
         yield article
-        yield from self.settle(request, "hit", None, response)
+        yield from self.settle(request, Outcome.HIT, None)
         # 上一条/下一条 are unreliable as an order, but they reveal unlisted articles.
-        for linked in (article.prev_id, article.next_id):
-            if linked is not None and self.follows_prev_next:
-                yield from self.article_request(site.article_url(self.base_url, linked))
+        if self.follows_prev_next:
+            for linked in (article.prev_id, article.next_id):
+                if linked is not None:
+                    url = site.article_url(self.base_url, linked)
+                    if isinstance(request := self.article_request(url, "link"), scrapy.Request):
+                        yield request
 
-    def on_error(self, failure: Failure) -> Iterable[scrapy.Request]:
+    def on_error(self, failure: Failure) -> list[scrapy.Request]:
         request = failure.request
         if failure.check(HttpError):
-            status = failure.value.response.status
-            kind = "http_404" if status in (404, 410) else "http_error"
-            detail = f"HTTP {status}"
+            response = failure.value.response
+            status = response.status
+            if status in (404, 410):
+                kind, detail = "http_404", f"HTTP {status}"
+            elif 300 <= status < 400:  # a redirect Scrapy would not follow (file:, data: ...)
+                location = header(response, b"Location") or ""
+                kind, detail = "refused", f"HTTP {status} redirect to {location[:200]!r}"
+            else:
+                kind, detail = "http_error", f"HTTP {status}"
         elif failure.check(IgnoreRequest):  # robots.txt, off-site or endless redirects
             target = request.url if request.meta.get("redirect_urls") else ""
             kind = "refused"
             detail = f"{failure.getErrorMessage() or 'request refused'} {target}".strip()
-        elif "download max size" in failure.getErrorMessage():
-            kind, detail = "too_large", failure.getErrorMessage().split(" in request ")[0]
+        elif "download max size" in failure.getErrorMessage() or (
+            failure.check(CancelledError, DownloadCancelledError)
+            and request.meta.get("investcrawl_too_large")
+        ):
+            kind = "too_large"
+            detail = failure.getErrorMessage().split(" in request ")[0] or (
+                f"more than {request.meta['investcrawl_too_large']} bytes"
+            )
         else:
             kind = "network_error"
             detail = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        outcome = {"http_404": "miss", "too_large": "hit", "refused": "hit"}.get(kind, "open")
-        failed = (asked_url(request), kind, detail[:500])
-        return list(self.settle(request, outcome, failed, None))
+        outcome = {
+            "http_404": Outcome.MISS,
+            "too_large": Outcome.HIT,
+            "refused": Outcome.HIT,
+        }.get(kind, Outcome.OPEN)
+        return self.settle(request, outcome, FailedFetch(asked_url(request), kind, detail[:500]))
 
     def settle(
-        self,
-        request: scrapy.Request | None,
-        outcome: str,
-        failure: tuple[str, str, str] | None,
-        response: Response | None,
-    ) -> Iterator[scrapy.Request]:
-        """Where a fetch ended. By default: record the failure, if any."""
-        if failure is not None:
-            self.record(*failure, request=request)
-        return iter(())
+        self, request: scrapy.Request | None, outcome: Outcome, failed: FailedFetch | None
+    ) -> list[scrapy.Request]:
+        """Where a fetch ended; returns requests to make next. By default: record the
+        failure, if any."""
+        if failed is not None:
+            self.record(failed, request=request)
+        return []
 
     # --- Requests and failures --------------------------------------------------------
 
-    def article_request(self, url: str, *, skip_archived: bool = True, **meta: Any):
-        """A request for an article, unless skip_archived and it is archived already."""
-        article_id = site.article_id(url)
-        if skip_archived and self.skips_archived and not self.open_state().empty:
-            state = self.open_state()
-            if state.failure_waits(site.canonical_url(url), self.started_at):
-                self.crawler.stats.inc_value("investcrawl/skipped/failure_waits")
-                return  # failed before; not due for another try yet
-            linked = state.archived_links(article_id)
-            if linked is not None:
-                self.crawler.stats.inc_value("investcrawl/skipped/archived")
-                # Its 上一条/下一条, as archived, may lead to articles no listing shows.
-                for other in linked:
-                    if other not in self.chained:
-                        self.chained.add(other)
-                        yield from self.article_request(site.article_url(self.base_url, other))
-                return
-        yield from self.new_request(url, self.parse_article, priority=ARTICLE_PRIORITY, meta=meta)
+    def article_id(self, url: str) -> int | None:
+        """The article id of url, or None when it is not an article URL of the site."""
+        return site.article_id(url)
 
-    def new_request(self, url: str, callback: Any, **kwargs: Any) -> Iterator[scrapy.Request]:
-        """A request for url, unless it was requested already in this run.
+    def reach(self) -> int:
+        """The highest article id a link may lead to (see known_max_id)."""
+        known = max(self.known_max_id, self.max_seen_id)
+        return min(site.ARTICLE_ID_MAX, known + self.max_id_jump) if known else site.ARTICLE_ID_MAX
+
+    def article_request(
+        self, url: str, source: str, **meta: Any
+    ) -> scrapy.Request | Outcome | None:
+        """A request for the article at url; or, when none is made, what is known of it.
+
+        source: where the URL came from: "listing", "link" (上一条/下一条, or archived
+        articles' links), "probe" or "retry" (a failure due for another try). Returns
+        Outcome.HIT or MISS when the archive knows the id (archived, or a failure not due
+        yet); None when nothing is known here: it was requested already in this run (its
+        outcome comes from that request), or it was refused (an implausible id, recorded).
+        """
+        article_id = self.article_id(url)
+        assert article_id is not None, url
+        if source in ("link", "retry") and article_id > self.reach():
+            detail = f"id {article_id} is more than {self.max_id_jump} above the highest known id"
+            if site.canonical_url(url) not in self.requested:
+                self.requested.add(site.canonical_url(url))
+                self.record(FailedFetch(site.canonical_url(url), "implausible_id", detail))
+            return None
+        if source != "retry" and self.skips_archived:
+            state = self.open_state()
+            if not state.empty:
+                waiting = state.waiting_failure(site.canonical_url(url), self.started_at)
+                if waiting is not None:
+                    self.crawler.stats.inc_value("investcrawl/skipped/failure_waits")
+                    return Outcome.MISS if waiting in MISS_KINDS else Outcome.HIT
+                if state.is_archived(article_id):
+                    self.crawler.stats.inc_value("investcrawl/skipped/archived")
+                    return Outcome.HIT
+        return self.new_request(url, self.parse_article, priority=ARTICLE_PRIORITY, meta=meta)
+
+    def new_request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request | None:
+        """A request for url, unless it was requested already in this run (None).
 
         Scrapy's duplicate filter would drop the repeats too, but only after each has gone
         through the spider middlewares and the scheduler: listing pages link every page of
@@ -202,9 +270,9 @@ class ArchiveSpider(scrapy.Spider):
         url = site.canonical_url(url)
         if url in self.requested:
             self.crawler.stats.inc_value("investcrawl/links/repeated")
-            return
+            return None
         self.requested.add(url)
-        yield scrapy.Request(url, callback=callback, errback=self.on_error, **kwargs)
+        return scrapy.Request(url, callback=callback, errback=self.on_error, **kwargs)
 
     def on_site(self, url: str) -> str | None:
         """The URL moved onto base_url when it belongs to the site, else None.
@@ -220,17 +288,16 @@ class ArchiveSpider(scrapy.Spider):
         path = urlunsplit(("", "", parts.path, parts.query, ""))
         return site.canonical_url(self.base_url + path)
 
-    def record(
-        self, url: str, kind: str, detail: str, *, request: scrapy.Request | None = None
-    ) -> None:
+    def record(self, failed: FailedFetch, *, request: scrapy.Request | None = None) -> None:
+        """Hand a failure to the archive pipeline; `attempts` counts this run's retries."""
         attempts = (request.meta.get("retry_times", 0) if request is not None else 0) + 1
-        self.crawler.stats.inc_value(f"investcrawl/failures/{kind}")
-        logger.info("failure %s: %s (%s)", kind, url, detail)
+        self.crawler.stats.inc_value(f"investcrawl/failures/{failed.kind}")
+        logger.info("failure %s: %s (%s)", failed.kind, failed.url, failed.detail)
         self.crawler.signals.send_catch_log(
             investcrawl_signals.failure_recorded,
-            url=url,
-            kind=kind,
-            detail=detail,
+            url=failed.url,
+            kind=failed.kind,
+            detail=failed.detail,
             attempts=attempts,
         )
 

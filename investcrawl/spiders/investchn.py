@@ -5,11 +5,13 @@ Modes (`-a mode=…`):
 - `incremental` (default): fetch only what is new. Ids above the archive's frontier are
   probed until HARVEST_PROBE_MISSES in a row do not exist; a few city listings' first pages
   (HARVEST_LISTING_HEADS, in turn) are checked for articles not archived; failures due for
-  another try are retried. Until one walk of every listing has completed, it walks (resume).
+  another try are retried, and the 上一条/下一条 of archived articles that are not archived
+  are fetched. Until one walk of every listing has completed, it walks (resume).
 - `full`: walk every listing page and refetch every article (edits become revisions).
 
 The spider only decides what to fetch; `investcrawl.extract` reads pages and the
-pipelines store them.
+pipelines store them. Its state (frontier, walk, heads cursor) advances only when the run
+succeeded (`finish`, called by runs.RunRecorder).
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 
 from investcrawl import site
-from investcrawl.archive import utc_now
+from investcrawl.archive import ArchiveError, ArchiveState, utc_now
 from investcrawl.extract import Document, Rejected, city_provinces, parse_document
-from investcrawl.probe import IdProbe
-from investcrawl.spiders.base import ArchiveSpider, header
+from investcrawl.probe import IdProbe, Outcome
+from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header
 
 INDEX_PRIORITY = 20
 MODES = ("incremental", "full")
@@ -49,10 +51,13 @@ class InvestchnSpider(ArchiveSpider):
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         self.mode = mode
         self.skips_archived = mode != "full"
-        self.probe: IdProbe | None = None
-        self.max_seen_id = 0  # the highest article id that exists, seen in this run
+        self.probe: IdProbe[FailedFetch] | None = None
+        # Before the probe starts (a walk of an empty archive): misses above every hit, so
+        # that the probe, started from the highest hit, knows them.
+        self.misses_above: set[int] = set()
         self.heads_cursor: int | None = None  # the last city whose listing head was checked
         self.index_done = False
+        self.listings_read = 0  # listing pages read in this run (a walk needs some)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> InvestchnSpider:
@@ -65,12 +70,34 @@ class InvestchnSpider(ArchiveSpider):
         return self.mode in ("full", "resume")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        state = self.open_state()
-        if self.mode == "incremental" and not state.get("walk_completed_at"):
-            self.mode = "resume"  # no walk of every listing has completed yet
-        self.logger.info("mode: %s", self.mode)
+        try:
+            state = self.open_state()
+            if self.mode == "incremental" and not state.get("walk_completed_at"):
+                self.mode = "resume"  # no walk of every listing has completed yet
+            self.known_max_id = state.plausible_max_id(self.max_id_jump) or 0
+            frontier = self.start_frontier(state)
+        except ArchiveError as error:
+            self.archive_failed(error)
+            return
+        self.logger.info("mode: %s, probe frontier: %s", self.mode, frontier)
+        if frontier is not None:  # on an empty archive, the probe waits for the walk
+            self.probe = self.new_probe(frontier)
         for request in self.page_request(self.base_url + site.SECTION_INDEX_PATH, "index"):
             yield request
+
+    def start_frontier(self, state: ArchiveState) -> int | None:
+        """Where the probe starts: the frontier a run left, if it is sane, else the top of
+        the archive's id sequence (not an outlier far above it)."""
+        stored = state.get("probe_frontier")
+        if stored is not None and self.known_max_id and int(stored) <= self.reach():
+            return int(stored)
+        if stored is not None:
+            self.logger.warning(
+                "probe frontier %s is far above the archive's highest id %s: not used",
+                stored,
+                self.known_max_id,
+            )
+        return self.known_max_id or None
 
     def after_index(self) -> Iterator[scrapy.Request]:
         """Once the section index is read (or failed), so that provinces are known."""
@@ -85,13 +112,19 @@ class InvestchnSpider(ArchiveSpider):
             if url is None:  # recorded while crawling another base_url
                 continue
             self.crawler.stats.inc_value("investcrawl/retried_failures")
-            if site.article_id(url) is not None:
-                yield from self.article_request(url, skip_archived=False)
+            if self.article_id(url) is not None:
+                if isinstance(request := self.article_request(url, "retry"), scrapy.Request):
+                    yield request
             else:
                 yield from self.page_request(url, "listing" if self.walking else "head")
-        frontier = state.get("probe_frontier") or state.max_article_id()
-        if frontier is not None:  # on an empty archive, the probe waits for the walk
-            yield from self.start_probe(int(frontier))
+        if self.skips_archived:
+            for linked in state.dangling_links():
+                url = site.article_url(self.base_url, linked)
+                if isinstance(request := self.article_request(url, "link"), scrapy.Request):
+                    self.crawler.stats.inc_value("investcrawl/dangling_links")
+                    yield request
+        if self.probe is not None:
+            yield from self.probe_requests()
 
     # --- Listings ---------------------------------------------------------------------
 
@@ -101,6 +134,8 @@ class InvestchnSpider(ArchiveSpider):
         if doc is not None:
             if kind == "index":
                 self.provinces.update(city_provinces(doc))
+            if kind in ("listing", "home"):
+                self.listings_read += 1
             if kind == "index" and not self.walking:
                 yield from self.listing_heads(doc)
             else:
@@ -117,8 +152,9 @@ class InvestchnSpider(ArchiveSpider):
                 continue
             path = urlsplit(url).path
             is_pager = text in site.PAGER_TEXTS or text.isdigit()
-            if site.article_id(url) is not None:
-                for request in self.article_request(url):
+            if (article_id := self.article_id(url)) is not None:
+                self.known_max_id = max(self.known_max_id, article_id)  # listed: real
+                if isinstance(request := self.article_request(url, "listing"), scrapy.Request):
                     unarchived += 1
                     yield request
             elif kind == "head":
@@ -158,88 +194,117 @@ class InvestchnSpider(ArchiveSpider):
 
     # --- The id probe -----------------------------------------------------------------
 
-    def start_probe(self, frontier: int) -> Iterator[scrapy.Request]:
-        self.probe = IdProbe(frontier, self.settings.getint("HARVEST_PROBE_MISSES"))
-        yield from self.probe_requests()
+    def new_probe(self, frontier: int) -> IdProbe[FailedFetch]:
+        settings = self.settings
+        return IdProbe(
+            frontier,
+            misses=settings.getint("HARVEST_PROBE_MISSES"),
+            max_jump=self.max_id_jump,
+            limit=settings.getint("HARVEST_PROBE_LIMIT", 5000),
+        )
 
     def probe_requests(self) -> Iterator[scrapy.Request]:
-        assert self.probe is not None
-        while ids := self.probe.ids_to_fetch():
+        """Requests for the ids the probe wants now; ids the archive knows settle at once."""
+        probe = self.probe
+        assert probe is not None
+        while ids := probe.next_ids():
             for article_id in ids:
                 url = site.article_url(self.base_url, article_id)
-                requests = list(self.article_request(url, probe=True))
-                if not requests:  # archived already: it exists
-                    self.record_gaps(self.probe.hit(article_id))
-                yield from requests
+                result = self.article_request(url, "probe", probe=True)
+                if isinstance(result, scrapy.Request):
+                    yield result
+                elif isinstance(result, Outcome):  # archived, or a failure not due yet
+                    self.record_gaps(probe.settle(article_id, result))
+                # None: requested already in this run; that request settles it
+        if probe.limited:
+            self.crawler.stats.set_value("investcrawl/probe/limited", probe.issued)
+            self.logger.warning(
+                "the id probe stopped at its limit of %d ids (HARVEST_PROBE_LIMIT); "
+                "the next harvest goes on from id %d",
+                probe.limit,
+                probe.frontier,
+            )
 
-    def settle(self, request, outcome, failure, response) -> Iterator[scrapy.Request]:
-        """Tell the probe about every id above its frontier, however it was reached.
+    def settle(
+        self, request: scrapy.Request | None, outcome: Outcome, failed: FailedFetch | None
+    ) -> list[scrapy.Request]:
+        """Tell the probe every outcome in its reach, however the id was reached.
 
         A probed id that does not exist is only recorded once a higher id turns out to
         exist (a gap); ids past the last one are not failures, just not issued yet.
         """
-        article_id = site.article_id(request.url) if request is not None else None
-        if article_id is not None and outcome == "hit":
-            self.max_seen_id = max(self.max_seen_id, article_id)
+        article_id = self.article_id(asked_url(request)) if request is not None else None
+        if article_id is None:
+            return super().settle(request, outcome, failed)
+        if outcome is Outcome.HIT and article_id > self.max_seen_id:
+            self.max_seen_id = article_id
+            self.misses_above = {i for i in self.misses_above if i > article_id}
         probe = self.probe
-        if probe is None or article_id is None or article_id <= probe.frontier:
-            yield from super().settle(request, outcome, failure, response)
-            return
-        if outcome == "hit":
-            self.record_gaps(probe.hit(article_id))
-        if outcome == "miss" and request.meta.get("probe"):
-            self.record_gaps(probe.miss(article_id, (request, outcome, failure, response)))
-        else:
-            if outcome == "miss":
-                probe.miss(article_id, None)
-            yield from super().settle(request, outcome, failure, response)
-        yield from self.probe_requests()
+        if probe is None:
+            if outcome is Outcome.MISS and article_id > self.max_seen_id:
+                self.misses_above.add(article_id)
+            return super().settle(request, outcome, failed)
+        held = outcome is Outcome.MISS and bool(request.meta.get("probe"))
+        if not held:
+            super().settle(request, outcome, failed)  # recorded now, told to the probe below
+        self.record_gaps(probe.settle(article_id, outcome, failed if held else None))
+        return list(self.probe_requests())
 
-    def record_gaps(self, gaps: list[Any]) -> None:
-        for request, outcome, failure, response in gaps:
-            super().settle(request, outcome, failure, response)
+    def record_gaps(self, gaps: list[FailedFetch]) -> None:
+        for failed in gaps:
+            self.record(failed)
 
     def spider_idle(self) -> None:
         """On an empty archive, probe above the highest id the walk found."""
-        if self.probe is None and self.max_seen_id:
-            for request in self.start_probe(self.max_seen_id):
-                self.crawler.engine.crawl(request)
-            raise DontCloseSpider
+        if self.probe is not None or not self.max_seen_id:
+            return
+        self.probe = probe = self.new_probe(self.max_seen_id)
+        for article_id in sorted(self.misses_above):
+            probe.settle(article_id, Outcome.MISS)  # recorded already, when they missed
+        try:
+            requests = list(self.probe_requests())
+        except ArchiveError as error:
+            self.archive_failed(error)
+            return
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        raise DontCloseSpider
 
     # --- Bookkeeping ------------------------------------------------------------------
 
-    def closed(self, reason: str) -> None:
-        state = self.state
-        if state is not None and reason == "finished":
-            values: dict[str, Any] = {}
-            if self.probe is not None:
-                values["probe_frontier"] = self.probe.settled_frontier()
-            if self.heads_cursor is not None:
-                values["heads_cursor"] = self.heads_cursor
-            if self.walking:
-                values["walk_completed_at"] = utc_now()
-            state.set(**values)
-        super().closed(reason)
+    def finish(self, state: ArchiveState) -> None:
+        """The run succeeded: move the frontier, the heads cursor, and mark the walk done."""
+        values: dict[str, Any] = {}
+        if self.probe is not None:
+            values["probe_frontier"] = self.probe.frontier
+        if self.heads_cursor is not None:
+            values["heads_cursor"] = self.heads_cursor
+        if self.walking and self.listings_read:
+            values["walk_completed_at"] = utc_now()
+        state.set(**values)
 
     def document(self, response: Response) -> Document | None:
         try:
             return parse_document(response.body, response.url, header(response, b"Content-Type"))
         except Rejected as rejected:
-            self.record(response.url, rejected.kind, rejected.detail, request=response.request)
+            failed = FailedFetch(response.url, rejected.kind, rejected.detail)
+            self.record(failed, request=response.request)
         except Exception as error:
             self.logger.exception("could not read %s", response.url)
             detail = f"{type(error).__name__}: {error}"
-            self.record(response.url, "parse_error", detail, request=response.request)
+            self.record(FailedFetch(response.url, "parse_error", detail), request=response.request)
         return None
 
     def page_request(self, url: str, kind: str) -> Iterator[scrapy.Request]:
         priority = INDEX_PRIORITY if kind == "index" else 0
-        yield from self.new_request(
+        request = self.new_request(
             url, self.parse_page, cb_kwargs={"kind": kind}, priority=priority
         )
+        if request is not None:
+            yield request
 
     def on_error(self, failure):
-        requests = list(super().on_error(failure))
+        requests = super().on_error(failure)
         if failure.request.cb_kwargs.get("kind") == "index":
             # No section index where we assume it: the home page may still lead to it.
             requests += self.after_index()

@@ -9,14 +9,15 @@ consecutive ids, in `id_misses`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import scrapy
 
 from investcrawl import site
-from investcrawl.archive import utc_now
-from investcrawl.spiders.base import ArchiveSpider
+from investcrawl.archive import ArchiveError, ArchiveState, utc_now
+from investcrawl.probe import Outcome
+from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url
 
 MAX_RANGE = 1_000_000
 
@@ -28,6 +29,8 @@ def _id_range(start: str, end: str) -> range:
         raise ValueError("start and end must be article ids (positive integers)") from None
     if not 0 < first <= last:
         raise ValueError("need 0 < start <= end")
+    if last > site.ARTICLE_ID_MAX:
+        raise ValueError(f"article ids stop at {site.ARTICLE_ID_MAX}")
     if last - first >= MAX_RANGE:
         raise ValueError(f"at most {MAX_RANGE} ids per sweep")
     return range(first, last + 1)
@@ -50,20 +53,28 @@ class InvestchnIdsSpider(ArchiveSpider):
         self.missing: list[int] = []
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        self.open_state()
+        try:
+            self.open_state()
+        except ArchiveError as error:
+            self.archive_failed(error)
+            return
         for article_id in self.ids:
-            for request in self.article_request(site.article_url(self.base_url, article_id)):
+            url = site.article_url(self.base_url, article_id)
+            if isinstance(request := self.article_request(url, "listing"), scrapy.Request):
                 yield request
 
-    def settle(self, request, outcome, failure, response) -> Iterator[scrapy.Request]:
-        article_id = site.article_id(request.url) if request is not None else None
-        if outcome == "miss" and article_id in self.ids:
+    def settle(
+        self, request: scrapy.Request | None, outcome: Outcome, failed: FailedFetch | None
+    ) -> list[scrapy.Request]:
+        """A miss inside the range is an id that does not exist: kept for id_misses, not a
+        failure. Anything else (a network error included) is recorded as a failure."""
+        article_id = site.article_id(asked_url(request)) if request is not None else None
+        if outcome is Outcome.MISS and article_id in self.ids:
             self.missing.append(article_id)
             self.crawler.stats.inc_value("investcrawl/ids/missing")
-            return iter(())
-        return super().settle(request, outcome, failure, response)
+            return []
+        return super().settle(request, outcome, failed)
 
-    def closed(self, reason: str) -> None:
-        if self.state is not None and self.missing:
-            self.state.add_id_misses(self.missing, "missing", utc_now())
-        super().closed(reason)
+    def finish(self, state: ArchiveState) -> None:
+        if self.missing:
+            state.add_id_misses(self.missing, "missing", utc_now())
