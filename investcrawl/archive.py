@@ -6,6 +6,7 @@ documented in docs/data-format.md. Nothing else in the project issues DDL.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import sqlite3
@@ -49,9 +50,17 @@ _SQLITE_CAUSES = {
     11: "the archive file is damaged",  # CORRUPT
     13: "the disk is full (or the archive reached ARCHIVE_MAX_BYTES)",  # FULL
     14: "the archive file cannot be opened",  # CANTOPEN
+    19: "SQLite rejected a row (a constraint failed)",  # CONSTRAINT
     26: "the file is not an SQLite database",  # NOTADB
 }
 _UNUSABLE_CODES = {11, 26}
+_OS_CAUSES = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "not writable (permission denied)",
+    errno.EPERM: "not writable (operation not permitted)",
+}
 
 
 def archive_error(error: BaseException, path: str | Path) -> ArchiveError:
@@ -63,6 +72,8 @@ def archive_error(error: BaseException, path: str | Path) -> ArchiveError:
     if primary in _SQLITE_CAUSES:
         cause = _SQLITE_CAUSES[primary]
         detail = f"{error} [{getattr(error, 'sqlite_errorname', primary)}]"
+    elif isinstance(error, OSError) and error.errno in _OS_CAUSES:
+        cause, detail = _OS_CAUSES[error.errno], str(error)
     elif isinstance(error, OverflowError):
         cause, detail = "SQLite rejected a row", str(error)
     else:
@@ -336,7 +347,7 @@ def _refuse_newer_schema(db: sqlite_utils.Database, path: Path) -> None:
 def check_archive(db: sqlite_utils.Database, path: str | Path) -> None:
     """Refuse a damaged archive (PRAGMA quick_check) before anything is written into it."""
     with storage_errors(path):
-        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)").fetchall()]
+        problems = [" ".join(row[0].split()) for row in db.execute("PRAGMA quick_check(5)")]
     if problems != ["ok"]:
         raise ArchiveUnusable(
             f"{path}: the archive file is damaged (PRAGMA quick_check: {'; '.join(problems)}); "

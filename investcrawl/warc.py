@@ -37,7 +37,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from investcrawl import __version__
-from investcrawl.archive import ArchiveError
+from investcrawl.archive import ArchiveError, archive_error
 from investcrawl.runs import ARCHIVE_ERROR_REASON, archive_failed
 
 logger = logging.getLogger(__name__)
@@ -269,5 +269,6 @@ class WarcCaptureMiddleware:
         return response
 
     def _failed(self, error: OSError, *, stop: bool = True) -> None:
-        message = f"{self.directory}: cannot write the run's WARC file: {error}"
+        cause = archive_error(error, self.directory)
+        message = f"cannot write the run's WARC file: {cause}"
         archive_failed(self.crawler, ArchiveError(message), stop=stop)

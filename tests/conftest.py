@@ -114,11 +114,12 @@ def run_harvest(
     *extra: str,
     settings: dict[str, str] | None = None,
     popen: dict[str, Any] | None = None,
+    warc_dir: Path | None = None,
 ) -> subprocess.CompletedProcess | subprocess.Popen:
     """`investcrawl harvest` on the mirror, as cron would run it (Popen when popen is given)."""
     command = [
         sys.executable, "-m", "investcrawl.cli", "harvest", "--db", str(archive),
-        "--warc-dir", str(archive.parent / "warc"), "--base-url", base_url, *extra,
+        "--warc-dir", str(warc_dir or archive.parent / "warc"), "--base-url", base_url, *extra,
     ]  # fmt: skip
     for name, value in {**FAST_SETTINGS, **(settings or {})}.items():
         command += ["-s", f"{name}={value}"]
