@@ -621,7 +621,7 @@ class Mirror:
             template = self.site.template_of(article["city_id"])
             if status == "soft404":
                 return render_gone(template)
-            if status == "flaky" and seen <= FLAKY_FAILURES:
+            if status == "flaky" and seen <= article.get("fail_times", FLAKY_FAILURES):
                 return Page(503, b"<html><body>Service Unavailable</body></html>", "text/html")
             if status == "garbage":  # binary bytes served as an HTML page
                 return Page(200, bytes(range(256)) * 64, "text/html")
@@ -629,6 +629,10 @@ class Mirror:
                 return Page(
                     200, b"<html><body>" + b"<p>x</p>" * (HUGE_PAGE_BYTES // 8), "text/html"
                 )
+            if status == "redirect":  # to article["location"], a path of this mirror
+                return Page(302, b"", "text/html", location=article["location"])
+            if status == "reset":  # the connection is cut mid-body, every time
+                return replace(render_article(self.site, article), fault="reset")
             return render_article(self.site, article)
         key = site.listing_key(path)
         if key:

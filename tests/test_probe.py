@@ -1,0 +1,269 @@
+"""The id probe and what a harvest does with ids: pure IdProbe cases, then real harvests of
+fixture-mirror variants (the spec with a few articles changed)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+from conftest import FIXTURES, rows, run_crawl, run_harvest, slow_settings, start_mirror
+
+from investcrawl.probe import IdProbe, Outcome
+
+HIT, MISS, OPEN = Outcome.HIT, Outcome.MISS, Outcome.OPEN
+SPEC = json.loads((FIXTURES / "mirror" / "site.json").read_text(encoding="utf-8"))
+DETAIL = "/index.php/home/news/detail/id/{}.html"
+
+
+# --- IdProbe, pure ----------------------------------------------------------------------
+
+
+def test_the_window_slides_past_each_hit():
+    probe = IdProbe(100, misses=3)
+    assert probe.next_ids() == [101, 102, 103]
+    assert probe.settle(103, HIT) == []
+    assert probe.next_ids() == [104, 105, 106]  # 3 past the new highest hit
+    assert probe.next_ids() == []
+
+
+def test_misses_past_the_last_hit_are_held_and_become_gaps_below_a_later_hit():
+    probe = IdProbe(100, misses=3)
+    probe.next_ids()
+    assert probe.settle(101, MISS, "101 missing") == []  # held: maybe not issued yet
+    assert probe.settle(102, HIT) == ["101 missing"]  # a gap now: to record
+    assert probe.settle(104, MISS, "104 missing") == []
+    assert probe.frontier == 102
+
+
+def test_the_frontier_never_passes_an_unsettled_id():
+    probe = IdProbe(100, misses=5)
+    probe.next_ids()
+    probe.settle(101, HIT)
+    probe.settle(102, OPEN)  # a 503: not known
+    probe.settle(103, HIT)
+    probe.settle(104, HIT)
+    assert probe.frontier == 101
+    probe.settle(102, HIT)  # retried later in the run
+    assert probe.frontier == 104
+
+
+def test_a_miss_recorded_elsewhere_then_a_higher_hit_records_nothing_twice():
+    probe = IdProbe(100, misses=5)
+    probe.next_ids()
+    assert probe.settle(103, MISS) == []  # a 上一条 link's 404: recorded by the spider
+    assert probe.settle(105, HIT) == []  # no None, no crash
+    assert probe.settle(102, MISS, "102 missing") == ["102 missing"]
+
+
+def test_a_far_away_hit_does_not_move_the_probe():
+    probe = IdProbe(186_540, misses=20, max_jump=1000)
+    probe.next_ids()
+    assert probe.settle(20_000_000, HIT) == []
+    assert probe.highest_hit == 186_540 and not probe.tracks(20_000_000)
+    assert probe.next_ids() == []
+    probe.settle(186_900, HIT)  # within the jump: a real gap of other sections' ids
+    assert len(probe.next_ids()) == 186_920 - 186_560
+
+
+def test_the_probe_is_bounded_per_run_and_in_memory():
+    """A site where every id exists: the probe stops at its limit, holding little."""
+    probe = IdProbe(0, misses=20, limit=5000)
+    asked = 0
+    while ids := probe.next_ids():
+        asked += len(ids)
+        for article_id in ids:
+            probe.settle(article_id, HIT)
+        assert len(probe._settled) + len(probe._held) <= 20
+    assert asked == 5000 and probe.limited and probe.frontier == 5000
+
+
+# --- Harvests of mirror variants --------------------------------------------------------
+
+
+def spec_with(tmp_path, changes: dict[int, dict], new: list[dict] = ()) -> str:
+    spec = copy.deepcopy(SPEC)
+    for article in spec["articles"]:
+        article.update(changes.get(article["id"], {}))
+    template = next(a for a in spec["articles"] if a["id"] == 186541)
+    for extra in new:
+        spec["articles"].append({**copy.deepcopy(template), **extra})
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def variant(tmp_path):
+    started = []
+
+    def start(changes: dict[int, dict], new: list[dict] = ()):
+        served = start_mirror("--spec", spec_with(tmp_path, changes, new))
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        served.process.terminate()
+        served.process.wait(timeout=10)
+
+
+def frontier(archive) -> int:
+    return int(
+        rows(archive, "SELECT value FROM crawl_state WHERE key = 'probe_frontier'")[0]["value"]
+    )
+
+
+def test_the_probe_window_slides_past_hits_in_a_harvest(variant, tmp_path):
+    """186545 is in no listing and no article links it; 186544 does not exist. With two
+    misses allowed, only a window that slides past each hit reaches it."""
+    mirror = variant({})
+    archive = tmp_path / "archive.db"
+    assert run_harvest(mirror.url, archive).returncode == 0
+    mirror.set_phase(2)
+    result = run_harvest(mirror.url, archive, settings={"HARVEST_PROBE_MISSES": "2"})
+    assert result.returncode == 0, result.stdout
+    assert rows(archive, "SELECT id FROM articles WHERE id = 186545") == [{"id": 186545}]
+    assert frontier(archive) == 186545
+
+
+def test_the_frontier_stops_below_an_id_that_failed_for_now(variant, tmp_path):
+    """186542 answers 503 to its first three requests (the first while it is not yet
+    published, then twice). The frontier waits below it until it is archived; the probe's
+    request for it, dropped as a repeat of the retry's, does not count as a hit. 186541
+    links 186544 (missing) as 下一条: a miss above the frontier that is not the probe's,
+    then higher ids exist: recorded once, no crash."""
+    mirror = variant({186542: {"status": "flaky", "fail_times": 3}, 186541: {"next_id": 186544}})
+    archive = tmp_path / "archive.db"
+    once = {"RETRY_TIMES": "0"}
+    assert run_harvest(mirror.url, archive, settings=once).returncode == 0
+    mirror.set_phase(2)
+    for expected in (186541, 186541, 186545):  # 503, 503 (the retry first), then 200
+        result = run_harvest(mirror.url, archive, settings=once)
+        assert result.returncode == 0, result.stdout
+        assert frontier(archive) == expected
+    archived = {r["id"] for r in rows(archive, "SELECT id FROM articles WHERE id > 186540")}
+    assert archived == {186541, 186542, 186543, 186545}
+    gap = rows(archive, "SELECT kind FROM failures WHERE url LIKE ?", "%" + DETAIL.format(186544))
+    assert gap == [{"kind": "http_404"}]
+
+
+def test_far_away_and_overlong_ids_do_not_poison_the_probe(variant, tmp_path):
+    """A new article links 上一条 to id 20,000,000 (which answers) and 下一条 to a 20-digit
+    id; another listed article has id 30,000,000. None of them moves the frontier; the
+    linked ones are not fetched (the far one is recorded); later harvests stay cheap."""
+    overlong = 12345678901234567890
+    mirror = variant(
+        {},
+        new=[
+            {"id": 186546, "phase": 2, "prev_id": 20_000_000, "next_id": overlong,
+             "title": "链接到很远的编号"},
+            {"id": 20_000_000, "phase": 2, "listed": False, "title": "很远的编号"},
+            {"id": overlong, "phase": 2, "listed": False, "title": "二十位编号"},
+            {"id": 30_000_000, "phase": 2, "title": "列表里很远的编号"},
+        ],
+    )  # fmt: skip
+    archive = tmp_path / "archive.db"
+    assert run_harvest(mirror.url, archive).returncode == 0
+    mirror.set_phase(2)
+    result = run_harvest(mirror.url, archive)
+    assert result.returncode == 0, result.stdout
+    requested = mirror.requests()
+    assert DETAIL.format(20_000_000) not in requested
+    assert DETAIL.format(overlong) not in requested
+    far = rows(
+        archive, "SELECT kind FROM failures WHERE url LIKE ?", "%" + DETAIL.format(20_000_000)
+    )
+    assert far == [{"kind": "implausible_id"}]
+    linked = rows(archive, "SELECT prev_id, next_id FROM articles WHERE id = 186546")
+    assert linked == [{"prev_id": 20_000_000, "next_id": None}]
+    # Listed, so fetched and kept; but the frontier is the top of the real sequence.
+    assert rows(archive, "SELECT id FROM articles WHERE id = 30000000") == [{"id": 30_000_000}]
+    assert frontier(archive) == 186546
+    before = sum(mirror.requests().values())
+    again = run_harvest(mirror.url, archive)
+    assert again.returncode == 0, again.stdout
+    assert sum(mirror.requests().values()) - before <= 40
+    assert frontier(archive) == 186546
+
+
+def test_attempts_count_the_retries_of_a_run(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    result = run_harvest(mirror.url, archive, settings={"RETRY_TIMES": "1"})
+    assert result.returncode == 0, result.stdout
+    flaky = rows(archive, "SELECT kind, attempts FROM failures WHERE url LIKE ?", "%186531.html")
+    assert flaky == [{"kind": "http_error", "attempts": 2}]  # 503 twice: asked twice
+
+
+def test_a_redirect_to_a_page_fetched_already_is_recorded(variant, tmp_path):
+    """186521 redirects to the section index, fetched first: Scrapy's duplicate filter
+    drops the redirect; the URL that was asked for must not be lost."""
+    mirror = variant(
+        {186521: {"status": "redirect", "location": "/index.php/home/news/index.html"}}
+    )
+    archive = tmp_path / "archive.db"
+    assert run_crawl(mirror.url, archive).returncode == 0
+    failure = rows(archive, "SELECT kind, detail FROM failures WHERE url LIKE ?", "%186521.html")
+    assert failure[0]["kind"] == "refused"
+    assert "redirect to a page fetched already" in failure[0]["detail"]
+
+
+def test_a_network_error_in_an_id_sweep_is_a_failure_not_a_missing_id(variant, tmp_path):
+    mirror = variant({186502: {"status": "reset"}})
+    archive = tmp_path / "archive.db"
+    result = run_crawl(
+        mirror.url, archive, "-a", "start=186500", "-a", "end=186505",
+        settings={"RETRY_TIMES": "0"}, spider="investchn_ids",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    failure = rows(archive, "SELECT kind FROM failures WHERE url LIKE ?", "%186502.html")
+    assert failure == [{"kind": "network_error"}]
+    missing = rows(archive, "SELECT first_id, last_id FROM id_misses ORDER BY first_id")
+    assert {(r["first_id"], r["last_id"]) for r in missing} == {(186501, 186501), (186503, 186504)}
+
+
+def test_a_walk_cut_short_by_sigterm_is_not_complete_and_moves_nothing(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    process = run_harvest(
+        mirror.url, archive, settings=slow_settings(0.2),
+        popen={"stdout": subprocess.PIPE, "text": True},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            if rows(archive, "SELECT count(*) AS n FROM crawl_runs")[0]["n"]:
+                break
+        except Exception:
+            pass  # not created yet
+    time.sleep(2)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 3, out
+    assert rows(archive, "SELECT * FROM crawl_state") == []
+    assert rows(archive, "SELECT finish_reason, error FROM crawl_runs") == [
+        {"finish_reason": "shutdown", "error": out.splitlines()[0].removeprefix("harvest ")}
+    ]
+
+
+def test_articles_linked_from_archived_ones_are_fetched_by_the_next_harvest(mirror, tmp_path):
+    """A run cut short after storing 186540 but before fetching what it links (186300, in
+    no listing, which links 10270): the next harvest fetches both, in one query's worth of
+    work, however long the archived chains."""
+    archive = tmp_path / "archive.db"
+    assert run_harvest(mirror.url, archive).returncode == 0
+    conn = sqlite3.connect(archive)
+    conn.execute("DELETE FROM articles WHERE id IN (186300, 10270)")  # as if never fetched
+    conn.commit()
+    conn.close()
+    before = mirror.requests()
+    result = run_harvest(mirror.url, archive)
+    assert result.returncode == 0, result.stdout
+    ids = {r["id"] for r in rows(archive, "SELECT id FROM articles WHERE id IN (186300, 10270)")}
+    assert ids == {186300, 10270}
+    fetched = mirror.requests()
+    assert fetched[DETAIL.format(186300)] - before.get(DETAIL.format(186300), 0) == 1
