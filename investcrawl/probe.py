@@ -93,3 +93,12 @@ class IdProbe(Generic[Record]):
         while self.frontier + 1 <= self.highest_hit and self.frontier + 1 in self._settled:
             self.frontier += 1
             self._settled.discard(self.frontier)
+
+
+def plausible_max(ids: list[int], max_jump: int) -> int | None:
+    """The highest of sorted ids that has another at most max_jump below it; with no such
+    pair, the lowest. The same rule as ArchiveState.plausible_max_id, over a few ids."""
+    for index in range(len(ids) - 1, 0, -1):
+        if ids[index] - ids[index - 1] <= max_jump:
+            return ids[index]
+    return ids[0] if ids else None

@@ -13,7 +13,7 @@ import time
 import pytest
 from conftest import FIXTURES, rows, run_crawl, run_harvest, slow_settings, start_mirror
 
-from investcrawl.probe import IdProbe, Outcome
+from investcrawl.probe import IdProbe, Outcome, plausible_max
 
 HIT, MISS, OPEN = Outcome.HIT, Outcome.MISS, Outcome.OPEN
 SPEC = json.loads((FIXTURES / "mirror" / "site.json").read_text(encoding="utf-8"))
@@ -60,6 +60,13 @@ def test_a_miss_recorded_elsewhere_then_a_higher_hit_records_nothing_twice():
     assert probe.settle(102, MISS, "102 missing") == ["102 missing"]
 
 
+def test_the_top_of_the_id_sequence_is_not_an_outlier():
+    assert plausible_max([186_538, 186_540, 30_000_000], 1000) == 186_540
+    assert plausible_max([186_540], 1000) == 186_540
+    assert plausible_max([5, 30_000_000], 1000) == 5
+    assert plausible_max([], 1000) is None
+
+
 def test_a_far_away_hit_does_not_move_the_probe():
     probe = IdProbe(186_540, misses=20, max_jump=1000)
     probe.next_ids()
@@ -74,7 +81,9 @@ def test_the_probe_is_bounded_per_run_and_in_memory():
     """A site where every id exists: the probe stops at its limit, holding little."""
     probe = IdProbe(0, misses=20, limit=5000)
     asked = 0
-    while ids := probe.next_ids():
+    for _ in range(1000):
+        if not (ids := probe.next_ids()):
+            break
         asked += len(ids)
         for article_id in ids:
             probe.settle(article_id, HIT)
@@ -165,10 +174,12 @@ def test_far_away_and_overlong_ids_do_not_poison_the_probe(variant, tmp_path):
             {"id": 20_000_000, "phase": 2, "listed": False, "title": "很远的编号"},
             {"id": overlong, "phase": 2, "listed": False, "title": "二十位编号"},
             {"id": 30_000_000, "phase": 2, "title": "列表里很远的编号"},
+            {"id": 40_000_000, "phase": 1, "title": "第一次就在列表里的很远的编号"},
         ],
     )  # fmt: skip
     archive = tmp_path / "archive.db"
     assert run_harvest(mirror.url, archive).returncode == 0
+    assert frontier(archive) == 186540  # the walk's probe started below 40,000,000
     mirror.set_phase(2)
     result = run_harvest(mirror.url, archive)
     assert result.returncode == 0, result.stdout
@@ -187,6 +198,16 @@ def test_far_away_and_overlong_ids_do_not_poison_the_probe(variant, tmp_path):
     before = sum(mirror.requests().values())
     again = run_harvest(mirror.url, archive)
     assert again.returncode == 0, again.stdout
+    assert sum(mirror.requests().values()) - before <= 40
+    assert frontier(archive) == 186546
+    # A frontier an older version let far-away ids set is not used: the archive's own top.
+    conn = sqlite3.connect(archive)
+    conn.execute("UPDATE crawl_state SET value = '25000000' WHERE key = 'probe_frontier'")
+    conn.commit()
+    conn.close()
+    before = sum(mirror.requests().values())
+    healed = run_harvest(mirror.url, archive)
+    assert healed.returncode == 0, healed.stdout
     assert sum(mirror.requests().values()) - before <= 40
     assert frontier(archive) == 186546
 

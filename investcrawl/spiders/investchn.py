@@ -16,6 +16,7 @@ succeeded (`finish`, called by runs.RunRecorder).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,10 +29,11 @@ from scrapy.http import Response
 from investcrawl import site
 from investcrawl.archive import ArchiveError, ArchiveState, utc_now
 from investcrawl.extract import Document, Rejected, city_provinces, parse_document
-from investcrawl.probe import IdProbe, Outcome
+from investcrawl.probe import IdProbe, Outcome, plausible_max
 from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header
 
 INDEX_PRIORITY = 20
+TOP_HITS = 64
 MODES = ("incremental", "full")
 
 
@@ -55,6 +57,7 @@ class InvestchnSpider(ArchiveSpider):
         # Before the probe starts (a walk of an empty archive): misses above every hit, so
         # that the probe, started from the highest hit, knows them.
         self.misses_above: set[int] = set()
+        self.top_hits: list[int] = []  # the TOP_HITS highest ids that exist, sorted
         self.heads_cursor: int | None = None  # the last city whose listing head was checked
         self.index_done = False
         self.listings_read = 0  # listing pages read in this run (a walk needs some)
@@ -236,9 +239,8 @@ class InvestchnSpider(ArchiveSpider):
         article_id = self.article_id(asked_url(request)) if request is not None else None
         if article_id is None:
             return super().settle(request, outcome, failed)
-        if outcome is Outcome.HIT and article_id > self.max_seen_id:
-            self.max_seen_id = article_id
-            self.misses_above = {i for i in self.misses_above if i > article_id}
+        if outcome is Outcome.HIT:
+            self.note_hit(article_id)
         probe = self.probe
         if probe is None:
             if outcome is Outcome.MISS and article_id > self.max_seen_id:
@@ -249,6 +251,16 @@ class InvestchnSpider(ArchiveSpider):
             super().settle(request, outcome, failed)  # recorded now, told to the probe below
         self.record_gaps(probe.settle(article_id, outcome, failed if held else None))
         return list(self.probe_requests())
+
+    def note_hit(self, article_id: int) -> None:
+        """Keep the highest ids that exist: max_seen_id is the highest of them that is not
+        an outlier (a listed or linked id far above all others), as plausible_max says."""
+        if len(self.top_hits) == TOP_HITS and article_id <= self.top_hits[0]:
+            return
+        bisect.insort(self.top_hits, article_id)
+        del self.top_hits[:-TOP_HITS]
+        self.max_seen_id = plausible_max(self.top_hits, self.max_id_jump) or 0
+        self.misses_above = {i for i in self.misses_above if i > self.max_seen_id}
 
     def record_gaps(self, gaps: list[FailedFetch]) -> None:
         for failed in gaps:
