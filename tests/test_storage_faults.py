@@ -320,3 +320,14 @@ def test_lock_waits_are_bounded(tmp_path):
     with pytest.raises(ArchiveError, match="held the write lock"):
         writer.add_failure("http://x/2", "http_404")
     assert rows(archive, "SELECT count(*) AS n FROM failures") == [{"n": 0}]
+
+
+def test_a_warc_folder_that_cannot_be_written_fails_the_harvest(mirror, tmp_path):
+    """Raw pages are part of the archive: without them, nothing is fetched."""
+    (tmp_path / "not-a-folder").write_text("")
+    result = run_harvest(mirror.url, tmp_path / "archive.db", warc_dir=tmp_path / "not-a-folder")
+    assert result.returncode == 73, result.stdout + result.stderr
+    assert "cannot write the run's WARC file" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not [path for path in mirror.requests() if "/detail/" in path]
+    assert rows(tmp_path / "archive.db", "SELECT count(*) AS n FROM articles") == [{"n": 0}]
