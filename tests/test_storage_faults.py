@@ -331,3 +331,26 @@ def test_a_warc_folder_that_cannot_be_written_fails_the_harvest(mirror, tmp_path
     assert "Traceback" not in result.stdout + result.stderr
     assert not [path for path in mirror.requests() if "/detail/" in path]
     assert rows(tmp_path / "archive.db", "SELECT count(*) AS n FROM articles") == [{"n": 0}]
+
+
+def test_an_archive_read_error_in_a_callback_stops_the_run_as_a_storage_error(tmp_path):
+    """ArchiveState raises ArchiveError from a callback (a read that waited past the lock
+    timeout, a damaged page): Scrapy reports it as a spider error; the run recorder makes
+    it the run's storage error (exit 73), like a failed write."""
+    from scrapy import signals
+    from scrapy.utils.test import get_crawler
+    from twisted.python.failure import Failure
+
+    from investcrawl.archive import ArchiveError
+    from investcrawl.runs import ARCHIVE_ERROR, RunRecorder, verdict
+    from investcrawl.spiders.investchn import InvestchnSpider
+
+    crawler = get_crawler(InvestchnSpider, {"ARCHIVE_PATH": str(tmp_path / "a.db")})
+    RunRecorder.from_crawler(crawler)
+    error = ArchiveError(f"{tmp_path / 'a.db'}: another connection held the write lock")
+    crawler.signals.send_catch_log(
+        signals.spider_error, failure=Failure(error), response=None, spider=None
+    )
+    stats = crawler.stats.get_stats()
+    assert stats[ARCHIVE_ERROR] == str(error)
+    assert verdict(stats, "archive_error", 0.5).exit_code == 73
