@@ -64,7 +64,10 @@ def archive_failed(crawler: Crawler, error: ArchiveError, *, stop: bool = True) 
         stats.set_value(ARCHIVE_ERROR, str(error))
         stats.set_value(ARCHIVE_ERROR_EXIT, error.exit_code)
         logger.error("archive error, stopping the crawl: %s", error)
-    engine = crawler.engine
+    try:
+        engine = crawler.engine
+    except RuntimeError:  # the crawl has not started (Scrapy raises rather than return None)
+        engine = None
     if stop and engine is not None and engine.spider is not None:
         deferred_from_coro(engine.close_spider_async(reason=ARCHIVE_ERROR_REASON))
 
