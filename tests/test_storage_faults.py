@@ -346,11 +346,11 @@ def test_an_archive_read_error_in_a_callback_stops_the_run_as_a_storage_error(tm
     from investcrawl.spiders.investchn import InvestchnSpider
 
     crawler = get_crawler(InvestchnSpider, {"ARCHIVE_PATH": str(tmp_path / "a.db")})
-    RunRecorder.from_crawler(crawler)
+    recorder = RunRecorder.from_crawler(crawler)  # signals hold it weakly: keep it
     error = ArchiveError(f"{tmp_path / 'a.db'}: another connection held the write lock")
     crawler.signals.send_catch_log(
         signals.spider_error, failure=Failure(error), response=None, spider=None
     )
     stats = crawler.stats.get_stats()
-    assert stats[ARCHIVE_ERROR] == str(error)
+    assert recorder.run_id is None and stats[ARCHIVE_ERROR] == str(error)
     assert verdict(stats, "archive_error", 0.5).exit_code == 73
