@@ -17,6 +17,7 @@ from functools import cached_property
 from itertools import pairwise
 from urllib.parse import urljoin, urlsplit
 
+import nh3
 from lxml import etree
 
 from investcrawl import site
@@ -46,6 +47,13 @@ class OffSection(NotAnArticle):
 
 class Undecodable(Rejected):
     kind = "decode_error"
+
+
+class Truncated(Rejected):
+    """A page cut off before its end: the server closed the connection early, with no
+    Content-Length to tell (Scrapy then hands over what arrived)."""
+
+    kind = "truncated"
 
 
 # --- Decoding -------------------------------------------------------------------------
@@ -230,8 +238,12 @@ def _join_wrapped(text: str) -> str:
     return "".join(kept)
 
 
-def parse_document(body: bytes, url: str, content_type: str | None = None) -> Document:
-    declared = _declared_encodings(body, content_type)
+def parse_document(
+    body: bytes, url: str, content_type: str | None = None, declared: list[str] | None = None
+) -> Document:
+    """declared: the encodings to believe (default: what the header and <meta> say)."""
+    if declared is None:
+        declared = _declared_encodings(body, content_type)
     root, encoding = _parse_utf8(body, declared), "utf-8"
     if root is None:  # not UTF-8 beyond doubt: decode, check for garbage, parse
         text, encoding = decode_html(body, content_type, declared)
@@ -428,11 +440,36 @@ def extract_article(
     provinces: Mapping[str, str] | None = None,
     fetched_at: str | None = None,
 ) -> ArticleExtraction:
-    """Read an article page into an Article; raise Rejected when it is not one."""
+    """Read an article page into an Article; raise Rejected when it is not one.
+
+    A page whose declared charset gives no article (a GBK page labelled ISO-8859-1 reads
+    as mojibake) is read again believing no label: UTF-8, then GB18030.
+    """
+    try:
+        return _extract_article(body, url, content_type, None, provinces, fetched_at)
+    except (NotAnArticle, Undecodable) as rejected:
+        if isinstance(rejected, Undecodable):  # a page cut mid-character does not decode
+            _reject_truncated(body, None)
+        if isinstance(rejected, OffSection) or not _declared_encodings(body, content_type):
+            raise
+        try:
+            return _extract_article(body, url, content_type, [], provinces, fetched_at)
+        except Rejected:
+            raise rejected from None
+
+
+def _extract_article(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    declared: list[str] | None,
+    provinces: Mapping[str, str] | None,
+    fetched_at: str | None,
+) -> ArticleExtraction:
     article_id = site.article_id(url)
     if article_id is None:
         raise NotAnArticle(f"not an article URL: {url}")
-    doc = parse_document(body, url, content_type)
+    doc = parse_document(body, url, content_type, declared)
     lines = doc.lines
 
     crumb_index, crumbs = _find_breadcrumb(lines)
@@ -440,9 +477,12 @@ def extract_article(
         raise OffSection("breadcrumb is outside 开发区新闻: " + " > ".join(crumbs))
     meta_start = _find_metadata(lines, after=crumb_index)
     if meta_start is None:
+        _reject_truncated(body, lines)
         raise NotAnArticle(_why_not_an_article(doc))
     meta_end, fields = _read_metadata(lines, meta_start)
     end = _find_end(lines, meta_end)
+    if end == len(lines):  # no 上一条/下一条, no footer: did the page end at all?
+        _reject_truncated(body, lines)
     title = _find_title(lines, crumb_index, meta_start, doc.html_title)
     if not title:
         raise NotAnArticle("no title before the 发布时间 line")
@@ -464,7 +504,7 @@ def extract_article(
         province=(provinces or {}).get(city, ""),
         category=category,
         body="\n".join(body_lines),
-        body_html=_body_html(containers, body_lines),
+        body_html=sanitize_html(_body_html(containers, body_lines)),
         images=_images(containers, url),
         prev_id=prev_id,
         next_id=next_id,
@@ -472,6 +512,37 @@ def extract_article(
         encoding=doc.encoding,
     )
     return ArticleExtraction(article, date_fallback=bool(published and published.via_fallback))
+
+
+_START_OF_DOCUMENT_RE = re.compile(rb"<(?:!doctype|html|body)\b", re.I)
+_END_OF_DOCUMENT_RE = re.compile(rb"</(?:body|html)\s*>", re.I)
+
+
+def _reject_truncated(body: bytes, lines: list[Line] | None) -> None:
+    """Raise Truncated for an HTML document that begins but does not end: no </body> or
+    </html>, no footer text (in lines, when the page could be read into lines).
+
+    A cut-off article would otherwise be stored with half a body (or, cut before its
+    metadata, written off as a soft 404) and never fetched again.
+    """
+    if not _START_OF_DOCUMENT_RE.search(body, 0, 4096):
+        return  # not the start of a page either: some other rejection
+    if _END_OF_DOCUMENT_RE.search(body, max(0, len(body) - 65536)):
+        return
+    if lines and any(marker in line.text for line in lines for marker in site.FOOTER_MARKERS):
+        return
+    raise Truncated(f"the page ends after {len(body)} bytes without </html> or a footer")
+
+
+def sanitize_html(fragment: str) -> str:
+    """The body's HTML without anything active: no on* attributes, no javascript: or
+    data: links, no scripts, styles or forms (nh3, Ammonia's allow-list)."""
+    if not fragment:
+        return fragment
+    return nh3.clean(fragment, link_rel=None, url_schemes=_SAFE_URL_SCHEMES)
+
+
+_SAFE_URL_SCHEMES = {"http", "https", "mailto"}
 
 
 def _why_not_an_article(doc: Document) -> str:

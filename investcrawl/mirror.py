@@ -60,6 +60,7 @@ class Page:
     fault: str = ""  # "reset" or "truncate": the server breaks the response off
     delay: float = 0.0  # seconds to wait before answering
     stream: int = 0  # bytes of filler to stream as the body (huge pages)
+    length: bool = True  # send Content-Length (else the end of the body is the closed connection)
 
 
 @dataclass
@@ -289,6 +290,8 @@ def _article_a(mirror, a, city, zone) -> str:
             f'发布开发区:<a href="{_listing_path("zone", zone["id"])}">{E(zone["name"])}</a>'
         )
     paragraphs = [f"<p>&nbsp;&nbsp;{E(p)}</p>" for p in paragraphs_of(a)]
+    if a.get("raw_html"):  # markup of the page's own, unescaped (hostile pages)
+        paragraphs.insert(1, a["raw_html"])
     if a.get("inline_script"):
         paragraphs.insert(1, "<script>document.write('<p>广告位</p>');</script><style>p{}</style>")
     paragraphs += [
@@ -339,6 +342,8 @@ def _article_b(mirror, a, city, zone) -> str:
     if a.get("zone_label", True):
         cells.append(f"<td>&nbsp;发布开发区：</td><td>{E(zone['name'])}</td>")
     body = "<br />\n".join(f"&nbsp;&nbsp;&nbsp;&nbsp;{E(p)}" for p in paragraphs_of(a))
+    if a.get("raw_html"):
+        body += "<br />\n" + a["raw_html"]
     body += "".join(
         f'<br /><center><img src="{E(src)}" border="0" /></center>' for src in a.get("images", [])
     )
@@ -532,6 +537,7 @@ class Mirror:
         self.faults = faults
         self.offsite = offsite  # host:port of another host, the target of off-site redirects
         self.offsite_requests = 0
+        self.robots_location = ""  # set: robots.txt redirects there
 
     def respond(self, path: str, host: str = "") -> Page:
         if path == "/__mirror__/offsite":  # for tests: requests that reached the other host
@@ -607,6 +613,8 @@ class Mirror:
             self.site.set_phase(int(path.rsplit("/", 1)[1]))
             return Page(200, b"ok", "text/plain")
         if path == "/robots.txt":
+            if self.robots_location:  # to another port of this host
+                return Page(302, b"", "text/plain", location=self.robots_location)
             return Page(200, b"User-agent: *\nDisallow: /admin/\n", "text/plain")
         if path in ("/", "/index.php", "/index.html"):
             return render_home(self.site)
@@ -629,8 +637,16 @@ class Mirror:
                 return Page(
                     200, b"<html><body>" + b"<p>x</p>" * (HUGE_PAGE_BYTES // 8), "text/html"
                 )
-            if status == "redirect":  # to article["location"], a path of this mirror
+            if status == "redirect":  # to article["location"] (any URL, a file: one too)
                 return Page(302, b"", "text/html", location=article["location"])
+            if status == "cut" and seen <= article.get("fail_times", FLAKY_FAILURES):
+                # No Content-Length: half the page, then the connection is closed.
+                return replace(render_article(self.site, article), fault="cut", length=False)
+            if status == "latin1":  # a GBK page whose header says ISO-8859-1
+                page = render_article(self.site, {**article, "encoding": "gbk-none"})
+                return replace(page, content_type="text/html; charset=ISO-8859-1")
+            if status == "stream_huge":  # 50 MB with no Content-Length to refuse it by
+                return Page(200, b"", "text/html", stream=HUGE_BYTES, length=False)
             if status == "reset":  # the connection is cut mid-body, every time
                 return replace(render_article(self.site, article), fault="reset")
             return render_article(self.site, article)
@@ -672,7 +688,9 @@ def make_server(mirror: Mirror, port: int = 0) -> ThreadingHTTPServer:
     return Server(("127.0.0.1", port), Handler)
 
 
-async def _serve(mirror: Mirror, port: int, ready: Any = None) -> None:
+async def _serve(
+    mirror: Mirror, port: int, ready: Any = None, robots_redirect: bool = False
+) -> None:
     """A small HTTP/1.1 server (keep-alive, GET only) on asyncio: fast enough that a
     crawl, not the mirror, is what a benchmark measures."""
 
@@ -695,7 +713,8 @@ async def _serve(mirror: Mirror, port: int, ready: Any = None) -> None:
                     await asyncio.sleep(page.delay)
                 length = page.stream or len(page.body)
                 head = f"HTTP/1.1 {page.status} {HTTPStatus(page.status).phrase}\r\n"
-                head += f"Content-Type: {page.content_type}\r\nContent-Length: {length}\r\n"
+                head += f"Content-Type: {page.content_type}\r\n"
+                head += f"Content-Length: {length}\r\n" if page.length else "Connection: close\r\n"
                 if page.location:
                     head += f"Location: {page.location}\r\n"
                 writer.write(head.encode("latin-1") + b"\r\n")
@@ -710,19 +729,24 @@ async def _serve(mirror: Mirror, port: int, ready: Any = None) -> None:
                     await writer.drain()
                 writer.write(page.body)
                 await writer.drain()
+                if not page.length:
+                    return  # the body ends where the connection does
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         finally:
             writer.close()
 
+    async def other_host(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        mirror.offsite_requests += 1  # a request that left the site: tests count them
+        writer.close()
+
     if mirror.faults is not None:  # another host, to catch requests that leave the site
-
-        async def other_host(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            mirror.offsite_requests += 1
-            writer.close()
-
         other = await asyncio.start_server(other_host, "127.0.0.2", 0)
         mirror.offsite = f"127.0.0.2:{other.sockets[0].getsockname()[1]}"
+    if robots_redirect:  # another port of this host
+        other_port = await asyncio.start_server(other_host, "127.0.0.1", 0)
+        port_number = other_port.sockets[0].getsockname()[1]
+        mirror.robots_location = f"http://127.0.0.1:{port_number}/robots.txt"
     server = await asyncio.start_server(handle, "127.0.0.1", port)
     host, bound = server.sockets[0].getsockname()[:2]
     if mirror._cache is not None:
@@ -745,6 +769,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", action="store_true", help="keep rendered pages (benchmarks)")
     parser.add_argument("--faults", type=int, metavar="SEED", help="play a seeded fault plan")
     parser.add_argument("--fault-rate", type=float, default=0.4, help="share of faulty pages")
+    parser.add_argument(
+        "--robots-redirect", action="store_true", help="robots.txt redirects to another port"
+    )
     args = parser.parse_args(argv)
     if args.synthetic:
         later = {
@@ -760,7 +787,8 @@ def main(argv: list[str] | None = None) -> None:
             list(mirror_site.articles), mirror_site.listing_paths(), args.faults, args.fault_rate
         )
     try:
-        asyncio.run(_serve(Mirror(mirror_site, cache=args.cache, faults=faults), args.port))
+        mirror = Mirror(mirror_site, cache=args.cache, faults=faults)
+        asyncio.run(_serve(mirror, args.port, robots_redirect=args.robots_redirect))
     except KeyboardInterrupt:
         pass
 

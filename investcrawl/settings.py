@@ -49,6 +49,8 @@ HTTPERROR_ALLOW_ALL = False  # non-2xx reach the errback, which records them
 REDIRECT_MAX_TIMES = 5
 
 DOWNLOADER_MIDDLEWARES = {
+    # First: nothing leaves the site's host and port, not even robots.txt's redirects.
+    "investcrawl.middlewares.SameHostMiddleware": 50,
     # Next to the downloader: sees every response as it came off the wire.
     "investcrawl.warc.WarcCaptureMiddleware": 990,
 }

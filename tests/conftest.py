@@ -6,6 +6,7 @@ and every crawl is a real `scrapy crawl` process writing a real SQLite archive.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sqlite3
@@ -129,3 +130,37 @@ def run_harvest(
     return subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+# --- Mirror variants: the fixture spec with a few articles changed or added ---------------
+
+SPEC = json.loads((FIXTURES / "mirror" / "site.json").read_text(encoding="utf-8"))
+
+
+def spec_with(tmp_path, changes: dict[int, dict], new: list[dict] = ()) -> str:
+    spec = copy.deepcopy(SPEC)
+    for article in spec["articles"]:
+        article.update(changes.get(article["id"], {}))
+    template = next(a for a in spec["articles"] if a["id"] == 186541)
+    for extra in new:
+        spec["articles"].append({**copy.deepcopy(template), **extra})
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def variant(tmp_path):
+    """start(changes, new, *mirror_args): a mirror of the fixture spec with changes
+    ({id: fields}) and new articles (fields over a copy of 186541)."""
+    started = []
+
+    def start(changes: dict[int, dict], new: list[dict] = (), *args: str):
+        served = start_mirror("--spec", spec_with(tmp_path, changes, new), *args)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        served.process.terminate()
+        served.process.wait(timeout=10)

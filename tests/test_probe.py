@@ -3,20 +3,16 @@ fixture-mirror variants (the spec with a few articles changed)."""
 
 from __future__ import annotations
 
-import copy
-import json
 import signal
 import sqlite3
 import subprocess
 import time
 
-import pytest
-from conftest import FIXTURES, rows, run_crawl, run_harvest, slow_settings, start_mirror
+from conftest import rows, run_crawl, run_harvest, slow_settings
 
 from investcrawl.probe import IdProbe, Outcome, plausible_max
 
 HIT, MISS, OPEN = Outcome.HIT, Outcome.MISS, Outcome.OPEN
-SPEC = json.loads((FIXTURES / "mirror" / "site.json").read_text(encoding="utf-8"))
 DETAIL = "/index.php/home/news/detail/id/{}.html"
 
 
@@ -92,33 +88,6 @@ def test_the_probe_is_bounded_per_run_and_in_memory():
 
 
 # --- Harvests of mirror variants --------------------------------------------------------
-
-
-def spec_with(tmp_path, changes: dict[int, dict], new: list[dict] = ()) -> str:
-    spec = copy.deepcopy(SPEC)
-    for article in spec["articles"]:
-        article.update(changes.get(article["id"], {}))
-    template = next(a for a in spec["articles"] if a["id"] == 186541)
-    for extra in new:
-        spec["articles"].append({**copy.deepcopy(template), **extra})
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-    return str(path)
-
-
-@pytest.fixture
-def variant(tmp_path):
-    started = []
-
-    def start(changes: dict[int, dict], new: list[dict] = ()):
-        served = start_mirror("--spec", spec_with(tmp_path, changes, new))
-        started.append(served)
-        return served
-
-    yield start
-    for served in started:
-        served.process.terminate()
-        served.process.wait(timeout=10)
 
 
 def frontier(archive) -> int:

@@ -90,8 +90,10 @@ class ArchiveSpider(scrapy.Spider):
         return spider
 
     # A redirect that is never fetched leaves the URL that was asked for without an article
-    # or an errback: Scrapy's offsite filter drops redirects off the host silently, and its
-    # duplicate filter drops redirects to pages already fetched. Both are recorded here.
+    # or an errback: Scrapy's offsite filter drops redirects off the host silently (when
+    # they are scheduled), and its duplicate filter drops redirects to pages already
+    # fetched. Both are recorded here. (Requests made outside the scheduler, robots.txt's,
+    # are kept on the host by middlewares.SameHostMiddleware.)
 
     def redirect_scheduled(self, request: scrapy.Request, **kwargs: Any) -> None:
         redirects = request.meta.get("redirect_urls")
@@ -191,13 +193,14 @@ class ArchiveSpider(scrapy.Spider):
             target = request.url if request.meta.get("redirect_urls") else ""
             kind = "refused"
             detail = f"{failure.getErrorMessage() or 'request refused'} {target}".strip()
-        elif "download max size" in failure.getErrorMessage() or (
-            failure.check(CancelledError, DownloadCancelledError)
-            and request.meta.get("investcrawl_too_large")
-        ):
+        elif failure.check(CancelledError, DownloadCancelledError):
+            # Scrapy cancels a download for one reason: DOWNLOAD_MAXSIZE, from the
+            # Content-Length (with a message) or, streamed without one, when the bytes
+            # received pass it (without). Timeouts are DownloadTimeoutError.
             kind = "too_large"
+            limit = request.meta.get("download_maxsize", self.settings.getint("DOWNLOAD_MAXSIZE"))
             detail = failure.getErrorMessage().split(" in request ")[0] or (
-                f"more than {request.meta['investcrawl_too_large']} bytes"
+                f"more than DOWNLOAD_MAXSIZE ({limit} bytes), sent without Content-Length"
             )
         else:
             kind = "network_error"
