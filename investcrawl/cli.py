@@ -222,7 +222,10 @@ def reextract(warc_dir: str, db_path: str) -> None:
     """
     from investcrawl.reextract import reextract as run
 
-    counts = run(warc_dir, db_path)
+    try:
+        counts = run(warc_dir, db_path)
+    except ArchiveError as error:
+        raise click.ClickException(f"cannot rebuild: {error}") from None
     click.echo(
         f"{counts['responses']} responses read: {counts['articles']} articles "
         f"({counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged), "
@@ -440,16 +443,15 @@ def stats(plot: str | None, top: int, db_path: str) -> None:
     for row in months:
         click.echo(f"  {row['month']}  {row['n']:>8}")
     click.echo("Last runs:")
-    for row in conn.execute(
-        "SELECT id, spider, mode, started_at, finish_reason, new, updated, failed, requests "
-        "FROM crawl_runs ORDER BY id DESC LIMIT 5"
-    ):
+    for row in conn.execute("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 5"):
         click.echo(
             f"  #{row['id']} {row['started_at']} {row['spider']} {row['mode']} "
             f"{row['finish_reason'] or 'running'}: {row['new'] or 0} new, "
             f"{row['updated'] or 0} updated, {row['failed'] or 0} failed, "
             f"{row['requests'] or 0} requests"
         )
+        if "error" in row.keys() and row["error"]:  # archives before migration 0005 lack it
+            click.echo(f"      {row['error']}")
     click.echo("Open failures:")
     kinds = list(
         conn.execute("SELECT kind, count(*) AS n FROM failures GROUP BY kind ORDER BY n DESC")
