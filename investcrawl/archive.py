@@ -404,6 +404,7 @@ class ArchiveWriter:
         self.batch_size = batch_size
         self._articles: dict[int, dict[str, Any]] = {}
         self._failures: dict[str, dict[str, Any]] = {}
+        self._cleared: set[str] = set()  # URLs read whole since they failed: no longer failures
         self.counts = {"new": 0, "updated": 0, "unchanged": 0, "failed": 0}
         self.error: ArchiveError | None = None  # the write that failed, if one did
 
@@ -425,6 +426,7 @@ class ArchiveWriter:
             raise ValueError(f"unknown failure kind {kind!r}")
         self._refuse_after_error()
         seen = seen or utc_now()
+        self._cleared.discard(url)
         previous = self._failures.get(url)
         self._failures[url] = {
             "url": url,
@@ -436,23 +438,33 @@ class ArchiveWriter:
         }
         self._maybe_flush()
 
+    def clear_failure(self, url: str) -> None:
+        """A page (a listing, the index) was read whole: any failure recorded for it goes.
+        (Storing an article clears its URL's failure by itself.)"""
+        self._refuse_after_error()
+        self._failures.pop(url, None)
+        self._cleared.add(url)
+        self._maybe_flush()
+
     def _refuse_after_error(self) -> None:
         if self.error is not None:
             raise self.error
 
     def _maybe_flush(self) -> None:
-        if len(self._articles) + len(self._failures) >= self.batch_size:
+        if len(self._articles) + len(self._failures) + len(self._cleared) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
         self._refuse_after_error()
-        if not self._articles and not self._failures:
+        if not self._articles and not self._failures and not self._cleared:
             return
         articles, failures = list(self._articles.values()), list(self._failures.values())
+        cleared = list(self._cleared)
         self._articles.clear()
         self._failures.clear()
+        self._cleared.clear()
         try:
-            counts = self.write_batch(articles, failures)
+            counts = self.write_batch(articles, failures, cleared)
         except ArchiveError as error:
             self.error = error
             raise
@@ -460,10 +472,14 @@ class ArchiveWriter:
             self.counts[key] += value
 
     def write_batch(
-        self, articles: list[dict[str, Any]], failures: list[dict[str, Any]]
+        self,
+        articles: list[dict[str, Any]],
+        failures: list[dict[str, Any]],
+        cleared: list[str] = (),
     ) -> dict[str, int]:
         """Write one batch in one transaction; return what became of its rows."""
         with write_transaction(self.db, self.path):
+            self.db.conn.executemany("DELETE FROM failures WHERE url = ?", [(u,) for u in cleared])
             self._write_failures(failures)
             counts = self._write_articles(articles)
         return {**counts, "failed": len(failures)}

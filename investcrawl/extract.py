@@ -439,17 +439,22 @@ def extract_article(
     content_type: str | None = None,
     provinces: Mapping[str, str] | None = None,
     fetched_at: str | None = None,
+    may_be_cut: bool = False,
 ) -> ArticleExtraction:
     """Read an article page into an Article; raise Rejected when it is not one.
+
+    may_be_cut: the response had no length to check it against (no Content-Length, the
+    connection closed: Scrapy flags it "partial"); a page that begins but does not end is
+    then Truncated, not an article with half a body.
 
     A page whose declared charset gives no article (a GBK page labelled ISO-8859-1 reads
     as mojibake) is read again believing no label: UTF-8, then GB18030.
     """
+    if may_be_cut and is_truncated(body):
+        raise Truncated(f"the page ends after {len(body)} bytes, without </body> or </html>")
     try:
         return _extract_article(body, url, content_type, None, provinces, fetched_at)
     except (NotAnArticle, Undecodable) as rejected:
-        if isinstance(rejected, Undecodable):  # a page cut mid-character does not decode
-            _reject_truncated(body, None)
         if isinstance(rejected, OffSection) or not _declared_encodings(body, content_type):
             raise
         try:
@@ -477,12 +482,9 @@ def _extract_article(
         raise OffSection("breadcrumb is outside 开发区新闻: " + " > ".join(crumbs))
     meta_start = _find_metadata(lines, after=crumb_index)
     if meta_start is None:
-        _reject_truncated(body, lines)
         raise NotAnArticle(_why_not_an_article(doc))
     meta_end, fields = _read_metadata(lines, meta_start)
     end = _find_end(lines, meta_end)
-    if end == len(lines):  # no 上一条/下一条, no footer: did the page end at all?
-        _reject_truncated(body, lines)
     title = _find_title(lines, crumb_index, meta_start, doc.html_title)
     if not title:
         raise NotAnArticle("no title before the 发布时间 line")
@@ -518,20 +520,15 @@ _START_OF_DOCUMENT_RE = re.compile(rb"<(?:!doctype|html|body)\b", re.I)
 _END_OF_DOCUMENT_RE = re.compile(rb"</(?:body|html)\s*>", re.I)
 
 
-def _reject_truncated(body: bytes, lines: list[Line] | None) -> None:
-    """Raise Truncated for an HTML document that begins but does not end: no </body> or
-    </html>, no footer text (in lines, when the page could be read into lines).
+def is_truncated(body: bytes) -> bool:
+    """An HTML document that begins but does not end (no </body> or </html>): cut off.
 
-    A cut-off article would otherwise be stored with half a body (or, cut before its
-    metadata, written off as a soft 404) and never fetched again.
+    Only meaningful for a response that had no length to check (see extract_article): a
+    page served whole may lack the end tags.
     """
-    if not _START_OF_DOCUMENT_RE.search(body, 0, 4096):
-        return  # not the start of a page either: some other rejection
-    if _END_OF_DOCUMENT_RE.search(body, max(0, len(body) - 65536)):
-        return
-    if lines and any(marker in line.text for line in lines for marker in site.FOOTER_MARKERS):
-        return
-    raise Truncated(f"the page ends after {len(body)} bytes without </html> or a footer")
+    return bool(_START_OF_DOCUMENT_RE.search(body, 0, 4096)) and not (
+        _END_OF_DOCUMENT_RE.search(body, max(0, len(body) - 65536))
+    )
 
 
 def sanitize_html(fragment: str) -> str:

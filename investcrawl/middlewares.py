@@ -1,4 +1,7 @@
-"""Downloader middleware: no request leaves the site's host and port.
+"""Downloader middlewares: no request leaves the site's host and port; a page cut off
+is fetched again.
+
+SameHostMiddleware:
 
 Scrapy's OffsiteMiddleware compares host names only, and robots.txt is fetched outside the
 scheduler: a redirect to another port of the same host, or robots.txt's own redirect,
@@ -15,9 +18,12 @@ from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 
 from investcrawl import site
+from investcrawl.extract import is_truncated
 
 
 class SameHostMiddleware:
@@ -40,3 +46,27 @@ class SameHostMiddleware:
             return  # investchn.com <-> www.investchn.com on the live site
         self.crawler.stats.inc_value("investcrawl/refused/off_host")
         raise IgnoreRequest("off the site's host")
+
+
+class RetryTruncatedMiddleware:
+    """A response with no Content-Length ends where the server closed the connection;
+    Scrapy flags it "partial" and hands over what arrived. One that begins as an HTML
+    document and does not end is retried like a 503 (RETRY_TIMES, counted in
+    retry_times); when the retries are spent it goes on, and the spider records it as
+    `truncated` (transient: the next harvest tries again)."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RetryTruncatedMiddleware:
+        return cls(crawler)
+
+    def process_response(
+        self, request: Request, response: Response, spider: Any = None
+    ) -> Request | Response:
+        if "partial" in response.flags and is_truncated(response.body):
+            retry = get_retry_request(request, spider=self.crawler.spider, reason="truncated")
+            if retry is not None:
+                return retry
+        return response

@@ -545,7 +545,7 @@ class Mirror:
         if self.faults is not None:
             return self._faulty(path, host)
         if self._cache is None:
-            return self._respond(path, host)
+            return self._cut(path, self._respond(path, host))
         key = (self.site.phase, path, host)
         page = self._cache.get(key)
         if page is None or path.startswith("/__mirror__/"):
@@ -555,6 +555,14 @@ class Mirror:
         else:
             with self._lock:
                 self.requests[path.split("?", 1)[0]] += 1
+        return page
+
+    def _cut(self, path: str, page: Page) -> Page:
+        """The spec's "cut_paths" ({path: times}): served without Content-Length and cut
+        off halfway, the first `times` requests."""
+        times = self.site.spec.get("cut_paths", {}).get(path, 0)
+        if times and self.requests[path] <= times:
+            return replace(page, fault="cut", length=False)
         return page
 
     def _faulty(self, path: str, host: str) -> Page:

@@ -71,6 +71,7 @@ class ArchivePipeline:
         self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 200)
         self.writer: ArchiveWriter | None = None
         crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
+        crawler.signals.connect(self.failure_cleared, investcrawl_signals.failure_cleared)
         crawler.signals.connect(self.item_dropped, signals.item_dropped)
 
     @classmethod
@@ -103,6 +104,9 @@ class ArchivePipeline:
 
     def failure_recorded(self, url: str, kind: str, detail: str, attempts: int) -> None:
         self._write(self.writer.add_failure if self.writer else None, url, kind, detail, attempts)
+
+    def failure_cleared(self, url: str) -> None:
+        self._write(self.writer.clear_failure if self.writer else None, url)
 
     def item_dropped(self, item: Any, exception: BaseException, **kwargs: Any) -> None:
         if isinstance(exception, InvalidArticle):

@@ -46,6 +46,7 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
                     content_type=content_type,
                     provinces=provinces,
                     fetched_at=capture.date,
+                    may_be_cut=response.may_be_cut,
                 ).article
             except Rejected as rejected:
                 writer.add_failure(url, rejected.kind, rejected.detail, seen=capture.date)

@@ -51,6 +51,8 @@ REDIRECT_MAX_TIMES = 5
 DOWNLOADER_MIDDLEWARES = {
     # First: nothing leaves the site's host and port, not even robots.txt's redirects.
     "investcrawl.middlewares.SameHostMiddleware": 50,
+    # Beside Scrapy's RetryMiddleware (550): pages cut off without a Content-Length.
+    "investcrawl.middlewares.RetryTruncatedMiddleware": 560,
     # Next to the downloader: sees every response as it came off the wire.
     "investcrawl.warc.WarcCaptureMiddleware": 990,
 }

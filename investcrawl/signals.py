@@ -2,6 +2,11 @@
 
 failure_recorded(url, kind, detail, attempts): a fetched or attempted URL did not become an
 article. The archive pipeline stores it in `failures`.
+
+failure_cleared(url): a page that is not an article (a listing, the section index) was
+read whole; a failure recorded for it before is cleared. (An article's is cleared when it
+is stored.)
 """
 
 failure_recorded = object()
+failure_cleared = object()

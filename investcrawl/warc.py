@@ -189,6 +189,7 @@ class CapturedResponse:
     content_type: str | None
     body: bytes  # the payload, transfer and content encodings undone
     capture: Capture
+    may_be_cut: bool = False  # sent with neither Content-Length nor chunks: its end unknown
 
 
 def iter_responses(directory: str | Path) -> Iterator[CapturedResponse]:
@@ -209,6 +210,10 @@ def iter_responses(directory: str | Path) -> Iterator[CapturedResponse]:
                         path.name,
                         iterator.get_record_offset(),
                         record.rec_headers.get_header("WARC-Date"),
+                    ),
+                    may_be_cut=not (
+                        record.http_headers.get_header("Content-Length")
+                        or record.http_headers.get_header("Transfer-Encoding")
                     ),
                 )
 

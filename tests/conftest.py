@@ -137,8 +137,8 @@ def run_harvest(
 SPEC = json.loads((FIXTURES / "mirror" / "site.json").read_text(encoding="utf-8"))
 
 
-def spec_with(tmp_path, changes: dict[int, dict], new: list[dict] = ()) -> str:
-    spec = copy.deepcopy(SPEC)
+def spec_with(tmp_path, changes: dict[int, dict], new: list[dict] = (), **top: Any) -> str:
+    spec = copy.deepcopy(SPEC) | top
     for article in spec["articles"]:
         article.update(changes.get(article["id"], {}))
     template = next(a for a in spec["articles"] if a["id"] == 186541)
@@ -151,12 +151,12 @@ def spec_with(tmp_path, changes: dict[int, dict], new: list[dict] = ()) -> str:
 
 @pytest.fixture
 def variant(tmp_path):
-    """start(changes, new, *mirror_args): a mirror of the fixture spec with changes
-    ({id: fields}) and new articles (fields over a copy of 186541)."""
+    """start(changes, new, *mirror_args, **top): a mirror of the fixture spec with changes
+    ({id: fields}), new articles (fields over a copy of 186541) and top-level keys."""
     started = []
 
-    def start(changes: dict[int, dict], new: list[dict] = (), *args: str):
-        served = start_mirror("--spec", spec_with(tmp_path, changes, new), *args)
+    def start(changes: dict[int, dict], new: list[dict] = (), *args: str, **top: Any):
+        served = start_mirror("--spec", spec_with(tmp_path, changes, new, **top), *args)
         started.append(served)
         return served
 

@@ -37,7 +37,8 @@ def failure(archive, article_id):
 
 
 def test_hostile_pages_end_right_and_permanent_failures_are_not_refetched(variant, tmp_path):
-    mirror = variant(HOSTILE, [], "--robots-redirect")
+    city = "/index.php/home/news/city/id/88.html"  # cut twice: a failure, then whole
+    mirror = variant(HOSTILE, [], "--robots-redirect", cut_paths={city: 2})
     want = MirrorSite.load(spec_with(tmp_path / "..", {}, [])).expected_articles(mirror.url)
     archive = tmp_path / "archive.db"
     once_more = {"RETRY_TIMES": "1"}
@@ -50,6 +51,8 @@ def test_hostile_pages_end_right_and_permanent_failures_are_not_refetched(varian
     assert 186529 not in articles
     assert failure(archive, 186529)["kind"] == "truncated"
     assert failure(archive, 186529)["attempts"] == 2
+    cut_listing = rows(archive, "SELECT kind, attempts FROM failures WHERE url LIKE ?", "%" + city)
+    assert cut_listing == [{"kind": "truncated", "attempts": 2}]
     # A declared charset that reads as mojibake is not believed.
     assert (articles[186523]["title"], articles[186523]["body"]) == (
         want[186523]["title"],
@@ -81,5 +84,6 @@ def test_hostile_pages_end_right_and_permanent_failures_are_not_refetched(varian
     cut = rows(archive, "SELECT body FROM articles WHERE id = 186529")
     assert cut == [{"body": want[186529]["body"]}]
     assert failure(archive, 186529) is None
+    assert rows(archive, "SELECT url FROM failures WHERE url LIKE ?", "%" + city) == []
     rss = [r["stats"] for r in rows(archive, "SELECT stats FROM crawl_runs")]
     assert all('"memusage/max": ' in s for s in rss)

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -24,7 +23,7 @@ from twisted.python.failure import Failure
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
-from investcrawl.archive import FAILURE_KINDS, ArchiveError, ArchiveState, utc_now
+from investcrawl.archive import ArchiveError, ArchiveState, utc_now
 from investcrawl.extract import Rejected, extract_article
 from investcrawl.probe import Outcome
 from investcrawl.runs import archive_failed, open_crawl_archive
@@ -146,13 +145,9 @@ class ArchiveSpider(scrapy.Spider):
                 content_type=header(response, b"Content-Type"),
                 provinces=self.provinces,
                 fetched_at=capture.date if capture else utc_now(),
+                may_be_cut="partial" in response.flags,
             )
         except Rejected as rejected:
-            if FAILURE_KINDS[rejected.kind] == "transient" and request is not None:
-                retry = get_retry_request(request, spider=self, reason=rejected.kind)
-                if retry is not None:  # a page cut off: fetched again, as Scrapy retries
-                    yield retry
-                    return
             outcome = Outcome.MISS if rejected.kind in MISS_KINDS else Outcome.HIT
             failed = FailedFetch(response.url, rejected.kind, rejected.detail)
             yield from self.settle(request, outcome, failed)

@@ -26,9 +26,16 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 
+from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.archive import ArchiveError, ArchiveState, utc_now
-from investcrawl.extract import Document, Rejected, city_provinces, parse_document
+from investcrawl.extract import (
+    Document,
+    Rejected,
+    city_provinces,
+    is_truncated,
+    parse_document,
+)
 from investcrawl.probe import IdProbe, Outcome, plausible_max
 from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header
 
@@ -134,6 +141,15 @@ class InvestchnSpider(ArchiveSpider):
     def parse_page(self, response: Response, kind: str) -> Iterator[scrapy.Request]:
         """The section index, the home page and the listing pages: follow what they link."""
         doc = self.document(response)
+        if "partial" in response.flags and is_truncated(response.body):
+            # Cut off, retries spent: its links so far are followed, and it is fetched
+            # again by the next harvest (a transient failure).
+            detail = f"the page ends after {len(response.body)} bytes, without </html>"
+            self.record(FailedFetch(response.url, "truncated", detail), request=response.request)
+        elif doc is not None:  # read whole: a failure recorded for it before is no more
+            self.crawler.signals.send_catch_log(
+                investcrawl_signals.failure_cleared, url=site.canonical_url(response.url)
+            )
         if doc is not None:
             if kind == "index":
                 self.provinces.update(city_provinces(doc))
