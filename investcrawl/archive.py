@@ -613,13 +613,17 @@ class ArchiveState:
         return row is not None
 
     def waiting_failure(self, url: str, now: str) -> str | None:
-        """The kind of the failure recorded for url when it is not due for another try at
-        `now`; None when there is none, or it is due."""
+        """The kind of the permanent failure recorded for url when it is not due for
+        another try at `now`; None when there is none, or it is due. (A transient failure
+        never waits: it is due at the next harvest, and one recorded earlier in this run
+        is no evidence about the id.)"""
         with storage_errors(self.path):
             row = self.db.execute(
                 "SELECT kind, next_retry_at FROM failures WHERE url = ?", [url]
             ).fetchone()
         if row is None or (row[1] is not None and row[1] <= now):
+            return None
+        if FAILURE_KINDS.get(row[0]) == "transient":
             return None
         return row[0]
 

@@ -5,9 +5,11 @@ the highest one that exists, until `misses` ids in a row past it do not exist. N
 here: the spider reports each outcome (`settle`) and asks what to fetch next (`next_ids`).
 
 The frontier is the highest id up to which every id has been settled: it exists (a hit),
-or it does not and a higher id does (a gap, recorded). It only moves over settled ids, so a
-harvest cut short, or an id that failed for now (open), never makes the next harvest skip
-an id it did not reach.
+it does not and a higher id does (a gap, recorded), or it failed for now (open) and is
+recorded as a transient failure, which the next harvest retries among its due failures. It
+only moves over settled ids, so an id whose request never ended (a harvest cut short, a
+request dropped) is never skipped by the next harvest; and one id that fails every time
+cannot hold the probe back for good.
 
 Bounds, whatever the site answers: the probe only follows a hit at most `max_jump` above
 the highest hit so far (a 上一条 link to a far-away id that answers does not drag it
@@ -27,7 +29,7 @@ Record = TypeVar("Record")  # what the spider keeps for a miss it may record lat
 class Outcome(Enum):
     HIT = "hit"  # the id exists (an article, or a page of the site that is not one of ours)
     MISS = "miss"  # it does not (404, soft 404)
-    OPEN = "open"  # not known yet: a transient failure, to be tried again
+    OPEN = "open"  # not known yet: a transient failure, recorded, tried again next harvest
 
 
 @dataclass
@@ -67,14 +69,12 @@ class IdProbe(Generic[Record]):
     def settle(self, article_id: int, outcome: Outcome, record: Record | None = None) -> list:
         """Take an id's outcome; return the held records that are now gaps to record.
 
-        record: for a miss that is not to be recorded unless a higher id turns out to
-        exist (a probed id past the last one is not a failure: just not issued yet). A
-        miss without a record was recorded by the caller already.
+        record: for a miss, what to record if a higher id turns out to exist (an id past
+        the last one is not a failure: just not issued yet); None when the caller recorded
+        it already. An id the probe does not track gets its record back at once.
         """
         if not self.tracks(article_id):
-            return []
-        if outcome is Outcome.OPEN:
-            return []  # unsettled: the frontier stops below it
+            return [record] if outcome is Outcome.MISS and record is not None else []
         self._settled.add(article_id)
         gaps: list = []
         if outcome is Outcome.HIT and article_id > self.highest_hit:

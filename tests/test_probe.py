@@ -40,12 +40,12 @@ def test_the_frontier_never_passes_an_unsettled_id():
     probe = IdProbe(100, misses=5)
     probe.next_ids()
     probe.settle(101, HIT)
-    probe.settle(102, OPEN)  # a 503: not known
-    probe.settle(103, HIT)
+    probe.settle(103, HIT)  # 102: asked, no outcome yet (in flight, or its run cut short)
     probe.settle(104, HIT)
     assert probe.frontier == 101
-    probe.settle(102, HIT)  # retried later in the run
+    probe.settle(102, OPEN)  # a 503: recorded as a transient failure, retried next harvest
     assert probe.frontier == 104
+    assert probe.highest_hit == 104  # an open id is settled, not a hit
 
 
 def test_a_miss_recorded_elsewhere_then_a_higher_hit_records_nothing_twice():
@@ -109,25 +109,52 @@ def test_the_probe_window_slides_past_hits_in_a_harvest(variant, tmp_path):
     assert frontier(archive) == 186545
 
 
-def test_the_frontier_stops_below_an_id_that_failed_for_now(variant, tmp_path):
+def test_an_id_that_fails_for_now_is_retried_and_does_not_hold_the_frontier(variant, tmp_path):
     """186542 answers 503 to its first three requests (the first while it is not yet
-    published, then twice). The frontier waits below it until it is archived; the probe's
-    request for it, dropped as a repeat of the retry's, does not count as a hit. 186541
-    links 186544 (missing) as 下一条: a miss above the frontier that is not the probe's,
-    then higher ids exist: recorded once, no crash."""
+    published, then twice). It is recorded (transient), the frontier moves past it, and
+    the harvests after retry it until it is archived. 186541 links 186544 (missing) as
+    下一条: a miss above the frontier that is not the probe's, then higher ids exist:
+    recorded once, no crash."""
     mirror = variant({186542: {"status": "flaky", "fail_times": 3}, 186541: {"next_id": 186544}})
     archive = tmp_path / "archive.db"
     once = {"RETRY_TIMES": "0"}
     assert run_harvest(mirror.url, archive, settings=once).returncode == 0
     mirror.set_phase(2)
-    for expected in (186541, 186541, 186545):  # 503, 503 (the retry first), then 200
+    for attempts in (1, 2):  # 503, then 503 again (the due retry)
         result = run_harvest(mirror.url, archive, settings=once)
         assert result.returncode == 0, result.stdout
-        assert frontier(archive) == expected
+        assert frontier(archive) == 186545
+        flaky = rows(
+            archive, "SELECT kind, attempts FROM failures WHERE url LIKE ?", "%186542.html"
+        )
+        assert flaky == [{"kind": "http_error", "attempts": attempts}]
+    assert run_harvest(mirror.url, archive, settings=once).returncode == 0
     archived = {r["id"] for r in rows(archive, "SELECT id FROM articles WHERE id > 186540")}
     assert archived == {186541, 186542, 186543, 186545}
     gap = rows(archive, "SELECT kind FROM failures WHERE url LIKE ?", "%" + DETAIL.format(186544))
     assert gap == [{"kind": "http_404"}]
+    assert frontier(archive) == 186545
+
+
+def test_a_probe_request_dropped_as_a_repeat_is_not_a_hit(variant, tmp_path):
+    """186541 links 186550, which does not exist (yet). The next harvest asks for 186550
+    as an archived article's link first, then the probe reaches it: the probe's request is
+    a repeat, dropped; it must wait for the first request's outcome (a miss past the last
+    id), not count as a hit that would pass 186546-186549 as gaps."""
+    mirror = variant({186541: {"next_id": 186550}})
+    archive = tmp_path / "archive.db"
+    assert run_harvest(mirror.url, archive).returncode == 0
+    mirror.set_phase(2)
+    for _ in range(2):
+        result = run_harvest(mirror.url, archive)
+        assert result.returncode == 0, result.stdout
+        assert frontier(archive) == 186545
+    after_top = rows(
+        archive,
+        "SELECT url FROM failures WHERE url LIKE '%/id/18655%' "
+        "OR url LIKE '%/id/18654_.html' AND url NOT LIKE '%/id/186544.html'",
+    )
+    assert after_top == []  # ids past the last one are not failures
 
 
 def test_far_away_and_overlong_ids_do_not_poison_the_probe(variant, tmp_path):

@@ -88,11 +88,13 @@ class ArchiveSpider(scrapy.Spider):
         spider.max_id_jump = crawler.settings.getint("HARVEST_MAX_ID_JUMP", 1000)
         return spider
 
-    # A redirect that is never fetched leaves the URL that was asked for without an article
-    # or an errback: Scrapy's offsite filter drops redirects off the host silently (when
-    # they are scheduled), and its duplicate filter drops redirects to pages already
-    # fetched. Both are recorded here. (Requests made outside the scheduler, robots.txt's,
-    # are kept on the host by middlewares.SameHostMiddleware.)
+    # A redirect that is never fetched reaches neither the callback nor the errback: Scrapy's
+    # offsite filter drops redirects off the host silently (when they are scheduled), and
+    # its duplicate filter drops redirects to pages already fetched. Both are handed to the
+    # request's errback here, as IgnoreRequest, so that they are recorded and settled like
+    # any refused request (and a lost section index still starts the harvest's probe).
+    # (Requests made outside the scheduler, robots.txt's, are kept on the host by
+    # middlewares.SameHostMiddleware.)
 
     def redirect_scheduled(self, request: scrapy.Request, **kwargs: Any) -> None:
         redirects = request.meta.get("redirect_urls")
@@ -101,14 +103,20 @@ class ArchiveSpider(scrapy.Spider):
         if redirects and target.netloc.lower() != self.netloc:
             if live and target.hostname in site.SITE_HOSTS:
                 return  # investchn.com <-> www.investchn.com on the live site
-            detail = f"redirect off the site's host: {request.url}"
-            self.record(FailedFetch(asked_url(request), "refused", detail), request=request)
-            raise IgnoreRequest(detail)  # the engine drops it: never fetched
+            self.redirect_lost(request, "redirect off the site's host")
+            raise IgnoreRequest("redirect off the site's host")  # the engine drops it
 
     def redirect_dropped(self, request: scrapy.Request, **kwargs: Any) -> None:
         if request.meta.get("redirect_urls"):
-            detail = f"redirect to a page fetched already: {request.url}"
-            self.record(FailedFetch(asked_url(request), "refused", detail), request=request)
+            self.redirect_lost(request, "redirect to a page fetched already")
+
+    def redirect_lost(self, request: scrapy.Request, why: str) -> None:
+        if request.errback is None:
+            return
+        failure = Failure(IgnoreRequest(why))
+        failure.request = request  # as Scrapy hands failures to errbacks
+        for follow_up in request.errback(failure) or ():
+            self.crawler.engine.crawl(follow_up)
 
     def open_state(self) -> ArchiveState:
         """The archive, for reading (raises ArchiveError, which the caller hands to
@@ -185,9 +193,9 @@ class ArchiveSpider(scrapy.Spider):
             else:
                 kind, detail = "http_error", f"HTTP {status}"
         elif failure.check(IgnoreRequest):  # robots.txt, off-site or endless redirects
-            target = request.url if request.meta.get("redirect_urls") else ""
+            why = failure.getErrorMessage() or "request refused"
             kind = "refused"
-            detail = f"{failure.getErrorMessage() or 'request refused'} {target}".strip()
+            detail = f"{why}: {request.url}" if request.meta.get("redirect_urls") else why
         elif failure.check(CancelledError, DownloadCancelledError):
             # Scrapy cancels a download for one reason: DOWNLOAD_MAXSIZE, from the
             # Content-Length (with a message) or, streamed without one, when the bytes

@@ -63,7 +63,7 @@ class InvestchnSpider(ArchiveSpider):
         self.probe: IdProbe[FailedFetch] | None = None
         # Before the probe starts (a walk of an empty archive): misses above every hit, so
         # that the probe, started from the highest hit, knows them.
-        self.misses_above: set[int] = set()
+        self.misses_above: dict[int, FailedFetch | None] = {}
         self.top_hits: list[int] = []  # the TOP_HITS highest ids that exist, sorted
         self.heads_cursor: int | None = None  # the last city whose listing head was checked
         self.index_done = False
@@ -258,11 +258,12 @@ class InvestchnSpider(ArchiveSpider):
         if outcome is Outcome.HIT:
             self.note_hit(article_id)
         probe = self.probe
-        if probe is None:
-            if outcome is Outcome.MISS and article_id > self.max_seen_id:
-                self.misses_above.add(article_id)
+        held = outcome is Outcome.MISS  # recorded only if a higher id exists: a gap
+        if probe is None:  # a walk of an empty archive, before its probe starts
+            if held and article_id > self.max_seen_id:
+                self.misses_above[article_id] = failed
+                return []
             return super().settle(request, outcome, failed)
-        held = outcome is Outcome.MISS and bool(request.meta.get("probe"))
         if not held:
             super().settle(request, outcome, failed)  # recorded now, told to the probe below
         self.record_gaps(probe.settle(article_id, outcome, failed if held else None))
@@ -276,7 +277,8 @@ class InvestchnSpider(ArchiveSpider):
         bisect.insort(self.top_hits, article_id)
         del self.top_hits[:-TOP_HITS]
         self.max_seen_id = plausible_max(self.top_hits, self.max_id_jump) or 0
-        self.misses_above = {i for i in self.misses_above if i > self.max_seen_id}
+        gaps = [i for i in self.misses_above if i < self.max_seen_id]
+        self.record_gaps([gap for i in sorted(gaps) if (gap := self.misses_above.pop(i))])
 
     def record_gaps(self, gaps: list[FailedFetch]) -> None:
         for failed in gaps:
@@ -287,8 +289,8 @@ class InvestchnSpider(ArchiveSpider):
         if self.probe is not None or not self.max_seen_id:
             return
         self.probe = probe = self.new_probe(self.max_seen_id)
-        for article_id in sorted(self.misses_above):
-            probe.settle(article_id, Outcome.MISS)  # recorded already, when they missed
+        for article_id, failed in sorted(self.misses_above.items()):
+            probe.settle(article_id, Outcome.MISS, failed)  # held on, by the probe now
         try:
             requests = list(self.probe_requests())
         except ArchiveError as error:
