@@ -465,9 +465,9 @@ class ArchiveWriter:
         self._cleared.clear()
         try:
             counts = self.write_batch(articles, failures, cleared)
-        except ArchiveError as error:
-            self.error = error
-            raise
+        except Exception as error:  # the batch is lost whatever the error: fail-stop
+            self.error = archive_error(error, self.path)
+            raise self.error from error
         for key, value in counts.items():
             self.counts[key] += value
 

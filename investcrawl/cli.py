@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -98,8 +99,12 @@ def harvest(
         )
         try:
             log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.open("a").close()  # Scrapy opens it later, with a traceback if it cannot
         except OSError as error:
             _fail(f"cannot write the log {log_path}: {error}", EXIT_CANTCREAT)
+        # A full disk fails the run (exit 73) and the summary says so; the log lines that
+        # cannot be written then are not each worth a traceback on stderr.
+        logging.raiseExceptions = False
         spider_args = {"mode": mode, **({"base_url": base_url} if base_url else {})}
         project.setdict({"LOG_FILE": str(log_path), "LOG_LEVEL": "INFO"}, priority="cmdline")
         project.setdict(overrides, priority="cmdline")
@@ -129,10 +134,13 @@ def _take_lock(db_file: Path) -> Any:
         handle.seek(0)
         holder = handle.read().strip() or "unknown"
         _fail(f"another harvest is running on {db_file} (lock {path}, {holder})", EXIT_LOCKED)
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
-    handle.flush()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
+        handle.flush()
+    except OSError as error:  # a full disk: the lock is held, only its note is missing
+        click.echo(f"investcrawl: cannot note the harvest in {path}: {error}", err=True)
     return handle
 
 

@@ -526,7 +526,7 @@ def is_truncated(body: bytes) -> bool:
     Only meaningful for a response that had no length to check (see extract_article): a
     page served whole may lack the end tags.
     """
-    return bool(_START_OF_DOCUMENT_RE.search(body, 0, 4096)) and not (
+    return bool(_START_OF_DOCUMENT_RE.search(body, 0, 65536)) and not (
         _END_OF_DOCUMENT_RE.search(body, max(0, len(body) - 65536))
     )
 

@@ -65,7 +65,9 @@ class RetryTruncatedMiddleware:
     def process_response(
         self, request: Request, response: Response, spider: Any = None
     ) -> Request | Response:
-        if "partial" in response.flags and is_truncated(response.body):
+        if ("partial" in response.flags or "dataloss" in response.flags) and is_truncated(
+            response.body
+        ):
             retry = get_retry_request(request, spider=self.crawler.spider, reason="truncated")
             if retry is not None:
                 return retry

@@ -559,10 +559,14 @@ class Mirror:
 
     def _cut(self, path: str, page: Page) -> Page:
         """The spec's "cut_paths" ({path: times}): served without Content-Length and cut
-        off halfway, the first `times` requests."""
+        off halfway, the first `times` requests; "redirect_paths" ({path: URL}): a 302
+        there (from the phase given as "redirect_from_phase", default 1)."""
         times = self.site.spec.get("cut_paths", {}).get(path, 0)
         if times and self.requests[path] <= times:
             return replace(page, fault="cut", length=False)
+        location = self.site.spec.get("redirect_paths", {}).get(path)
+        if location and self.site.phase >= self.site.spec.get("redirect_from_phase", 1):
+            return Page(302, b"", "text/html", location=location)
         return page
 
     def _faulty(self, path: str, host: str) -> Page:

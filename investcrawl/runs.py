@@ -96,8 +96,10 @@ def verdict(stats: Mapping[str, Any], reason: str | None, max_failure_rate: floa
         return Verdict(False, "FAILED: nothing was fetched (is the site reachable?)", EXIT_FAILED)
     if requests and failed / requests > max_failure_rate:
         return Verdict(False, f"FAILED: {failed} failures for {requests} requests", EXIT_FAILED)
-    crashes = stats.get("investcrawl/failures/parse_error", 0) + sum(
-        value for key, value in stats.items() if key.startswith("spider_exceptions/")
+    crashes = (
+        stats.get("investcrawl/failures/parse_error", 0)
+        + stats.get("investcrawl/item_errors", 0)
+        + sum(value for key, value in stats.items() if key.startswith("spider_exceptions/"))
     )
     if crashes:  # our code raised: a bug to look at, whatever the share
         text = f"FAILED: the crawler's code raised {crashes} times (see the log)"
@@ -120,8 +122,8 @@ class RunRecorder:
         self.max_failure_rate = crawler.settings.getfloat("HARVEST_MAX_FAILURE_RATE", 0.5)
         self.run_id: int | None = None
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
-        crawler.signals.connect(self.spider_closed, signals.spider_closed)
         crawler.signals.connect(self.spider_error, signals.spider_error)
+        crawler.signals.connect(self.item_error, signals.item_error)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecorder:
@@ -132,7 +134,15 @@ class RunRecorder:
         if isinstance(failure.value, ArchiveError):
             archive_failed(self.crawler, failure.value)
 
+    def item_error(self, **kwargs: Any) -> None:
+        """A pipeline raised something other than DropItem: an item may be lost."""
+        self.crawler.stats.inc_value("investcrawl/item_errors")
+
     def spider_opened(self, spider: Any) -> None:
+        # Receivers run in the order they were connected: connected now, the run's end is
+        # recorded after every component that connected when the crawl was built (the WARC
+        # file is closed and renamed first, and its failure still fails the run).
+        self.crawler.signals.connect(self.spider_closed, signals.spider_closed)
         try:
             db = open_crawl_archive(self.crawler.settings)
             try:

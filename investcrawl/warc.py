@@ -142,6 +142,15 @@ class WarcFile:
         os.replace(self.open_path, final)
         return final
 
+    def abandon(self) -> None:
+        """Stop writing after a failed write: the file stays `.open`, and the next run's
+        repair cuts it after its last complete record (a failed write may have left part
+        of one)."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+
 
 def repair_open_files(directory: str | Path) -> list[Path]:
     """Close the `.open` files a killed run left behind; return what became of them.
@@ -268,6 +277,8 @@ class WarcCaptureMiddleware:
             try:
                 request.meta["warc_capture"] = self.warc.write(request, response, date)
             except OSError as error:  # the page is not kept: nothing read from it is stored
+                self.warc.abandon()
+                self.warc = None
                 self._failed(error)
                 return response
             self.stats.inc_value("investcrawl/warc/records")

@@ -284,3 +284,35 @@ def test_articles_linked_from_archived_ones_are_fetched_by_the_next_harvest(mirr
     assert ids == {186300, 10270}
     fetched = mirror.requests()
     assert fetched[DETAIL.format(186300)] - before.get(DETAIL.format(186300), 0) == 1
+
+
+def test_a_section_index_redirected_off_the_host_still_starts_the_probe(variant, tmp_path):
+    """The index 302s to another host (a captcha or WAF domain): recorded as refused, and
+    the harvest goes on with what does not need it (due failures, archived links, the id
+    probe), which finds the new articles."""
+    index = "/index.php/home/news/index.html"
+    mirror = variant(
+        {}, [], redirect_paths={index: "http://127.0.0.2:9/captcha"}, redirect_from_phase=2
+    )
+    archive = tmp_path / "archive.db"
+    assert run_harvest(mirror.url, archive).returncode == 0
+    mirror.set_phase(2)
+    result = run_harvest(mirror.url, archive)
+    assert result.returncode == 0, result.stdout
+    new = {r["id"] for r in rows(archive, "SELECT id FROM articles WHERE id > 186540")}
+    assert new == {186541, 186542, 186543, 186545}
+    refused = rows(archive, "SELECT kind, detail FROM failures WHERE url LIKE ?", "%" + index)
+    assert refused == [
+        {"kind": "refused", "detail": "redirect off the site's host: http://127.0.0.2:9/captcha"}
+    ]
+
+
+def test_an_article_redirected_to_another_is_recorded_under_the_id_asked_for(variant, tmp_path):
+    """186521 redirects to article 186536: 186536 is archived (once), 186521 is a failure
+    row saying so, not a URL that is neither."""
+    mirror = variant({186521: {"status": "redirect", "location": DETAIL.format(186536)}})
+    archive = tmp_path / "archive.db"
+    assert run_harvest(mirror.url, archive).returncode == 0
+    assert rows(archive, "SELECT id FROM articles WHERE id IN (186521, 186536)") == [{"id": 186536}]
+    moved = rows(archive, "SELECT kind, detail FROM failures WHERE url LIKE ?", "%186521.html")
+    assert moved[0]["kind"] in ("not_an_article", "refused"), moved

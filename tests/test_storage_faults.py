@@ -354,3 +354,24 @@ def test_an_archive_read_error_in_a_callback_stops_the_run_as_a_storage_error(tm
     stats = crawler.stats.get_stats()
     assert recorder.run_id is None and stats[ARCHIVE_ERROR] == str(error)
     assert verdict(stats, "archive_error", 0.5).exit_code == 73
+
+
+def test_a_warc_file_that_cannot_be_closed_fails_the_run_before_its_state_moves(mirror, tmp_path):
+    """The WARC folder disappears mid-run (the open file is still written): closing and
+    renaming the file fails at the very end. The run fails (73) and its walk is not
+    marked complete: the run's end is recorded after the WARC file is closed."""
+    archive, warc = tmp_path / "archive.db", tmp_path / "warc"
+    slow = {"DOWNLOAD_DELAY": "0.05", "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}
+    harvest = run_harvest(
+        mirror.url, archive, settings=slow,
+        popen={"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(warc.glob("*.open")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shutil.rmtree(warc)
+    out, err = harvest.communicate(timeout=120)
+    assert harvest.returncode == 73, out + err
+    assert "cannot write the run's WARC file" in out
+    assert state(archive) == {}
+    assert last_run(archive)["finish_reason"] == "archive_error"

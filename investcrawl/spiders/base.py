@@ -153,16 +153,16 @@ class ArchiveSpider(scrapy.Spider):
                 content_type=header(response, b"Content-Type"),
                 provinces=self.provinces,
                 fetched_at=capture.date if capture else utc_now(),
-                may_be_cut="partial" in response.flags,
+                may_be_cut=may_be_cut(response),
             )
         except Rejected as rejected:
             outcome = Outcome.MISS if rejected.kind in MISS_KINDS else Outcome.HIT
-            failed = FailedFetch(response.url, rejected.kind, rejected.detail)
+            failed = FailedFetch(url, rejected.kind, rejected.detail)
             yield from self.settle(request, outcome, failed)
             return
         except Exception as error:  # a bug of ours must not lose the page or stop the crawl
             logger.exception("extraction failed on %s", response.url)
-            failed = FailedFetch(response.url, "parse_error", f"{type(error).__name__}: {error}")
+            failed = FailedFetch(url, "parse_error", f"{type(error).__name__}: {error}")
             yield from self.settle(request, Outcome.HIT, failed)
             return
         if extraction.date_fallback:
@@ -171,7 +171,17 @@ class ArchiveSpider(scrapy.Spider):
         if capture is not None:
             article.warc_file, article.warc_offset = capture.file, capture.offset
         yield article
-        yield from self.settle(request, Outcome.HIT, None)
+        failed = None
+        if site.canonical_url(url) != site.canonical_url(response.url):  # redirected
+            # Failures are recorded under the URL asked for: a retry that succeeds clears
+            # it. Another article's id: the one asked for is not that article.
+            if self.article_id(url) != article.id:
+                failed = FailedFetch(url, "not_an_article", f"redirected to {response.url}")
+            else:
+                self.crawler.signals.send_catch_log(
+                    investcrawl_signals.failure_cleared, url=site.canonical_url(url)
+                )
+        yield from self.settle(request, Outcome.HIT, failed)
         # 上一条/下一条 are unreliable as an order, but they reveal unlisted articles.
         if self.follows_prev_next:
             for linked in (article.prev_id, article.next_id):
@@ -316,3 +326,10 @@ def asked_url(request: scrapy.Request) -> str:
 def header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def may_be_cut(response: Response) -> bool:
+    """The response had no length to check it against (Scrapy's "partial": no
+    Content-Length, the connection closed), or came short of it and was kept anyway
+    ("dataloss", with DOWNLOAD_FAIL_ON_DATALOSS off)."""
+    return "partial" in response.flags or "dataloss" in response.flags

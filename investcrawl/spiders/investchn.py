@@ -37,7 +37,7 @@ from investcrawl.extract import (
     parse_document,
 )
 from investcrawl.probe import IdProbe, Outcome, plausible_max
-from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header
+from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header, may_be_cut
 
 INDEX_PRIORITY = 20
 TOP_HITS = 64
@@ -99,12 +99,15 @@ class InvestchnSpider(ArchiveSpider):
         """Where the probe starts: the frontier a run left, if it is sane, else the top of
         the archive's id sequence (not an outlier far above it)."""
         stored = state.get("probe_frontier")
-        if stored is not None and self.known_max_id and int(stored) <= self.reach():
-            return int(stored)
+        value = int(stored) if stored is not None and stored.isdigit() else None
+        if value is not None and self.known_max_id and value <= self.reach():
+            return value
         if stored is not None:
             self.logger.warning(
-                "probe frontier %s is far above the archive's highest id %s: not used",
+                "probe frontier %r is not an id at most %d above the archive's highest id "
+                "%s: not used",
                 stored,
+                self.max_id_jump,
                 self.known_max_id,
             )
         return self.known_max_id or None
@@ -140,15 +143,16 @@ class InvestchnSpider(ArchiveSpider):
 
     def parse_page(self, response: Response, kind: str) -> Iterator[scrapy.Request]:
         """The section index, the home page and the listing pages: follow what they link."""
-        doc = self.document(response)
-        if "partial" in response.flags and is_truncated(response.body):
+        url = asked_url(response.request) if response.request is not None else response.url
+        doc = self.document(response, url)
+        if may_be_cut(response) and is_truncated(response.body):
             # Cut off, retries spent: its links so far are followed, and it is fetched
             # again by the next harvest (a transient failure).
             detail = f"the page ends after {len(response.body)} bytes, without </html>"
-            self.record(FailedFetch(response.url, "truncated", detail), request=response.request)
+            self.record(FailedFetch(url, "truncated", detail), request=response.request)
         elif doc is not None:  # read whole: a failure recorded for it before is no more
             self.crawler.signals.send_catch_log(
-                investcrawl_signals.failure_cleared, url=site.canonical_url(response.url)
+                investcrawl_signals.failure_cleared, url=site.canonical_url(url)
             )
         if doc is not None:
             if kind == "index":
@@ -235,7 +239,7 @@ class InvestchnSpider(ArchiveSpider):
                 elif isinstance(result, Outcome):  # archived, or a failure not due yet
                     self.record_gaps(probe.settle(article_id, result))
                 # None: requested already in this run; that request settles it
-        if probe.limited:
+        if probe.limited and not self.crawler.stats.get_value("investcrawl/probe/limited"):
             self.crawler.stats.set_value("investcrawl/probe/limited", probe.issued)
             self.logger.warning(
                 "the id probe stopped at its limit of %d ids (HARVEST_PROBE_LIMIT); "
@@ -313,16 +317,17 @@ class InvestchnSpider(ArchiveSpider):
             values["walk_completed_at"] = utc_now()
         state.set(**values)
 
-    def document(self, response: Response) -> Document | None:
+    def document(self, response: Response, url: str) -> Document | None:
+        """The page read into lines; None, with its failure recorded under url, if not."""
         try:
             return parse_document(response.body, response.url, header(response, b"Content-Type"))
         except Rejected as rejected:
-            failed = FailedFetch(response.url, rejected.kind, rejected.detail)
+            failed = FailedFetch(url, rejected.kind, rejected.detail)
             self.record(failed, request=response.request)
         except Exception as error:
             self.logger.exception("could not read %s", response.url)
             detail = f"{type(error).__name__}: {error}"
-            self.record(FailedFetch(response.url, "parse_error", detail), request=response.request)
+            self.record(FailedFetch(url, "parse_error", detail), request=response.request)
         return None
 
     def page_request(self, url: str, kind: str) -> Iterator[scrapy.Request]:
