@@ -10,7 +10,7 @@ from scrapy import signals
 from scrapy.utils.test import get_crawler
 
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import ArchiveWriter, open_archive
+from investcrawl.archive import ArchiveError, ArchiveState, ArchiveWriter, open_archive
 from investcrawl.items import Article
 from investcrawl.pipelines import ArchivePipeline, InvalidArticle, ValidateArticlePipeline
 from investcrawl.spiders.investchn import InvestchnSpider
@@ -234,3 +234,27 @@ def test_permanent_failures_back_off_transient_ones_do_not(tmp_path):
     state = ArchiveState(open_archive(archive))
     assert state.due_failures("2026-11-03T00:00:00Z", 10) == ["http://x/503"]
     assert state.due_failures("2026-11-04T00:00:00Z", 10) == ["http://x/503", "http://x/404"]
+
+
+def test_a_transient_failure_never_waits(tmp_path):
+    """Recorded earlier in this run, a 503 says nothing about whether the id exists: a
+    later request for it goes ahead (and the probe does not take it for a hit)."""
+    archive = tmp_path / "a.db"
+    writer = ArchiveWriter(open_archive(archive), batch_size=1)
+    writer.add_failure("http://x/503", "http_error", seen="2026-11-29T10:00:00Z")
+    writer.add_failure("http://x/404", "http_404", seen="2026-11-29T10:00:00Z")
+    writer.close()
+    state = ArchiveState(open_archive(archive))
+    assert state.waiting_failure("http://x/503", "2026-11-29T09:00:00Z") is None
+    assert state.waiting_failure("http://x/404", "2026-11-29T09:00:00Z") == "http_404"
+
+
+def test_any_error_in_a_batch_fails_the_writer_not_only_sqlite_ones(tmp_path):
+    """A lone surrogate makes sqlite3 raise UnicodeEncodeError (not an sqlite3.Error): the
+    batch is lost, so it is an ArchiveError, and the writer refuses every later write."""
+    writer = ArchiveWriter(open_archive(tmp_path / "a.db"), batch_size=1)
+    with pytest.raises(ArchiveError, match="UnicodeEncodeError"):
+        writer.add_article({**dataclasses.asdict(article(1)), "body": "半个\ud800字符"})
+    with pytest.raises(ArchiveError, match="UnicodeEncodeError"):
+        writer.add_article(dataclasses.asdict(article(2)))
+    assert rows(tmp_path / "a.db", "SELECT count(*) AS n FROM articles") == [{"n": 0}]

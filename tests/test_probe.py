@@ -308,11 +308,16 @@ def test_a_section_index_redirected_off_the_host_still_starts_the_probe(variant,
 
 
 def test_an_article_redirected_to_another_is_recorded_under_the_id_asked_for(variant, tmp_path):
-    """186521 redirects to article 186536: 186536 is archived (once), 186521 is a failure
-    row saying so, not a URL that is neither."""
-    mirror = variant({186521: {"status": "redirect", "location": DETAIL.format(186536)}})
+    """186521 redirects to article 186600, which nothing else links: 186600 is archived,
+    186521 is a failure row saying where it went, not a URL that is neither."""
+    mirror = variant(
+        {186521: {"status": "redirect", "location": DETAIL.format(186600)}},
+        [{"id": 186600, "listed": False, "phase": 1, "title": "只经跳转可达的文章"}],
+    )
     archive = tmp_path / "archive.db"
     assert run_harvest(mirror.url, archive).returncode == 0
-    assert rows(archive, "SELECT id FROM articles WHERE id IN (186521, 186536)") == [{"id": 186536}]
+    assert rows(archive, "SELECT id FROM articles WHERE id IN (186521, 186600)") == [{"id": 186600}]
     moved = rows(archive, "SELECT kind, detail FROM failures WHERE url LIKE ?", "%186521.html")
-    assert moved[0]["kind"] in ("not_an_article", "refused"), moved
+    assert moved == [
+        {"kind": "not_an_article", "detail": f"redirected to {mirror.url}" + DETAIL.format(186600)}
+    ]
