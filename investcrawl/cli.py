@@ -45,7 +45,7 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
     "--mode", type=click.Choice(["incremental", "full"]), default="incremental", show_default=True
 )
 @click.option(
-    "--log-file", default=None, help="Default: data/logs/harvest-TIME.log beside the archive."
+    "--log-file", default=None, help="Default: logs/harvest-TIME.log in the archive's folder."
 )
 @click.option(
     "--max-failure-rate",
@@ -101,7 +101,10 @@ def harvest(
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.open("a").close()  # Scrapy opens it later, with a traceback if it cannot
         except OSError as error:
-            _fail(f"cannot write the log {log_path}: {error}", EXIT_CANTCREAT)
+            cause = error.strerror or str(error)
+            if isinstance(error, FileExistsError | NotADirectoryError):
+                cause = "a file stands where a folder is needed"
+            _fail(f"cannot write the log {log_path}: {cause}", EXIT_CANTCREAT)
         # A full disk fails the run (exit 73) and the summary says so; the log lines that
         # cannot be written then are not each worth a traceback on stderr.
         logging.raiseExceptions = False
@@ -204,7 +207,8 @@ def _summary(stats: dict[str, Any], verdict: str, log_path: Path) -> str:
     return "\n".join(
         [
             f"harvest {verdict}",
-            f"  run {get('run_id')}, finish reason {reason}, {seconds:.0f} s",
+            f"  run {stats.get('investcrawl/run_id') or '(not recorded)'}, "
+            f"finish reason {reason}, {seconds:.0f} s",
             f"  requests {stats.get('downloader/request_count', 0)}, "
             f"responses {stats.get('response_received_count', 0)}",
             f"  articles: new {get('archive/new')}, updated {get('archive/updated')}, "

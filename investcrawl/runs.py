@@ -112,6 +112,11 @@ def crawl_verdict(crawler: Crawler) -> Verdict:
     stats = crawler.stats.get_stats() if crawler.stats else {}
     reason = stats.get("finish_reason")
     if reason is None and not stats.get(ARCHIVE_ERROR):
+        if stats.get("start_time") is not None:  # a second SIGINT/SIGTERM: unclean stop
+            text = (
+                "INTERRUPTED: stopped without closing (a second signal); the next harvest continues"
+            )
+            return Verdict(False, text, EXIT_INTERRUPTED)
         return Verdict(False, "FAILED: the crawl did not start (see the log)", EXIT_FAILED)
     return verdict(stats, reason, crawler.settings.getfloat("HARVEST_MAX_FAILURE_RATE", 0.5))
 

@@ -38,6 +38,10 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote control: an HTTP server on localhost that runs Python code sent to it
+# (behind a token written to a file each run). Nothing here uses it; a cron job should
+# not offer it.
+REMOTE_CONTROL_ENABLED = False
 
 # --- Faults ---------------------------------------------------------------------------
 DOWNLOAD_TIMEOUT = 30

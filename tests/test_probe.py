@@ -321,3 +321,24 @@ def test_an_article_redirected_to_another_is_recorded_under_the_id_asked_for(var
     assert moved == [
         {"kind": "not_an_article", "detail": f"redirected to {mirror.url}" + DETAIL.format(186600)}
     ]
+
+
+def test_a_second_signal_is_an_interruption_too(mirror, tmp_path):
+    """SIGTERM twice forces Scrapy's unclean stop: the run never closes. Still exit 3, and
+    nothing moved; the next run marks it killed."""
+    archive = tmp_path / "archive.db"
+    process = run_harvest(
+        mirror.url, archive, settings=slow_settings(0.2),
+        popen={"stdout": subprocess.PIPE, "text": True},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "warc").glob("*.open")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 3, out
+    assert "INTERRUPTED" in out and "did not start" not in out
+    assert rows(archive, "SELECT * FROM crawl_state") == []
