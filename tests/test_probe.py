@@ -243,21 +243,22 @@ def test_a_network_error_in_an_id_sweep_is_a_failure_not_a_missing_id(variant, t
     assert {(r["first_id"], r["last_id"]) for r in missing} == {(186501, 186501), (186503, 186504)}
 
 
-def test_a_walk_cut_short_by_sigterm_is_not_complete_and_moves_nothing(mirror, tmp_path):
-    archive = tmp_path / "archive.db"
+def slow_harvest_under_way(mirror, archive):
+    """A harvest slow enough to interrupt, a second and a half after its WARC file opened."""
     process = run_harvest(
         mirror.url, archive, settings=slow_settings(0.2),
         popen={"stdout": subprocess.PIPE, "text": True},
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while not list((archive.parent / "warc").glob("*.open")) and time.monotonic() < deadline:
         time.sleep(0.1)
-        try:
-            if rows(archive, "SELECT count(*) AS n FROM crawl_runs")[0]["n"]:
-                break
-        except Exception:
-            pass  # not created yet
-    time.sleep(2)
+    time.sleep(1.5)
+    return process
+
+
+def test_a_walk_cut_short_by_sigterm_is_not_complete_and_moves_nothing(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    process = slow_harvest_under_way(mirror, archive)
     process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 3, out
@@ -327,14 +328,7 @@ def test_a_second_signal_is_an_interruption_too(mirror, tmp_path):
     """SIGTERM twice forces Scrapy's unclean stop: the run never closes. Still exit 3, and
     nothing moved; the next run marks it killed."""
     archive = tmp_path / "archive.db"
-    process = run_harvest(
-        mirror.url, archive, settings=slow_settings(0.2),
-        popen={"stdout": subprocess.PIPE, "text": True},
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not list((tmp_path / "warc").glob("*.open")) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.5)
+    process = slow_harvest_under_way(mirror, archive)
     process.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     process.send_signal(signal.SIGTERM)
