@@ -135,7 +135,7 @@ FAILURE_KINDS = {
     "too_large": "permanent",  # larger than DOWNLOAD_MAXSIZE
     "refused": "permanent",  # by our rules: robots.txt, off-site, looping or non-HTTP redirects
     "implausible_id": "permanent",  # a link to an id far above every known one: not fetched
-    "truncated": "transient",  # a page cut off before its end (no end of document, no footer)
+    "truncated": "transient",  # cut off before its end: no Content-Length, no </html>
     "not_an_article": "permanent",  # a 200 page without article anatomy (soft 404)
     "off_section": "permanent",  # an article of another section of the site: never retried
     "decode_error": "permanent",  # bytes that decode to garbage in every encoding tried
