@@ -141,7 +141,7 @@ class ArchiveSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> Iterator[Any]:
         request = response.request
         url = asked_url(request) if request is not None else response.url
-        if self.article_id(response.url) is None:
+        if site.article_id(response.url) is None:
             failed = FailedFetch(url, "not_an_article", f"redirected to {response.url}")
             yield from self.settle(request, Outcome.MISS, failed)
             return
@@ -175,7 +175,7 @@ class ArchiveSpider(scrapy.Spider):
         if site.canonical_url(url) != site.canonical_url(response.url):  # redirected
             # Failures are recorded under the URL asked for: a retry that succeeds clears
             # it. Another article's id: the one asked for is not that article.
-            if self.article_id(url) != article.id:
+            if site.article_id(url) != article.id:
                 failed = FailedFetch(url, "not_an_article", f"redirected to {response.url}")
             else:
                 self.crawler.signals.send_catch_log(
@@ -236,10 +236,6 @@ class ArchiveSpider(scrapy.Spider):
 
     # --- Requests and failures --------------------------------------------------------
 
-    def article_id(self, url: str) -> int | None:
-        """The article id of url, or None when it is not an article URL of the site."""
-        return site.article_id(url)
-
     def reach(self) -> int:
         """The highest article id a link may lead to (see known_max_id)."""
         known = max(self.known_max_id, self.max_seen_id)
@@ -256,7 +252,7 @@ class ArchiveSpider(scrapy.Spider):
         yet); None when nothing is known here: it was requested already in this run (its
         outcome comes from that request), or it was refused (an implausible id, recorded).
         """
-        article_id = self.article_id(url)
+        article_id = site.article_id(url)
         assert article_id is not None, url
         if source in ("link", "retry") and article_id > self.reach():
             detail = f"id {article_id} is more than {self.max_id_jump} above the highest known id"

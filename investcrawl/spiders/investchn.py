@@ -125,7 +125,7 @@ class InvestchnSpider(ArchiveSpider):
             if url is None:  # recorded while crawling another base_url
                 continue
             self.crawler.stats.inc_value("investcrawl/retried_failures")
-            if self.article_id(url) is not None:
+            if site.article_id(url) is not None:
                 if isinstance(request := self.article_request(url, "retry"), scrapy.Request):
                     yield request
             else:
@@ -175,7 +175,7 @@ class InvestchnSpider(ArchiveSpider):
                 continue
             path = urlsplit(url).path
             is_pager = text in site.PAGER_TEXTS or text.isdigit()
-            if (article_id := self.article_id(url)) is not None:
+            if (article_id := site.article_id(url)) is not None:
                 self.known_max_id = max(self.known_max_id, article_id)  # listed: real
                 if isinstance(request := self.article_request(url, "listing"), scrapy.Request):
                     unarchived += 1
@@ -256,7 +256,7 @@ class InvestchnSpider(ArchiveSpider):
         A probed id that does not exist is only recorded once a higher id turns out to
         exist (a gap); ids past the last one are not failures, just not issued yet.
         """
-        article_id = self.article_id(asked_url(request)) if request is not None else None
+        article_id = site.article_id(asked_url(request)) if request is not None else None
         if article_id is None:
             return super().settle(request, outcome, failed)
         if outcome is Outcome.HIT:
