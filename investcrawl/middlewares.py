@@ -65,10 +65,15 @@ class RetryTruncatedMiddleware:
     def process_response(
         self, request: Request, response: Response, spider: Any = None
     ) -> Request | Response:
-        if ("partial" in response.flags or "dataloss" in response.flags) and is_truncated(
-            response.body
-        ):
+        if may_be_cut(response) and is_truncated(response.body):
             retry = get_retry_request(request, spider=self.crawler.spider, reason="truncated")
             if retry is not None:
                 return retry
         return response
+
+
+def may_be_cut(response: Response) -> bool:
+    """The response had no length to check it against (Scrapy's "partial": no
+    Content-Length, the connection closed), or came short of it and was kept anyway
+    ("dataloss", with DOWNLOAD_FAIL_ON_DATALOSS off)."""
+    return "partial" in response.flags or "dataloss" in response.flags

@@ -25,6 +25,7 @@ from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.archive import ArchiveError, ArchiveState, utc_now
 from investcrawl.extract import Rejected, extract_article
+from investcrawl.middlewares import may_be_cut
 from investcrawl.probe import Outcome
 from investcrawl.runs import archive_failed, open_crawl_archive
 
@@ -322,10 +323,3 @@ def asked_url(request: scrapy.Request) -> str:
 def header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
-
-
-def may_be_cut(response: Response) -> bool:
-    """The response had no length to check it against (Scrapy's "partial": no
-    Content-Length, the connection closed), or came short of it and was kept anyway
-    ("dataloss", with DOWNLOAD_FAIL_ON_DATALOSS off)."""
-    return "partial" in response.flags or "dataloss" in response.flags

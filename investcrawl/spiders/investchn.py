@@ -36,8 +36,9 @@ from investcrawl.extract import (
     is_truncated,
     parse_document,
 )
+from investcrawl.middlewares import may_be_cut
 from investcrawl.probe import IdProbe, Outcome, plausible_max
-from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header, may_be_cut
+from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header
 
 INDEX_PRIORITY = 20
 TOP_HITS = 64
