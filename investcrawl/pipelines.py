@@ -98,32 +98,27 @@ class ArchivePipeline:
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         # A mapping, not asdict(): that would deep-copy the article.
-        if not self._write(self.writer.add_article if self.writer else None, ItemAdapter(item)):
+        if not self._write("add_article", ItemAdapter(item)):
             raise DropItem("not archived: the archive cannot be written (see the error above)")
         return item
 
     def failure_recorded(self, url: str, kind: str, detail: str, attempts: int) -> None:
-        self._write(self.writer.add_failure if self.writer else None, url, kind, detail, attempts)
+        self._write("add_failure", url, kind, detail, attempts)
 
     def failure_cleared(self, url: str) -> None:
-        self._write(self.writer.clear_failure if self.writer else None, url)
+        self._write("clear_failure", url)
 
     def item_dropped(self, item: Any, exception: BaseException, **kwargs: Any) -> None:
         if isinstance(exception, InvalidArticle):
             url = ItemAdapter(item).get("url") or ""
-            self._write(
-                self.writer.add_failure if self.writer else None,
-                url,
-                "invalid_item",
-                str(exception),
-            )
+            self._write("add_failure", url, "invalid_item", str(exception))
 
-    def _write(self, method: Any, *args: Any) -> bool:
+    def _write(self, method: str, *args: Any) -> bool:
         """Call a writer method; False when the archive cannot be written (the crawl stops)."""
-        if method is None or self.crawler.stats.get_value(ARCHIVE_ERROR) is not None:
+        if self.writer is None or self.crawler.stats.get_value(ARCHIVE_ERROR) is not None:
             return False
         try:
-            method(*args)
+            getattr(self.writer, method)(*args)
         except ArchiveError as error:
             archive_failed(self.crawler, error)
             return False
