@@ -109,8 +109,9 @@ def harvest(
         # cannot be written then are not each worth a traceback on stderr.
         logging.raiseExceptions = False
         spider_args = {"mode": mode, **({"base_url": base_url} if base_url else {})}
-        project.setdict({"LOG_FILE": str(log_path), "LOG_LEVEL": "INFO"}, priority="cmdline")
-        project.setdict(overrides, priority="cmdline")
+        # INFO unless -s LOG_LEVEL says otherwise.
+        logging_settings = {"LOG_FILE": str(log_path), "LOG_LEVEL": "INFO", **overrides}
+        project.setdict(logging_settings, priority="cmdline")
         crawler = _crawl(spider_args, project)
     finally:
         lock.close()
