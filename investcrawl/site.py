@@ -97,7 +97,8 @@ def article_id(url: str) -> int | None:
     """The article id of an article URL (on any host), else None (also for an id above
     ARTICLE_ID_MAX)."""
     match = ARTICLE_PATH_RE.match(urlsplit(url).path)
-    if not match or len(match["id"]) > 13:
+    # Longer than ARTICLE_ID_MAX can be: not parsed (int() refuses 4,300 digits and more).
+    if not match or len(match["id"]) > len(str(ARTICLE_ID_MAX)):
         return None
     value = int(match["id"])
     return value if value <= ARTICLE_ID_MAX else None
