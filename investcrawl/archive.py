@@ -121,6 +121,13 @@ HARVEST_COLUMNS: dict[str, type] = {
     "warc_file": str,  # file name in WARC_DIR
     "warc_offset": int,  # offset of the response record in it
 }
+# Failures that say a page was read and found not to be an article: what a run whose
+# reading is not trusted (drift.py) must not write off.
+READING_KINDS = ("not_an_article", "invalid_item", "off_section")
+# Added by migration 0006: which source gave the province (see gazetteer.py).
+PROVENANCE_COLUMNS: dict[str, type] = {
+    "province_source": str,  # "index" (the section index), "gazetteer:city", "gazetteer:zone", ""
+}
 # What a revision is about: a change in any of these makes a new revision.
 HASHED_FIELDS = (
     "title", "published_at", "source", "zone", "city", "province", "category", "body", "images",
@@ -141,6 +148,9 @@ FAILURE_KINDS = {
     "decode_error": "permanent",  # bytes that decode to garbage in every encoding tried
     "invalid_item": "permanent",  # extracted, but a required field is missing
     "parse_error": "transient",  # extraction crashed: a bug of ours, retried after a fix
+    # An article page that does not read (a template we do not know; see extract.Unreadable),
+    # or a page the run's reading judge could not trust (drift.py): retried until it reads.
+    "unreadable": "transient",
 }
 
 migrations = sqlite_utils.Migrations("investcrawl")
@@ -291,6 +301,18 @@ def _index_links_and_record_run_errors(db: sqlite_utils.Database) -> None:
     db["crawl_runs"].add_column("error", str)  # why a run failed, one line; NULL if it did not
 
 
+@migrations(name="0006_template_lines_and_province_source")
+def _add_template_lines_and_province_source(db: sqlite_utils.Database) -> None:
+    # Lines learned as template, not text (boilerplate.py): left out of every body.
+    db["template_lines"].create(
+        {"line": str, "articles": int, "learned_at": str}, pk="line", not_null={"learned_at"}
+    )
+    for column, kind in PROVENANCE_COLUMNS.items():
+        db["articles"].add_column(column, kind)
+    db.execute("UPDATE articles SET province_source = 'index' WHERE province != ''")
+    db.execute("UPDATE articles SET province_source = '' WHERE province_source IS NULL")
+
+
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
 
 
@@ -413,6 +435,8 @@ class ArchiveWriter:
         row = {column: article.get(column) for column in ARTICLE_COLUMNS}
         row["warc_file"] = article.get("warc_file")
         row["warc_offset"] = article.get("warc_offset")
+        for column in PROVENANCE_COLUMNS:
+            row[column] = article.get(column) or ""
         if row["id"] in self._articles:
             self.flush()  # two versions of one article: both must reach the archive
         self._articles[row["id"]] = row
@@ -445,6 +469,43 @@ class ArchiveWriter:
         self._failures.pop(url, None)
         self._cleared.add(url)
         self._maybe_flush()
+
+    def learn_template_line(self, line: str, article_ids: Iterable[int]) -> None:
+        """Record a line learned as template (boilerplate.py) and remove it from the bodies
+        of the articles stored with it (their search index entries follow)."""
+        self.flush()  # the articles it was seen in are written first
+        try:
+            with write_transaction(self.db, self.path):
+                self.db["template_lines"].upsert(
+                    {"line": line, "articles": len(set(article_ids)), "learned_at": utc_now()},
+                    pk="line",
+                )
+                self._strip_line(line, sorted(set(article_ids)))
+        except Exception as error:
+            self.error = archive_error(error, self.path)
+            raise self.error from error
+
+    def _strip_line(self, line: str, article_ids: list[int]) -> None:
+        from investcrawl.extract import drop_lines  # extraction's rule, not a copy of it
+
+        conn = self.db.conn
+        for ids in _chunks(article_ids):
+            marks = ",".join("?" * len(ids))
+            rows = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", ids).fetchall()
+            names = [d[0] for d in conn.execute("SELECT * FROM articles LIMIT 0").description]
+            for values in rows:
+                row = dict(zip(names, values, strict=True))
+                body = "\n".join(text for text in row["body"].split("\n") if text != line)
+                if body == row["body"]:
+                    continue
+                _search_index(conn, [(row["id"], row["title"], row["body"])], delete=True)
+                row["body"] = body
+                row["body_html"] = drop_lines(row["body_html"] or "", {line})
+                conn.execute(
+                    "UPDATE articles SET body = ?, body_html = ?, content_hash = ? WHERE id = ?",
+                    [body, row["body_html"], content_hash(row), row["id"]],
+                )
+                _search_index(conn, [(row["id"], row["title"], body)])
 
     def _refuse_after_error(self) -> None:
         if self.error is not None:
@@ -659,6 +720,33 @@ class ArchiveState:
                 "WHERE NOT EXISTS (SELECT 1 FROM articles WHERE id = linked) ORDER BY linked"
             ).fetchall()
         return (row[0] for row in rows)
+
+    def template_lines(self) -> list[str]:
+        """The lines learned as template (boilerplate.py)."""
+        with storage_errors(self.path):
+            return [row[0] for row in self.db.execute("SELECT line FROM template_lines")]
+
+    def empty_field_shares(self, fields: Iterable[str]) -> tuple[int, dict[str, float]]:
+        """How many articles the archive holds, and the share of them with each field
+        empty (the history a run's reading is judged against: drift.py)."""
+        fields = list(fields)
+        sums = ", ".join(f"sum(coalesce({field}, '') = '')" for field in fields)
+        with storage_errors(self.path):
+            row = self.db.execute(f"SELECT count(*), {sums} FROM articles").fetchone()
+        total = row[0]
+        return total, {f: (row[i + 1] or 0) / total if total else 0.0 for i, f in enumerate(fields)}
+
+    def keep_trying(self, since: str) -> int:
+        """Make the reading failures recorded since `since` transient (unreadable): a run
+        whose reading could not be trusted writes no id off as nonexistent."""
+        with storage_errors(self.path):
+            cursor = self.db.execute(
+                "UPDATE failures SET kind = 'unreadable', next_retry_at = last_seen, "
+                "detail = substr(? || detail, 1, 500) "
+                f"WHERE last_seen >= ? AND kind IN ({', '.join(map(repr, READING_KINDS))})",
+                ["not trusted (this run could not read the site): ", since],
+            )
+        return cursor.rowcount
 
     def get(self, key: str, default: str | None = None) -> str | None:
         with storage_errors(self.path):

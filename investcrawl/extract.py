@@ -11,7 +11,8 @@ from __future__ import annotations
 import codecs
 import html
 import re
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
@@ -20,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 from lxml import etree
 
-from investcrawl import site
+from investcrawl import gazetteer, site
 from investcrawl.dates import parse_published_at
 from investcrawl.items import Article
 
@@ -37,6 +38,18 @@ class Rejected(Exception):
 
 class NotAnArticle(Rejected):
     kind = "not_an_article"
+
+
+class Gone(NotAnArticle):
+    """A page that says the article does not exist (a soft 404)."""
+
+
+class Unreadable(NotAnArticle):
+    """A page that shows the section's article anatomy in part but does not read as an
+    article (no 发布时间 label, no title): most likely a template the crawler does not know.
+    Transient: retried until a crawler that reads it comes."""
+
+    kind = "unreadable"
 
 
 class OffSection(NotAnArticle):
@@ -426,10 +439,21 @@ _OTHER_LABEL_RE = re.compile(r"\s[【\[]?[^\s:：\d]{1,8}\s*[:：]")  # 浏览�
 _VALUE_TRIM = " |丨/\\-—·•,，;；【】[]"
 _END_RE = re.compile(r"^[\s【\[]*(?:" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
 _PREV_NEXT_RE = re.compile("(" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
-_BODY_NOISE_RE = re.compile(
-    r"^(?:\s*[【\[]?\s*(?:打印本页|打印|关闭窗口|关闭|返回顶部|返回|收藏|分享到|分享|字号|字体)"
-    r"\s*[】\]]?\s*[:：]?\s*(?:[大中小]\s*)*)+$"
-)
+_TOKEN_SPLIT_RE = re.compile(r"[\s【】\[\]()（）|丨/]+")
+
+
+def is_tool_line(text: str) -> bool:
+    """A line of the page's tools (print, close, font size, share, views, editor): every
+    token of it is one that site.py names."""
+    tokens = [token for token in _TOKEN_SPLIT_RE.split(text) if token]
+    return bool(tokens) and all(
+        token in site.TOOL_WORDS
+        or site.TOOL_LABEL_RE.match(token)
+        or site.TOOL_PREFIX_RE.match(token)
+        or (token.isdigit() and index > 0)  # a count after its label: "浏览次数： 120"
+        or token.rstrip(":：") in site.TOOL_WORDS
+        for index, token in enumerate(tokens)
+    )
 
 
 def extract_article(
@@ -440,8 +464,12 @@ def extract_article(
     provinces: Mapping[str, str] | None = None,
     fetched_at: str | None = None,
     may_be_cut: bool = False,
+    template_lines: Collection[str] = (),
 ) -> ArticleExtraction:
     """Read an article page into an Article; raise Rejected when it is not one.
+
+    template_lines: lines known to recur verbatim across articles of a template
+    (boilerplate.TemplateLines): left out of the body, as tool lines are.
 
     may_be_cut: the response had no length to check it against (no Content-Length, the
     connection closed: Scrapy flags it "partial"); a page that begins but does not end is
@@ -453,12 +481,16 @@ def extract_article(
     if may_be_cut and is_truncated(body):
         raise Truncated(f"the page ends after {len(body)} bytes, without </body> or </html>")
     try:
-        return _extract_article(body, url, content_type, None, provinces, fetched_at)
+        return _extract_article(
+            body, url, content_type, None, provinces, fetched_at, template_lines
+        )
     except (NotAnArticle, Undecodable) as rejected:
         if isinstance(rejected, OffSection) or not _declared_encodings(body, content_type):
             raise
         try:
-            return _extract_article(body, url, content_type, [], provinces, fetched_at)
+            return _extract_article(
+                body, url, content_type, [], provinces, fetched_at, template_lines
+            )
         except Rejected:
             raise rejected from None
 
@@ -470,6 +502,7 @@ def _extract_article(
     declared: list[str] | None,
     provinces: Mapping[str, str] | None,
     fetched_at: str | None,
+    template_lines: Collection[str],
 ) -> ArticleExtraction:
     article_id = site.article_id(url)
     if article_id is None:
@@ -480,20 +513,29 @@ def _extract_article(
     crumb_index, crumbs = _find_breadcrumb(lines)
     if crumbs and site.SECTION_NAME not in crumbs:
         raise OffSection("breadcrumb is outside 开发区新闻: " + " > ".join(crumbs))
+    in_section = site.SECTION_NAME in crumbs
     meta_start = _find_metadata(lines, after=crumb_index)
     if meta_start is None:
-        raise NotAnArticle(_why_not_an_article(doc))
-    meta_end, fields = _read_metadata(lines, meta_start)
+        raise _not_read(doc, in_section, f"no {site.LABEL_PUBLISHED} label")
+    meta_first, meta_end, fields = _read_metadata(lines, meta_start)
     end = _find_end(lines, meta_end)
-    title = _find_title(lines, crumb_index, meta_start, doc.html_title)
+    title = _find_title(lines, crumb_index, meta_first, meta_start, doc.html_title)
     if not title:
-        raise NotAnArticle("no title before the 发布时间 line")
+        raise _not_read(doc, in_section, f"no title before the {site.LABEL_PUBLISHED} line")
+    if title in site.COLUMN_NAMES:
+        raise Unreadable(f"the title read is the column name {title!r}")
 
-    body_lines = [line.text for line in lines[meta_end:end] if not _BODY_NOISE_RE.match(line.text)]
-    containers = _body_elements(lines, meta_end, end)
+    def is_text(line: Line) -> bool:
+        return line.text not in template_lines and not is_tool_line(line.text)
+
+    body_lines = [line.text for line in lines[meta_end:end] if is_text(line)]
+    containers = _body_elements(lines, meta_end, end, is_text)
     city, category = _city_and_category(crumbs)
     published = parse_published_at(fields.get(site.LABEL_PUBLISHED, ""))
     prev_id, next_id = _prev_next(lines[end:] if end < len(lines) else [])
+    removed = {line.text for line in lines[meta_end:end] if not is_text(line)}
+    zone = fields.get(site.LABEL_ZONE, "")
+    province, province_source = province_of(city, zone, provinces or {})
     article = Article(
         id=article_id,
         url=url,
@@ -501,12 +543,13 @@ def _extract_article(
         published_at=published.value if published else None,
         published_text=fields.get(site.LABEL_PUBLISHED, ""),
         source=fields.get(site.LABEL_SOURCE, ""),
-        zone=fields.get(site.LABEL_ZONE, ""),
+        zone=zone,
         city=city,
-        province=(provinces or {}).get(city, ""),
+        province=province,
+        province_source=province_source,
         category=category,
         body="\n".join(body_lines),
-        body_html=sanitize_html(_body_html(containers, body_lines)),
+        body_html=sanitize_html(drop_lines(_body_html(containers, body_lines), removed)),
         images=_images(containers, url),
         prev_id=prev_id,
         next_id=next_id,
@@ -520,6 +563,14 @@ _START_OF_DOCUMENT_RE = re.compile(rb"<(?:!doctype|html|body)\b", re.I)
 _END_OF_DOCUMENT_RE = re.compile(rb"</(?:body|html)\s*>", re.I)
 
 
+def province_of(city: str, zone: str, provinces: Mapping[str, str]) -> tuple[str, str]:
+    """(province, its source): the section index's, else the gazetteer's for the city or
+    the zone (gazetteer.py), else ("", "")."""
+    if city and provinces.get(city):
+        return provinces[city], "index"
+    return gazetteer.province_for(city, zone)
+
+
 def is_truncated(body: bytes) -> bool:
     """An HTML document that begins but does not end (no </body> or </html>): cut off.
 
@@ -529,6 +580,38 @@ def is_truncated(body: bytes) -> bool:
     return bool(_START_OF_DOCUMENT_RE.search(body, 0, 65536)) and not (
         _END_OF_DOCUMENT_RE.search(body, max(0, len(body) - 65536))
     )
+
+
+_LINE_BLOCKS = frozenset(("p", "div", "li", "tr", "td", "center", "section", "span", "font", "h5"))
+
+
+def drop_lines(fragment: str, lines: Collection[str]) -> str:
+    """The body HTML without the elements whose text is one of these lines (tool and
+    template lines inside the body's containers), each removed with its own markup."""
+    if not fragment or not lines or not any(line in fragment for line in lines):
+        return fragment
+    root = etree.fromstring(f"<div>{fragment}</div>", etree.HTMLParser(**_PARSER_OPTIONS))
+    container = root.find(".//div")
+    if container is None:
+        return fragment
+    for element in list(container.iter(*_LINE_BLOCKS)):
+        if element is container or element.getparent() is None:
+            continue
+        if text_of(element) in lines and element.find(".//img") is None:
+            _remove_keeping_tail(element)
+    whole = etree.tostring(container, encoding="unicode", method="html")
+    return whole[whole.index(">") + 1 : whole.rindex("</")].strip()
+
+
+def _remove_keeping_tail(element: etree._Element) -> None:
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
 
 
 def sanitize_html(fragment: str) -> str:
@@ -542,32 +625,53 @@ def sanitize_html(fragment: str) -> str:
 _SAFE_URL_SCHEMES = {"http", "https", "mailto"}
 
 
-def _why_not_an_article(doc: Document) -> str:
+def _not_read(doc: Document, in_section: bool, symptom: str) -> NotAnArticle:
+    """Why the page is not an article: it says it is gone (Gone), it shows the section's
+    breadcrumb yet does not read (Unreadable: a template we do not know), or neither."""
     for line in doc.lines:
         if any(marker in line.text for marker in site.GONE_MARKERS):
-            return "page says: " + line.text[:80]
+            return Gone("page says: " + line.text[:80])
+    if in_section:
+        return Unreadable(f"{symptom}, yet the page shows the {site.SECTION_NAME} breadcrumb")
     text = " ".join(line.text for line in doc.lines)
-    return f"no {site.LABEL_PUBLISHED} label (page starts: {text[:60]!r})"
+    return NotAnArticle(f"{symptom} (page starts: {text[:60]!r})")
+
+
+_SEPARATORS = "[" + re.escape(site.BREADCRUMB_SEPARATORS) + "]"
+# A breadcrumb's label (您现在的位置：, 当前位置：, 位置：) before its first step.
+_CRUMB_LABEL_RE = re.compile(
+    "(?:"
+    + "|".join(map(re.escape, site.BREADCRUMB_LABELS))
+    + r")\s*是?\s*(?:[:：]|$|(?="
+    + re.escape(site.HOME_CRUMB)
+    + r")|"
+    + _SEPARATORS
+    + ")"
+)
+_HOME_THEN_SECTION_RE = re.compile(
+    re.escape(site.HOME_CRUMB) + r"\s*" + _SEPARATORS + "+" + r"\s*" + re.escape(site.SECTION_NAME)
+)
 
 
 def _find_breadcrumb(lines: list[Line]) -> tuple[int, list[str]]:
     """Index of the breadcrumb's last line and its steps, or (-1, []) when there is none.
 
-    The breadcrumb is the line after 您现在的位置 (or a line reading 首页 > 开发区新闻),
-    split on its separators. When its steps are blocks of their own (<li>), they are the
-    short lines that follow: 首页, 开发区新闻, then at most two more (city, category).
+    The breadcrumb is the line after a label (您现在的位置：, 当前位置：, 位置：), or a line
+    reading 首页 > 开发区新闻 with no label, split on its separators (>, >>, », /, →, ...).
+    When its steps are blocks of their own (<li>), they are the short lines that follow:
+    首页, 开发区新闻, then at most two more (city, category).
     """
-    separators = "[" + re.escape(site.BREADCRUMB_SEPARATORS) + "]"
-    home_then_section = re.compile(
-        re.escape(site.HOME_CRUMB) + r"\s*" + separators + r"\s*" + re.escape(site.SECTION_NAME)
-    )
     for index, line in enumerate(lines):
         text = line.text
-        if site.BREADCRUMB_LABEL in text:
-            text = text.split(site.BREADCRUMB_LABEL, 1)[1].lstrip(" :：是")
-        elif not home_then_section.search(text):
+        label = _CRUMB_LABEL_RE.search(text)
+        home = _HOME_THEN_SECTION_RE.search(text)
+        if label and (not home or label.start() <= home.start()):
+            text = text[label.end() :]
+        elif home:
+            text = text[home.start() :]
+        else:
             continue
-        steps = [step for step in (s.strip() for s in re.split(separators, text)) if step]
+        steps = [step for step in (s.strip() for s in re.split(_SEPARATORS, text)) if step]
         last = index
         if len(steps) < 2:  # steps are blocks of their own: 首页, 开发区新闻, city, category
             for following in lines[index + 1 : index + 5]:
@@ -609,12 +713,14 @@ def _find_metadata(lines: list[Line], after: int) -> int | None:
     return None
 
 
-def _read_metadata(lines: list[Line], start: int) -> tuple[int, dict[str, str]]:
+def _read_metadata(lines: list[Line], start: int) -> tuple[int, int, dict[str, str]]:
     """Read the label values of the metadata line and the label lines right around it.
 
     Handles one line of labels, a line per label, and a label alone on its line with its
     value on the next. Returns the index just after the metadata and the values by
     canonical label.
+    Labels may come in any order (来源 on the line before 发布时间). Returns the index of
+    the metadata's first line too.
     """
     first = start
     while first > max(start - 2, 0) and _starts_with_label(lines[first - 1].text):
@@ -640,7 +746,7 @@ def _read_metadata(lines: list[Line], start: int) -> tuple[int, dict[str, str]]:
             if other:
                 value = value[: max(0, other.start() - 1)]
             fields.setdefault(_label_of(match), value.strip(_VALUE_TRIM))
-    return end, fields
+    return first, end, fields
 
 
 def _starts_with_label(text: str) -> bool:
@@ -664,25 +770,40 @@ def _find_end(lines: list[Line], start: int) -> int:
     return len(lines)
 
 
-def _find_title(lines: list[Line], crumb_index: int, meta_start: int, html_title: str) -> str:
-    """The title is the line just above the metadata, cross-checked with <title>."""
+def _find_title(
+    lines: list[Line], crumb_index: int, meta_first: int, meta_start: int, html_title: str
+) -> str:
+    """The title: of the lines between the breadcrumb and the metadata (at most five),
+    the one that matches <title> best, the nearest the metadata among equals. Column
+    headings (开发区新闻, 新闻中心) and tool lines are never the title."""
     meta_text = lines[meta_start].text
     first_label = _labels(meta_text)[0]
     before_label = meta_text[: first_label.start()].strip()
     candidates = [
         line.text
-        for line in lines[max(crumb_index + 1, meta_start - 5) : meta_start]
-        if not _BODY_NOISE_RE.match(line.text)
+        for line in lines[max(crumb_index + 1, meta_first - 5) : meta_first]
+        if not is_tool_line(line.text) and line.text not in site.COLUMN_NAMES
     ]
-    if before_label:
+    if before_label and meta_first == meta_start:
         candidates.append(before_label)
-    if html_title:
-        for candidate in reversed(candidates):
-            if candidate == html_title or (len(candidate) >= 4 and candidate in html_title):
-                return candidate
-    if candidates:
-        return candidates[-1]
-    return html_title
+    if not candidates:
+        return html_title
+    best = max(reversed(candidates), key=lambda candidate: _title_match(candidate, html_title))
+    return best
+
+
+def _title_match(candidate: str, html_title: str) -> int:
+    """How well a line matches the page's <title>: 3 equal, 2 one holds the other, 1 they
+    begin alike, 0 not at all."""
+    if not html_title:
+        return 0
+    if candidate == html_title:
+        return 3
+    if (len(candidate) >= 4 and candidate in html_title) or (
+        len(html_title) >= 4 and html_title in candidate
+    ):
+        return 2
+    return 1 if len(candidate) >= 4 and candidate[:4] == html_title[:4] else 0
 
 
 def _prev_next(lines: list[Line]) -> tuple[int | None, int | None]:
@@ -717,7 +838,9 @@ def _enclosing_link(element: etree._Element) -> etree._Element | None:
     return None
 
 
-def _body_elements(lines: list[Line], meta_end: int, end: int) -> list[etree._Element]:
+def _body_elements(
+    lines: list[Line], meta_end: int, end: int, is_text: Callable[[Line], bool]
+) -> list[etree._Element]:
     """The elements that hold the body: the siblings between the metadata and the end.
 
     Found as the children of the lowest common ancestor of the metadata and the end
@@ -742,9 +865,34 @@ def _body_elements(lines: list[Line], meta_end: int, end: int) -> list[etree._El
     first = children.index(meta_path[meta_path.index(common) - 1]) + 1
     last = children.index(end_path[end_path.index(common) - 1]) + (1 if include_end else 0)
     between = children[first:last]
+    if between:
+        holds_text = _elements_with_text(lines[meta_end:end], is_text)
+        between = [
+            el
+            for el in between
+            if el in holds_text or not _has_text(el) or el.find(".//img") is not None
+        ]
     while len(between) == 1 and len(between[0]) == 1 and not (between[0].text or "").strip():
         between = [between[0][0]]  # descend through wrappers such as <tr><td>
     return between
+
+
+def _elements_with_text(lines: list[Line], is_text: Callable[[Line], bool]) -> set:
+    """Every element (and its ancestors) that holds a piece of a body line."""
+    found: set = set()
+    for line in lines:
+        if not is_text(line):
+            continue
+        for _, owner in line.pieces:
+            for element in (owner, *owner.iterancestors()):
+                if element in found:
+                    break
+                found.add(element)
+    return found
+
+
+def _has_text(element: etree._Element) -> bool:
+    return bool("".join(element.itertext()).strip())
 
 
 def _body_html(containers: list[etree._Element], body_lines: list[str]) -> str:
@@ -778,25 +926,91 @@ def _images(containers: list[etree._Element], url: str) -> list[str]:
 
 
 def city_provinces(doc: Document) -> dict[str, str]:
-    """City name -> province, read from the section index.
-
-    A province heading is text (not a city link) naming a province; the city links that
-    follow it belong to it.
-    """
+    """City name -> province, read from the section index (see section_cities)."""
     result: dict[str, str] = {}
+    for city, province, _ in section_cities(doc):
+        result.setdefault(city, province)
+    return result
+
+
+def section_cities(doc: Document) -> list[tuple[str, str, str]]:
+    """(city, province, URL) of each city the section index links, whatever its route.
+
+    A province heading is text (not a link) naming a province; the links that follow it,
+    up to the next heading, are its cities: links within the site's routes that are not
+    articles, pagers or the section itself, and share the route most of them have (a
+    link to another kind of page among them is left out).
+    """
+    result: list[tuple[str, str, str]] = []
     province = ""
     for element in doc.root.iter():
         if not isinstance(element.tag, str):
             continue
         href = element.get("href") if element.tag == "a" else None
-        key = site.listing_key(urljoin(doc.url, href.strip())) if href else None
-        if key and key[0] == "city":
+        if href:
+            url = urljoin(doc.url, href.strip())
             city = text_of(element)
-            if city and province:
-                result.setdefault(city, province)
+            if province and city and _may_be_listing(url, city):
+                result.append((city, province, url.split("#", 1)[0]))
         else:
             province = site.province_name(clean_text(element.text or "")) or province
-        parent = element.getparent()
-        if parent is not None and element.tail:
+        if element.getparent() is not None and element.tail:
             province = site.province_name(clean_text(element.tail)) or province
+    shapes = Counter(site.route_shape(url) for _, _, url in result)
+    if shapes:
+        # The commonest route; among equals, one with an id in it.
+        common = max(shapes, key=lambda shape: (shapes[shape], "{n}" in shape))
+        result = [city for city in result if site.route_shape(city[2]) == common]
     return result
+
+
+def _may_be_listing(url: str, text: str) -> bool:
+    """A link that may lead to a listing: within the site's routes, not an article, the
+    home page, the section index or a pager, and named by a short text."""
+    path = urlsplit(url).path
+    return (
+        (path.startswith(site.ROUTE_PREFIX) or site.listing_key(url) is not None)
+        and site.article_id(url) is None
+        and not site.SECTION_INDEX_PATH_RE.match(path)
+        and text not in (site.HOME_CRUMB, site.SECTION_NAME, *site.PAGER_TEXTS)
+        and not site.PAGER_NUMBER_RE.match(text)
+        and len(text) <= 20
+    )
+
+
+@dataclass
+class ListingPage:
+    """What a listing page shows: its article links, its pager, its other links."""
+
+    articles: list[str]  # article URLs, in page order
+    pager: list[str]  # other pages of this listing (numbers, 下一页, >>, ...N, 尾页)
+    next_page: str | None  # the pager's 下一页 / >> link
+    others: list[tuple[str, str]]  # links that may lead to other listings: (URL, text)
+    in_section: bool  # the breadcrumb shows 开发区新闻
+
+    @property
+    def is_listing(self) -> bool:
+        """Shaped as a listing of the section: article links under its breadcrumb."""
+        return bool(self.articles) and self.in_section
+
+
+def read_listing(doc: Document) -> ListingPage:
+    """Read a page as a listing, by what it shows (no route is assumed)."""
+    page = ListingPage([], [], None, [], site.SECTION_NAME in _find_breadcrumb(doc.lines)[1])
+    seen: set[str] = set()
+    for url, text in doc.links():
+        if url in seen:
+            continue
+        if site.article_id(url) is not None:
+            seen.add(url)
+            page.articles.append(url)
+        elif text in site.PAGER_TEXTS or site.PAGER_NUMBER_RE.match(text):
+            if text in site.NEXT_PAGE_TEXTS and page.next_page is None and url != doc.url:
+                page.next_page = url
+            if url != doc.url:
+                seen.add(url)
+                page.pager.append(url)
+        elif _may_be_listing(url, text):
+            seen.add(url)
+            page.others.append((url, text))
+    return page

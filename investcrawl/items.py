@@ -15,7 +15,8 @@ class Article:
     source: str = ""  # 来源; empty when the page names none
     zone: str = ""  # 发布开发区
     city: str = ""  # from the breadcrumb
-    province: str = ""  # from the section index, when known
+    province: str = ""  # from the section index, else the gazetteer, when known
+    province_source: str = ""  # "index", "gazetteer:city", "gazetteer:zone" or ""
     category: str = ""  # from the breadcrumb
     body: str = ""  # plain text, one paragraph per line
     body_html: str = ""  # the article's own HTML, scripts and styles removed

@@ -24,6 +24,7 @@ import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,6 +50,15 @@ FOOTER_B = (
     "联系电话：+86-0512-53660867 | 版权所有：投促中国</td></tr></table>"
 )
 E = html.escape
+# The "other" routes mode: the section index and listings where site.py does not assume.
+OTHER_INDEX_PATH = "/index.php/home/kfq/index.html"
+OTHER_LISTING_ROUTES = {
+    "city": "/index.php/home/news/lists/cid/{id}",
+    "zone": "/index.php/home/kfq/lists/kid/{id}",
+}
+OTHER_LISTING_RE = re.compile(
+    r"^/index\.php/home/(?P<kind>news/lists/cid|kfq/lists/kid)/(?P<id>\d+)(?:/p/(?P<page>\d+))?\.html$"
+)
 
 
 @dataclass
@@ -123,11 +133,43 @@ class MirrorSite:
         for (kind, listing_id), articles in self._listings.items():
             city_id = listing_id if kind == "city" else self.zones[listing_id]["city_id"]
             pages = max(1, -(-len(articles) // self.page_size(city_id)))
-            paths += [_listing_path(kind, listing_id, page) for page in range(1, pages + 1)]
+            paths += [self.listing_path(kind, listing_id, page) for page in range(1, pages + 1)]
         return paths
 
     def template_of(self, city_id: int) -> str:
-        return self.cities[city_id].get("template", "a")
+        """The city's template; the spec's "template" (all cities) wins, and from the
+        spec's "redesign_phase" on, articles are served in template "z" (a redesign the
+        crawler cannot read) until "redesign_until" (exclusive)."""
+        redesign = self.spec.get("redesign_phase")
+        if redesign and redesign <= self.phase < self.spec.get("redesign_until", 10**9):
+            return "z"
+        return self.spec.get("template") or self.cities[city_id].get("template", "a")
+
+    @property
+    def routes(self) -> str:
+        """ "assumed" (site.py's routes) or "other": the section index and the listings
+        at routes the crawler does not know (the home page links the index)."""
+        return self.spec.get("routes", "assumed")
+
+    @property
+    def index_path(self) -> str:
+        return site.SECTION_INDEX_PATH if self.routes == "assumed" else OTHER_INDEX_PATH
+
+    def listing_path(self, kind: str, listing_id: int, page: int = 1) -> str:
+        if self.routes == "assumed":
+            return _listing_path(kind, listing_id, page)
+        route = OTHER_LISTING_ROUTES[kind].format(id=listing_id)
+        return route + (f"/p/{page}" if page > 1 else "") + ".html"
+
+    def listing_key(self, path: str) -> tuple[str, int, int] | None:
+        """(kind, id, page) of a listing path at this mirror's routes."""
+        if self.routes == "assumed":
+            return site.listing_key(path)
+        match = OTHER_LISTING_RE.match(path)
+        if not match:
+            return None
+        kind = "city" if match["kind"] == "news/lists/cid" else "zone"
+        return kind, int(match["id"]), int(match["page"] or 1)
 
     def page_size(self, city_id: int) -> int:
         return self.cities[city_id].get("page_size", self.spec.get("page_size", 20))
@@ -139,13 +181,14 @@ class MirrorSite:
             if a.get("status", "ok") not in ("ok", "flaky") or a["published_at"] is None:
                 continue
             city = self.cities[a["city_id"]]
-            encoding = a.get("encoding", "utf-8")
+            template = self.template_of(a["city_id"])
+            encoding = a.get("encoding", "gbk-meta" if template in ("b", "d") else "utf-8")
             rows[a["id"]] = {
                 "id": a["id"],
                 "url": site.article_url(base_url, a["id"]),
                 "title": a["title"],
                 "published_at": a["published_at"],
-                "published_text": a["date"],
+                "published_text": date_text(template, a["date"]),
                 "source": a["source"] or "",
                 "zone": self.zones[a["zone_id"]]["name"] if a.get("zone_label", True) else "",
                 "city": city["name"],
@@ -254,7 +297,7 @@ def _encode(text: str, encoding: str) -> Page:
         meta = '<meta http-equiv="Content-Type" content="text/html; charset=gb2312" />'
         text = text.replace("<!--charset-->", meta if encoding == "gbk-meta" else "")
         header = "text/html; charset=GBK" if encoding == "gbk-header" else "text/html"
-        return Page(200, text.encode("gbk"), header)
+        return Page(200, text.encode("gb18030"), header)  # GBK, and what GBK lacks
     meta = '<meta charset="utf-8">' if encoding == "utf-8" else ""
     return Page(
         200, text.replace("<!--charset-->", meta).encode("utf-8"), "text/html; charset=utf-8"
@@ -270,10 +313,136 @@ def render_article(mirror: MirrorSite, article: dict[str, Any]) -> Page:
     city = mirror.cities[article["city_id"]]
     zone = mirror.zones[article["zone_id"]]
     template = mirror.template_of(city["id"])
-    render = _article_a if template == "a" else _article_b
+    render = _ARTICLE_TEMPLATES[template]
     text = render(mirror, article, city, zone)
-    default = "utf-8" if template == "a" else "gbk-meta"
+    default = "gbk-meta" if template in ("b", "d") else "utf-8"
     return _encode(text, article.get("encoding", default))
+
+
+def date_text(template: str, date: str) -> str:
+    """The 发布时间 value as a template writes it: template "c" adds seconds to a time."""
+    if template == "c" and re.fullmatch(r".*\d{1,2}:\d{2}", date):
+        return date + ":00"
+    return date
+
+
+# Lines templates "c" and "d" put around every article. The tool lines are of kinds
+# site.py knows; the TEMPLATE_LINE is one no list names: only seeing it recur across
+# articles tells it is not article text (boilerplate.py).
+TEMPLATE_LINE = "欢迎关注“开发区在线”微信公众号，获取更多园区资讯。"
+EDITOR_LINE = "责任编辑：王晓明"
+
+
+def _prev_next_links(mirror: MirrorSite, a: dict[str, Any], labels: tuple[str, str]) -> list[str]:
+    links = []
+    for label, linked in zip(labels, (a["prev_id"], a["next_id"]), strict=True):
+        if linked:
+            path = site.ARTICLE_PATH.format(id=linked)
+            links.append(f'{label}：<a href="{path}">{E(_prev_next_title(mirror, linked))}</a>')
+        else:
+            links.append(f"{label}：没有了")
+    return links
+
+
+def _article_c(mirror, a, city, zone) -> str:
+    """A newer CMS: a column heading above the title, labels in their own elements with
+    来源 first, tool and share lines, the body split over two containers, 上一篇."""
+    meta = []
+    if a["source"] is not None:
+        meta.append(f"<span><em>来源：</em>{E(a['source'])}</span>")
+    meta.append(f"<span><em>发布时间：</em>{E(date_text('c', a['date']))}</span>")
+    if a.get("zone_label", True):
+        meta.append(f"<span><em>发布开发区：</em>{E(zone['name'])}</span>")
+    meta.append(f"<span>浏览次数：{a['id'] % 900 + 100}</span>")
+    paragraphs = [f"<p>{E(p)}</p>" for p in paragraphs_of(a)]
+    if a.get("raw_html"):
+        paragraphs.insert(1, a["raw_html"])
+    if a.get("inline_script"):
+        paragraphs.insert(1, "<script>document.write('<p>广告位</p>');</script>")
+    paragraphs += [f'<p><img src="{E(src)}" alt=""></p>' for src in a.get("images", [])]
+    half = (len(paragraphs) + 1) // 2
+    prevnext = "".join(
+        f"<li>{link}</li>" for link in _prev_next_links(mirror, a, ("上一篇", "下一篇"))
+    )
+    return f"""<!DOCTYPE html>
+<html><head><meta http-equiv="X-UA-Compatible" content="IE=edge"><!--charset-->
+<title>{E(a["title"])} - 开发区新闻 - 投促中国</title></head>
+<body>
+<div class="header"><div class="logo">{SLOGAN}</div>
+<ul class="menu"><li><a href="/">首页</a></li><li><a href="{mirror.index_path}">开发区新闻</a></li><li><a href="/index.php/home/policy/index.html">政策法规</a></li></ul></div>
+<div class="location">当前位置：<a href="/">首页</a> &gt;&gt; <a href="{mirror.index_path}">开发区新闻</a> &gt;&gt; <a href="{mirror.listing_path("city", city["id"])}">{E(city["name"])}</a> &gt;&gt; {E(a["category"])}</div>
+<div class="article">
+<h2 class="column">开发区新闻</h2>
+<h1 class="title">{E(a["title"])}</h1>
+<div class="info">{" ".join(meta)}</div>
+<div class="tools">【字体：<a href="javascript:;">大</a> <a href="javascript:;">中</a> <a href="javascript:;">小</a>】【<a href="javascript:window.print()">打印本页</a>】【<a href="javascript:window.close()">关闭窗口</a>】</div>
+<div class="text">
+{chr(10).join(paragraphs[:half])}
+</div>
+<div class="text-more">
+{chr(10).join(paragraphs[half:])}
+<p>{TEMPLATE_LINE}</p>
+</div>
+<div class="share">分享到：<a href="#">微信</a> <a href="#">微博</a> <a href="#">QQ空间</a></div>
+<p class="editor">{EDITOR_LINE}</p>
+<ul class="pn">{prevnext}</ul>
+</div>
+{FOOTER_A}
+</body></html>
+"""
+
+
+def _article_d(mirror, a, city, zone) -> str:
+    """A table layout in GBK: 位置： with → separators, the column name in the row above
+    the title, one label per line in another order (发布日期 last), tool rows around a body
+    held in a table of its own, 扫一扫 and 上一篇 after it."""
+    meta = []
+    if a["source"] is not None:
+        meta.append(f"来源：{E(a['source'])}")
+    if a.get("zone_label", True):
+        meta.append(f"开发区：{E(zone['name'])}")
+    meta.append(f"发布日期：{E(a['date'])}")
+    rows = [f"<tr><td>&nbsp;&nbsp;&nbsp;&nbsp;{E(p)}</td></tr>" for p in paragraphs_of(a)]
+    if a.get("raw_html"):
+        rows.insert(1, f"<tr><td>{a['raw_html']}</td></tr>")
+    if a.get("inline_script"):
+        rows.insert(1, "<tr><td><script>document.write('广告位');</script></td></tr>")
+    rows += [
+        f'<tr><td align="center"><img src="{E(src)}"></td></tr>' for src in a.get("images", [])
+    ]
+    rows.append(f"<tr><td>{TEMPLATE_LINE}</td></tr>")
+    prevnext = "<br>".join(_prev_next_links(mirror, a, ("上一篇", "下一篇")))
+    return f"""<html><head><!--charset--><title>{E(a["title"])}_投促中国</title></head>
+<body>
+<table width="1000" align="center"><tr><td>{SLOGAN}</td></tr></table>
+<table width="1000" align="center"><tr><td class="wz">位置：<a href="/">首页</a> → <a href="{mirror.index_path}">开发区新闻</a> → <a href="{mirror.listing_path("city", city["id"])}">{E(city["name"])}</a> → {E(a["category"])}</td></tr></table>
+<table width="1000" align="center" class="content">
+<tr><td class="lm">资讯动态</td></tr>
+<tr><td class="bt" align="center"><strong>{E(a["title"])}</strong></td></tr>
+<tr><td class="sx" align="center">{"<br>".join(meta)}</td></tr>
+<tr><td align="right">【<a href="javascript:window.print()">打印本页</a>】 【<a href="javascript:window.close()">关闭窗口</a>】 浏览次数：<span>{a["id"] % 500}</span></td></tr>
+<tr><td class="zw"><table width="100%">{"".join(rows)}</table></td></tr>
+<tr><td>扫一扫在手机打开当前页</td></tr>
+<tr><td>{prevnext}</td></tr>
+</table>
+{FOOTER_B}
+</body></html>
+"""
+
+
+def _article_z(mirror, a, city, zone) -> str:
+    """A redesign the crawler cannot read: the metadata shows icons, no labels."""
+    paragraphs = "".join(f"<p>{E(p)}</p>" for p in paragraphs_of(a))
+    return f"""<!DOCTYPE html>
+<html><head><!--charset--><title>{E(a["title"])}-投促中国</title></head>
+<body><div class="top">{SLOGAN}</div>
+<div class="crumb">您现在的位置:<a href="/">首页</a> &gt; <a href="{mirror.index_path}">开发区新闻</a> &gt; {E(city["name"])}</div>
+<h1>{E(a["title"])}</h1>
+<div class="meta"><i class="icon-clock"></i><span>{E(a["date"])}</span> <i class="icon-paper"></i><span>{E(a["source"] or "")}</span></div>
+<div class="content">{paragraphs}</div>
+{FOOTER_A}
+</body></html>
+"""
 
 
 def _prev_next_title(mirror: MirrorSite, article_id: int | None) -> str:
@@ -287,7 +456,7 @@ def _article_a(mirror, a, city, zone) -> str:
         meta.append(f"来源:{E(a['source'])}")
     if a.get("zone_label", True):
         meta.append(
-            f'发布开发区:<a href="{_listing_path("zone", zone["id"])}">{E(zone["name"])}</a>'
+            f'发布开发区:<a href="{mirror.listing_path("zone", zone["id"])}">{E(zone["name"])}</a>'
         )
     paragraphs = [f"<p>&nbsp;&nbsp;{E(p)}</p>" for p in paragraphs_of(a)]
     if a.get("raw_html"):  # markup of the page's own, unescaped (hostile pages)
@@ -316,9 +485,9 @@ def _article_a(mirror, a, city, zone) -> str:
 </head>
 <body>
 <div class="top"><span class="slogan">{SLOGAN}</span></div>
-<div class="nav"><a href="/">首页</a><a href="{site.SECTION_INDEX_PATH}">开发区新闻</a></div>
+<div class="nav"><a href="/">首页</a><a href="{mirror.index_path}">开发区新闻</a></div>
 <div class="main">
-<div class="position">您现在的位置:<a href="/">首页</a> &gt; <a href="{site.SECTION_INDEX_PATH}">开发区新闻</a> &gt; <a href="{_listing_path("city", city["id"])}">{E(city["name"])}</a> &gt; {E(a["category"])}</div>
+<div class="position">您现在的位置:<a href="/">首页</a> &gt; <a href="{mirror.index_path}">开发区新闻</a> &gt; <a href="{mirror.listing_path("city", city["id"])}">{E(city["name"])}</a> &gt; {E(a["category"])}</div>
 <div class="news_show">
 <h1>{E(a["title"])}</h1>
 <div class="info">{"&nbsp;&nbsp;".join(meta)}</div>
@@ -362,7 +531,7 @@ def _article_b(mirror, a, city, zone) -> str:
 </head>
 <body>
 <table width="1000" align="center"><tr><td class="logo">{SLOGAN}</td></tr></table>
-<table width="1000" align="center"><tr><td class="dh">您现在的位置 &raquo; <a href="/">首页</a> &raquo; <a href="{site.SECTION_INDEX_PATH}">开发区新闻</a> &raquo; <a href="{_listing_path("city", city["id"])}">{E(city["name"])}</a> &raquo; {E(a["category"])}</td></tr></table>
+<table width="1000" align="center"><tr><td class="dh">您现在的位置 &raquo; <a href="/">首页</a> &raquo; <a href="{mirror.index_path}">开发区新闻</a> &raquo; <a href="{mirror.listing_path("city", city["id"])}">{E(city["name"])}</a> &raquo; {E(a["category"])}</td></tr></table>
 <table width="1000" align="center" class="nr">
 <tr><td align="center"><font size="4" color="#c00"><b>{E(a["title"])}</b></font></td></tr>
 <tr><td align="center"><table><tr>{"".join(cells)}</tr></table></td></tr>
@@ -377,11 +546,20 @@ def _article_b(mirror, a, city, zone) -> str:
 """
 
 
-def render_gone(template: str) -> Page:
+_ARTICLE_TEMPLATES = {
+    "a": _article_a,
+    "b": _article_b,
+    "c": _article_c,
+    "d": _article_d,
+    "z": _article_z,
+}
+
+
+def render_gone(mirror: MirrorSite, template: str) -> Page:
     text = f"""<!DOCTYPE html>
 <html><head><!--charset--><title>提示信息-投促中国</title></head>
 <body><div class="top">{SLOGAN}</div>
-<div class="position">您现在的位置:<a href="/">首页</a> &gt; <a href="{site.SECTION_INDEX_PATH}">开发区新闻</a></div>
+<div class="position">您现在的位置:<a href="/">首页</a> &gt; <a href="{mirror.index_path}">开发区新闻</a></div>
 <div class="msg"><p>该新闻不存在或已被删除！</p><p><a href="/">返回首页</a></p></div>
 {FOOTER_A if template == "a" else FOOTER_B}
 </body></html>
@@ -408,46 +586,87 @@ def render_listing(
     if page > pages:
         return None
     shown = articles[(page - 1) * size : page * size]
-    pager = [f'<a href="{_listing_path(kind, listing_id)}">首页</a>']
-    for number in range(1, pages + 1):
-        if number == page:
-            pager.append(f'<span class="current">{number}</span>')
-        else:
-            pager.append(f'<a href="{_listing_path(kind, listing_id, number)}">{number}</a>')
-    if page < pages:
-        pager.append(f'<a href="{_listing_path(kind, listing_id, page + 1)}">下一页</a>')
-    elif city.get("pager_loops"):  # a pager that loops back to the first page
-        pager.append(f'<a href="{_listing_path(kind, listing_id, 1)}">下一页</a>')
-    pager.append(f'<a href="{_listing_path(kind, listing_id, pages)}">尾页</a>')
+    template = mirror.template_of(city["id"])
+    if template == "d":
+        pager = _thinkphp_pager(mirror, kind, listing_id, page, pages, len(articles))
+    else:
+        pager = _classic_pager(mirror, kind, listing_id, page, pages, city)
     side = [
-        f'<li><a href="{_listing_path("zone", z["id"])}">{E(z["name"])}</a></li>'
+        f'<li><a href="{mirror.listing_path("zone", z["id"])}">{E(z["name"])}</a></li>'
         for z in city["zones"]
     ] + [
-        f'<li><a href="{_listing_path("zone", zid)}">已撤销的开发区</a></li>'
+        f'<li><a href="{mirror.listing_path("zone", zid)}">已撤销的开发区</a></li>'
         for zid in city.get("broken_zone_ids", [])
     ]
-    crumbs = f'<a href="/">首页</a> &gt; <a href="{site.SECTION_INDEX_PATH}">开发区新闻</a> &gt; '
+    crumbs = f'<a href="/">首页</a> &gt; <a href="{mirror.index_path}">开发区新闻</a> &gt; '
     crumbs += (
         E(city["name"])
         if kind == "city"
         else (
-            f'<a href="{_listing_path("city", city["id"])}">{E(city["name"])}</a> &gt; {E(title)}'
+            f'<a href="{mirror.listing_path("city", city["id"])}">{E(city["name"])}</a> &gt; {E(title)}'
         )
     )
-    template = mirror.template_of(city["id"])
-    if template == "a":
-        items = (
-            "\n".join(
-                f'<li><a href="{site.ARTICLE_PATH.format(id=a["id"])}" title="{E(a["title"])}">'
-                f"{E(a['title'])}</a><span>{E(a['date'][:10])}</span></li>"
-                for a in shown
-            )
-            or "<li>暂无内容</li>"
+    if template == "c":
+        crumbs = "当前位置：" + crumbs.replace("&gt;", "&gt;&gt;")
+    elif template == "d":
+        crumbs = "位置：" + crumbs.replace("&gt;", "/")
+    else:
+        crumbs = "您现在的位置:" + crumbs
+    if template in ("b", "d"):
+        return _listing_b(mirror, shown, crumbs, side, pager, title, host)
+    return _listing_a(mirror, shown, crumbs, side, pager, title, city)
+
+
+def _classic_pager(mirror, kind, listing_id, page, pages, city) -> list[str]:
+    """首页 上一页 1 2 3 下一页 尾页 (every page number)."""
+    pager = [f'<a href="{mirror.listing_path(kind, listing_id)}">首页</a>']
+    for number in range(1, pages + 1):
+        if number == page:
+            pager.append(f'<span class="current">{number}</span>')
+        else:
+            pager.append(f'<a href="{mirror.listing_path(kind, listing_id, number)}">{number}</a>')
+    if page < pages:
+        pager.append(f'<a href="{mirror.listing_path(kind, listing_id, page + 1)}">下一页</a>')
+    elif city.get("pager_loops"):  # a pager that loops back to the first page
+        pager.append(f'<a href="{mirror.listing_path(kind, listing_id, 1)}">下一页</a>')
+    pager.append(f'<a href="{mirror.listing_path(kind, listing_id, pages)}">尾页</a>')
+    return pager
+
+
+def _thinkphp_pager(mirror, kind, listing_id, page, pages, total) -> list[str]:
+    """ThinkPHP's stock pager: 共 N 条记录, 1... << a window of numbers >> ...N."""
+    path = partial(mirror.listing_path, kind, listing_id)
+    pager = [f'<span class="rows">共 {total} 条记录</span> <span>{page}/{pages} 页</span>']
+    first, last = max(1, page - 2), min(pages, max(1, page - 2) + 4)
+    if first > 1:
+        pager.append(f'<a class="first" href="{path(1)}">1...</a>')
+    if page > 1:
+        pager.append(f'<a class="prev" href="{path(page - 1)}">&lt;&lt;</a>')
+    for number in range(first, last + 1):
+        if number == page:
+            pager.append(f'<span class="current">{number}</span>')
+        else:
+            pager.append(f'<a class="num" href="{path(number)}">{number}</a>')
+    if page < pages:
+        pager.append(f'<a class="next" href="{path(page + 1)}">&gt;&gt;</a>')
+    if last < pages:
+        pager.append(f'<a class="end" href="{path(pages)}">...{pages}</a>')
+    return pager
+
+
+def _listing_a(mirror, shown, crumbs, side, pager, title, city) -> Page:
+    items = (
+        "\n".join(
+            f'<li><a href="{site.ARTICLE_PATH.format(id=a["id"])}" title="{E(a["title"])}">'
+            f"{E(a['title'])}</a><span>{E(a['date'][:10])}</span></li>"
+            for a in shown
         )
-        text = f"""<!DOCTYPE html>
+        or "<li>暂无内容</li>"
+    )
+    text = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><!--charset--><title>{E(title)}-开发区新闻-投促中国</title></head>
 <body><div class="top"><span class="slogan">{SLOGAN}</span></div>
-<div class="main"><div class="position">您现在的位置:{crumbs}</div>
+<div class="main"><div class="position">{crumbs}</div>
 <div class="left"><h3>{E(city["name"])}开发区</h3><ul class="zones">{"".join(side)}</ul></div>
 <div class="right"><ul class="newslist">
 {items}
@@ -457,7 +676,10 @@ def render_listing(
 {FOOTER_A}
 </body></html>
 """
-        return _encode(text, "utf-8")
+    return _encode(text, "utf-8")
+
+
+def _listing_b(mirror, shown, crumbs, side, pager, title, host) -> Page:
     absolute = f"http://{host}" if host else ""
     rows = "\n".join(
         f'<tr><td>·<a href="{absolute}{site.ARTICLE_PATH.format(id=a["id"])}">{E(a["title"])}</a></td>'
@@ -466,7 +688,7 @@ def render_listing(
     )
     text = f"""<html><head><!--charset--><title>{E(title)}_开发区新闻_投促中国</title></head>
 <body><table width="1000" align="center"><tr><td>{SLOGAN}</td></tr>
-<tr><td>您现在的位置 &raquo; {crumbs.replace("&gt;", "&raquo;")}</td></tr></table>
+<tr><td>{crumbs.replace("&gt;", "&raquo;")}</td></tr></table>
 <table width="1000" align="center"><tr><td width="200" valign="top"><table>{"".join(f"<tr><td>{s[4:-5]}</td></tr>" for s in side)}</table></td>
 <td valign="top"><table width="100%">
 {rows}
@@ -482,7 +704,7 @@ def render_index(mirror: MirrorSite) -> Page:
     blocks = []
     for province in mirror.spec["provinces"]:
         links = "".join(
-            f'<a href="{_listing_path("city", c["id"])}">{E(c["name"])}</a>'
+            f'<a href="{mirror.listing_path("city", c["id"])}">{E(c["name"])}</a>'
             for c in province["cities"]
         )
         blocks.append(f'<dl class="province"><dt>{E(province["name"])}</dt><dd>{links}</dd></dl>')
@@ -507,7 +729,7 @@ def render_home(mirror: MirrorSite) -> Page:
     text = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><!--charset--><title>投促中国</title></head>
 <body><div class="top"><span class="slogan">{SLOGAN}</span></div>
-<div class="nav"><a href="/">首页</a><a href="{site.SECTION_INDEX_PATH}">开发区新闻</a>
+<div class="nav"><a href="/">首页</a><a href="{mirror.index_path}">开发区新闻</a>
 <a href="javascript:void(0)" onclick="login()">登录</a><a href="mailto:info@investchn.com">联系我们</a>
 <a href="https://www.example.org/">友情链接</a></div>
 <ul class="latest">{items}</ul>
@@ -605,7 +827,7 @@ class Mirror:
     def prerender(self, host: str) -> None:
         """Fill the cache with every page of the current phase, without counting requests."""
         assert self._cache is not None
-        paths = ["/", site.SECTION_INDEX_PATH]
+        paths = ["/", self.site.index_path]
         paths += [site.ARTICLE_PATH.format(id=article_id) for article_id in self.site.articles]
         for path in paths + self.site.listing_paths():
             self._cache[(self.site.phase, path, host)] = self._respond(path, host)
@@ -630,7 +852,7 @@ class Mirror:
             return Page(200, b"User-agent: *\nDisallow: /admin/\n", "text/plain")
         if path in ("/", "/index.php", "/index.html"):
             return render_home(self.site)
-        if path == site.SECTION_INDEX_PATH:
+        if path == self.site.index_path:
             return render_index(self.site)
         match = _ARTICLE_RE.match(path)
         if match:
@@ -640,7 +862,7 @@ class Mirror:
                 return _not_found()
             template = self.site.template_of(article["city_id"])
             if status == "soft404":
-                return render_gone(template)
+                return render_gone(self.site, template)
             if status == "flaky" and seen <= article.get("fail_times", FLAKY_FAILURES):
                 return Page(503, b"<html><body>Service Unavailable</body></html>", "text/html")
             if status == "garbage":  # binary bytes served as an HTML page
@@ -662,7 +884,7 @@ class Mirror:
             if status == "reset":  # the connection is cut mid-body, every time
                 return replace(render_article(self.site, article), fault="reset")
             return render_article(self.site, article)
-        key = site.listing_key(path)
+        key = self.site.listing_key(path)
         if key:
             page = render_listing(self.site, *key, host=host)
             return page or _not_found()
@@ -784,6 +1006,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--robots-redirect", action="store_true", help="robots.txt redirects to another port"
     )
+    parser.add_argument(
+        "--template",
+        choices=sorted(_ARTICLE_TEMPLATES),
+        help="serve every page in this template (a, b: the first two; c, d: unseen "
+        "families; z: a redesign the crawler cannot read)",
+    )
+    parser.add_argument(
+        "--routes",
+        choices=("assumed", "other"),
+        help="other: the section index and listings at routes site.py does not assume",
+    )
     args = parser.parse_args(argv)
     if args.synthetic:
         later = {
@@ -793,6 +1026,10 @@ def main(argv: list[str] | None = None) -> None:
         mirror_site = MirrorSite.from_spec(spec)
     else:
         mirror_site = MirrorSite.load(args.spec)
+    if args.template:
+        mirror_site.spec["template"] = args.template
+    if args.routes:
+        mirror_site.spec["routes"] = args.routes
     faults = None
     if args.faults is not None:
         faults = FaultPlan(

@@ -1,7 +1,8 @@
-"""Item pipelines, one concern each: validate, then store in the archive."""
+"""Item pipelines, one concern each: validate, learn template lines, store in the archive."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -11,7 +12,10 @@ from scrapy.exceptions import CloseSpider, DropItem
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl.archive import ArchiveError, ArchiveWriter
+from investcrawl.extract import drop_lines
 from investcrawl.runs import ARCHIVE_ERROR, ARCHIVE_ERROR_REASON, archive_failed, open_crawl_archive
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidArticle(DropItem):
@@ -57,6 +61,48 @@ class ValidateArticlePipeline:
         return item
 
 
+class TemplateLinesPipeline:
+    """Learn the lines a template puts around every article (boilerplate.py).
+
+    The spider's TemplateLines (`template_lines`) is the one the extraction leaves known
+    lines out with; here each article's body is noted, and a line seen in enough articles
+    becomes known: it is taken out of this article, and the archive pipeline takes it out
+    of the articles stored before (signal template_line_learned).
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> TemplateLinesPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        lines = getattr(self.crawler.spider, "template_lines", None)
+        if lines is None:
+            return item
+        adapter = ItemAdapter(item)
+        # Read before a line was learned, it may hold one: the same rule applies.
+        self._strip(adapter, lines.known)
+        for line, article_ids in lines.observe(adapter["id"], adapter.get("body") or ""):
+            self._strip(adapter, {line})
+            article_ids.discard(adapter["id"])
+            self.crawler.stats.inc_value("investcrawl/template_lines/learned")
+            logger.info("template line learned (in %d articles): %r", len(article_ids) + 1, line)
+            self.crawler.signals.send_catch_log(
+                investcrawl_signals.template_line_learned, line=line, article_ids=article_ids
+            )
+        return item
+
+    @staticmethod
+    def _strip(adapter: ItemAdapter, lines: set[str]) -> None:
+        body = adapter.get("body") or ""
+        kept = [text for text in body.split("\n") if text not in lines]
+        if len(kept) < body.count("\n") + 1:
+            adapter["body"] = "\n".join(kept)
+            adapter["body_html"] = drop_lines(adapter.get("body_html") or "", lines)
+
+
 class ArchivePipeline:
     """Store articles, and every failure the crawl reports, in the SQLite archive.
 
@@ -72,6 +118,7 @@ class ArchivePipeline:
         self.writer: ArchiveWriter | None = None
         crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
         crawler.signals.connect(self.failure_cleared, investcrawl_signals.failure_cleared)
+        crawler.signals.connect(self.line_learned, investcrawl_signals.template_line_learned)
         crawler.signals.connect(self.item_dropped, signals.item_dropped)
 
     @classmethod
@@ -107,6 +154,9 @@ class ArchivePipeline:
 
     def failure_cleared(self, url: str) -> None:
         self._write("clear_failure", url)
+
+    def line_learned(self, line: str, article_ids: set[int]) -> None:
+        self._write("learn_template_line", line, article_ids)
 
     def item_dropped(self, item: Any, exception: BaseException, **kwargs: Any) -> None:
         if isinstance(exception, InvalidArticle):

@@ -23,6 +23,17 @@ HARVEST_PROBE_LIMIT = 5000  # ids the probe may ask for per run (the next run go
 HARVEST_MAX_ID_JUMP = 1000  # a link to an id further above the highest known one: not fetched
 HARVEST_MAX_FAILURE_RATE = 0.5  # a run with more failures per request fails (exit 1)
 
+# --- Reading the site (see docs/architecture.md) --------------------------------------
+TEMPLATE_LINE_MIN_ARTICLES = 5  # a line at the edge of this many bodies is template, not text
+# The reading judge (drift.py): a run fails (exit 76) when more than this share of the
+# article pages it fetched does not read (and at least READING_MIN_FAILED of them) ...
+READING_MAX_FAILED_SHARE = 0.2
+READING_MIN_FAILED = 2
+# ... or when a field is empty on this much larger a share of its new articles than of the
+# archive's (with at least READING_MIN_ARTICLES new articles and as many archived).
+READING_MAX_EMPTY_RISE = 0.5
+READING_MIN_ARTICLES = 5
+
 # --- Politeness toward investchn.com --------------------------------------------------
 USER_AGENT = (
     f"investcrawl/{__version__} (+https://github.com/investcrawl/investcrawl; "
@@ -66,6 +77,7 @@ EXTENSIONS = {
 
 ITEM_PIPELINES = {
     "investcrawl.pipelines.ValidateArticlePipeline": 100,
+    "investcrawl.pipelines.TemplateLinesPipeline": 500,
     "investcrawl.pipelines.ArchivePipeline": 900,
 }
 

@@ -6,7 +6,11 @@ article. The archive pipeline stores it in `failures`.
 failure_cleared(url): a page that is not an article (a listing, the section index) was
 read whole; a failure recorded for it before is cleared. (An article's is cleared when it
 is stored.)
+
+template_line_learned(line, article_ids): a line was learned as template (boilerplate.py);
+the archive pipeline records it and removes it from those articles, stored before.
 """
 
 failure_recorded = object()
 failure_cleared = object()
+template_line_learned = object()

@@ -29,12 +29,21 @@ LISTING_PATH_RE = re.compile(
     r"^/index\.php/home/news/(?P<kind>city|zone)/id/(?P<id>[1-9]\d*)(?:/p/(?P<page>[1-9]\d*))?\.html$"
 )
 SECTION_INDEX_PATH_RE = re.compile(r"^/index\.php/home/news(?:/index)?(?:\.html)?/?$")
+# Routes not matching the assumed ones are recognised by what the pages show (see
+# extract.read_listing): the section index is the page the home page links as 开发区新闻, a
+# listing is a page of article links under the 开发区新闻 breadcrumb. Pages outside the
+# site's ThinkPHP routes are never explored as possible listings.
+ROUTE_PREFIX = "/index.php/"  # known: the article route's prefix
+# A pager's page parameter in a ThinkPHP route (/p/2.html) or a query (?p=2, ?page=2).
+PAGE_PARAM_RE = re.compile(r"(?:/p/\d+(?=\.html$|/?$)|(?<=[?&])(?:p|page)=\d+)")
 
 # --- What a reader sees ---------------------------------------------------------------
 SECTION_NAME = "开发区新闻"  # known: the breadcrumb's second step
 HOME_CRUMB = "首页"
 BREADCRUMB_LABEL = "您现在的位置"  # known
-BREADCRUMB_SEPARATORS = ">＞»›→/"
+# Other templates of this family: 当前位置：, 所在位置：, 位置：, or no label at all.
+BREADCRUMB_LABELS = (BREADCRUMB_LABEL, "您的位置", "当前位置", "所在位置", "位置")
+BREADCRUMB_SEPARATORS = ">＞»›→/|"
 LABEL_PUBLISHED = "发布时间"  # known
 LABEL_SOURCE = "来源"  # known
 LABEL_ZONE = "发布开发区"  # known
@@ -46,14 +55,35 @@ LABEL_ALIASES = {
 }
 PREV_LABELS = ("上一条", "上一篇")  # known: 上一条
 NEXT_LABELS = ("下一条", "下一篇")  # known: 下一条
+# Column names a template may show as a heading above the article title: never a title.
+COLUMN_NAMES = (SECTION_NAME, "新闻中心", "资讯动态", "新闻动态", "新闻资讯", "最新动态", "正文",
+                "文章详情", "详细内容", "信息详情")  # fmt: skip
+# Tool and share lines around an article's body (assumed, from portals of this family):
+# not article text. A line is one when every token of it (split at spaces and brackets) is
+# one of these. Lines that recur verbatim across many articles of a template are found
+# without a list (boilerplate.py); these are the ones known before any page is read.
+TOOL_WORDS = frozenset(
+    "打印本页 打印 打印文章 关闭窗口 关闭本页 关闭 返回顶部 返回列表 返回 收藏本页 加入收藏 "
+    "收藏 分享 分享到 分享至 大 中 小 默认 字体 字号 微信 微博 新浪微博 腾讯微博 QQ空间 QQ好友 "
+    "QQ 朋友圈 人人网 豆瓣 复制链接 保护视力色 推荐给朋友 在线投稿".split()
+)
+# A label and its value as one token ("责任编辑：张三", "浏览次数：120", "字体：大").
+TOOL_LABEL_RE = re.compile(
+    r"^(?:字体|字号|分享到|分享至|分享|责任编辑|编辑|审核|校对|浏览次数|浏览量|浏览|阅读次数|"
+    r"阅读量|阅读|点击数|点击量|点击|访问量|访问次数)[:：]\S{0,16}$"
+)
+TOOL_PREFIX_RE = re.compile(r"^(?:手机)?(?:扫一扫|扫描二维码|微信扫一扫)\S{0,24}$")
 # Text that marks the end of an article's own content (prev/next links, then the footer).
 FOOTER_MARKERS = ("与我们联系", "版权所有", "Copyright", "copyright", "©")  # known
 # Text of a 200 page that is really an error page (assumed; any page without the
 # article anatomy is rejected anyway, these only make the failure detail clearer).
 GONE_MARKERS = ("该新闻不存在", "已被删除", "页面不存在", "信息不存在")
 # Pager link texts on listing pages (assumed). 首页 is left out: it is also the breadcrumb's home.
-NEXT_PAGE_TEXTS = ("下一页", "下页", "»", "›")
-PAGER_TEXTS = (*NEXT_PAGE_TEXTS, "上一页", "尾页", "末页", "上页")
+# ThinkPHP's stock pager (assumed possible): <<, >>, a window of numbers, ...N, 共 N 条记录.
+NEXT_PAGE_TEXTS = ("下一页", "下页", "»", "›", ">>", ">", "＞", "下一页>", "下一页>>")
+PAGER_TEXTS = (*NEXT_PAGE_TEXTS, "上一页", "尾页", "末页", "上页", "<<", "<", "«", "‹")
+PAGER_NUMBER_RE = re.compile(r"^(?:\.{2,3}|…)?\s*\d{1,5}\s*(?:\.{2,3}|…)?$")  # 3, ...12
+
 # <title> suffix of every page (known from the samples' model).
 TITLE_SUFFIX_RE = re.compile(r"\s*[-_|–—]\s*(?:开发区新闻\s*[-_|–—]\s*)?投促中国.*$")
 
@@ -110,6 +140,13 @@ def listing_key(url: str) -> tuple[str, int, int] | None:
     if not match:
         return None
     return match["kind"], int(match["id"]), int(match["page"] or 1)
+
+
+def route_shape(url: str) -> str:
+    """A URL's route with its numbers left out and no page parameter: listings of one
+    kind share it (/index.php/home/news/city/id/{n}.html)."""
+    path = PAGE_PARAM_RE.sub("", urlsplit(url).path)
+    return re.sub(r"\d+", "{n}", path)
 
 
 def canonical_url(url: str) -> str:

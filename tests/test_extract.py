@@ -81,7 +81,8 @@ CASES = {
             "source": "",
             "zone": "",
             "city": "常州",
-            "province": "",
+            "province": "江苏",  # not in PROVINCES (the index's): from the gazetteer
+            "province_source": "gazetteer:city",
             "body": "滨江经济开发区今年新增规上企业15家。\n园区围绕新材料产业链开展精准招商。",
             "images": [],
             "prev_id": None,

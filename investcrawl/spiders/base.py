@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.archive import ArchiveError, ArchiveState, utc_now
+from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Rejected, extract_article
 from investcrawl.middlewares import may_be_cut
 from investcrawl.probe import Outcome
@@ -80,6 +81,7 @@ class ArchiveSpider(scrapy.Spider):
         # above it: a link to a far-away id is recorded (implausible_id), not fetched.
         self.known_max_id = 0
         self.max_seen_id = 0  # the highest article id that exists, seen in this run
+        self._template_lines: TemplateLines | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -126,6 +128,17 @@ class ArchiveSpider(scrapy.Spider):
             self.state = ArchiveState(open_crawl_archive(self.settings))
         return self.state
 
+    @property
+    def template_lines(self) -> TemplateLines:
+        """The lines known to be template, not text (boilerplate.py): the archive's, and
+        those learned in this run (by pipelines.TemplateLinesPipeline)."""
+        if self._template_lines is None:
+            self._template_lines = TemplateLines(
+                self.open_state().template_lines(),
+                min_articles=self.settings.getint("TEMPLATE_LINE_MIN_ARTICLES", 5),
+            )
+        return self._template_lines
+
     def archive_failed(self, error: ArchiveError) -> None:
         archive_failed(self.crawler, error)
 
@@ -155,6 +168,7 @@ class ArchiveSpider(scrapy.Spider):
                 provinces=self.provinces,
                 fetched_at=capture.date if capture else utc_now(),
                 may_be_cut=may_be_cut(response),
+                template_lines=self.template_lines.known,
             )
         except Rejected as rejected:
             outcome = Outcome.MISS if rejected.kind in MISS_KINDS else Outcome.HIT

@@ -1,0 +1,50 @@
+"""Template lines: text a template puts around every article, learned from the pages read.
+
+Tool and share lines of kinds known in advance are named in site.py (【打印本页】, 分享到,
+责任编辑: ...). A template may add any other line (a subscription notice, a disclaimer),
+which no list can name: a line that recurs verbatim at the edges of the bodies of
+`min_articles` different articles is template, not text. Once learned it is left out of
+the body of every article read after (extract_article's template_lines), stored in the
+archive's `template_lines` table, and removed from the articles stored with it before
+(ArchiveWriter.learn_template_line), so the archive holds no copy of it whatever the
+order pages came in.
+
+Only the edges of a body are looked at (its first EDGE_LINES and last EDGE_LINES lines, each
+at most MAX_LINE_CHARS long): article text repeated across articles is rare there and an
+article's first or last sentence is never the same in five articles. Learning happens
+within a run (a first walk sees every template many times over); the lines learned are
+kept for every later run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+EDGE_LINES = 3
+MAX_LINE_CHARS = 80
+MAX_CANDIDATES = 100_000  # then the lines seen once are forgotten (bounded memory)
+
+
+class TemplateLines:
+    def __init__(self, known: Iterable[str] = (), min_articles: int = 5):
+        self.known: set[str] = set(known)
+        self.min_articles = min_articles
+        self._seen: dict[str, set[int]] = {}  # a candidate line -> the articles it was in
+
+    def observe(self, article_id: int, body: str) -> list[tuple[str, set[int]]]:
+        """Note the edge lines of an article's body; return the lines this article made
+        template lines, each with the articles it was seen in (to be cleaned)."""
+        lines = body.split("\n")
+        edges = lines[:EDGE_LINES] + lines[-EDGE_LINES:] if len(lines) > 1 else []
+        learned = []
+        for line in dict.fromkeys(edges):
+            if not line or len(line) > MAX_LINE_CHARS or line in self.known:
+                continue
+            seen = self._seen.setdefault(line, set())
+            seen.add(article_id)
+            if len(seen) >= self.min_articles:
+                self.known.add(line)
+                learned.append((line, self._seen.pop(line)))
+        if len(self._seen) > MAX_CANDIDATES:
+            self._seen = {line: ids for line, ids in self._seen.items() if len(ids) > 1}
+        return learned
