@@ -895,12 +895,16 @@ def _has_text(element: etree._Element) -> bool:
     return bool("".join(element.itertext()).strip())
 
 
+# Containers kept whole: their children (rows, items) mean nothing outside them.
+_WHOLE_TAGS = frozenset(("table", "tbody", "thead", "tfoot", "tr", "ul", "ol", "dl"))
+
+
 def _body_html(containers: list[etree._Element], body_lines: list[str]) -> str:
     if not containers:
         return "".join(f"<p>{html.escape(line)}</p>\n" for line in body_lines)
     if len(containers) == 1 and len(containers[0]) == 0:
         return html.escape(containers[0].text or "").strip()
-    if len(containers) == 1:  # its inner HTML: serialized whole (one call), tags cut off
+    if len(containers) == 1 and containers[0].tag not in _WHOLE_TAGS:  # its inner HTML: serialized whole (one call), tags cut off
         whole = etree.tostring(containers[0], encoding="unicode", method="html", with_tail=False)
         # The start tag ends at the first ">" (the serializer escapes it in attributes).
         return whole[whole.index(">") + 1 : whole.rindex("</")].strip()

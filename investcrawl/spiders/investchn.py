@@ -32,9 +32,10 @@ from investcrawl.archive import ArchiveError, ArchiveState, utc_now
 from investcrawl.extract import (
     Document,
     Rejected,
-    city_provinces,
     is_truncated,
     parse_document,
+    read_listing,
+    section_cities,
 )
 from investcrawl.middlewares import may_be_cut
 from investcrawl.probe import IdProbe, Outcome, plausible_max
@@ -66,8 +67,12 @@ class InvestchnSpider(ArchiveSpider):
         # that the probe, started from the highest hit, knows them.
         self.misses_above: dict[int, FailedFetch | None] = {}
         self.top_hits: list[int] = []  # the TOP_HITS highest ids that exist, sorted
-        self.heads_cursor: int | None = None  # the last city whose listing head was checked
+        self.heads_cursor: str | None = None  # the last city listing whose head was checked
         self.index_done = False
+        self.index_pending = 0  # requests for the section index in flight
+        self.home_requested = False
+        self.index_url: str | None = None  # where the section index was found, if not assumed
+        self.listing_shapes: set[str] = set()  # routes of pages read as listings (route_shape)
         self.listings_read = 0  # listing pages read in this run (a walk needs some)
 
     @classmethod
@@ -93,7 +98,8 @@ class InvestchnSpider(ArchiveSpider):
         self.logger.info("mode: %s, probe frontier: %s", self.mode, frontier)
         if frontier is not None:  # on an empty archive, the probe waits for the walk
             self.probe = self.new_probe(frontier)
-        for request in self.page_request(self.base_url + site.SECTION_INDEX_PATH, "index"):
+        index_path = urlsplit(state.get("section_index_url") or "").path or site.SECTION_INDEX_PATH
+        for request in self.page_request(self.base_url + index_path, "index"):
             yield request
 
     def start_frontier(self, state: ArchiveState) -> int | None:
@@ -114,7 +120,8 @@ class InvestchnSpider(ArchiveSpider):
         return self.known_max_id or None
 
     def after_index(self) -> Iterator[scrapy.Request]:
-        """Once the section index is read (or failed), so that provinces are known."""
+        """Once the section index is read (or could not be found), so that provinces are
+        known."""
         if self.index_done:
             return
         self.index_done = True
@@ -140,11 +147,25 @@ class InvestchnSpider(ArchiveSpider):
         if self.probe is not None:
             yield from self.probe_requests()
 
+    def index_failed(self) -> Iterator[scrapy.Request]:
+        """The section index was not where we looked: the home page links it as
+        开发区新闻 (site.py's route is an assumption). Failing that, go on without it."""
+        if not self.home_requested:
+            yield from self.page_request(self.base_url + site.HOME_PATH, "home")
+        elif not self.index_pending:
+            yield from self.after_index()
+
     # --- Listings ---------------------------------------------------------------------
 
     def parse_page(self, response: Response, kind: str) -> Iterator[scrapy.Request]:
-        """The section index, the home page and the listing pages: follow what they link."""
+        """The section index, the home page and the listing pages: follow what they link.
+
+        kind "candidate": a page a listing links that may be another listing (a zone's, at
+        a route not known); it is walked if it reads as one (extract.read_listing).
+        """
         url = asked_url(response.request) if response.request is not None else response.url
+        if kind == "index":
+            self.index_pending -= 1
         doc = self.document(response, url)
         if may_be_cut(response) and is_truncated(response.body):
             # Cut off, retries spent: its links so far are followed, and it is fetched
@@ -157,64 +178,97 @@ class InvestchnSpider(ArchiveSpider):
             )
         if doc is not None:
             if kind == "index":
-                self.provinces.update(city_provinces(doc))
-            if kind in ("listing", "home"):
-                self.listings_read += 1
-            if kind == "index" and not self.walking:
-                yield from self.listing_heads(doc)
-            else:
+                yield from self.read_index(doc, url)
+            elif kind == "home":
                 yield from self.follow_links(doc, kind)
+            else:
+                yield from self.read_listing_page(doc, url, kind)
         if kind == "index":
-            yield from self.after_index()
+            yield from self.after_index() if doc is not None else self.index_failed()
+        elif kind == "home" and not self.index_done and not self.index_pending:
+            yield from self.after_index()  # the home page leads to no index: go on without
+
+    def read_index(self, doc: Document, url: str) -> Iterator[scrapy.Request]:
+        cities = section_cities(doc)
+        self.provinces.update({city: province for city, province, _ in reversed(cities)})
+        if site.canonical_url(url) != site.canonical_url(self.base_url + site.SECTION_INDEX_PATH):
+            self.index_url = url  # found elsewhere: the next run looks there first
+        if not self.walking:
+            yield from self.listing_heads([city_url for _, _, city_url in cities])
+            return
+        for _, _, city_url in cities:
+            if city_url := self.on_site(city_url):
+                self.listing_shapes.add(site.route_shape(city_url))
+                yield from self.page_request(city_url, "listing")
+        yield from self.follow_links(doc, "index")
+
+    def read_listing_page(self, doc: Document, url: str, kind: str) -> Iterator[scrapy.Request]:
+        """A page fetched as a listing (or a candidate, or a head): walk it if it reads as
+        a listing of the section."""
+        listing = read_listing(doc)
+        known_route = site.listing_key(url) is not None
+        if kind == "candidate" and not listing.is_listing:
+            self.crawler.stats.inc_value("investcrawl/listings/not_a_listing")
+            return
+        if kind in ("listing", "candidate") and (known_route or listing.is_listing):
+            self.listing_shapes.add(site.route_shape(url))
+            self.listings_read += 1
+        unarchived = 0
+        for article_url in listing.articles:
+            if (article_url := self.on_site(article_url)) is None:
+                continue
+            article_id = site.article_id(article_url)
+            assert article_id is not None
+            self.known_max_id = max(self.known_max_id, article_id)  # listed: real
+            result = self.article_request(article_url, "listing")
+            if isinstance(result, scrapy.Request):
+                unarchived += 1
+                yield result
+        if kind == "head":
+            # New articles push older ones down: look one page further.
+            if unarchived and listing.next_page and (next_url := self.on_site(listing.next_page)):
+                yield from self.page_request(next_url, "head")
+            return
+        for page_url in listing.pager:
+            if page_url := self.on_site(page_url):
+                yield from self.page_request(page_url, "listing")
+        for other_url, _ in listing.others:
+            if (other_url := self.on_site(other_url)) is None:
+                continue
+            shape = site.route_shape(other_url)
+            known = site.listing_key(other_url) is not None or shape in self.listing_shapes
+            yield from self.page_request(other_url, "listing" if known else "candidate")
 
     def follow_links(self, doc: Document, kind: str) -> Iterator[scrapy.Request]:
-        unarchived = 0
+        """The home page's (and the index's) links: articles, listings at known routes,
+        and the section index (by route, or by its name 开发区新闻)."""
         for url, text in doc.links():
             url = self.on_site(url)
             if url is None:
                 self.crawler.stats.inc_value("investcrawl/links/offsite")
                 continue
             path = urlsplit(url).path
-            is_pager = text in site.PAGER_TEXTS or text.isdigit()
             if (article_id := site.article_id(url)) is not None:
                 self.known_max_id = max(self.known_max_id, article_id)  # listed: real
                 if isinstance(request := self.article_request(url, "listing"), scrapy.Request):
-                    unarchived += 1
                     yield request
-            elif kind == "head":
-                continue  # a head follows its 下一页 only if it held something new (below)
-            elif site.listing_key(url) is not None:
+            elif site.listing_key(url) is not None and self.walking:
                 yield from self.page_request(url, "listing")
             elif site.SECTION_INDEX_PATH_RE.match(path) or text == site.SECTION_NAME:
                 yield from self.page_request(url, "index")
-            elif kind == "listing" and is_pager:
-                yield from self.page_request(url, "listing")
-        if kind == "head" and unarchived:
-            # New articles push older ones down: look one page further.
-            for url, text in doc.links():
-                if text in site.NEXT_PAGE_TEXTS and (url := self.on_site(url)):
-                    yield from self.page_request(url, "head")
-                    break
 
-    def listing_heads(self, doc: Document) -> Iterator[scrapy.Request]:
+    def listing_heads(self, city_urls: list[str]) -> Iterator[scrapy.Request]:
         """First pages of the next HARVEST_LISTING_HEADS city listings, in turn."""
-        cities = sorted(
-            {
-                key[1]: url
-                for url, _ in doc.links()
-                if (key := site.listing_key(url)) and key[0] == "city"
-            }.items()
-        )
+        cities = sorted({url for city_url in city_urls if (url := self.on_site(city_url))})
         count = self.settings.getint("HARVEST_LISTING_HEADS")
         if not cities or count <= 0:
             return
-        cursor = int(self.open_state().get("heads_cursor") or 0)
-        after = [city for city in cities if city[0] > cursor]
-        chosen = (after + [city for city in cities if city[0] <= cursor])[:count]
-        self.heads_cursor = chosen[-1][0]
-        for _, url in chosen:
-            if url := self.on_site(url):
-                yield from self.page_request(url, "head")
+        cursor = self.open_state().get("heads_cursor") or ""
+        after = [city for city in cities if city > cursor]
+        chosen = (after + [city for city in cities if city <= cursor])[:count]
+        self.heads_cursor = chosen[-1]
+        for url in chosen:
+            yield from self.page_request(url, "head")
 
     # --- The id probe -----------------------------------------------------------------
 
@@ -314,6 +368,8 @@ class InvestchnSpider(ArchiveSpider):
             values["probe_frontier"] = self.probe.frontier
         if self.heads_cursor is not None:
             values["heads_cursor"] = self.heads_cursor
+        if self.index_url is not None:
+            values["section_index_url"] = self.index_url
         if self.walking and self.listings_read:
             values["walk_completed_at"] = utc_now()
         state.set(**values)
@@ -332,16 +388,23 @@ class InvestchnSpider(ArchiveSpider):
         return None
 
     def page_request(self, url: str, kind: str) -> Iterator[scrapy.Request]:
-        priority = INDEX_PRIORITY if kind == "index" else 0
+        priority = INDEX_PRIORITY if kind in ("index", "home") and not self.index_done else 0
         request = self.new_request(
             url, self.parse_page, cb_kwargs={"kind": kind}, priority=priority
         )
         if request is not None:
+            if kind == "index":
+                self.index_pending += 1
+            elif kind == "home":
+                self.home_requested = True
             yield request
 
     def on_error(self, failure):
         requests = super().on_error(failure)
-        if failure.request.cb_kwargs.get("kind") == "index":
-            # No section index where we assume it: the home page may still lead to it.
+        kind = failure.request.cb_kwargs.get("kind")
+        if kind == "index":
+            self.index_pending -= 1
+            requests += self.index_failed()
+        elif kind == "home" and not self.index_done and not self.index_pending:
             requests += self.after_index()
         return requests
