@@ -904,7 +904,8 @@ def _body_html(containers: list[etree._Element], body_lines: list[str]) -> str:
         return "".join(f"<p>{html.escape(line)}</p>\n" for line in body_lines)
     if len(containers) == 1 and len(containers[0]) == 0:
         return html.escape(containers[0].text or "").strip()
-    if len(containers) == 1 and containers[0].tag not in _WHOLE_TAGS:  # its inner HTML: serialized whole (one call), tags cut off
+    if len(containers) == 1 and containers[0].tag not in _WHOLE_TAGS:
+        # Its inner HTML: serialized whole (one call), tags cut off.
         whole = etree.tostring(containers[0], encoding="unicode", method="html", with_tail=False)
         # The start tag ends at the first ">" (the serializer escapes it in attributes).
         return whole[whole.index(">") + 1 : whole.rindex("</")].strip()
