@@ -6,4 +6,5 @@ EXIT_USAGE = 2  # bad arguments
 EXIT_INTERRUPTED = 3  # SIGINT/SIGTERM: stopped cleanly, the next harvest continues
 EXIT_DATAERR = 65  # the archive is damaged, or from a newer investcrawl: nothing written
 EXIT_CANTCREAT = 73  # the archive (or WARC folder) cannot be written: full, read-only, locked
+EXIT_PROTOCOL = 76  # the site's pages no longer read (drift.py): see investcrawl check-site
 EXIT_LOCKED = 75  # another harvest is running (EX_TEMPFAIL: try again later)

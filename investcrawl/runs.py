@@ -35,7 +35,14 @@ from investcrawl.archive import (
     utc_now,
     write_transaction,
 )
-from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from investcrawl.drift import READING_ALARM
+from investcrawl.exitcodes import (
+    EXIT_CANTCREAT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROTOCOL,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +94,8 @@ def verdict(stats: Mapping[str, Any], reason: str | None, max_failure_rate: floa
     if reason == "shutdown":
         text = "INTERRUPTED: stopped by a signal; the next harvest continues"
         return Verdict(False, text, EXIT_INTERRUPTED)
+    if stats.get(READING_ALARM):
+        return Verdict(False, f"FAILED: {stats[READING_ALARM]}", EXIT_PROTOCOL)
     if reason != "finished":
         return Verdict(False, f"FAILED: finish reason {reason!r}", EXIT_FAILED)
     requests = stats.get("downloader/request_count", 0)
@@ -126,6 +135,7 @@ class RunRecorder:
         self.crawler = crawler
         self.max_failure_rate = crawler.settings.getfloat("HARVEST_MAX_FAILURE_RATE", 0.5)
         self.run_id: int | None = None
+        self.started_at = utc_now()
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_error, signals.spider_error)
         crawler.signals.connect(self.item_error, signals.item_error)
@@ -161,7 +171,7 @@ class RunRecorder:
                             {
                                 "spider": spider.name,
                                 "mode": getattr(spider, "mode", None),
-                                "started_at": utc_now(),
+                                "started_at": self.started_at,
                             }
                         )
                         .last_pk
@@ -203,6 +213,9 @@ class RunRecorder:
                     )
                     if result.ok and finish is not None:
                         finish(ArchiveState(db))  # the state advances with the run's end
+                    if stats.get_value(READING_ALARM):  # nothing written off: see drift.py
+                        kept = ArchiveState(db).keep_trying(since=self.started_at)
+                        stats.set_value("investcrawl/reading/kept_trying", kept)
             finally:
                 db.close()
         except ArchiveError as error:

@@ -73,6 +73,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     "investcrawl.runs.RunRecorder": 100,
+    "investcrawl.drift.ReadingJudge": 110,
 }
 
 ITEM_PIPELINES = {

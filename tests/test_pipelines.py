@@ -10,9 +10,16 @@ from scrapy import signals
 from scrapy.utils.test import get_crawler
 
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import ArchiveError, ArchiveState, ArchiveWriter, open_archive
+from investcrawl.archive import (
+    ArchiveError,
+    ArchiveState,
+    ArchiveWriter,
+    content_hash,
+    open_archive,
+)
 from investcrawl.items import Article
 from investcrawl.pipelines import ArchivePipeline, InvalidArticle, ValidateArticlePipeline
+from investcrawl.search import search
 from investcrawl.spiders.investchn import InvestchnSpider
 
 
@@ -183,6 +190,31 @@ def test_archive_schema(tmp_path):
         "0003_search",
         "0004_contentless_search",
         "0005_links_and_run_errors",
+        "0006_template_lines_and_province_source",
+    ]
+
+
+def test_a_learned_template_line_leaves_stored_bodies_and_the_search_index(tmp_path):
+    archive = tmp_path / "a.db"
+    line = "欢迎关注园区公众号。"
+    writer = ArchiveWriter(open_archive(archive))
+    for article_id in (1, 2, 3):
+        body = f"第{article_id}篇的正文。\n{line}"
+        html = f"<p>第{article_id}篇的正文。</p><div><p>{line}</p></div>"
+        writer.add_article(dataclasses.asdict(article(article_id, body=body, body_html=html)))
+    writer.learn_template_line(line, {1, 2})  # article 3 is not said to hold it
+    writer.close()
+    got = {row["id"]: row for row in rows(archive, "SELECT * FROM articles")}
+    assert got[1]["body"] == "第1篇的正文。" and got[2]["body"] == "第2篇的正文。"
+    assert got[1]["body_html"] == "<p>第1篇的正文。</p>"  # the div held only the line
+    assert line in got[3]["body"]
+    assert got[1]["content_hash"] == content_hash(got[1])
+    db = open_archive(archive)
+    assert [hit["id"] for hit in search(db.conn, "公众号")] == [3]
+    assert sorted(hit["id"] for hit in search(db.conn, "正文")) == [1, 2, 3]
+    db.close()
+    assert rows(archive, "SELECT line, articles FROM template_lines") == [
+        {"line": line, "articles": 2}
     ]
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FIXTURES, rows, run_crawl, start_mirror
+from conftest import FIXTURES, rows, run_crawl, run_harvest, start_mirror
 
+from investcrawl import site
 from investcrawl.mirror import EDITOR_LINE, TEMPLATE_LINE, MirrorSite
+
+NEW_IN_PHASE_2 = {186541, 186542, 186543, 186545}
 
 EXPECTED_FAILURES = {
     ("/index.php/home/news/detail/id/186526.html", "http_404"),
@@ -74,3 +77,54 @@ def test_a_plain_crawl_reads_every_article_of_an_unseen_family(args, tmp_path):
         )
         assert state["section_index_url"].endswith("/index.php/home/kfq/index.html")
     del routes
+
+
+def test_a_redesign_that_breaks_reading_fails_the_harvest_and_writes_no_id_off(variant, tmp_path):
+    # Phase 2 publishes four articles and serves every article page in a redesign
+    # without labels (template z); phase 3 reads again (as after a fix of site.py).
+    served = variant({}, [], redesign_phase=2, redesign_until=3)
+    archive = tmp_path / "archive.db"
+    assert run_harvest(served.url, archive).returncode == 0
+    frontier = state_of(archive)["probe_frontier"]
+
+    served.set_phase(2)
+    broken = run_harvest(served.url, archive)
+    assert broken.returncode == 76, broken.stdout + broken.stderr
+    assert (
+        "reading failed on 4 of 4 article pages: no 发布时间 label — has the template changed? "
+        "see investcrawl check-site"
+    ) in broken.stdout
+    new = {f"{served.url}{site.ARTICLE_PATH.format(id=i)}" for i in NEW_IN_PHASE_2}
+    failures = {row["url"]: row for row in rows(archive, "SELECT * FROM failures")}
+    assert new <= set(failures)
+    for url in new:  # not written off: transient, due at the next harvest
+        assert failures[url]["kind"] == "unreadable", failures[url]
+    assert state_of(archive)["probe_frontier"] == frontier  # the run advanced nothing
+    assert not rows(archive, "SELECT id FROM articles WHERE id IN (186541, 186542, 186543, 186545)")
+    error = rows(archive, "SELECT error FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]["error"]
+    assert error.startswith("FAILED: reading failed on 4 of 4 article pages")
+
+    served.set_phase(3)  # reads again: the next harvest archives them
+    fixed = run_harvest(served.url, archive)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    archived = {row["id"] for row in rows(archive, "SELECT id FROM articles")}
+    assert NEW_IN_PHASE_2 <= archived
+    assert not rows(archive, "SELECT url FROM failures WHERE kind = 'unreadable'")
+
+
+def test_a_field_that_stops_reading_fails_the_harvest(variant, tmp_path):
+    # The four new articles of phase 2 read, but without 来源 and 发布开发区 (3 of the 23
+    # archived before have no 来源: 13%).
+    lost = {"source": None, "zone_label": False}
+    served = variant({i: lost for i in NEW_IN_PHASE_2})
+    archive = tmp_path / "archive.db"
+    settings = {"READING_MIN_ARTICLES": "4"}
+    assert run_harvest(served.url, archive, settings=settings).returncode == 0
+    served.set_phase(2)
+    result = run_harvest(served.url, archive, settings=settings)
+    assert result.returncode == 76, result.stdout + result.stderr
+    assert "source empty on 4 of 4 articles read (archive: 13%)" in result.stdout
+
+
+def state_of(archive):
+    return {row["key"]: row["value"] for row in rows(archive, "SELECT * FROM crawl_state")}

@@ -25,13 +25,14 @@ from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.archive import ArchiveError, ArchiveState, utc_now
 from investcrawl.boilerplate import TemplateLines
-from investcrawl.extract import Rejected, extract_article
+from investcrawl.extract import Gone, Rejected, extract_article
 from investcrawl.middlewares import may_be_cut
 from investcrawl.probe import Outcome
 from investcrawl.runs import archive_failed, open_crawl_archive
 
 ARTICLE_PRIORITY = 10  # fetch articles before more listing pages: keeps the queue short
 MISS_KINDS = ("http_404", "not_an_article")  # the id does not exist (or no longer)
+SAID = ("listing", "link")  # sources that say an article exists (see article_request)
 
 
 class FailedFetch(NamedTuple):
@@ -171,8 +172,13 @@ class ArchiveSpider(scrapy.Spider):
                 template_lines=self.template_lines.known,
             )
         except Rejected as rejected:
-            outcome = Outcome.MISS if rejected.kind in MISS_KINDS else Outcome.HIT
-            failed = FailedFetch(url, rejected.kind, rejected.detail)
+            kind, detail = rejected.kind, rejected.detail
+            said = request.meta.get("source") if request is not None else None
+            if kind == "not_an_article" and not isinstance(rejected, Gone) and said in SAID:
+                # A listing or a 上一条 said it exists: a page we cannot read, not a gap.
+                kind, detail = "unreadable", f"{detail}; linked from a {said}"
+            outcome = Outcome.MISS if kind in MISS_KINDS else Outcome.HIT
+            failed = FailedFetch(url, kind, detail)
             yield from self.settle(request, outcome, failed)
             return
         except Exception as error:  # a bug of ours must not lose the page or stop the crawl
@@ -285,6 +291,7 @@ class ArchiveSpider(scrapy.Spider):
                 if state.is_archived(article_id):
                     self.crawler.stats.inc_value("investcrawl/skipped/archived")
                     return Outcome.HIT
+        meta = {"source": source, **meta}
         return self.new_request(url, self.parse_article, priority=ARTICLE_PRIORITY, meta=meta)
 
     def new_request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request | None:

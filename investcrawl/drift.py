@@ -1,0 +1,128 @@
+"""The reading judge: does this run still read the site?
+
+A redesign does not make pages fail to download: it makes them fail to *read*. Every
+article page a run fetched ends read (an article) or not; a page that shows the section's
+anatomy but does not read (extract.Unreadable), one a listing or a 上一条 link said exists
+and that does not read as an article, and one read without a title or a date
+(invalid_item) are reading failures. The judge fails the run (exit 76, one line naming
+the symptom) when
+
+- more than READING_MAX_FAILED_SHARE of the article pages it fetched failed to read (and
+  at least READING_MIN_FAILED did), or
+- a field (来源, 发布开发区, city, province, category) is empty on a share of the new
+  articles READING_MAX_EMPTY_RISE above its share in the archive before the run.
+
+A failed run advances no state, and RunRecorder makes the run's reading failures transient
+(`ArchiveState.keep_trying`): no id is written off as nonexistent by a run that could not
+read, and the next harvest fetches them again, until a crawler that reads them comes.
+
+Spidermon, Scrapy's monitoring framework, is not used: its monitors run on the stats once
+the spider has closed and report through actions (mail, Slack), while this judgement must
+decide the run's verdict before its state is committed, classify failures as they are
+recorded and compare with the archive's history: some 80 lines here, no new dependency.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from investcrawl import signals as investcrawl_signals
+from investcrawl.archive import ArchiveError, ArchiveState
+
+logger = logging.getLogger(__name__)
+
+READING_ALARM = "investcrawl/reading/alarm"  # stat: why the run's reading is not trusted
+JUDGED_FIELDS = ("source", "zone", "city", "province", "category")
+# Failure kinds that are a page fetched and not read: see the module docstring.
+READING_FAILURES = ("unreadable", "invalid_item")
+
+
+class ReadingJudge:
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        settings = crawler.settings
+        self.max_failed_share = settings.getfloat("READING_MAX_FAILED_SHARE", 0.2)
+        self.min_failed = settings.getint("READING_MIN_FAILED", 2)
+        self.max_empty_rise = settings.getfloat("READING_MAX_EMPTY_RISE", 0.5)
+        self.min_articles = settings.getint("READING_MIN_ARTICLES", 5)
+        self.read = 0
+        self.failed: Counter[str] = Counter()  # symptom -> pages
+        self.empty: Counter[str] = Counter()  # field -> articles read with it empty
+        self.history: tuple[int, dict[str, float]] = (0, {})
+        crawler.signals.connect(self.spider_opened, signals.spider_opened)
+        crawler.signals.connect(self.item_scraped, signals.item_scraped)
+        crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
+        crawler.signals.connect(self.item_dropped, signals.item_dropped)
+        crawler.signals.connect(self.spider_closed, signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ReadingJudge:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Any) -> None:
+        from investcrawl.runs import open_crawl_archive  # runs imports this module
+
+        try:
+            db = open_crawl_archive(self.crawler.settings)
+            try:
+                self.history = ArchiveState(db).empty_field_shares(JUDGED_FIELDS)
+            finally:
+                db.close()
+        except ArchiveError:
+            pass  # the run fails on it anyway (RunRecorder, the archive pipeline)
+
+    def item_scraped(self, item: Any, **kwargs: Any) -> None:
+        adapter = ItemAdapter(item)
+        self.read += 1
+        for field in JUDGED_FIELDS:
+            if not adapter.get(field):
+                self.empty[field] += 1
+
+    def failure_recorded(self, url: str, kind: str, detail: str, **kwargs: Any) -> None:
+        if kind in READING_FAILURES:
+            self.failed[symptom(detail)] += 1
+
+    def item_dropped(self, exception: BaseException, **kwargs: Any) -> None:
+        if getattr(exception, "field", None):  # pipelines.InvalidArticle: read, not whole
+            self.failed[symptom(str(exception))] += 1
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        alarm = self.verdict()
+        if alarm:
+            self.crawler.stats.set_value(READING_ALARM, alarm)
+            logger.error("%s", alarm)
+
+    def verdict(self) -> str | None:
+        """The alarm, one line, or None when the run read the site as well as before."""
+        failed = sum(self.failed.values())
+        pages = failed + self.read
+        if failed >= self.min_failed and failed > self.max_failed_share * pages:
+            common = self.failed.most_common(1)[0][0]
+            return (
+                f"reading failed on {failed} of {pages} article pages: {common} — has the "
+                "template changed? see investcrawl check-site"
+            )
+        archived, shares = self.history
+        if self.read < self.min_articles or archived < self.min_articles:
+            return None
+        for field in JUDGED_FIELDS:
+            share = self.empty[field] / self.read
+            if share - shares.get(field, 0.0) >= self.max_empty_rise:
+                return (
+                    f"{field} empty on {self.empty[field]} of {self.read} articles read "
+                    f"(archive: {shares.get(field, 0.0):.0%}) — has the template changed? "
+                    "see investcrawl check-site"
+                )
+        return None
+
+
+def symptom(detail: str) -> str:
+    """A failure's detail cut to what pages share ("no 发布时间 label", "missing title")."""
+    return re.split(r"[,(:;，（]", detail, maxsplit=1)[0].strip() or "unreadable"
