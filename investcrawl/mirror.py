@@ -255,7 +255,7 @@ def synthetic_spec(
             {
                 "id": city_id,
                 "name": f"城市{index}",
-                "template": "ab"[index % 2],
+                "template": "abcd"[index % 4],  # every family the crawler reads
                 "zones": city_zones,
                 "page_size": 20,
             }
