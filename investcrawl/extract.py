@@ -1004,14 +1004,14 @@ def read_listing(doc: Document) -> ListingPage:
     page = ListingPage([], [], None, [], site.SECTION_NAME in _find_breadcrumb(doc.lines)[1])
     seen: set[str] = set()
     for url, text in doc.links():
+        if text in site.NEXT_PAGE_TEXTS and page.next_page is None and url != doc.url:
+            page.next_page = url  # (its number may have linked it already)
         if url in seen:
             continue
         if site.article_id(url) is not None:
             seen.add(url)
             page.articles.append(url)
         elif text in site.PAGER_TEXTS or site.PAGER_NUMBER_RE.match(text):
-            if text in site.NEXT_PAGE_TEXTS and page.next_page is None and url != doc.url:
-                page.next_page = url
             if url != doc.url:
                 seen.add(url)
                 page.pager.append(url)

@@ -431,12 +431,13 @@ def _article_d(mirror, a, city, zone) -> str:
 
 
 def _article_z(mirror, a, city, zone) -> str:
-    """A redesign the crawler cannot read: the metadata shows icons, no labels."""
+    """A redesign the crawler cannot read: the metadata shows icons, no labels, and the
+    breadcrumb is drawn by a script."""
     paragraphs = "".join(f"<p>{E(p)}</p>" for p in paragraphs_of(a))
     return f"""<!DOCTYPE html>
 <html><head><!--charset--><title>{E(a["title"])}-投促中国</title></head>
 <body><div class="top">{SLOGAN}</div>
-<div class="crumb">您现在的位置:<a href="/">首页</a> &gt; <a href="{mirror.index_path}">开发区新闻</a> &gt; {E(city["name"])}</div>
+<div id="crumb" data-city="{E(city["name"])}"></div>
 <h1>{E(a["title"])}</h1>
 <div class="meta"><i class="icon-clock"></i><span>{E(a["date"])}</span> <i class="icon-paper"></i><span>{E(a["source"] or "")}</span></div>
 <div class="content">{paragraphs}</div>

@@ -8,12 +8,17 @@ from lxml import etree
 
 from investcrawl.extract import (
     _KEPT_PARSER_ERRORS,
+    Gone,
     NotAnArticle,
     Undecodable,
+    Unreadable,
     city_provinces,
     decode_html,
     extract_article,
+    is_tool_line,
     parse_document,
+    read_listing,
+    section_cities,
 )
 
 PAGES = FIXTURES / "pages"
@@ -21,9 +26,11 @@ URL = "http://127.0.0.1:8000/index.php/home/news/detail/id/186538.html"
 PROVINCES = {"盐城": "江苏", "嘉兴": "浙江", "北京": "北京"}
 
 
-def extract(name: str, content_type: str | None = "text/html", url: str = URL):
+def extract(name: str, content_type: str | None = "text/html", url: str = URL, template_lines=()):
     body = (PAGES / name).read_bytes()
-    return extract_article(body, url, content_type=content_type, provinces=PROVINCES).article
+    return extract_article(
+        body, url, content_type=content_type, provinces=PROVINCES, template_lines=template_lines
+    ).article
 
 
 # Each case: fixture, Content-Type header, expected fields. Template A is nested divs in
@@ -377,3 +384,127 @@ def test_body_html_of_one_container_is_its_inner_html():
     )
     assert _body_html([root.find(".//p")], []) == "“甲” &amp; <b>乙</b><br>丙"
     assert _body_html([root.find(".//img")], []) == ""  # a void element has no inner HTML
+
+
+# --- Template families the crawler was not written against ---------------------------
+# c_*, d_* and other_routes_index.html are pages of the mirror's templates c and d (see
+# investcrawl/mirror.py); e_* are written by hand.
+
+
+def test_template_c_column_heading_tools_and_a_template_line():
+    # Column heading above the title, labels in their own elements (来源 first), tool and
+    # share lines, a 责任编辑 line, the body split in two containers, 上一篇.
+    line = "欢迎关注“开发区在线”微信公众号，获取更多园区资讯。"
+    article = extract("c_tools_template_line.html", "text/html", template_lines={line})
+    assert article.title == "大丰港区集装箱吞吐量创新高"
+    assert (article.source, article.zone, article.city) == (
+        "大丰日报",
+        "江苏大丰经济开发区",
+        "盐城",
+    )
+    assert article.published_text == "2021-11-12 10:15:00"
+    assert article.published_at == "2021-11-12T10:15:00+08:00"
+    assert article.body == (
+        "今年前十个月，大丰港区完成集装箱吞吐量28.6万标箱，同比增长31%。\n"
+        "港区新开通至日韩的两条近洋航线，服务腹地企业出口。"
+    )
+    for noise in ("字体", "打印本页", "分享到", "责任编辑", "浏览次数", line):
+        assert noise not in article.body_html
+    assert (article.prev_id, article.next_id) == (186538, 186300)
+    # Not known as a template line yet: it is text of this page (boilerplate.py learns it).
+    assert extract("c_tools_template_line.html").body.endswith(line)
+
+
+def test_template_c_photo_article_keeps_images_across_split_containers():
+    article = extract("c_column_heading_split_body.html", "text/html")
+    assert article.images == [
+        "http://127.0.0.1:8000/Uploads/2021/11/07/night.jpg",
+        "http://127.0.0.1:8000/Uploads/2021/11/07/bridge.jpg",
+    ]
+
+
+def test_template_d_tables_gbk_labels_per_line_in_another_order():
+    article = extract("d_table_layout_gbk.html", None)
+    assert article.encoding == "gb18030"
+    assert article.title == "大丰港区集装箱吞吐量创新高"  # not the column name 资讯动态
+    assert (article.source, article.zone) == ("大丰日报", "江苏大丰经济开发区")
+    assert (article.city, article.category) == ("盐城", "文字新闻")  # 位置： with →
+    assert article.published_at == "2021-11-12T10:15:00+08:00"
+    assert "打印本页" not in article.body and "扫一扫" not in article.body
+    assert article.body_html.startswith("<table")  # the body's own table, rows kept
+    assert (article.prev_id, article.next_id) == (186538, 186300)
+
+
+def test_title_is_the_heading_matching_title_not_a_column_heading():
+    # <title> names only the column; two column headings stand above the real title.
+    article = extract("e_generic_title_headings.html", "text/html")
+    assert article.title == "合肥高新区量子科技产业园开园"
+    assert (article.city, article.category) == ("合肥", "图片新闻")  # 位置： with /
+    assert (article.source, article.zone) == ("合肥日报", "合肥高新技术产业开发区")
+    assert article.published_at == "2024-05-06T08:30:15+08:00"
+    assert article.body.splitlines() == [
+        "园区首批入驻企业二十三家，涵盖量子计算、量子通信和量子测量。",
+        "园区将建设公共测试平台，为企业提供低温和精密测量服务。",
+    ]
+    assert "扫一扫" not in article.body_html and "字号" not in article.body_html
+    assert (article.prev_id, article.next_id) == (200100, None)
+    assert (article.province, article.province_source) == ("安徽", "gazetteer:city")
+
+
+def test_a_page_with_the_sections_breadcrumb_that_does_not_read_is_unreadable():
+    with pytest.raises(Unreadable, match="no 发布时间 label") as raised:
+        extract("e_unreadable_redesign.html", "text/html")
+    assert raised.value.kind == "unreadable"
+    with pytest.raises(Gone):  # a soft 404 says so: the id does not exist
+        extract("a_soft404.html", "text/html")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "【字体：大 中 小】【打印本页】【关闭窗口】",
+        "分享到： 微信 微博 QQ空间",
+        "责任编辑：王晓明",
+        "浏览次数： 1208",
+        "扫一扫在手机打开当前页",
+        "【打印】 【关闭】",
+    ],
+)
+def test_tool_lines(line):
+    assert is_tool_line(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "关闭了三家落后产能企业。",  # starts with a tool word: article text
+        "编辑部近日走访了园区企业。",
+        "阅读推广活动在园区图书馆举行",
+    ],
+)
+def test_article_text_is_not_a_tool_line(line):
+    assert not is_tool_line(line)
+
+
+def test_thinkphp_pager_is_read():
+    doc = parse_document(
+        (PAGES / "d_listing_thinkphp_pager.html").read_bytes(),
+        "http://127.0.0.1:1/index.php/home/news/city/id/1000/p/4.html",
+    )
+    listing = read_listing(doc)
+    assert listing.is_listing and len(listing.articles) == 20
+    base = "http://127.0.0.1:1/index.php/home/news/city/id/1000"
+    assert listing.next_page == f"{base}/p/5.html"  # >>
+    assert set(listing.pager) == {f"{base}.html"} | {f"{base}/p/{n}.html" for n in (2, 3, 5, 6, 14)}
+
+
+def test_section_cities_at_routes_not_assumed():
+    doc = parse_document(
+        (PAGES / "other_routes_index.html").read_bytes(),
+        "http://127.0.0.1:1/index.php/home/kfq/index.html",
+    )
+    cities = section_cities(doc)
+    assert [(city, province) for city, province, _ in cities] == [
+        ("盐城", "江苏"), ("常州", "江苏"), ("嘉兴", "浙江"), ("杭州", "浙江"), ("北京", "北京"),
+    ]  # fmt: skip
+    assert cities[0][2] == "http://127.0.0.1:1/index.php/home/news/lists/cid/88.html"

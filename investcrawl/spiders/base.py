@@ -33,6 +33,7 @@ from investcrawl.runs import archive_failed, open_crawl_archive
 ARTICLE_PRIORITY = 10  # fetch articles before more listing pages: keeps the queue short
 MISS_KINDS = ("http_404", "not_an_article")  # the id does not exist (or no longer)
 SAID = ("listing", "link")  # sources that say an article exists (see article_request)
+VOUCHED = "yet a listing or a 上一条/下一条 link names it"
 
 
 class FailedFetch(NamedTuple):
@@ -83,6 +84,11 @@ class ArchiveSpider(scrapy.Spider):
         self.known_max_id = 0
         self.max_seen_id = 0  # the highest article id that exists, seen in this run
         self._template_lines: TemplateLines | None = None
+        # Ids a listing or a 上一条/下一条 link vouched for in this run, and the pages that
+        # read as no article without saying they are gone: such a page of a vouched id is
+        # one we cannot read (unreadable), not a gap; see vouch().
+        self.vouched: set[int] = set()
+        self.unread: dict[int, FailedFetch] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -173,10 +179,12 @@ class ArchiveSpider(scrapy.Spider):
             )
         except Rejected as rejected:
             kind, detail = rejected.kind, rejected.detail
-            said = request.meta.get("source") if request is not None else None
-            if kind == "not_an_article" and not isinstance(rejected, Gone) and said in SAID:
-                # A listing or a 上一条 said it exists: a page we cannot read, not a gap.
-                kind, detail = "unreadable", f"{detail}; linked from a {said}"
+            article_id = site.article_id(url)
+            if kind == "not_an_article" and not isinstance(rejected, Gone) and article_id:
+                if article_id in self.vouched:  # said to exist: a page we cannot read
+                    kind, detail = "unreadable", f"{detail}; {VOUCHED}"
+                else:  # unless a listing or a link says so later in the run
+                    self.unread[article_id] = FailedFetch(url, kind, detail)
             outcome = Outcome.MISS if kind in MISS_KINDS else Outcome.HIT
             failed = FailedFetch(url, kind, detail)
             yield from self.settle(request, outcome, failed)
@@ -275,6 +283,8 @@ class ArchiveSpider(scrapy.Spider):
         """
         article_id = site.article_id(url)
         assert article_id is not None, url
+        if source in SAID:
+            self.vouch(article_id)
         if source in ("link", "retry") and article_id > self.reach():
             detail = f"id {article_id} is more than {self.max_id_jump} above the highest known id"
             if site.canonical_url(url) not in self.requested:
@@ -293,6 +303,17 @@ class ArchiveSpider(scrapy.Spider):
                     return Outcome.HIT
         meta = {"source": source, **meta}
         return self.new_request(url, self.parse_article, priority=ARTICLE_PRIORITY, meta=meta)
+
+    def vouch(self, article_id: int) -> None:
+        """A listing or a link says this id is an article. If its page was read already
+        and found no article, without saying it is gone, that page is one we cannot read:
+        recorded unreadable (transient; the reading judge counts it), never a gap."""
+        if article_id in self.vouched:
+            return
+        self.vouched.add(article_id)
+        failed = self.unread.get(article_id)
+        if failed is not None:
+            self.record(failed)  # record() makes it unreadable (the id is vouched now)
 
     def new_request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request | None:
         """A request for url, unless it was requested already in this run (None).
@@ -324,6 +345,10 @@ class ArchiveSpider(scrapy.Spider):
 
     def record(self, failed: FailedFetch, *, request: scrapy.Request | None = None) -> None:
         """Hand a failure to the archive pipeline; `attempts` counts this run's retries."""
+        if failed.kind == "not_an_article":
+            article_id = site.article_id(failed.url)
+            if article_id in self.vouched and article_id in self.unread:
+                failed = failed._replace(kind="unreadable", detail=f"{failed.detail}; {VOUCHED}")
         attempts = (request.meta.get("retry_times", 0) if request is not None else 0) + 1
         self.crawler.stats.inc_value(f"investcrawl/failures/{failed.kind}")
         logger.info("failure %s: %s (%s)", failed.kind, failed.url, failed.detail)
