@@ -599,6 +599,44 @@ def serve(db_path: str, port: int) -> None:
     )
 
 
+@cli.command("check-site")
+@click.option("--base-url", default=None, help="Check a mirror (default: the live site).")
+@click.option(
+    "--articles", type=click.IntRange(0, 20), default=3, show_default=True, help="Newest to read."
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(0, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds between requests.",
+)
+def check_site(base_url: str | None, articles: int, delay: float) -> None:
+    """Check what the crawler assumes of the site (site.py), one line per assumption.
+
+    Fetches robots.txt, the home page, the section index, a listing and its next page,
+    and the newest articles, and reads them as the crawler does. Run it before a first
+    harvest, and when a harvest exits 76 (the pages no longer read). Exit codes: 0 every
+    assumption the crawler needs holds (warn lines: it copes); 76 one does not (FAIL).
+
+    Example:
+
+        investcrawl check-site
+    """
+    from investcrawl import site
+    from investcrawl.checksite import run
+    from investcrawl.exitcodes import EXIT_USAGE
+    from investcrawl.spiders.base import validate_base_url
+
+    try:
+        base = validate_base_url(site.DEFAULT_BASE_URL if base_url is None else base_url)
+    except ValueError as error:
+        usage = click.ClickException(f"--base-url: {error}")
+        usage.exit_code = EXIT_USAGE
+        raise usage from None
+    sys.exit(run(base, delay, articles, click.echo))
+
+
 def main() -> None:
     cli()
 
