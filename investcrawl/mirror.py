@@ -50,6 +50,10 @@ FOOTER_B = (
     "联系电话：+86-0512-53660867 | 版权所有：投促中国</td></tr></table>"
 )
 E = html.escape
+# A listing of another section, linked from every listing: it looks like a listing (article
+# links, a pager) but its breadcrumb is not 开发区新闻, so it must not be walked.
+OTHER_SECTION_PATH = "/index.php/home/policy/index.html"
+OTHER_SECTION_ARTICLE = 186599  # linked only from there: a crawl must never ask for it
 # The "other" routes mode: the section index and listings where site.py does not assume.
 OTHER_INDEX_PATH = "/index.php/home/kfq/index.html"
 OTHER_LISTING_ROUTES = {
@@ -592,13 +596,17 @@ def render_listing(
         pager = _thinkphp_pager(mirror, kind, listing_id, page, pages, len(articles))
     else:
         pager = _classic_pager(mirror, kind, listing_id, page, pages, city)
-    side = [
-        f'<li><a href="{mirror.listing_path("zone", z["id"])}">{E(z["name"])}</a></li>'
-        for z in city["zones"]
-    ] + [
-        f'<li><a href="{mirror.listing_path("zone", zid)}">已撤销的开发区</a></li>'
-        for zid in city.get("broken_zone_ids", [])
-    ]
+    side = (
+        [
+            f'<li><a href="{mirror.listing_path("zone", z["id"])}">{E(z["name"])}</a></li>'
+            for z in city["zones"]
+        ]
+        + [
+            f'<li><a href="{mirror.listing_path("zone", zid)}">已撤销的开发区</a></li>'
+            for zid in city.get("broken_zone_ids", [])
+        ]
+        + [f'<li><a href="{OTHER_SECTION_PATH}">政策法规</a></li>']
+    )
     crumbs = f'<a href="/">首页</a> &gt; <a href="{mirror.index_path}">开发区新闻</a> &gt; '
     crumbs += (
         E(city["name"])
@@ -699,6 +707,20 @@ def _listing_b(mirror, shown, crumbs, side, pager, title, host) -> Page:
 </body></html>
 """
     return _encode(text, "gbk-meta")
+
+
+def render_other_section(mirror: MirrorSite) -> Page:
+    article = site.ARTICLE_PATH.format(id=OTHER_SECTION_ARTICLE)
+    text = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><!--charset--><title>政策法规-投促中国</title></head>
+<body><div class="top">{SLOGAN}</div>
+<div class="position">您现在的位置:<a href="/">首页</a> &gt; 政策法规</div>
+<ul><li><a href="{article}">关于促进外资企业发展的若干意见</a><span>2021-11-01</span></li></ul>
+<div class="pages"><span>1</span> <a href="{OTHER_SECTION_PATH}?p=2">2</a> <a href="{OTHER_SECTION_PATH}?p=2">下一页</a></div>
+{FOOTER_A}
+</body></html>
+"""
+    return _encode(text, "utf-8")
 
 
 def render_index(mirror: MirrorSite) -> Page:
@@ -853,6 +875,8 @@ class Mirror:
             return Page(200, b"User-agent: *\nDisallow: /admin/\n", "text/plain")
         if path in ("/", "/index.php", "/index.html"):
             return render_home(self.site)
+        if path == OTHER_SECTION_PATH:
+            return render_other_section(self.site)
         if path == self.site.index_path:
             return render_index(self.site)
         match = _ARTICLE_RE.match(path)

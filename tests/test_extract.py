@@ -508,3 +508,16 @@ def test_section_cities_at_routes_not_assumed():
         ("盐城", "江苏"), ("常州", "江苏"), ("嘉兴", "浙江"), ("杭州", "浙江"), ("北京", "北京"),
     ]  # fmt: skip
     assert cities[0][2] == "http://127.0.0.1:1/index.php/home/news/lists/cid/88.html"
+
+
+def test_subtitle_breadcrumb_without_home_and_a_tools_block_after_the_body():
+    article = extract("e_subtitle_no_home_crumb.html", "text/html")
+    assert article.title == "芜湖经开区机器人产业园二期投产"  # not the subtitle below it
+    assert (article.city, article.category) == ("芜湖", "文字新闻")  # 您的位置：开发区新闻 ›
+    assert (article.source, article.zone) == ("芜湖日报", "芜湖经济技术开发区")
+    assert (
+        article.body
+        == "二期项目总投资十八亿元，建成六条整机装配线。\n园区机器人产业链企业已达一百二十家。"
+    )
+    assert "打印" not in article.body_html and "责任编辑" not in article.body_html
+    assert (article.prev_id, article.next_id) == (200301, 200305)

@@ -18,7 +18,12 @@ from investcrawl.archive import (
     open_archive,
 )
 from investcrawl.items import Article
-from investcrawl.pipelines import ArchivePipeline, InvalidArticle, ValidateArticlePipeline
+from investcrawl.pipelines import (
+    ArchivePipeline,
+    InvalidArticle,
+    TemplateLinesPipeline,
+    ValidateArticlePipeline,
+)
 from investcrawl.search import search
 from investcrawl.spiders.investchn import InvestchnSpider
 
@@ -290,3 +295,30 @@ def test_any_error_in_a_batch_fails_the_writer_not_only_sqlite_ones(tmp_path):
     with pytest.raises(ArchiveError, match="UnicodeEncodeError"):
         writer.add_article(dataclasses.asdict(article(2)))
     assert rows(tmp_path / "a.db", "SELECT count(*) AS n FROM articles") == [{"n": 0}]
+
+
+def test_template_lines_are_learned_and_left_out_of_every_later_article(tmp_path):
+    crawler = crawler_for(tmp_path / "a.db", TEMPLATE_LINE_MIN_ARTICLES=2)
+    crawler.spider = crawler._create_spider()
+    pipeline = TemplateLinesPipeline.from_crawler(crawler)
+    learned = []
+
+    def line_learned(line, article_ids):
+        learned.append((line, article_ids))
+
+    crawler.signals.connect(line_learned, signal=investcrawl_signals.template_line_learned)
+    line = "本网转载文章仅供参考。"
+
+    def item(article_id):
+        body = f"第{article_id}篇。\n{line}"
+        return article(article_id, body=body, body_html=f"<p>第{article_id}篇。</p><p>{line}</p>")
+
+    first = pipeline.process_item(item(1))
+    assert line in first.body and not learned  # seen once: text, for now
+    second = pipeline.process_item(item(2))  # seen twice: template
+    assert learned == [(line, {1})]  # the archive pipeline cleans article 1
+    assert (second.body, second.body_html) == ("第2篇。", "<p>第2篇。</p>")
+    # Read before the line was learned, it still holds it: left out all the same.
+    third = pipeline.process_item(item(3))
+    assert (third.body, third.body_html) == ("第3篇。", "<p>第3篇。</p>")
+    assert crawler.spider.template_lines.known == {line}

@@ -11,7 +11,14 @@ import pytest
 from conftest import FIXTURES, rows, run_crawl, run_harvest, start_mirror
 
 from investcrawl import site
-from investcrawl.mirror import EDITOR_LINE, TEMPLATE_LINE, MirrorSite, synthetic_spec
+from investcrawl.mirror import (
+    EDITOR_LINE,
+    OTHER_SECTION_ARTICLE,
+    OTHER_SECTION_PATH,
+    TEMPLATE_LINE,
+    MirrorSite,
+    synthetic_spec,
+)
 
 NEW_IN_PHASE_2 = {186541, 186542, 186543, 186545}
 
@@ -64,6 +71,9 @@ def test_a_plain_crawl_reads_every_article_of_an_unseen_family(args, tmp_path):
         if "/detail/" in row["url"]
     }
     assert failures == EXPECTED_FAILURES
+    # Another section's listing is looked at (it could have been a zone's), not walked.
+    assert requested[OTHER_SECTION_PATH] == 1
+    assert site.ARTICLE_PATH.format(id=OTHER_SECTION_ARTICLE) not in requested
     if template in ("c", "d"):
         learned = [row["line"] for row in rows(archive, "SELECT line FROM template_lines")]
         assert learned == [TEMPLATE_LINE]
