@@ -18,7 +18,10 @@ kept for every later run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+from investcrawl.extract import drop_lines
 
 EDGE_LINES = 3
 MAX_LINE_CHARS = 80
@@ -30,6 +33,17 @@ class TemplateLines:
         self.known: set[str] = set(known)
         self.min_articles = min_articles
         self._seen: dict[str, set[int]] = {}  # a candidate line -> the articles it was in
+
+    def process(self, article: MutableMapping[str, Any]) -> list[tuple[str, set[int]]]:
+        """Take the known lines out of an article (read before they were learned, it may
+        hold one), note its body, and take out the lines it made template lines too.
+        Returns those, each with the other articles seen holding it (to be cleaned)."""
+        take_out(article, self.known)
+        learned = self.observe(article["id"], article.get("body") or "")
+        for line, article_ids in learned:
+            take_out(article, {line})
+            article_ids.discard(article["id"])
+        return learned
 
     def observe(self, article_id: int, body: str) -> list[tuple[str, set[int]]]:
         """Note the edge lines of an article's body; return the lines this article made
@@ -48,3 +62,12 @@ class TemplateLines:
         if len(self._seen) > MAX_CANDIDATES:
             self._seen = {line: ids for line, ids in self._seen.items() if len(ids) > 1}
         return learned
+
+
+def take_out(article: MutableMapping[str, Any], lines: set[str]) -> None:
+    """Remove these lines from an article's body and body_html."""
+    body = article.get("body") or ""
+    kept = [text for text in body.split("\n") if text not in lines]
+    if len(kept) < body.count("\n") + 1:
+        article["body"] = "\n".join(kept)
+        article["body_html"] = drop_lines(article.get("body_html") or "", lines)

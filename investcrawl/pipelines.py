@@ -12,7 +12,6 @@ from scrapy.exceptions import CloseSpider, DropItem
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl.archive import ArchiveError, ArchiveWriter
-from investcrawl.extract import drop_lines
 from investcrawl.runs import ARCHIVE_ERROR, ARCHIVE_ERROR_REASON, archive_failed, open_crawl_archive
 
 logger = logging.getLogger(__name__)
@@ -81,26 +80,13 @@ class TemplateLinesPipeline:
         lines = getattr(self.crawler.spider, "template_lines", None)
         if lines is None:
             return item
-        adapter = ItemAdapter(item)
-        # Read before a line was learned, it may hold one: the same rule applies.
-        self._strip(adapter, lines.known)
-        for line, article_ids in lines.observe(adapter["id"], adapter.get("body") or ""):
-            self._strip(adapter, {line})
-            article_ids.discard(adapter["id"])
+        for line, article_ids in lines.process(ItemAdapter(item)):
             self.crawler.stats.inc_value("investcrawl/template_lines/learned")
             logger.info("template line learned (in %d articles): %r", len(article_ids) + 1, line)
             self.crawler.signals.send_catch_log(
                 investcrawl_signals.template_line_learned, line=line, article_ids=article_ids
             )
         return item
-
-    @staticmethod
-    def _strip(adapter: ItemAdapter, lines: set[str]) -> None:
-        body = adapter.get("body") or ""
-        kept = [text for text in body.split("\n") if text not in lines]
-        if len(kept) < body.count("\n") + 1:
-            adapter["body"] = "\n".join(kept)
-            adapter["body_html"] = drop_lines(adapter.get("body_html") or "", lines)
 
 
 class ArchivePipeline:

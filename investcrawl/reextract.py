@@ -13,15 +13,28 @@ from urllib.parse import urlsplit
 from itemadapter import ItemAdapter
 
 from investcrawl import site
-from investcrawl.archive import ArchiveWriter, open_archive
+from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
+from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Rejected, city_provinces, extract_article, parse_document
 from investcrawl.pipelines import invalid_article
 from investcrawl.warc import iter_responses
 
+# A ThinkPHP index action: where a section index found elsewhere than the assumed route
+# most likely is (a page without province headings gives no cities, whatever it is).
+INDEX_SUFFIX = "/index.html"
+
 
 def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
-    """Replay every captured article into the archive at db_path; return counts."""
+    """Replay every captured article into the archive at db_path; return counts.
+
+    Provinces come from the captured section index (at the assumed route, where the
+    archive says the crawl found it, or any other index page); template lines are the
+    archive's, and are learned from the replayed bodies as a crawl learns them.
+    """
     writer = ArchiveWriter(open_archive(db_path))
+    state = ArchiveState(writer.db)
+    index_paths = {site.SECTION_INDEX_PATH, urlsplit(state.get("section_index_url") or "").path}
+    template_lines = TemplateLines(state.template_lines())
     provinces: dict[str, str] = {}
     seen = {"responses": 0, "articles": 0, "rejected": 0}
     try:
@@ -31,7 +44,8 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
             url, body, content_type = response.url, response.body, response.content_type
             capture = response.capture
             seen["responses"] += 1
-            if urlsplit(url).path == site.SECTION_INDEX_PATH:
+            path = urlsplit(url).path
+            if path in index_paths or path.endswith(INDEX_SUFFIX):
                 try:
                     provinces.update(city_provinces(parse_document(body, url, content_type)))
                 except Rejected:
@@ -47,6 +61,7 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
                     provinces=provinces,
                     fetched_at=capture.date,
                     may_be_cut=response.may_be_cut,
+                    template_lines=template_lines.known,
                 ).article
             except Rejected as rejected:
                 writer.add_failure(url, rejected.kind, rejected.detail, seen=capture.date)
@@ -58,7 +73,10 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
                 writer.add_failure(url, "invalid_item", str(invalid), seen=capture.date)
                 seen["rejected"] += 1
                 continue
-            writer.add_article(ItemAdapter(article))  # as the archive pipeline does
+            adapter = ItemAdapter(article)  # as the pipelines do:
+            for line, article_ids in template_lines.process(adapter):
+                writer.learn_template_line(line, article_ids)
+            writer.add_article(adapter)
             seen["articles"] += 1
     finally:
         writer.close()
