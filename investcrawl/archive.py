@@ -736,17 +736,22 @@ class ArchiveState:
         total = row[0]
         return total, {f: (row[i + 1] or 0) / total if total else 0.0 for i, f in enumerate(fields)}
 
-    def keep_trying(self, since: str) -> int:
-        """Make the reading failures recorded since `since` transient (unreadable): a run
-        whose reading could not be trusted writes no id off as nonexistent."""
+    def keep_trying(self, urls: Iterable[str]) -> int:
+        """Make these URLs' reading failures transient (unreadable): a run whose reading
+        could not be trusted (drift.py) writes no id off as nonexistent."""
+        count = 0
+        kinds = ", ".join(map(repr, READING_KINDS))
         with storage_errors(self.path):
-            cursor = self.db.execute(
-                "UPDATE failures SET kind = 'unreadable', next_retry_at = last_seen, "
-                "detail = substr(? || detail, 1, 500) "
-                f"WHERE last_seen >= ? AND kind IN ({', '.join(map(repr, READING_KINDS))})",
-                ["not trusted (this run could not read the site): ", since],
-            )
-        return cursor.rowcount
+            for chunk in _chunks(sorted(set(urls))):
+                marks = ",".join("?" * len(chunk))
+                cursor = self.db.execute(
+                    "UPDATE failures SET kind = 'unreadable', next_retry_at = last_seen, "
+                    "detail = substr(? || detail, 1, 500) "
+                    f"WHERE url IN ({marks}) AND kind IN ({kinds})",
+                    ["not trusted (this run could not read the site): ", *chunk],
+                )
+                count += cursor.rowcount
+        return count
 
     def get(self, key: str, default: str | None = None) -> str | None:
         with storage_errors(self.path):

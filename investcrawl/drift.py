@@ -12,9 +12,10 @@ the symptom) when
 - a field (来源, 发布开发区, city, province, category) is empty on a share of the new
   articles READING_MAX_EMPTY_RISE above its share in the archive before the run.
 
-A failed run advances no state, and RunRecorder makes the run's reading failures transient
-(`ArchiveState.keep_trying`): no id is written off as nonexistent by a run that could not
-read, and the next harvest fetches them again, until a crawler that reads them comes.
+A failed run advances no state, and RunRecorder makes the run's reading failures
+(`archive.READING_KINDS`, by URL) transient (`ArchiveState.keep_trying`): no id is written
+off as nonexistent by a run that could not read, and the next harvest fetches them again,
+until a crawler that reads them comes.
 
 Spidermon, Scrapy's monitoring framework, is not used: its monitors run on the stats once
 the spider has closed and report through actions (mail, Slack), while this judgement must
@@ -34,7 +35,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import ArchiveError, ArchiveState
+from investcrawl.archive import READING_KINDS, ArchiveError, ArchiveState
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ class ReadingJudge:
         self.failed: Counter[str] = Counter()  # symptom -> pages
         self.empty: Counter[str] = Counter()  # field -> articles read with it empty
         self.history: tuple[int, dict[str, float]] = (0, {})
+        # URLs of this run's failures that say a page is no article (READING_KINDS): made
+        # transient if the run is not trusted (RunRecorder, with the run's end).
+        self.read_failures: list[str] = []
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.item_scraped, signals.item_scraped)
         crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
@@ -88,10 +92,13 @@ class ReadingJudge:
     def failure_recorded(self, url: str, kind: str, detail: str, **kwargs: Any) -> None:
         if kind in READING_FAILURES:
             self.failed[symptom(detail)] += 1
+        if kind in READING_KINDS:
+            self.read_failures.append(url)
 
-    def item_dropped(self, exception: BaseException, **kwargs: Any) -> None:
+    def item_dropped(self, item: Any, exception: BaseException, **kwargs: Any) -> None:
         if getattr(exception, "field", None):  # pipelines.InvalidArticle: read, not whole
             self.failed[symptom(str(exception))] += 1
+            self.read_failures.append(ItemAdapter(item).get("url") or "")
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         alarm = self.verdict()

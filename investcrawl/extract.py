@@ -82,6 +82,8 @@ _ENCODING_ALIASES = {  # GB2312 and GBK are subsets of GB18030: decode with the 
     "utf8": "utf-8",
 }
 _MAX_BAD_CHAR_RATIO = 0.01
+# How Python's codecs say bytes end in the middle of a character (UTF-8, GB18030).
+_CUT_REASONS = ("unexpected end of data", "incomplete multibyte sequence")
 # Control characters, private-use code points and replacement characters: what a wrong
 # decoding or binary data leaves behind; an article has at most a stray one.
 _BAD_CHAR_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
@@ -119,7 +121,13 @@ def decode_html(
     for encoding in candidates:
         try:
             text = body.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
+        except UnicodeDecodeError as error:
+            # A page cut off in the middle of a character (a truncated response) is still
+            # in this encoding: its last, incomplete character is dropped.
+            if error.reason not in _CUT_REASONS or error.start < len(body) - 4:
+                continue
+            text = body[: error.start].decode(encoding, errors="replace")
+        except LookupError:
             continue
         _reject_garbage(text)
         return text, encoding

@@ -35,7 +35,7 @@ from investcrawl.archive import (
     utc_now,
     write_transaction,
 )
-from investcrawl.drift import READING_ALARM
+from investcrawl.drift import READING_ALARM, ReadingJudge
 from investcrawl.exitcodes import (
     EXIT_CANTCREAT,
     EXIT_FAILED,
@@ -135,7 +135,6 @@ class RunRecorder:
         self.crawler = crawler
         self.max_failure_rate = crawler.settings.getfloat("HARVEST_MAX_FAILURE_RATE", 0.5)
         self.run_id: int | None = None
-        self.started_at = utc_now()
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_error, signals.spider_error)
         crawler.signals.connect(self.item_error, signals.item_error)
@@ -171,7 +170,7 @@ class RunRecorder:
                             {
                                 "spider": spider.name,
                                 "mode": getattr(spider, "mode", None),
-                                "started_at": self.started_at,
+                                "started_at": utc_now(),
                             }
                         )
                         .last_pk
@@ -213,8 +212,11 @@ class RunRecorder:
                     )
                     if result.ok and finish is not None:
                         finish(ArchiveState(db))  # the state advances with the run's end
-                    if stats.get_value(READING_ALARM):  # nothing written off: see drift.py
-                        kept = ArchiveState(db).keep_trying(since=self.started_at)
+                    extensions = self.crawler.extensions.middlewares
+                    judge = next((e for e in extensions if isinstance(e, ReadingJudge)), None)
+                    if stats.get_value(READING_ALARM) and judge is not None:
+                        # Nothing written off by a run that could not read: see drift.py.
+                        kept = ArchiveState(db).keep_trying(judge.read_failures)
                         stats.set_value("investcrawl/reading/kept_trying", kept)
             finally:
                 db.close()

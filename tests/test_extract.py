@@ -521,3 +521,10 @@ def test_subtitle_breadcrumb_without_home_and_a_tools_block_after_the_body():
     )
     assert "打印" not in article.body_html and "责任编辑" not in article.body_html
     assert (article.prev_id, article.next_id) == (200301, 200305)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_a_page_cut_in_the_middle_of_a_character_still_decodes(encoding):
+    # A truncated response may end anywhere: its last, incomplete character is dropped.
+    body = "<html><body><p>开发区新闻".encode(encoding)[:-1]
+    assert decode_html(body) == ("<html><body><p>开发区新", encoding)
