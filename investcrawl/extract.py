@@ -12,7 +12,7 @@ import codecs
 import html
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
@@ -447,12 +447,21 @@ _OTHER_LABEL_RE = re.compile(r"\s[【\[]?[^\s:：\d]{1,8}\s*[:：]")  # 浏览�
 _VALUE_TRIM = " |丨/\\-—·•,，;；【】[]"
 _END_RE = re.compile(r"^[\s【\[]*(?:" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
 _PREV_NEXT_RE = re.compile("(" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
+_MAX_TOOL_LINE = 120  # characters: a share bar naming ten services is half of that
+# What a tool line begins with: a bracket or one of its words.
+_TOOL_START_RE = re.compile(
+    r"[\s【\[(（]*(?:"
+    + "|".join(sorted({*site.TOOL_WORDS, *site.TOOL_LABELS, *site.TOOL_PREFIXES}, key=len)[::-1])
+    + ")"
+)
 _TOKEN_SPLIT_RE = re.compile(r"[\s【】\[\]()（）|丨/]+")
 
 
 def is_tool_line(text: str) -> bool:
     """A line of the page's tools (print, close, font size, share, views, editor): every
     token of it is one that site.py names."""
+    if len(text) > _MAX_TOOL_LINE or not _TOOL_START_RE.match(text):
+        return False  # a paragraph, a sentence: most lines a page has
     tokens = [token for token in _TOKEN_SPLIT_RE.split(text) if token]
     return bool(tokens) and all(
         token in site.TOOL_WORDS
@@ -533,15 +542,18 @@ def _extract_article(
     if title in site.COLUMN_NAMES:
         raise Unreadable(f"the title read is the column name {title!r}")
 
-    def is_text(line: Line) -> bool:
-        return line.text not in template_lines and not is_tool_line(line.text)
-
-    body_lines = [line.text for line in lines[meta_end:end] if is_text(line)]
+    # The body's lines that are article text: not tool lines, not template lines.
+    is_text = [
+        line.text not in template_lines and not is_tool_line(line.text)
+        for line in lines[meta_end:end]
+    ]
+    pairs = list(zip(lines[meta_end:end], is_text, strict=True))
+    body_lines = [line.text for line, text in pairs if text]
+    removed = {line.text for line, text in pairs if not text}
     containers = _body_elements(lines, meta_end, end, is_text)
     city, category = _city_and_category(crumbs)
     published = parse_published_at(fields.get(site.LABEL_PUBLISHED, ""))
     prev_id, next_id = _prev_next(lines[end:] if end < len(lines) else [])
-    removed = {line.text for line in lines[meta_end:end] if not is_text(line)}
     zone = fields.get(site.LABEL_ZONE, "")
     province, province_source = province_of(city, zone, provinces or {})
     article = Article(
@@ -847,7 +859,7 @@ def _enclosing_link(element: etree._Element) -> etree._Element | None:
 
 
 def _body_elements(
-    lines: list[Line], meta_end: int, end: int, is_text: Callable[[Line], bool]
+    lines: list[Line], meta_end: int, end: int, is_text: list[bool]
 ) -> list[etree._Element]:
     """The elements that hold the body: the siblings between the metadata and the end.
 
@@ -873,7 +885,7 @@ def _body_elements(
     first = children.index(meta_path[meta_path.index(common) - 1]) + 1
     last = children.index(end_path[end_path.index(common) - 1]) + (1 if include_end else 0)
     between = children[first:last]
-    if between:
+    if between and not all(is_text):
         holds_text = _elements_with_text(lines[meta_end:end], is_text)
         between = [
             el
@@ -885,11 +897,11 @@ def _body_elements(
     return between
 
 
-def _elements_with_text(lines: list[Line], is_text: Callable[[Line], bool]) -> set:
-    """Every element (and its ancestors) that holds a piece of a body line."""
+def _elements_with_text(lines: list[Line], is_text: list[bool]) -> set:
+    """Every element (and its ancestors) that holds a piece of a line of article text."""
     found: set = set()
-    for line in lines:
-        if not is_text(line):
+    for line, text in zip(lines, is_text, strict=True):
+        if not text:
             continue
         for _, owner in line.pieces:
             for element in (owner, *owner.iterancestors()):

@@ -67,12 +67,15 @@ TOOL_WORDS = frozenset(
     "收藏 分享 分享到 分享至 大 中 小 默认 字体 字号 微信 微博 新浪微博 腾讯微博 QQ空间 QQ好友 "
     "QQ 朋友圈 人人网 豆瓣 复制链接 保护视力色 推荐给朋友 在线投稿".split()
 )
-# A label and its value as one token ("责任编辑：张三", "浏览次数：120", "字体：大").
-TOOL_LABEL_RE = re.compile(
-    r"^(?:字体|字号|分享到|分享至|分享|责任编辑|编辑|审核|校对|浏览次数|浏览量|浏览|阅读次数|"
-    r"阅读量|阅读|点击数|点击量|点击|访问量|访问次数)[:：]\S{0,16}$"
-)
-TOOL_PREFIX_RE = re.compile(r"^(?:手机)?(?:扫一扫|扫描二维码|微信扫一扫)\S{0,24}$")
+# Labels whose value makes one token with them ("责任编辑：张三", "浏览次数：120", "字体：大").
+TOOL_LABELS = (
+    "字体", "字号", "分享到", "分享至", "分享", "责任编辑", "编辑", "审核", "校对",
+    "浏览次数", "浏览量", "浏览", "阅读次数", "阅读量", "阅读", "点击数", "点击量", "点击",
+    "访问量", "访问次数",
+)  # fmt: skip
+TOOL_LABEL_RE = re.compile("^(?:" + "|".join(TOOL_LABELS) + r")[:：]\S{0,16}$")
+TOOL_PREFIXES = ("手机扫一扫", "扫一扫", "扫描二维码", "微信扫一扫")
+TOOL_PREFIX_RE = re.compile("^(?:" + "|".join(TOOL_PREFIXES) + r")\S{0,24}$")
 # Text that marks the end of an article's own content (prev/next links, then the footer).
 FOOTER_MARKERS = ("与我们联系", "版权所有", "Copyright", "copyright", "©")  # known
 # Text of a 200 page that is really an error page (assumed; any page without the
