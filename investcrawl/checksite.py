@@ -277,7 +277,7 @@ class SiteCheck:
                     why = f"no {site.SECTION_NAME} breadcrumb above its article links"
                 tried.append(f"not read: {city} {_path(url)}: {why}")
                 continue
-            crumbs = " > ".join(extract._find_breadcrumb(doc.lines)[1])
+            crumbs = " > ".join(extract._find_breadcrumb(doc.lines).steps)
             text = f"{city} at {_path(url)}: HTTP {fetched.status}, {doc.encoding}, "
             text += f"{len(page.articles)} article links, breadcrumb {crumbs}"
             yield Check(WARN if tried else OK, "listing", "; ".join([text, *tried]))

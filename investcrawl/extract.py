@@ -527,10 +527,11 @@ def _extract_article(
     doc = parse_document(body, url, content_type, declared)
     lines = doc.lines
 
-    crumb_index, crumbs = _find_breadcrumb(lines)
-    if crumbs and site.SECTION_NAME not in crumbs:
+    crumb = _find_breadcrumb(lines)
+    crumb_index, crumbs = crumb.index, crumb.steps
+    in_section = crumb.in_section
+    if len(crumbs) >= 2 and not in_section:  # a breadcrumb read, and another section's
         raise OffSection("breadcrumb is outside 开发区新闻: " + " > ".join(crumbs))
-    in_section = site.SECTION_NAME in crumbs
     meta_start = _find_metadata(lines, after=crumb_index)
     if meta_start is None:
         raise _not_read(doc, in_section, f"no {site.LABEL_PUBLISHED} label")
@@ -658,6 +659,7 @@ def _not_read(doc: Document, in_section: bool, symptom: str) -> NotAnArticle:
 
 
 _SEPARATORS = "[" + re.escape(site.BREADCRUMB_SEPARATORS) + "]"
+_SPLIT_RE = re.compile(f"{_SEPARATORS}+|{site.BREADCRUMB_DASH_RE.pattern}")
 # A breadcrumb's label (您现在的位置：, 当前位置：, 位置：) before its first step.
 _CRUMB_LABEL_RE = re.compile(
     "(?:"
@@ -669,42 +671,79 @@ _CRUMB_LABEL_RE = re.compile(
     + ")"
 )
 _HOME_THEN_SECTION_RE = re.compile(
-    re.escape(site.HOME_CRUMB) + r"\s*" + _SEPARATORS + "+" + r"\s*" + re.escape(site.SECTION_NAME)
+    re.escape(site.HOME_CRUMB)
+    + rf"\s*(?:{_SEPARATORS}+|{site.BREADCRUMB_DASH_RE.pattern})\s*"
+    + re.escape(site.SECTION_NAME)
 )
+_STEPS_START = (site.HOME_CRUMB, site.SECTION_NAME)
 
 
-def _find_breadcrumb(lines: list[Line]) -> tuple[int, list[str]]:
-    """Index of the breadcrumb's last line and its steps, or (-1, []) when there is none.
+@dataclass
+class Breadcrumb:
+    index: int  # of its last line; -1: none
+    steps: list[str]
+    text: str  # as read, after its label
 
-    The breadcrumb is the line after a label (您现在的位置：, 当前位置：, 位置：), or a line
-    reading 首页 > 开发区新闻 with no label, split on its separators (>, >>, », /, →, ...).
-    When its steps are blocks of their own (<li>), they are the short lines that follow:
-    首页, 开发区新闻, then at most two more (city, category).
+    @property
+    def in_section(self) -> bool:
+        """It shows 开发区新闻 (even when its steps could not be split)."""
+        return site.SECTION_NAME in self.text
+
+
+_NO_BREADCRUMB = Breadcrumb(-1, [], "")
+
+
+def _find_breadcrumb(lines: list[Line]) -> Breadcrumb:
+    """The breadcrumb: its last line's index, its steps, its text.
+
+    A labelled one wins (您现在的位置：, 当前位置：, 位置：, followed by 首页 or 开发区新闻, on
+    its line or the next); else a line reading 首页 > 开发区新闻 with no label: the last one
+    before the 发布时间 line (a nav bar above it may read the same), or the first on a page
+    without one. Steps are split on the separators (>, >>, », /, →, 》, spaced dashes);
+    steps that are elements of their own, whose separators a stylesheet draws, are the
+    line's pieces; steps that are blocks of their own (<li>) are the short lines that
+    follow: 首页, 开发区新闻, then at most two more (city, category).
     """
+    unlabelled: list[tuple[int, str]] = []
     for index, line in enumerate(lines):
         text = line.text
         label = _CRUMB_LABEL_RE.search(text)
+        if label:
+            rest = text[label.end() :]
+            following = lines[index + 1].text if index + 1 < len(lines) else ""
+            if any(step in rest for step in _STEPS_START) or (
+                not rest.strip() and following in _STEPS_START
+            ):
+                return _crumb_steps(lines, index, rest)
         home = _HOME_THEN_SECTION_RE.search(text)
-        if label and (not home or label.start() <= home.start()):
-            text = text[label.end() :]
-        elif home:
-            text = text[home.start() :]
-        else:
-            continue
-        steps = [step for step in (s.strip() for s in re.split(_SEPARATORS, text)) if step]
-        last = index
-        if len(steps) < 2:  # steps are blocks of their own: 首页, 开发区新闻, city, category
-            for following in lines[index + 1 : index + 5]:
-                if len(steps) < 2:
-                    fits = following.text == (site.HOME_CRUMB, site.SECTION_NAME)[len(steps)]
-                else:
-                    fits = len(following.text) <= 8
-                if not fits:
-                    break
-                steps.append(following.text)
-                last += 1
-        return last, steps
-    return -1, []
+        if home:
+            unlabelled.append((index, text[home.start() :]))
+        elif _labels(text) and any(_label_of(m) == site.LABEL_PUBLISHED for m in _labels(text)):
+            return _crumb_steps(lines, *unlabelled[-1]) if unlabelled else _NO_BREADCRUMB
+    return _crumb_steps(lines, *unlabelled[0]) if unlabelled else _NO_BREADCRUMB
+
+
+def _crumb_steps(lines: list[Line], index: int, text: str) -> Breadcrumb:
+    steps = [step for step in (s.strip() for s in _SPLIT_RE.split(text)) if step]
+    if len(steps) < 2 and len(lines[index].pieces) > 2:  # separators drawn by a stylesheet
+        pieces = [clean_text(piece) for piece, _ in lines[index].pieces]
+        pieces = [piece for piece in pieces if piece and not _SPLIT_RE.fullmatch(piece)]
+        start = next((i for i, piece in enumerate(pieces) if piece in _STEPS_START), None)
+        if start is not None:
+            steps = pieces[start:]
+    last = index
+    if len(steps) < 2:  # steps are blocks of their own: 首页, 开发区新闻, city, category
+        for following in lines[index + 1 : index + 5]:
+            if len(steps) < 2:
+                fits = following.text == _STEPS_START[len(steps)]
+            else:
+                fits = len(following.text) <= 8
+            if not fits:
+                break
+            steps.append(following.text)
+            text += " > " + following.text
+            last += 1
+    return Breadcrumb(last, steps, text)
 
 
 def _city_and_category(crumbs: list[str]) -> tuple[str, str]:
@@ -1021,7 +1060,7 @@ class ListingPage:
 
 def read_listing(doc: Document) -> ListingPage:
     """Read a page as a listing, by what it shows (no route is assumed)."""
-    page = ListingPage([], [], None, [], site.SECTION_NAME in _find_breadcrumb(doc.lines)[1])
+    page = ListingPage([], [], None, [], _find_breadcrumb(doc.lines).in_section)
     seen: set[str] = set()
     for url, text in doc.links():
         if text in site.NEXT_PAGE_TEXTS and page.next_page is None and url != doc.url:

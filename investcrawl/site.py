@@ -43,7 +43,9 @@ HOME_CRUMB = "首页"
 BREADCRUMB_LABEL = "您现在的位置"  # known
 # Other templates of this family: 当前位置：, 所在位置：, 位置：, or no label at all.
 BREADCRUMB_LABELS = (BREADCRUMB_LABEL, "您的位置", "当前位置", "所在位置", "位置")
-BREADCRUMB_SEPARATORS = ">＞»›→/|"
+# Separators between the steps (one or more of them; "|" is a nav bar's, not a breadcrumb's).
+BREADCRUMB_SEPARATORS = ">＞»›→/》〉"
+BREADCRUMB_DASH_RE = re.compile(r"\s+[-–—]\s+")  # 首页 - 开发区新闻 - 盐城 (spaced dashes)
 LABEL_PUBLISHED = "发布时间"  # known
 LABEL_SOURCE = "来源"  # known
 LABEL_ZONE = "发布开发区"  # known

@@ -528,3 +528,46 @@ def test_a_page_cut_in_the_middle_of_a_character_still_decodes(encoding):
     # A truncated response may end anywhere: its last, incomplete character is dropped.
     body = "<html><body><p>开发区新闻".encode(encoding)[:-1]
     assert decode_html(body) == ("<html><body><p>开发区新", encoding)
+
+
+ODD_CRUMB_PAGE = """<html><head><meta charset="utf-8"><title>盐城经开区签约新项目</title></head>
+<body>{before}<div>{crumb}</div><h1>盐城经开区签约新项目</h1>
+<p>发布时间：2021-11-11 来源：盐阜大众报 发布开发区：盐城经济技术开发区</p>
+<p>经开区签约智能制造项目六个。</p><p>上一条：没有了</p></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("before", "crumb", "city"),
+    [
+        ("", "当前位置：首页 - 开发区新闻 - 盐城 - 文字新闻", "盐城"),
+        ("", "当前位置：首页 》 开发区新闻 》 盐城 》 文字新闻", "盐城"),
+        ("", "首页〉开发区新闻〉盐城〉文字新闻", "盐城"),
+        (
+            "",
+            "位置：<span>首页</span><span>开发区新闻</span><span>盐城</span><span>文字新闻</span>",
+            "盐城",
+        ),
+        (
+            "<p>项目位置：盐城市开发大道88号</p>",
+            "您现在的位置：首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻",
+            "盐城",
+        ),
+        (
+            "<p>首页 | 开发区新闻 | 政策法规 | 开发区</p>",
+            "首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻",
+            "盐城",
+        ),
+        (
+            "<p>首页 &gt; 开发区新闻 &gt; 政策法规</p>",
+            "首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻",
+            "盐城",
+        ),
+        # Steps that do not split: not another section's page, an article with no city.
+        ("", "当前位置：首页 ~ 开发区新闻 ~ 盐城", ""),
+    ],
+)
+def test_odd_breadcrumbs_and_lines_that_look_like_one(before, crumb, city):
+    page = ODD_CRUMB_PAGE.format(before=before, crumb=crumb).encode()
+    article = extract_article(page, URL).article
+    assert (article.title, article.city) == ("盐城经开区签约新项目", city)
+    assert article.category == ("文字新闻" if city else "")
