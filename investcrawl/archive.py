@@ -472,13 +472,15 @@ class ArchiveWriter:
 
     def learn_template_line(self, line: str, article_ids: Iterable[int]) -> None:
         """Record a line learned as template (boilerplate.py) and remove it from the bodies
-        of the articles stored with it (their search index entries follow)."""
+        of the articles stored with it (their search index entries follow); the article
+        that made it one is not among them (it is written without it)."""
         self.flush()  # the articles it was seen in are written first
         try:
             with write_transaction(self.db, self.path):
+                # The articles stored with it, and the one that made it a template line.
+                articles = len(set(article_ids)) + 1
                 self.db["template_lines"].upsert(
-                    {"line": line, "articles": len(set(article_ids)), "learned_at": utc_now()},
-                    pk="line",
+                    {"line": line, "articles": articles, "learned_at": utc_now()}, pk="line"
                 )
                 self._strip_line(line, sorted(set(article_ids)))
         except Exception as error:

@@ -2,8 +2,9 @@
 
 Tool and share lines of kinds known in advance are named in site.py (【打印本页】, 分享到,
 责任编辑: ...). A template may add any other line (a subscription notice, a disclaimer),
-which no list can name: a line that recurs verbatim at the edges of the bodies of
-`min_articles` different articles is template, not text. Once learned it is left out of
+which no list can name: a line that recurs verbatim at the edges of `min_articles`
+articles whose bodies differ is template, not text. (The same press release reprinted
+under five zones shares every line: identical bodies count once.) Once learned it is left out of
 the body of every article read after (extract_article's template_lines), stored in the
 archive's `template_lines` table, and removed from the articles stored with it before
 (ArchiveWriter.learn_template_line), so the archive holds no copy of it whatever the
@@ -25,14 +26,16 @@ from investcrawl.extract import drop_lines
 
 EDGE_LINES = 3
 MAX_LINE_CHARS = 80
+MIN_ARTICLES = 20  # the TEMPLATE_LINE_MIN_ARTICLES setting's default
 MAX_CANDIDATES = 100_000  # then the lines seen once are forgotten (bounded memory)
 
 
 class TemplateLines:
-    def __init__(self, known: Iterable[str] = (), min_articles: int = 5):
+    def __init__(self, known: Iterable[str] = (), min_articles: int = MIN_ARTICLES):
         self.known: set[str] = set(known)
         self.min_articles = min_articles
-        self._seen: dict[str, set[int]] = {}  # a candidate line -> the articles it was in
+        # A candidate line -> the articles it was in, and their bodies' hashes.
+        self._seen: dict[str, tuple[set[int], set[int]]] = {}
 
     def process(self, article: MutableMapping[str, Any]) -> list[tuple[str, set[int]]]:
         """Take the known lines out of an article (read before they were learned, it may
@@ -49,18 +52,20 @@ class TemplateLines:
         """Note the edge lines of an article's body; return the lines this article made
         template lines, each with the articles it was seen in (to be cleaned)."""
         lines = body.split("\n")
-        edges = lines[:EDGE_LINES] + lines[-EDGE_LINES:] if len(lines) > 1 else []
+        edges = lines[:EDGE_LINES] + lines[-EDGE_LINES:]
         learned = []
+        body_hash = hash(body)
         for line in dict.fromkeys(edges):
             if not line or len(line) > MAX_LINE_CHARS or line in self.known:
                 continue
-            seen = self._seen.setdefault(line, set())
-            seen.add(article_id)
-            if len(seen) >= self.min_articles:
+            article_ids, bodies = self._seen.setdefault(line, (set(), set()))
+            article_ids.add(article_id)
+            bodies.add(body_hash)
+            if len(bodies) >= self.min_articles:
                 self.known.add(line)
-                learned.append((line, self._seen.pop(line)))
+                learned.append((line, self._seen.pop(line)[0]))
         if len(self._seen) > MAX_CANDIDATES:
-            self._seen = {line: ids for line, ids in self._seen.items() if len(ids) > 1}
+            self._seen = {line: seen for line, seen in self._seen.items() if len(seen[1]) > 1}
         return learned
 
 

@@ -1,16 +1,19 @@
 """The reading judge: does this run still read the site?
 
-A redesign does not make pages fail to download: it makes them fail to *read*. Every
-article page a run fetched ends read (an article) or not; a page that shows the section's
-anatomy but does not read (extract.Unreadable), one a listing or a 上一条 link said exists
-and that does not read as an article, and one read without a title or a date
-(invalid_item) are reading failures. The judge fails the run (exit 76, one line naming
+A redesign does not make pages fail to download: it makes them fail to *read*. Of the
+article pages a run fetched, some read (articles) and some do not: a page that shows the
+section's anatomy but does not read (extract.Unreadable), one a listing or a 上一条 link
+says exists and that does not read as an article, and one read without a title or a date
+(invalid_item) are reading failures. Pages retried because they failed before are left
+out: they are no news about the site, and one bad old page must not fail every harvest.
+The judge fails the run (exit 76, one line naming
 the symptom) when
 
 - more than READING_MAX_FAILED_SHARE of the article pages it fetched failed to read (and
   at least READING_MIN_FAILED did), or
-- a field (来源, 发布开发区, city, province, category) is empty on a share of the new
-  articles READING_MAX_EMPTY_RISE above its share in the archive before the run.
+- a field (来源, 发布开发区, city, province, category) is empty on nearly all (90%) of the
+  new articles (at least READING_MIN_ARTICLES), a share READING_MAX_EMPTY_RISE above its
+  share in the archive before the run.
 
 A failed run advances no state, and RunRecorder makes the run's reading failures
 (`archive.READING_KINDS`, by URL) transient (`ArchiveState.keep_trying`): no id is written
@@ -20,7 +23,7 @@ until a crawler that reads them comes.
 Spidermon, Scrapy's monitoring framework, is not used: its monitors run on the stats once
 the spider has closed and report through actions (mail, Slack), while this judgement must
 decide the run's verdict before its state is committed, classify failures as they are
-recorded and compare with the archive's history: some 80 lines here, no new dependency.
+recorded and compare with the archive's history: some 100 lines here, no new dependency.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 READING_ALARM = "investcrawl/reading/alarm"  # stat: why the run's reading is not trusted
 JUDGED_FIELDS = ("source", "zone", "city", "province", "category")
+EMPTY_SHARE = 0.9  # a field is lost when (nearly) every new article lacks it
 # Failure kinds that are a page fetched and not read: see the module docstring.
 READING_FAILURES = ("unreadable", "invalid_item")
 
@@ -52,7 +56,7 @@ class ReadingJudge:
         self.max_failed_share = settings.getfloat("READING_MAX_FAILED_SHARE", 0.2)
         self.min_failed = settings.getint("READING_MIN_FAILED", 2)
         self.max_empty_rise = settings.getfloat("READING_MAX_EMPTY_RISE", 0.5)
-        self.min_articles = settings.getint("READING_MIN_ARTICLES", 5)
+        self.min_articles = settings.getint("READING_MIN_ARTICLES", 10)
         self.read = 0
         self.failed: Counter[str] = Counter()  # symptom -> pages
         self.empty: Counter[str] = Counter()  # field -> articles read with it empty
@@ -89,13 +93,21 @@ class ReadingJudge:
             if not adapter.get(field):
                 self.empty[field] += 1
 
-    def failure_recorded(self, url: str, kind: str, detail: str, **kwargs: Any) -> None:
+    def failure_recorded(
+        self, url: str, kind: str, detail: str, source: str | None = None, **kwargs: Any
+    ) -> None:
+        if source == "retry":  # a page that failed before: no news about the site
+            return
         if kind in READING_FAILURES:
             self.failed[symptom(detail)] += 1
         if kind in READING_KINDS:
             self.read_failures.append(url)
 
-    def item_dropped(self, item: Any, exception: BaseException, **kwargs: Any) -> None:
+    def item_dropped(
+        self, item: Any, exception: BaseException, response: Any = None, **kwargs: Any
+    ) -> None:
+        if response is not None and response.meta.get("source") == "retry":
+            return
         if getattr(exception, "field", None):  # pipelines.InvalidArticle: read, not whole
             self.failed[symptom(str(exception))] += 1
             self.read_failures.append(ItemAdapter(item).get("url") or "")
@@ -121,7 +133,7 @@ class ReadingJudge:
             return None
         for field in JUDGED_FIELDS:
             share = self.empty[field] / self.read
-            if share - shares.get(field, 0.0) >= self.max_empty_rise:
+            if share >= EMPTY_SHARE and share - shares.get(field, 0.0) >= self.max_empty_rise:
                 return (
                     f"{field} empty on {self.empty[field]} of {self.read} articles read "
                     f"(archive: {shares.get(field, 0.0):.0%}) — has the template changed? "

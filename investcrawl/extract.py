@@ -445,7 +445,10 @@ def _label_of(match: re.Match[str]) -> str:
 
 _OTHER_LABEL_RE = re.compile(r"\s[【\[]?[^\s:：\d]{1,8}\s*[:：]")  # 浏览次数: 作者: ...
 _VALUE_TRIM = " |丨/\\-—·•,，;；【】[]"
-_END_RE = re.compile(r"^[\s【\[]*(?:" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
+# 上一条: / 下一篇： ... (a colon, a bracket or the line's end: not "上一条消息称").
+_END_RE = re.compile(
+    r"^[\s【\[]*(?:" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + r")\s*(?:[:：】\]]|$)"
+)
 _PREV_NEXT_RE = re.compile("(" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
 _MAX_TOOL_LINE = 120  # characters: a share bar naming ten services is half of that
 # What a tool line begins with: a bracket or one of its words.
@@ -620,6 +623,11 @@ def drop_lines(fragment: str, lines: Collection[str]) -> str:
             continue
         if text_of(element) in lines and element.find(".//img") is None:
             _remove_keeping_tail(element)
+    for element in container.iter():  # lines between <br>s: text of no element of their own
+        if element.text and clean_text(element.text) in lines:
+            element.text = None
+        if element is not container and element.tail and clean_text(element.tail) in lines:
+            element.tail = None
     whole = etree.tostring(container, encoding="unicode", method="html")
     return whole[whole.index(">") + 1 : whole.rindex("</")].strip()
 

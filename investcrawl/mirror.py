@@ -709,6 +709,20 @@ def _listing_b(mirror, shown, crumbs, side, pager, title, host) -> Page:
     return _encode(text, "gbk-meta")
 
 
+def render_offline(mirror: MirrorSite) -> Page:
+    """The spec's "missing_as": "offline": an id that does not exist answers 200 with the
+    section's breadcrumb and wording that site.GONE_MARKERS does not know."""
+    text = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><!--charset--><title>开发区新闻-投促中国</title></head>
+<body><div class="top">{SLOGAN}</div>
+<div class="position">您现在的位置:<a href="/">首页</a> &gt; <a href="{mirror.index_path}">开发区新闻</a></div>
+<div class="msg"><p>对不起，您访问的内容已下线。</p></div>
+{FOOTER_A}
+</body></html>
+"""
+    return _encode(text, "utf-8")
+
+
 def render_other_section(mirror: MirrorSite) -> Page:
     article = site.ARTICLE_PATH.format(id=OTHER_SECTION_ARTICLE)
     text = f"""<!DOCTYPE html>
@@ -884,6 +898,8 @@ class Mirror:
             article = self.site.articles.get(int(match[1]))
             status = article.get("status", "ok") if article else "missing"
             if status == "missing":
+                if self.site.spec.get("missing_as") == "offline":  # a soft 404 we cannot know
+                    return render_offline(self.site)
                 return _not_found()
             template = self.site.template_of(article["city_id"])
             if status == "soft404":

@@ -135,7 +135,9 @@ class ArchivePipeline:
             raise DropItem("not archived: the archive cannot be written (see the error above)")
         return item
 
-    def failure_recorded(self, url: str, kind: str, detail: str, attempts: int) -> None:
+    def failure_recorded(
+        self, url: str, kind: str, detail: str, attempts: int, **kwargs: Any
+    ) -> None:
         self._write("add_failure", url, kind, detail, attempts)
 
     def failure_cleared(self, url: str) -> None:

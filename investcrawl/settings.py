@@ -24,15 +24,15 @@ HARVEST_MAX_ID_JUMP = 1000  # a link to an id further above the highest known on
 HARVEST_MAX_FAILURE_RATE = 0.5  # a run with more failures per request fails (exit 1)
 
 # --- Reading the site (see docs/architecture.md) --------------------------------------
-TEMPLATE_LINE_MIN_ARTICLES = 5  # a line at the edge of this many bodies is template, not text
+TEMPLATE_LINE_MIN_ARTICLES = 20  # a line at the edge of this many bodies is template, not text
 # The reading judge (drift.py): a run fails (exit 76) when more than this share of the
 # article pages it fetched does not read (and at least READING_MIN_FAILED of them) ...
 READING_MAX_FAILED_SHARE = 0.2
 READING_MIN_FAILED = 2
-# ... or when a field is empty on this much larger a share of its new articles than of the
+# ... or when a field is empty on 90% of its new articles, this much more than on the
 # archive's (with at least READING_MIN_ARTICLES new articles and as many archived).
 READING_MAX_EMPTY_RISE = 0.5
-READING_MIN_ARTICLES = 5
+READING_MIN_ARTICLES = 10
 
 # --- Politeness toward investchn.com --------------------------------------------------
 USER_AGENT = (

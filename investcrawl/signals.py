@@ -1,7 +1,8 @@
 """Signals of our own.
 
-failure_recorded(url, kind, detail, attempts): a fetched or attempted URL did not become an
-article. The archive pipeline stores it in `failures`.
+failure_recorded(url, kind, detail, attempts, source): a fetched or attempted URL did not
+become an article. The archive pipeline stores it in `failures`. source: why it was asked
+for ("listing", "link", "probe", "retry"; None for a listing page or a gap).
 
 failure_cleared(url): a page that is not an article (a listing, the section index) was
 read whole; a failure recorded for it before is cleared. (An article's is cleared when it

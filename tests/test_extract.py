@@ -14,6 +14,7 @@ from investcrawl.extract import (
     Unreadable,
     city_provinces,
     decode_html,
+    drop_lines,
     extract_article,
     is_tool_line,
     parse_document,
@@ -571,3 +572,8 @@ def test_odd_breadcrumbs_and_lines_that_look_like_one(before, crumb, city):
     article = extract_article(page, URL).article
     assert (article.title, article.city) == ("盐城经开区签约新项目", city)
     assert article.category == ("文字新闻" if city else "")
+
+
+def test_a_template_line_between_brs_leaves_body_html_too():
+    html_ = "&nbsp;第一段。<br>\n欢迎关注园区公众号。<br>\n<b>第三段。</b>"
+    assert drop_lines(html_, {"欢迎关注园区公众号。"}) == "第一段。<br><br>\n<b>第三段。</b>"

@@ -17,6 +17,7 @@ from investcrawl.archive import (
     content_hash,
     open_archive,
 )
+from investcrawl.boilerplate import TemplateLines
 from investcrawl.items import Article
 from investcrawl.pipelines import (
     ArchivePipeline,
@@ -218,8 +219,9 @@ def test_a_learned_template_line_leaves_stored_bodies_and_the_search_index(tmp_p
     assert [hit["id"] for hit in search(db.conn, "公众号")] == [3]
     assert sorted(hit["id"] for hit in search(db.conn, "正文")) == [1, 2, 3]
     db.close()
+    # Seen in the two stored articles and in the one (not stored yet) that made it template.
     assert rows(archive, "SELECT line, articles FROM template_lines") == [
-        {"line": line, "articles": 2}
+        {"line": line, "articles": 3}
     ]
 
 
@@ -322,3 +324,17 @@ def test_template_lines_are_learned_and_left_out_of_every_later_article(tmp_path
     third = pipeline.process_item(item(3))
     assert (third.body, third.body_html) == ("第3篇。", "<p>第3篇。</p>")
     assert crawler.spider.template_lines.known == {line}
+
+
+def test_reprints_of_one_release_teach_no_template_line():
+    # The same press release under five zones shares every line: identical bodies count
+    # once. Bodies that differ and share a line teach it.
+    lines = TemplateLines(min_articles=3)
+    release = "开发区召开推进会。\n会议部署了下半年的重点工作。\n会议要求各单位抓好落实。"
+    assert not any(lines.process({"id": i, "body": release}) for i in range(1, 6))
+    assert lines.known == set()
+    learned = [
+        lines.process({"id": i, "body": f"第{i}篇的正文。\n（完）", "body_html": ""})
+        for i in range(10, 13)
+    ]
+    assert learned[-1] == [("（完）", {10, 11})] and lines.known == {"（完）"}

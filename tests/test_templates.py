@@ -6,6 +6,7 @@ template or tool line, and record exactly the fixture's failures."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 
@@ -134,7 +135,7 @@ def test_a_field_that_stops_reading_fails_the_harvest(variant, tmp_path):
     lost = {"source": None, "zone_label": False}
     served = variant({i: lost for i in NEW_IN_PHASE_2})
     archive = tmp_path / "archive.db"
-    settings = {"READING_MIN_ARTICLES": "4"}
+    settings = {"READING_MIN_ARTICLES": "4"}  # a small fixture: four new articles
     assert run_harvest(served.url, archive, settings=settings).returncode == 0
     served.set_phase(2)
     result = run_harvest(served.url, archive, settings=settings)
@@ -223,3 +224,39 @@ def test_reextraction_of_an_unseen_family_gives_the_same_rows(tmp_path):
     sql = "SELECT * FROM articles ORDER BY id"
     assert rows(rebuilt, sql) == rows(archive, sql)
     assert rows(rebuilt, "SELECT line FROM template_lines") == [{"line": TEMPLATE_LINE}]
+
+
+def test_soft_404s_in_words_we_do_not_know_end_the_probe_and_raise_no_alarm(variant, tmp_path):
+    # Ids that do not exist answer 200 with the section's breadcrumb and an unknown
+    # wording: unreadable pages, but nothing vouches for them, so they are misses.
+    served = variant({}, [], missing_as="offline")
+    archive = tmp_path / "archive.db"
+    assert run_harvest(served.url, archive).returncode == 0
+    served.set_phase(2)
+    before = served.requests()
+    result = run_harvest(served.url, archive)
+    assert result.returncode == 0, result.stdout + result.stderr
+    fetched = sum(n - before.get(p, 0) for p, n in served.requests().items())
+    assert fetched <= len(NEW_IN_PHASE_2) + 40  # the probe stopped 20 misses past the top
+    assert NEW_IN_PHASE_2 <= {row["id"] for row in rows(archive, "SELECT id FROM articles")}
+
+
+def test_old_pages_that_never_read_do_not_fail_every_harvest(variant, tmp_path):
+    # Two articles whose dates never read are retried once due; a quiet day's harvest with
+    # them among its few pages is no news about the site: exit 0, and they stay permanent.
+    served = variant({186515: {"date": "2021-13-46"}})
+    archive = tmp_path / "archive.db"
+    assert run_harvest(served.url, archive).returncode == 0
+    due = "UPDATE failures SET next_retry_at = '2000-01-01T00:00:00Z' WHERE kind = 'invalid_item'"
+    conn = sqlite3.connect(archive)
+    with conn:
+        assert conn.execute(due).rowcount == 2
+    conn.close()
+    served.set_phase(2)
+    result = run_harvest(served.url, archive)
+    assert result.returncode == 0, result.stdout + result.stderr
+    kinds = {
+        row["url"].rsplit("/", 1)[1]: row["kind"]
+        for row in rows(archive, "SELECT url, kind FROM failures WHERE kind = 'invalid_item'")
+    }
+    assert kinds == {"186515.html": "invalid_item", "186517.html": "invalid_item"}

@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.archive import ArchiveError, ArchiveState, utc_now
-from investcrawl.boilerplate import TemplateLines
+from investcrawl.boilerplate import MIN_ARTICLES, TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
 from investcrawl.middlewares import may_be_cut
 from investcrawl.probe import Outcome
@@ -142,7 +142,7 @@ class ArchiveSpider(scrapy.Spider):
         if self._template_lines is None:
             self._template_lines = TemplateLines(
                 self.open_state().template_lines(),
-                min_articles=self.settings.getint("TEMPLATE_LINE_MIN_ARTICLES", 5),
+                min_articles=self.settings.getint("TEMPLATE_LINE_MIN_ARTICLES", MIN_ARTICLES),
             )
         return self._template_lines
 
@@ -185,7 +185,10 @@ class ArchiveSpider(scrapy.Spider):
                     kind, detail = "unreadable", f"{detail}; {VOUCHED}"
                 else:  # unless a listing or a link says so later in the run
                     self.unread[article_id] = FailedFetch(url, kind, detail)
-            outcome = Outcome.MISS if kind in MISS_KINDS else Outcome.HIT
+            # An unreadable page nothing vouches for (a soft 404 in words we do not know,
+            # past the top of the ids) tells the probe nothing exists there.
+            exists = kind not in MISS_KINDS and (kind != "unreadable" or article_id in self.vouched)
+            outcome = Outcome.HIT if exists else Outcome.MISS
             failed = FailedFetch(url, kind, detail)
             yield from self.settle(request, outcome, failed)
             return
@@ -358,6 +361,7 @@ class ArchiveSpider(scrapy.Spider):
             kind=failed.kind,
             detail=failed.detail,
             attempts=attempts,
+            source=request.meta.get("source") if request is not None else None,
         )
 
 

@@ -17,6 +17,7 @@ succeeded (`finish`, called by runs.RunRecorder).
 from __future__ import annotations
 
 import bisect
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,6 +43,10 @@ from investcrawl.probe import IdProbe, Outcome, plausible_max
 from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header
 
 INDEX_PRIORITY = 20
+# Pages of a route not known as a listing's tried before more of it are: a page linking
+# 10,000 such pages costs CANDIDATES_PER_ROUTE requests unless one of them is a listing.
+CANDIDATES_PER_ROUTE = 3
+MAX_DEFERRED = 100_000
 TOP_HITS = 64
 MODES = ("incremental", "full")
 
@@ -73,6 +78,9 @@ class InvestchnSpider(ArchiveSpider):
         self.home_requested = False
         self.index_url: str | None = None  # where the section index was found, if not assumed
         self.listing_shapes: set[str] = set()  # routes of pages read as listings (route_shape)
+        # Candidates (pages that may be listings) tried per route, and those held back.
+        self.candidates_tried: Counter[str] = Counter()
+        self.deferred_candidates: defaultdict[str, list[str]] = defaultdict(list)
         self.listings_read = 0  # listing pages read in this run (a walk needs some)
 
     @classmethod
@@ -211,8 +219,11 @@ class InvestchnSpider(ArchiveSpider):
             self.crawler.stats.inc_value("investcrawl/listings/not_a_listing")
             return
         if kind in ("listing", "candidate") and (known_route or listing.is_listing):
-            self.listing_shapes.add(site.route_shape(url))
+            shape = site.route_shape(url)
+            self.listing_shapes.add(shape)
             self.listings_read += 1
+            for deferred in self.deferred_candidates.pop(shape, []):  # of a listing route now
+                yield from self.page_request(deferred, "listing")
         unarchived = 0
         for article_url in listing.articles:
             if (article_url := self.on_site(article_url)) is None:
@@ -236,8 +247,14 @@ class InvestchnSpider(ArchiveSpider):
             if (other_url := self.on_site(other_url)) is None:
                 continue
             shape = site.route_shape(other_url)
-            known = site.listing_key(other_url) is not None or shape in self.listing_shapes
-            yield from self.page_request(other_url, "listing" if known else "candidate")
+            if site.listing_key(other_url) is not None or shape in self.listing_shapes:
+                yield from self.page_request(other_url, "listing")
+            elif self.candidates_tried[shape] < CANDIDATES_PER_ROUTE:
+                self.candidates_tried[shape] += 1
+                yield from self.page_request(other_url, "candidate")
+            elif len(self.deferred_candidates[shape]) < MAX_DEFERRED:
+                # Fetched only once a page of this route reads as a listing.
+                self.deferred_candidates[shape].append(other_url)
 
     def follow_links(self, doc: Document, kind: str) -> Iterator[scrapy.Request]:
         """The home page's (and the index's) links: articles, listings at known routes,
