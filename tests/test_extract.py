@@ -577,3 +577,9 @@ def test_odd_breadcrumbs_and_lines_that_look_like_one(before, crumb, city):
 def test_a_template_line_between_brs_leaves_body_html_too():
     html_ = "&nbsp;第一段。<br>\n欢迎关注园区公众号。<br>\n<b>第三段。</b>"
     assert drop_lines(html_, {"欢迎关注园区公众号。"}) == "第一段。<br><br>\n<b>第三段。</b>"
+
+
+def test_a_body_line_beginning_with_the_words_of_a_label_is_text():
+    page = ODD_CRUMB_PAGE.format(before="", crumb="首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻")
+    page = page.replace("<p>经开区", "<p>上一条消息称，经开区").encode()
+    assert extract_article(page, URL).article.body == "上一条消息称，经开区签约智能制造项目六个。"

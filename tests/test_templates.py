@@ -129,18 +129,20 @@ def test_a_redesign_that_breaks_reading_fails_the_harvest_and_writes_no_id_off(v
     assert not rows(archive, "SELECT url FROM failures WHERE kind = 'unreadable'")
 
 
-def test_a_field_that_stops_reading_fails_the_harvest(variant, tmp_path):
-    # The four new articles of phase 2 read, but without 来源 and 发布开发区 (3 of the 23
-    # archived before have no 来源: 13%).
+@pytest.mark.parametrize(("lacking", "exit_code"), [(4, 76), (3, 0)])
+def test_a_field_that_stops_reading_fails_the_harvest(variant, tmp_path, lacking, exit_code):
+    # New articles of phase 2 read, but without 来源 and 发布开发区 (3 of the 23 archived
+    # before have no 来源: 13%). All four: the field is lost. Three of four: a quiet day.
     lost = {"source": None, "zone_label": False}
-    served = variant({i: lost for i in NEW_IN_PHASE_2})
+    served = variant({i: lost for i in sorted(NEW_IN_PHASE_2)[:lacking]})
     archive = tmp_path / "archive.db"
     settings = {"READING_MIN_ARTICLES": "4"}  # a small fixture: four new articles
     assert run_harvest(served.url, archive, settings=settings).returncode == 0
     served.set_phase(2)
     result = run_harvest(served.url, archive, settings=settings)
-    assert result.returncode == 76, result.stdout + result.stderr
-    assert "source empty on 4 of 4 articles read (archive: 13%)" in result.stdout
+    assert result.returncode == exit_code, result.stdout + result.stderr
+    if exit_code:
+        assert "source empty on 4 of 4 articles read (archive: 13%)" in result.stdout
 
 
 def state_of(archive):
@@ -242,9 +244,11 @@ def test_soft_404s_in_words_we_do_not_know_end_the_probe_and_raise_no_alarm(vari
 
 
 def test_old_pages_that_never_read_do_not_fail_every_harvest(variant, tmp_path):
-    # Two articles whose dates never read are retried once due; a quiet day's harvest with
-    # them among its few pages is no news about the site: exit 0, and they stay permanent.
-    served = variant({186515: {"date": "2021-13-46"}})
+    # Two articles whose dates never read (invalid_item, permanent) and two whose pages do
+    # not read (unreadable, transient) are retried; a quiet day's harvest with them among
+    # its few pages is no news about the site: exit 0, and each keeps its kind.
+    unread = {"date": "日期待定"}  # no digit after 发布时间: no metadata line
+    served = variant({186515: {"date": "2021-13-46"}, 186512: unread, 186510: unread})
     archive = tmp_path / "archive.db"
     assert run_harvest(served.url, archive).returncode == 0
     due = "UPDATE failures SET next_retry_at = '2000-01-01T00:00:00Z' WHERE kind = 'invalid_item'"
@@ -257,6 +261,51 @@ def test_old_pages_that_never_read_do_not_fail_every_harvest(variant, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     kinds = {
         row["url"].rsplit("/", 1)[1]: row["kind"]
-        for row in rows(archive, "SELECT url, kind FROM failures WHERE kind = 'invalid_item'")
+        for row in rows(archive, "SELECT url, kind FROM failures WHERE url LIKE '%/18651_.html'")
     }
-    assert kinds == {"186515.html": "invalid_item", "186517.html": "invalid_item"}
+    assert kinds == {
+        "186510.html": "unreadable",
+        "186512.html": "unreadable",
+        "186515.html": "invalid_item",
+        "186516.html": "too_large",
+        "186517.html": "invalid_item",
+        "186519.html": "decode_error",
+    }
+
+
+LISTING = """<html><head><meta charset="utf-8"><title>{name}</title></head><body>
+<div>您现在的位置：<a href="/">首页</a> &gt; <a href="/kfq.html">开发区新闻</a> &gt; {name}</div>
+<ul>{zones}</ul>
+<ul><li><a href="/index.php/home/news/detail/id/{article}.html">新闻{article}</a></li></ul>
+</body></html>"""
+
+
+def test_candidates_are_tried_three_per_route_and_the_rest_once_the_route_is_a_listings(
+    tmp_path,
+):
+    # A city listing at a route not assumed links six zones at another unknown route:
+    # three are tried; once one reads as a listing, the three held back are fetched too.
+    from scrapy.utils.test import get_crawler
+
+    from investcrawl.extract import parse_document
+    from investcrawl.spiders.investchn import InvestchnSpider
+
+    crawler = get_crawler(InvestchnSpider, {"ARCHIVE_PATH": str(tmp_path / "a.db")})
+    spider = crawler._create_spider(base_url="http://127.0.0.1:1")
+    base = "http://127.0.0.1:1/index.php/home"
+    zones = "".join(
+        f'<li><a href="/index.php/home/kfq/lists/kid/{n}.html">第{n}开发区</a></li>'
+        for n in range(1, 7)
+    )
+
+    def read(url, kind, **fields):
+        doc = parse_document(LISTING.format(**fields).encode(), url)
+        return [(r.url, r.cb_kwargs.get("kind")) for r in spider.read_listing_page(doc, url, kind)]
+
+    city = read(f"{base}/news/lists/cid/88.html", "listing", name="盐城", zones=zones, article=1)
+    candidates = [url for url, kind in city if kind == "candidate"]
+    assert candidates == [f"{base}/kfq/lists/kid/{n}.html" for n in (1, 2, 3)]
+    zone = read(candidates[0], "candidate", name="第1开发区", zones="", article=2)
+    assert [url for url, kind in zone if kind == "listing"] == [
+        f"{base}/kfq/lists/kid/{n}.html" for n in (4, 5, 6)
+    ]
