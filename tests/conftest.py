@@ -41,6 +41,15 @@ def slow_settings(delay: float, batch: int | None = None) -> dict[str, str]:
     return settings
 
 
+def assert_archive_matches(archive: Path, want: dict[int, dict[str, Any]]) -> None:
+    """The archive holds exactly these articles, with these fields (images as a list)."""
+    got = {row["id"]: row for row in rows(archive, "SELECT * FROM articles")}
+    assert sorted(got) == sorted(want)
+    for article_id, fields in want.items():
+        row = dict(got[article_id], images=json.loads(got[article_id]["images"]))
+        assert {key: row[key] for key in fields} == fields, article_id
+
+
 def rows(archive: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
     """The rows of a query on an archive, as dicts (a fresh connection each time)."""
     conn = sqlite3.connect(archive)

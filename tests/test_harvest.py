@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import FIXTURES, rows, run_crawl, run_harvest, slow_settings
+from conftest import FIXTURES, assert_archive_matches, rows, run_crawl, run_harvest, slow_settings
 from scrapy import Request
 from scrapy.http import HtmlResponse
 
@@ -28,14 +28,6 @@ def expected(mirror, phase):
     site = MirrorSite.load(SPEC)
     site.set_phase(phase)
     return site.expected_articles(mirror.url)
-
-
-def assert_archive_matches(archive, want):
-    got = {row["id"]: row for row in rows(archive, "SELECT * FROM articles")}
-    assert sorted(got) == sorted(want)
-    for article_id, fields in want.items():
-        row = dict(got[article_id], images=json.loads(got[article_id]["images"]))
-        assert {key: row[key] for key in fields} == fields, article_id
 
 
 def requests_between(before, after):
