@@ -338,3 +338,24 @@ def test_reprints_of_one_release_teach_no_template_line():
         for i in range(10, 13)
     ]
     assert learned[-1] == [("（完）", {10, 11})] and lines.known == {"（完）"}
+
+
+def test_an_archive_before_migration_0006_gets_province_sources(tmp_path):
+    import sqlite_utils
+
+    from investcrawl.archive import migrations
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="0006_template_lines_and_province_source")
+    for article_id, province in ((1, "江苏"), (2, "")):
+        row = dataclasses.asdict(article(article_id, province=province))
+        del row["province_source"]
+        db["articles"].insert({**row, "images": "[]"})
+    db.close()
+    open_archive(path).close()
+    assert rows(path, "SELECT id, province_source FROM articles ORDER BY id") == [
+        {"id": 1, "province_source": "index"},  # the index was its only source then
+        {"id": 2, "province_source": ""},
+    ]
+    assert rows(path, "SELECT count(*) AS n FROM template_lines") == [{"n": 0}]
