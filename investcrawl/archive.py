@@ -488,26 +488,29 @@ class ArchiveWriter:
             raise self.error from error
 
     def _strip_line(self, line: str, article_ids: list[int]) -> None:
-        from investcrawl.extract import drop_lines  # extraction's rule, not a copy of it
+        """Remove the line from these articles and from every stored body holding it (an
+        article of an earlier run may). Revisions keep it: they are the past as stored."""
+        from investcrawl.boilerplate import take_out  # the extraction's rule, not a copy
 
         conn = self.db.conn
-        for ids in _chunks(article_ids):
-            marks = ",".join("?" * len(ids))
-            rows = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", ids).fetchall()
-            names = [d[0] for d in conn.execute("SELECT * FROM articles LIMIT 0").description]
-            for values in rows:
+        found = conn.execute("SELECT id FROM articles WHERE instr(body, ?)", [line])
+        ids = sorted({*article_ids, *(row[0] for row in found)})
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            cursor = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", chunk)
+            names = [column[0] for column in cursor.description]
+            for values in cursor.fetchall():
                 row = dict(zip(names, values, strict=True))
-                body = "\n".join(text for text in row["body"].split("\n") if text != line)
-                if body == row["body"]:
+                old_body = row["body"]
+                take_out(row, {line})
+                if row["body"] == old_body:
                     continue
-                _search_index(conn, [(row["id"], row["title"], row["body"])], delete=True)
-                row["body"] = body
-                row["body_html"] = drop_lines(row["body_html"] or "", {line})
+                _search_index(conn, [(row["id"], row["title"], old_body)], delete=True)
                 conn.execute(
                     "UPDATE articles SET body = ?, body_html = ?, content_hash = ? WHERE id = ?",
-                    [body, row["body_html"], content_hash(row), row["id"]],
+                    [row["body"], row["body_html"], content_hash(row), row["id"]],
                 )
-                _search_index(conn, [(row["id"], row["title"], body)])
+                _search_index(conn, [(row["id"], row["title"], row["body"])])
 
     def _refuse_after_error(self) -> None:
         if self.error is not None:

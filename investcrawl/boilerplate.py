@@ -20,6 +20,7 @@ kept for every later run.
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
+from itertools import islice
 from typing import Any
 
 from investcrawl.extract import drop_lines
@@ -27,7 +28,7 @@ from investcrawl.extract import drop_lines
 EDGE_LINES = 3
 MAX_LINE_CHARS = 80
 MIN_ARTICLES = 20  # the TEMPLATE_LINE_MIN_ARTICLES setting's default
-MAX_CANDIDATES = 100_000  # then the lines seen once are forgotten (bounded memory)
+MAX_CANDIDATES = 100_000  # then the tenth seen least lately is forgotten (bounded memory)
 
 
 class TemplateLines:
@@ -58,14 +59,17 @@ class TemplateLines:
         for line in dict.fromkeys(edges):
             if not line or len(line) > MAX_LINE_CHARS or line in self.known:
                 continue
-            article_ids, bodies = self._seen.setdefault(line, (set(), set()))
+            # Seen again: moved to the end of the dict, away from those forgotten first.
+            article_ids, bodies = self._seen.pop(line, None) or (set(), set())
+            self._seen[line] = (article_ids, bodies)
             article_ids.add(article_id)
             bodies.add(body_hash)
             if len(bodies) >= self.min_articles:
                 self.known.add(line)
                 learned.append((line, self._seen.pop(line)[0]))
-        if len(self._seen) > MAX_CANDIDATES:
-            self._seen = {line: seen for line, seen in self._seen.items() if len(seen[1]) > 1}
+        if len(self._seen) > MAX_CANDIDATES:  # a template line, seen all the time, stays
+            for line in list(islice(self._seen, MAX_CANDIDATES // 10)):
+                del self._seen[line]
         return learned
 
 

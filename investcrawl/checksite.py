@@ -41,9 +41,13 @@ ARTICLE_SHAPE = site.route_shape(site.ARTICLE_PATH.format(id=1))
 ARTICLE_LIKE_RE = re.compile(r"detail|show|article|content|view", re.I)
 THINKPHP_TOTAL_RE = re.compile(r"共\s*\d+\s*条记录")
 CLASSIC_PAGER = {"下一页", "上一页", "下页", "上页", "尾页", "末页"}
-# Article fields the reading judge (drift.py) watches that a page may lack.
-FIELDS = {"source": site.LABEL_SOURCE, "zone": site.LABEL_ZONE, "city": "city"}
-FIELDS["category"] = "category"
+# Article fields a page may lack (the reading judge, drift.py, watches them and the province).
+FIELDS = {
+    "source": site.LABEL_SOURCE,
+    "zone": site.LABEL_ZONE,
+    "city": "city",
+    "category": "category",
+}
 
 
 @dataclass

@@ -46,7 +46,7 @@ READING_ALARM = "investcrawl/reading/alarm"  # stat: why the run's reading is no
 JUDGED_FIELDS = ("source", "zone", "city", "province", "category")
 EMPTY_SHARE = 0.9  # a field is lost when (nearly) every new article lacks it
 # Failure kinds that are a page fetched and not read: see the module docstring.
-READING_FAILURES = ("unreadable", "invalid_item")
+READING_FAILURES = ("unreadable",)  # (invalid items come through item_dropped)
 
 
 class ReadingJudge:
@@ -63,7 +63,7 @@ class ReadingJudge:
         self.history: tuple[int, dict[str, float]] = (0, {})
         # URLs of this run's failures that say a page is no article (READING_KINDS): made
         # transient if the run is not trusted (RunRecorder, with the run's end).
-        self.read_failures: list[str] = []
+        self.read_failures: set[str] = set()
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.item_scraped, signals.item_scraped)
         crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
@@ -101,7 +101,7 @@ class ReadingJudge:
         if kind in READING_FAILURES:
             self.failed[symptom(detail)] += 1
         if kind in READING_KINDS:
-            self.read_failures.append(url)
+            self.read_failures.add(url)
 
     def item_dropped(
         self, item: Any, exception: BaseException, response: Any = None, **kwargs: Any
@@ -110,7 +110,7 @@ class ReadingJudge:
             return
         if getattr(exception, "field", None):  # pipelines.InvalidArticle: read, not whole
             self.failed[symptom(str(exception))] += 1
-            self.read_failures.append(ItemAdapter(item).get("url") or "")
+            self.read_failures.add(ItemAdapter(item).get("url") or "")
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         alarm = self.verdict()

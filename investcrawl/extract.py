@@ -726,7 +726,7 @@ def _find_breadcrumb(lines: list[Line]) -> Breadcrumb:
         home = _HOME_THEN_SECTION_RE.search(text)
         if home:
             unlabelled.append((index, text[home.start() :]))
-        elif _labels(text) and any(_label_of(m) == site.LABEL_PUBLISHED for m in _labels(text)):
+        elif any(_label_of(match) == site.LABEL_PUBLISHED for match in _labels(text)):
             return _crumb_steps(lines, *unlabelled[-1]) if unlabelled else _NO_BREADCRUMB
     return _crumb_steps(lines, *unlabelled[0]) if unlabelled else _NO_BREADCRUMB
 

@@ -709,6 +709,20 @@ def _listing_b(mirror, shown, crumbs, side, pager, title, host) -> Page:
     return _encode(text, "gbk-meta")
 
 
+def render_notice(mirror: MirrorSite) -> Page:
+    """The spec's "assumed_index": "notice": the assumed index route answers 200 with a
+    notice that the section has moved, and no cities."""
+    text = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><!--charset--><title>开发区新闻-投促中国</title></head>
+<body><div class="top">{SLOGAN}</div>
+<div class="position">您现在的位置:<a href="/">首页</a> &gt; 开发区新闻</div>
+<p>栏目已调整，请从<a href="/">首页</a>进入。</p>
+{FOOTER_A}
+</body></html>
+"""
+    return _encode(text, "utf-8")
+
+
 def render_offline(mirror: MirrorSite) -> Page:
     """The spec's "missing_as": "offline": an id that does not exist answers 200 with the
     section's breadcrumb and wording that site.GONE_MARKERS does not know."""
@@ -893,6 +907,8 @@ class Mirror:
             return render_other_section(self.site)
         if path == self.site.index_path:
             return render_index(self.site)
+        if path == site.SECTION_INDEX_PATH and self.site.spec.get("assumed_index") == "notice":
+            return render_notice(self.site)  # routes "other": 200, but not the index
         match = _ARTICLE_RE.match(path)
         if match:
             article = self.site.articles.get(int(match[1]))

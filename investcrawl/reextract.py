@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
 
-from investcrawl import site
+from investcrawl import settings, site
 from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
 from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Rejected, city_provinces, extract_article, parse_document
@@ -34,7 +34,7 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
     writer = ArchiveWriter(open_archive(db_path))
     state = ArchiveState(writer.db)
     index_paths = {site.SECTION_INDEX_PATH, urlsplit(state.get("section_index_url") or "").path}
-    template_lines = TemplateLines(state.template_lines())
+    template_lines = TemplateLines(state.template_lines(), settings.TEMPLATE_LINE_MIN_ARTICLES)
     provinces: dict[str, str] = {}
     seen = {"responses": 0, "articles": 0, "rejected": 0}
     try:

@@ -9,6 +9,7 @@ from conftest import rows
 from scrapy import signals
 from scrapy.utils.test import get_crawler
 
+from investcrawl import boilerplate
 from investcrawl import signals as investcrawl_signals
 from investcrawl.archive import (
     ArchiveError,
@@ -208,15 +209,18 @@ def test_a_learned_template_line_leaves_stored_bodies_and_the_search_index(tmp_p
         body = f"第{article_id}篇的正文。\n{line}"
         html = f"<p>第{article_id}篇的正文。</p><div><p>{line}</p></div>"
         writer.add_article(dataclasses.asdict(article(article_id, body=body, body_html=html)))
-    writer.learn_template_line(line, {1, 2})  # article 3 is not said to hold it
+    writer.learn_template_line(line, {1, 2})  # (3 holds it too: every stored body is cleaned)
     writer.close()
     got = {row["id"]: row for row in rows(archive, "SELECT * FROM articles")}
-    assert got[1]["body"] == "第1篇的正文。" and got[2]["body"] == "第2篇的正文。"
+    assert [got[i]["body"] for i in (1, 2, 3)] == [
+        "第1篇的正文。",
+        "第2篇的正文。",
+        "第3篇的正文。",
+    ]
     assert got[1]["body_html"] == "<p>第1篇的正文。</p>"  # the div held only the line
-    assert line in got[3]["body"]
     assert got[1]["content_hash"] == content_hash(got[1])
     db = open_archive(archive)
-    assert [hit["id"] for hit in search(db.conn, "公众号")] == [3]
+    assert [hit["id"] for hit in search(db.conn, "公众号")] == []
     assert sorted(hit["id"] for hit in search(db.conn, "正文")) == [1, 2, 3]
     db.close()
     # Seen in the two stored articles and in the one (not stored yet) that made it template.
@@ -359,3 +363,29 @@ def test_an_archive_before_migration_0006_gets_province_sources(tmp_path):
         {"id": 2, "province_source": ""},
     ]
     assert rows(path, "SELECT count(*) AS n FROM template_lines") == [{"n": 0}]
+
+
+def test_a_learned_line_leaves_articles_of_earlier_runs_too(tmp_path):
+    archive = tmp_path / "a.db"
+    line = "欢迎关注园区公众号。"
+    writer = ArchiveWriter(open_archive(archive))
+    writer.add_article(dataclasses.asdict(article(9, body=f"早先的正文。\n{line}")))
+    writer.add_article(dataclasses.asdict(article(1, body=f"第一篇。\n{line}")))
+    writer.learn_template_line(line, {1})  # this run saw article 1; 9 is older
+    writer.close()
+    assert [r["body"] for r in rows(archive, "SELECT body FROM articles ORDER BY id")] == [
+        "第一篇。",
+        "早先的正文。",
+    ]
+
+
+def test_template_lines_seen_lately_survive_a_full_candidate_store(monkeypatch):
+    # The store of candidate lines is full of lines seen twice; a template line that
+    # starts appearing then is still learned (the lines seen least lately are forgotten).
+    monkeypatch.setattr(boilerplate, "MAX_CANDIDATES", 100)
+    lines = TemplateLines(min_articles=20)
+    for i in range(300):  # 150 lines, each in two different bodies
+        lines.process({"id": i, "body": f"第{i}篇。\n句子{i // 2}", "body_html": ""})
+    for i in range(1000, 1020):
+        lines.process({"id": i, "body": f"第{i}篇。\n欢迎关注。", "body_html": ""})
+    assert lines.known == {"欢迎关注。"}

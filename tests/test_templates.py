@@ -249,6 +249,8 @@ def test_old_pages_that_never_read_do_not_fail_every_harvest(variant, tmp_path):
     served = variant({186515: {"date": "2021-13-46"}, 186512: unread, 186510: unread})
     archive = tmp_path / "archive.db"
     assert run_harvest(served.url, archive).returncode == 0
+    quiet = run_harvest(served.url, archive)  # nothing new: only the unreadable are retried
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
     due = "UPDATE failures SET next_retry_at = '2000-01-01T00:00:00Z' WHERE kind = 'invalid_item'"
     conn = sqlite3.connect(archive)
     with conn:
@@ -303,7 +305,23 @@ def test_candidates_are_tried_three_per_route_and_the_rest_once_the_route_is_a_l
     city = read(f"{base}/news/lists/cid/88.html", "listing", name="盐城", zones=zones, article=1)
     candidates = [url for url, kind in city if kind == "candidate"]
     assert candidates == [f"{base}/kfq/lists/kid/{n}.html" for n in (1, 2, 3)]
+    read(f"{base}/news/lists/cid/88/p/2.html", "listing", name="盐城", zones=zones, article=3)
+    assert len(spider.deferred_candidates["/index.php/home/kfq/lists/kid/{n}.html"]) == 3
     zone = read(candidates[0], "candidate", name="第1开发区", zones="", article=2)
     assert [url for url, kind in zone if kind == "listing"] == [
         f"{base}/kfq/lists/kid/{n}.html" for n in (4, 5, 6)
     ]
+
+
+def test_an_index_route_that_answers_without_cities_sends_the_crawl_to_the_home_page(
+    variant, tmp_path
+):
+    # Listings at other routes, and the assumed index route answers 200 with a notice.
+    served = variant({}, [], "--routes", "other", assumed_index="notice")
+    archive = tmp_path / "archive.db"
+    result = run_crawl(served.url, archive)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sources = rows(archive, "SELECT DISTINCT province_source AS s FROM articles")
+    assert sources == [{"s": "index"}]  # the real index, found through the home page
+    state = {r["key"]: r["value"] for r in rows(archive, "SELECT * FROM crawl_state")}
+    assert state["section_index_url"].endswith("/index.php/home/kfq/index.html")

@@ -42,6 +42,7 @@ class FailedFetch(NamedTuple):
     url: str
     kind: str
     detail: str
+    source: str | None = None  # why it was asked for (article_request's source), if known
 
 
 logger = logging.getLogger(__name__)
@@ -86,9 +87,10 @@ class ArchiveSpider(scrapy.Spider):
         self._template_lines: TemplateLines | None = None
         # Ids a listing or a 上一条/下一条 link vouched for in this run, and the pages that
         # read as no article without saying they are gone: such a page of a vouched id is
-        # one we cannot read (unreadable), not a gap; see vouch().
+        # one we cannot read (unreadable), not a gap; see vouch() and record().
         self.vouched: set[int] = set()
         self.unread: dict[int, FailedFetch] = {}
+        self.unread_recorded: set[int] = set()  # recorded as unreadable already
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -178,18 +180,17 @@ class ArchiveSpider(scrapy.Spider):
                 template_lines=self.template_lines.known,
             )
         except Rejected as rejected:
-            kind, detail = rejected.kind, rejected.detail
             article_id = site.article_id(url)
-            if kind == "not_an_article" and not isinstance(rejected, Gone) and article_id:
-                if article_id in self.vouched:  # said to exist: a page we cannot read
-                    kind, detail = "unreadable", f"{detail}; {VOUCHED}"
-                else:  # unless a listing or a link says so later in the run
-                    self.unread[article_id] = FailedFetch(url, kind, detail)
-            # An unreadable page nothing vouches for (a soft 404 in words we do not know,
-            # past the top of the ids) tells the probe nothing exists there.
-            exists = kind not in MISS_KINDS and (kind != "unreadable" or article_id in self.vouched)
-            outcome = Outcome.HIT if exists else Outcome.MISS
-            failed = FailedFetch(url, kind, detail)
+            source = request.meta.get("source") if request is not None else None
+            failed = FailedFetch(url, rejected.kind, rejected.detail, source)
+            if rejected.kind == "not_an_article" and not isinstance(rejected, Gone):
+                self.unread[article_id] = failed  # unreadable if the id is vouched for
+            if rejected.kind == "unreadable" or article_id in self.unread:
+                # A page that does not read exists if something vouches for it; else (a
+                # soft 404 in words we do not know, past the top of the ids) it does not.
+                outcome = Outcome.HIT if article_id in self.vouched else Outcome.MISS
+            else:
+                outcome = Outcome.MISS if rejected.kind in MISS_KINDS else Outcome.HIT
             yield from self.settle(request, outcome, failed)
             return
         except Exception as error:  # a bug of ours must not lose the page or stop the crawl
@@ -347,10 +348,17 @@ class ArchiveSpider(scrapy.Spider):
         return site.canonical_url(self.base_url + path)
 
     def record(self, failed: FailedFetch, *, request: scrapy.Request | None = None) -> None:
-        """Hand a failure to the archive pipeline; `attempts` counts this run's retries."""
-        if failed.kind == "not_an_article":
-            article_id = site.article_id(failed.url)
-            if article_id in self.vouched and article_id in self.unread:
+        """Hand a failure to the archive pipeline; `attempts` counts this run's retries.
+
+        The one place where a page that read as no article becomes `unreadable`: when
+        something vouched for its id (a gap recorded later for it is not recorded twice).
+        """
+        article_id = site.article_id(failed.url)
+        if failed.kind == "not_an_article" and article_id in self.unread:
+            if article_id in self.vouched:
+                if article_id in self.unread_recorded:
+                    return
+                self.unread_recorded.add(article_id)
                 failed = failed._replace(kind="unreadable", detail=f"{failed.detail}; {VOUCHED}")
         attempts = (request.meta.get("retry_times", 0) if request is not None else 0) + 1
         self.crawler.stats.inc_value(f"investcrawl/failures/{failed.kind}")
@@ -361,7 +369,7 @@ class ArchiveSpider(scrapy.Spider):
             kind=failed.kind,
             detail=failed.detail,
             attempts=attempts,
-            source=request.meta.get("source") if request is not None else None,
+            source=failed.source or (request.meta.get("source") if request is not None else None),
         )
 
 

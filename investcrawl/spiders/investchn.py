@@ -80,7 +80,7 @@ class InvestchnSpider(ArchiveSpider):
         self.listing_shapes: set[str] = set()  # routes of pages read as listings (route_shape)
         # Candidates (pages that may be listings) tried per route, and those held back.
         self.candidates_tried: Counter[str] = Counter()
-        self.deferred_candidates: defaultdict[str, list[str]] = defaultdict(list)
+        self.deferred_candidates: defaultdict[str, dict[str, None]] = defaultdict(dict)
         self.listings_read = 0  # listing pages read in this run (a walk needs some)
 
     @classmethod
@@ -184,6 +184,11 @@ class InvestchnSpider(ArchiveSpider):
             self.crawler.signals.send_catch_log(
                 investcrawl_signals.failure_cleared, url=site.canonical_url(url)
             )
+        if kind == "index" and doc is not None and not section_cities(doc):
+            # A page, but no index: the route has moved (a redirect home, a notice).
+            self.crawler.stats.inc_value("investcrawl/index/no_cities")
+            self.logger.warning("no cities on the section index at %s", url)
+            doc = None
         if doc is not None:
             if kind == "index":
                 yield from self.read_index(doc, url)
@@ -198,9 +203,9 @@ class InvestchnSpider(ArchiveSpider):
 
     def read_index(self, doc: Document, url: str) -> Iterator[scrapy.Request]:
         cities = section_cities(doc)
-        self.provinces.update({city: province for city, province, _ in reversed(cities)})
-        if site.canonical_url(url) != site.canonical_url(self.base_url + site.SECTION_INDEX_PATH):
-            self.index_url = url  # found elsewhere: the next run looks there first
+        for city, province, _ in cities:
+            self.provinces.setdefault(city, province)
+        self.index_url = url  # the next run looks there first
         if not self.walking:
             yield from self.listing_heads([city_url for _, _, city_url in cities])
             return
@@ -222,7 +227,7 @@ class InvestchnSpider(ArchiveSpider):
             shape = site.route_shape(url)
             self.listing_shapes.add(shape)
             self.listings_read += 1
-            for deferred in self.deferred_candidates.pop(shape, []):  # of a listing route now
+            for deferred in self.deferred_candidates.pop(shape, {}):  # of a listing route now
                 yield from self.page_request(deferred, "listing")
         unarchived = 0
         for article_url in listing.articles:
@@ -252,9 +257,10 @@ class InvestchnSpider(ArchiveSpider):
             elif self.candidates_tried[shape] < CANDIDATES_PER_ROUTE:
                 self.candidates_tried[shape] += 1
                 yield from self.page_request(other_url, "candidate")
-            elif len(self.deferred_candidates[shape]) < MAX_DEFERRED:
-                # Fetched only once a page of this route reads as a listing.
-                self.deferred_candidates[shape].append(other_url)
+            elif other_url not in self.requested and len(self.deferred_candidates[shape]) < (
+                MAX_DEFERRED
+            ):  # fetched only once a page of this route reads as a listing
+                self.deferred_candidates[shape][other_url] = None
 
     def follow_links(self, doc: Document, kind: str) -> Iterator[scrapy.Request]:
         """The home page's (and the index's) links: articles, listings at known routes,
@@ -385,8 +391,9 @@ class InvestchnSpider(ArchiveSpider):
             values["probe_frontier"] = self.probe.frontier
         if self.heads_cursor is not None:
             values["heads_cursor"] = self.heads_cursor
-        if self.index_url is not None:
-            values["section_index_url"] = self.index_url
+        if self.index_url is not None:  # found; at the assumed route: nothing to remember
+            assumed = site.canonical_url(self.base_url + site.SECTION_INDEX_PATH)
+            values["section_index_url"] = None if self.index_url == assumed else self.index_url
         if self.walking and self.listings_read:
             values["walk_completed_at"] = utc_now()
         state.set(**values)
