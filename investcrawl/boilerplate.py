@@ -4,17 +4,18 @@ Tool and share lines of kinds known in advance are named in site.py (【打印�
 责任编辑: ...). A template may add any other line (a subscription notice, a disclaimer),
 which no list can name: a line that recurs verbatim at the edges of `min_articles`
 articles whose bodies differ is template, not text. (The same press release reprinted
-under five zones shares every line: identical bodies count once.) Once learned it is left out of
-the body of every article read after (extract_article's template_lines), stored in the
-archive's `template_lines` table, and removed from the articles stored with it before
-(ArchiveWriter.learn_template_line), so the archive holds no copy of it whatever the
-order pages came in.
+under five zones shares every line: identical bodies count once.) Once learned it is left
+out of the body of every article read after (extract_article's template_lines), stored in
+the archive's `template_lines` table, and removed from every stored body holding it
+(ArchiveWriter.learn_template_line), so the archive holds no copy of it whatever the order
+pages came in (revisions keep the past as it was stored).
 
-Only the edges of a body are looked at (its first EDGE_LINES and last EDGE_LINES lines, each
-at most MAX_LINE_CHARS long): article text repeated across articles is rare there and an
-article's first or last sentence is never the same in five articles. Learning happens
-within a run (a first walk sees every template many times over); the lines learned are
-kept for every later run.
+Only the edges of a body are looked at (its first EDGE_LINES and last EDGE_LINES lines,
+each at most MAX_LINE_CHARS long): article text repeated verbatim in twenty different
+articles is rare there. Learning happens within a run (a first walk sees every template
+many times over); the lines learned are kept for every later run. Memory is bounded: past
+MAX_CANDIDATES lines, those seen least lately are forgotten (a template line, seen in
+article after article, is not among them).
 """
 
 from __future__ import annotations
