@@ -86,7 +86,9 @@ class ReadingJudge:
         except ArchiveError:
             pass  # the run fails on it anyway (RunRecorder, the archive pipeline)
 
-    def item_scraped(self, item: Any, **kwargs: Any) -> None:
+    def item_scraped(self, item: Any, response: Any = None, **kwargs: Any) -> None:
+        if response is not None and response.meta.get("source") == "retry":
+            return  # as for failures: a page retried is no news about the site
         adapter = ItemAdapter(item)
         self.read += 1
         for field in JUDGED_FIELDS:
