@@ -325,3 +325,28 @@ def test_an_index_route_that_answers_without_cities_sends_the_crawl_to_the_home_
     assert sources == [{"s": "index"}]  # the real index, found through the home page
     state = {r["key"]: r["value"] for r in rows(archive, "SELECT * FROM crawl_state")}
     assert state["section_index_url"].endswith("/index.php/home/kfq/index.html")
+
+
+def test_retried_pages_that_do_not_read_are_no_news_whatever_path_records_them(variant, tmp_path):
+    # Two pages that never read and that nothing links or lists (recorded unreadable by
+    # some earlier run): retried by a quiet harvest, they are misses below the probe's
+    # frontier, recorded as gaps; still retries to the reading judge, so exit 0.
+    hidden = {"listed": False, "date": "日期待定", "prev_id": None, "next_id": None, "phase": 1}
+    served = variant({}, [{**hidden, "id": 186539}, {**hidden, "id": 186537}])
+    archive = tmp_path / "archive.db"
+    assert run_harvest(served.url, archive).returncode == 0
+    conn = sqlite3.connect(archive)
+    with conn:
+        for article_id in (186537, 186539):
+            url = served.url + site.ARTICLE_PATH.format(id=article_id)
+            conn.execute(
+                "INSERT INTO failures (url, kind, detail, attempts, first_seen, last_seen, "
+                "failed_runs, next_retry_at) VALUES (?, 'unreadable', 'no 发布时间 label', 1, "
+                "'2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1, '2026-01-01T00:00:00Z')",
+                [url],
+            )
+    conn.close()
+    quiet = run_harvest(served.url, archive)
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    retried = rows(archive, "SELECT kind, attempts FROM failures WHERE url LIKE '%/18653_.html'")
+    assert retried == [{"kind": "unreadable", "attempts": 2}] * 2
