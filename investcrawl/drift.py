@@ -5,7 +5,8 @@ article pages a run fetched, some read (articles) and some do not: a page that s
 section's anatomy but does not read (extract.Unreadable), one a listing or a 上一条 link
 says exists and that does not read as an article, and one read without a title or a date
 (invalid_item) are reading failures. Pages retried because they failed before are left
-out: they are no news about the site, and one bad old page must not fail every harvest.
+out when they fail again (no news about the site: one bad old page must not fail every
+harvest), and counted when they read (today's site still reads).
 The judge fails the run (exit 76, one line naming
 the symptom) when
 
@@ -86,9 +87,8 @@ class ReadingJudge:
         except ArchiveError:
             pass  # the run fails on it anyway (RunRecorder, the archive pipeline)
 
-    def item_scraped(self, item: Any, response: Any = None, **kwargs: Any) -> None:
-        if response is not None and response.meta.get("source") == "retry":
-            return  # as for failures: a page retried is no news about the site
+    def item_scraped(self, item: Any, **kwargs: Any) -> None:
+        # Retried pages count when they read: a page of today's site that reads is news.
         adapter = ItemAdapter(item)
         self.read += 1
         for field in JUDGED_FIELDS:
