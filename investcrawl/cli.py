@@ -9,6 +9,8 @@ import logging
 import os
 import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -363,13 +365,19 @@ def search(query: str, limit: int, output_format: str, db_path: str, **filters: 
 
     if not query.split():
         raise click.BadParameter("empty query", param_hint="QUERY")
+    from investcrawl.search import count
+
     conn = _read(db_path)
-    rows = [{key: row[key] for key in SEARCH_FIELDS} for row in run(conn, query, filters, limit)]
+    found = list(run(conn, query, filters, limit + 1))
+    rows = [{key: row[key] for key in SEARCH_FIELDS} for row in found[:limit]]
     _emit(rows, output_format, SEARCH_FIELDS)
+    if len(found) > limit:  # on stderr: json and csv output stay whole
+        total = count(conn, query, filters)
+        click.echo(f"{limit} of {total} shown; --limit {total} shows them all", err=True)
 
 
 @cli.command()
-@click.argument("article_id", type=int)
+@click.argument("article_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 @db_option
 @_guard
@@ -420,7 +428,7 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
 
 
 @cli.command()
-@click.option("--plot", type=click.Path(dir_okay=False, writable=True), help="Also draw a PNG.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Also draw it (.png, .svg, .pdf).")
 @click.option("--top", type=click.IntRange(1, 10_000), default=15, show_default=True)
 @db_option
 @_guard
@@ -434,6 +442,8 @@ def stats(plot: str | None, top: int, db_path: str) -> None:
 
         investcrawl stats --plot coverage.png
     """
+    if plot:
+        _check_plot_path(plot)
     conn = _read(db_path)
     total = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     span = conn.execute("SELECT min(published_at), max(published_at) FROM articles").fetchone()
@@ -480,8 +490,24 @@ def stats(plot: str | None, top: int, db_path: str) -> None:
             "SELECT substr(published_at, 1, 7) AS month, province, count(*) AS n FROM articles "
             "GROUP BY month, province ORDER BY month"
         )
-        plot_months_by_province([tuple(row) for row in rows], plot)
+        try:
+            plot_months_by_province([tuple(row) for row in rows], plot)
+        except OSError as error:
+            raise click.ClickException(f"cannot write {plot}: {error.strerror or error}") from None
         click.echo(f"Plot written to {plot}")
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _check_plot_path(path: str) -> None:
+    """A plot's file: a known image type, in a folder that exists (one-line errors)."""
+    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise click.BadParameter(
+            f"{path}: the plot is written as {', '.join(PLOT_SUFFIXES)}", param_hint="--plot"
+        )
+    if not Path(path).absolute().parent.is_dir():
+        raise click.BadParameter(f"{path}: no such folder", param_hint="--plot")
 
 
 EXPORT_COLUMNS = [
@@ -495,12 +521,16 @@ EXPORT_COLUMNS = [
 @filter_options
 @click.option("--format", "output_format", type=click.Choice(["jsonl", "csv"]), default="jsonl")
 @click.option(
-    "--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout."
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Default: stdout.",
 )
 @click.option("--html/--no-html", default=False, help="Include body_html.")
 @db_option
 @_guard
-def export(output_format: str, output: Any, html: bool, db_path: str, **filters: Any) -> None:
+def export(output_format: str, output: str, html: bool, db_path: str, **filters: Any) -> None:
     """Export articles as JSON lines or CSV, streamed (flat memory on any size).
 
     Example:
@@ -517,16 +547,31 @@ def export(output_format: str, output: Any, html: bool, db_path: str, **filters:
         f"SELECT {', '.join('a.' + c for c in columns)} FROM articles a {where} ORDER BY a.id",
         params,
     )
-    writer = csv.writer(output) if output_format == "csv" else None
-    if writer:
-        writer.writerow(columns)
-    for row in cursor:
-        if writer:
-            writer.writerow(row)
-        else:
-            record = dict(zip(columns, row, strict=True))
-            record["images"] = json.loads(record["images"] or "[]")
-            output.write(json.dumps(record, ensure_ascii=False) + "\n")
+    try:
+        with _output(output) as stream:
+            writer = csv.writer(stream) if output_format == "csv" else None
+            if writer:
+                writer.writerow(columns)
+            for row in cursor:
+                if writer:
+                    writer.writerow(row)
+                else:
+                    record = dict(zip(columns, row, strict=True))
+                    record["images"] = json.loads(record["images"] or "[]")
+                    stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+    except OSError as error:  # a full disk, a closed pipe, a folder that is not there
+        raise click.ClickException(f"cannot write {output}: {error.strerror or error}") from None
+
+
+@contextmanager
+def _output(path: str) -> Iterator[Any]:
+    """The file to write (stdout for "-"), flushed and closed before this returns."""
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        yield stream
 
 
 @cli.command()

@@ -9,7 +9,8 @@ A query is tokenized the same way and searched as an FTS5 phrase, so 嘉兴港�
 phrase 嘉兴 兴港 港区: exactly the texts that contain it, from the index, no table scan.
 
 Whitespace in a query separates terms that must all match (AND). A one-character Han term
-has no bigram: it is matched with LIKE (correct, but a scan).
+has no bigram: it is matched with LIKE (correct, but a scan); so is a term holding the
+break token itself, which the index has between every two runs of every text.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def _adjacent_pairs(text: str) -> str:
 @dataclass(frozen=True)
 class Query:
     match: str | None  # FTS5 MATCH expression, None when no term can use the index
-    like_terms: tuple[str, ...]  # one-character Han terms, matched with LIKE
+    like_terms: tuple[str, ...]  # one-character Han terms (and BREAK), matched with LIKE
 
 
 def parse_query(text: str) -> Query:
@@ -80,6 +81,9 @@ def parse_query(text: str) -> Query:
             continue
         if len(runs) == 1 and len(runs[0][0]) == 1:  # one Han character: no bigram
             likes.append(runs[0][0])
+            continue
+        if any(word == BREAK for _, word in runs):  # the index's own token: matched as text
+            likes.append(term)
             continue
         phrases.append('"' + index_tokens(term) + '"')
     return Query(" AND ".join(phrases) or None, tuple(likes))
@@ -150,6 +154,24 @@ def search(
         if len(found) >= limit:
             break
     return iter(found)
+
+
+def count(conn: sqlite3.Connection, text: str, filters: Mapping[str, Any] | None = None) -> int:
+    """How many articles `search` would find with no limit."""
+    query = parse_query(text)
+    if query.match is None and not query.like_terms:
+        return 0
+    clauses, params = filter_sql(filters or {})
+    for number, term in enumerate(query.like_terms):
+        clauses.append(f"(a.title LIKE :like{number} OR a.body LIKE :like{number})")
+        params[f"like{number}"] = f"%{term}%"
+    if query.match is not None:
+        clauses.insert(
+            0, "a.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match)"
+        )
+        params["match"] = query.match
+    sql = f"SELECT count(*) FROM articles a WHERE {' AND '.join(clauses)}"
+    return conn.execute(sql, params).fetchone()[0]
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -297,3 +299,39 @@ def test_datasette_serves_the_archive_with_chinese_search(archive):
         assert databases.json()[0]["is_mutable"] is False
 
     asyncio.run(check())
+
+
+def investcrawl(*args):
+    """The CLI through its entry point, as a user runs it."""
+    command = [sys.executable, "-m", "investcrawl.cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def test_the_index_break_token_matches_only_text_that_holds_it(archive):
+    assert ids(archive, "zzbrk") == []  # between every two runs of every text, in the index
+    assert ids(archive, "ZZBRK 盐城") == []
+
+
+def test_search_says_when_results_are_cut(archive):
+    result = investcrawl("search", "开发区", "--db", archive, "--limit", 1, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 1  # stdout stays valid JSON
+    assert result.stderr.strip() == "1 of 2 shown; --limit 2 shows them all"
+    whole = investcrawl("search", "开发区", "--db", archive, "--limit", 2)
+    assert whole.returncode == 0 and whole.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", "99999999999999999999"), "is not in the range 1<=x<=9223372036854775807"),
+        (("export", "-o", "/dev/full"), "cannot write /dev/full: No space left on device"),
+        (("export", "-o", "/no/such/folder/x.jsonl"), "cannot write /no/such/folder/x.jsonl"),
+        (("stats", "--plot", "/no/such/folder/x.png"), "/no/such/folder/x.png: no such folder"),
+        (("stats", "--plot", "coverage.txt"), "the plot is written as .png, .svg, .pdf"),
+    ],
+)
+def test_bad_paths_and_numbers_are_one_line_errors(archive, args, message):
+    result = investcrawl(*args, "--db", archive)
+    assert result.returncode in (1, 2), result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
