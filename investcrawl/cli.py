@@ -455,7 +455,7 @@ def stats(plot: str | None, top: int, db_path: str) -> None:
             "ORDER BY n DESC, name LIMIT ?",
             [top],
         ):
-            click.echo(f"  {row['name'] or '(unknown)':<24}{row['n']:>8}")
+            click.echo(f"  {_pad(row['name'] or '(unknown)', 24)}{row['n']:>8}")
     click.echo("By month:")
     months = list(
         conn.execute(
@@ -480,7 +480,7 @@ def stats(plot: str | None, top: int, db_path: str) -> None:
         conn.execute("SELECT kind, count(*) AS n FROM failures GROUP BY kind ORDER BY n DESC")
     )
     for row in kinds:
-        click.echo(f"  {row['kind']:<24}{row['n']:>8}")
+        click.echo(f"  {_pad(row['kind'], 24)}{row['n']:>8}")
     if not kinds:
         click.echo("  (none)")
     if plot:
@@ -495,6 +495,15 @@ def stats(plot: str | None, top: int, db_path: str) -> None:
         except OSError as error:
             raise click.ClickException(f"cannot write {plot}: {error.strerror or error}") from None
         click.echo(f"Plot written to {plot}")
+
+
+def _pad(text: str, width: int) -> str:
+    """text padded to `width` columns as a terminal shows it (a Chinese character takes
+    two), so the numbers after it line up."""
+    from wcwidth import wcswidth
+
+    shown = wcswidth(text)
+    return text + " " * max(1, width - (shown if shown >= 0 else len(text)))
 
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")

@@ -335,3 +335,20 @@ def test_bad_paths_and_numbers_are_one_line_errors(archive, args, message):
     result = investcrawl(*args, "--db", archive)
     assert result.returncode in (1, 2), result.stdout + result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_stats_columns_line_up_with_chinese_names(archive):
+    from wcwidth import wcswidth
+
+    result = investcrawl("stats", "--db", archive)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for section in ("By province", "By city", "By zone"):
+        start = next(i for i, line in enumerate(lines) if line.startswith(section)) + 1
+        rows = []
+        for line in lines[start:]:
+            if not line.startswith("  "):
+                break
+            rows.append(line)
+        # Every count ends in the same terminal column (a Chinese character takes two).
+        assert len({wcswidth(row) for row in rows}) == 1, rows
