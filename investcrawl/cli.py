@@ -386,7 +386,7 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
 
     Example:
 
-        investcrawl show 186533
+        investcrawl show 186540
     """
     conn = _read(db_path)
     row = conn.execute("SELECT * FROM articles WHERE id = ?", [article_id]).fetchone()
@@ -537,15 +537,22 @@ EXPORT_COLUMNS = [
     help="Default: stdout.",
 )
 @click.option("--html/--no-html", default=False, help="Include body_html.")
+@click.option(
+    "--excel", is_flag=True, help="CSV that Excel opens as UTF-8 (a byte-order mark first)."
+)
 @db_option
 @_guard
-def export(output_format: str, output: str, html: bool, db_path: str, **filters: Any) -> None:
+def export(
+    output_format: str, output: str, html: bool, excel: bool, db_path: str, **filters: Any
+) -> None:
     """Export articles as JSON lines or CSV, streamed (flat memory on any size).
 
     Example:
 
-        investcrawl export --province 浙江 --format csv -o zhejiang.csv
+        investcrawl export --province 浙江 --format csv --excel -o zhejiang.csv
     """
+    if excel and output_format != "csv":
+        raise click.BadParameter("--excel is for --format csv", param_hint="--excel")
     from investcrawl.search import filter_sql
 
     conn = _read(db_path)
@@ -558,6 +565,8 @@ def export(output_format: str, output: str, html: bool, db_path: str, **filters:
     )
     try:
         with _output(output) as stream:
+            if excel:
+                stream.write("\ufeff")  # UTF-8's byte-order mark: Excel then reads UTF-8
             writer = csv.writer(stream) if output_format == "csv" else None
             if writer:
                 writer.writerow(columns)

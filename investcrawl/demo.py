@@ -28,6 +28,17 @@ LOOPBACK_SETTINGS = {
 }
 
 
+# What the fixture mirror serves on purpose (tests/fixtures/mirror/site.json), so that a
+# first reader of the demo knows its failures are fixtures, not bugs.
+DELIBERATE = """The failures are the mirror's deliberate faults, each recorded with its reason:
+  http_404        a listed article that is gone (404), a zone listing that no longer exists
+  not_an_article  a 200 page saying the article was deleted (a soft 404)
+  decode_error    an article page of binary garbage
+  unreadable      a 2 MB page of no article that a listing names (tried again each harvest)
+  invalid_item    an article whose date cannot be real (2021-13-45)
+(an article answering 503 twice is retried and archived: no failure)"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", default="data/demo.db", help="SQLite archive to write")
@@ -58,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     db = open_archive(Path(args.archive))
     try:
         print(f"\nArchive {args.archive}: " + summary(db))
+        print(DELIBERATE)
+        print(
+            f"\nTry: investcrawl search 港区 --db {args.archive}; investcrawl show 186540 "
+            f"--db {args.archive}"
+        )
     finally:
         db.close()
     return 0

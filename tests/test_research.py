@@ -352,3 +352,15 @@ def test_stats_columns_line_up_with_chinese_names(archive):
             rows.append(line)
         # Every count ends in the same terminal column (a Chinese character takes two).
         assert len({wcswidth(row) for row in rows}) == 1, rows
+
+
+def test_csv_for_excel_begins_with_a_byte_order_mark(archive, tmp_path):
+    out = tmp_path / "articles.csv"
+    result = investcrawl("export", "--format", "csv", "--excel", "-o", out, "--db", archive)
+    assert result.returncode == 0, result.stderr
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert {row["title"] for row in rows} == {article[1] for article in ARTICLES}
+    plain = investcrawl("export", "--format", "csv", "-o", tmp_path / "plain.csv", "--db", archive)
+    assert plain.returncode == 0 and not (tmp_path / "plain.csv").read_bytes().startswith(b"\xef")
