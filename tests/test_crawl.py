@@ -130,3 +130,21 @@ def test_no_callback_returns_a_value():
                 assert not is_generator_with_return_value(method), method.__qualname__
                 checked += 1
     assert checked >= 5
+
+
+def test_the_demo_names_each_of_its_failures_as_a_deliberate_fixture(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    command = [sys.executable, "-m", "investcrawl.demo", "--archive", str(tmp_path / "d.db")]
+    command += ["--warc-dir", str(tmp_path / "warc")]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    kinds = {row["kind"] for row in rows(tmp_path / "d.db", "SELECT kind FROM failures")}
+    explained = result.stdout.split("deliberate faults", 1)[1]
+    for kind in kinds:  # every kind the demo archive holds is explained as a fixture
+        assert f"\n  {kind} " in explained, kind
+    show = result.stdout.rsplit("investcrawl show ", 1)[1].split()[0]
+    assert rows(tmp_path / "d.db", "SELECT id FROM articles WHERE id = ?", int(show))
