@@ -345,7 +345,7 @@ FORMAT = click.option(
 SEARCH_FIELDS = ["id", "title", "published_at", "province", "city", "zone", "source", "url"]
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True})  # QUERY may begin with -
 @click.argument("query")
 @filter_options
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
@@ -356,17 +356,26 @@ def search(query: str, limit: int, output_format: str, db_path: str, **filters: 
     """Find articles whose title or body contains every word of QUERY.
 
     Chinese words of any length (盐城, 嘉兴港区) match exactly, from the index.
+    `盐城 OR 嘉兴` finds either; `-盐城` or `NOT 盐城` leaves out articles with it.
 
     Example:
 
         investcrawl search 智能制造 --province 江苏 --since 2021-01-01 --format json
+
+        investcrawl search '盐城 OR 嘉兴 港区 -开发区'
     """
     from investcrawl.search import search as run
 
     if not query.split():
         raise click.BadParameter("empty query", param_hint="QUERY")
-    from investcrawl.search import count
+    from investcrawl.search import QueryError, count, parse_query
 
+    try:
+        parsed = parse_query(query)
+    except QueryError as error:
+        raise click.BadParameter(str(error), param_hint="QUERY") from None
+    if parsed.match is None and not parsed.like_terms and query.split():
+        raise click.BadParameter("no word to find (only words to exclude)", param_hint="QUERY")
     conn = _read(db_path)
     found = list(run(conn, query, filters, limit + 1))
     rows = [{key: row[key] for key in SEARCH_FIELDS} for row in found[:limit]]

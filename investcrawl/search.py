@@ -8,9 +8,10 @@ every run of letters and digits one lower-case word, with a break token between 
 A query is tokenized the same way and searched as an FTS5 phrase, so 嘉兴港区 is the
 phrase 嘉兴 兴港 港区: exactly the texts that contain it, from the index, no table scan.
 
-Whitespace in a query separates terms that must all match (AND). A one-character Han term
-has no bigram: it is matched with LIKE (correct, but a scan); so is a term holding the
-break token itself, which the index has between every two runs of every text.
+Whitespace in a query separates terms that must all match (AND); `A OR B` matches either,
+`-A` or `NOT A` excludes A. A one-character Han term has no bigram: it is matched with
+LIKE (correct, but a scan); so is a term holding the break token itself, which the index
+has between every two runs of every text.
 """
 
 from __future__ import annotations
@@ -68,31 +69,100 @@ def _adjacent_pairs(text: str) -> str:
 
 @dataclass(frozen=True)
 class Query:
-    match: str | None  # FTS5 MATCH expression, None when no term can use the index
-    like_terms: tuple[str, ...]  # one-character Han terms (and BREAK), matched with LIKE
+    match: str | None  # FTS5 expression of the words to find, None when none uses the index
+    like_terms: tuple[str, ...]  # one-character Han words (and BREAK), matched with LIKE
+    exclude: str | None = None  # FTS5 expression of the words to exclude (any of them)
+    exclude_like: tuple[str, ...] = ()  # one-character words to exclude
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched (one line, for the user)."""
 
 
 def parse_query(text: str) -> Query:
-    """Whitespace-separated terms, all required; each term a phrase of its tokens."""
+    """Whitespace-separated words, all required, each a phrase of its tokens.
+
+    `A OR B` finds either (OR binds closer than the implicit AND: `盐城 OR 嘉兴 港区` is
+    (盐城 or 嘉兴) and 港区); `-A` or `NOT A` excludes A. OR and NOT are operators only in
+    capitals and between words; anywhere else they are words.
+    """
+    groups: list[list[str]] = []  # AND of ORs
+    excluded: list[str] = []
+    words = text.split()
+    index, joined = 0, False
+    while index < len(words):
+        word = words[index]
+        if word == "OR" and groups and not joined and index + 1 < len(words):
+            joined = True
+        elif word == "NOT" and index + 1 < len(words):
+            excluded.append(words[index + 1])
+            index += 1
+        elif word.startswith("-") and len(word) > 1:
+            excluded.append(word[1:])
+        elif joined:
+            groups[-1].append(word)
+            joined = False
+        else:
+            groups.append([word])
+        index += 1
     phrases, likes = [], []
-    for term in text.split():
-        runs = _runs(term)
-        if not runs:
+    for group in groups:
+        terms = [term for term in map(_term, group) if term]
+        if not terms:
             continue
-        if len(runs) == 1 and len(runs[0][0]) == 1:  # one Han character: no bigram
-            likes.append(runs[0][0])
-            continue
-        if any(word == BREAK for _, word in runs):  # the index's own token: matched as text
-            likes.append(term)
-            continue
-        phrases.append('"' + index_tokens(term) + '"')
-    return Query(" AND ".join(phrases) or None, tuple(likes))
+        if len(terms) > 1 and any(kind == "like" for kind, _ in terms):
+            raise QueryError("a one-character word cannot be one side of OR")
+        if terms[0][0] == "like":
+            likes.append(terms[0][1])
+        else:
+            phrases.append("(" + " OR ".join(value for _, value in terms) + ")")
+    out = [term for term in map(_term, excluded) if term]
+    exclude = " OR ".join(value for kind, value in out if kind == "phrase")
+    return Query(
+        " AND ".join(phrases) or None,
+        tuple(likes),
+        exclude or None,
+        tuple(value for kind, value in out if kind == "like"),
+    )
+
+
+def _term(word: str) -> tuple[str, str] | None:
+    """("phrase", an FTS5 phrase) or ("like", text for LIKE) for one word; None if empty."""
+    runs = _runs(word)
+    if not runs:
+        return None
+    if len(runs) == 1 and len(runs[0][0]) == 1:  # one Han character: no bigram
+        return "like", runs[0][0]
+    if any(run == BREAK for _, run in runs):  # the index's own token: matched as text
+        return "like", word
+    return "phrase", '"' + index_tokens(word) + '"'
 
 
 def fts_query(text: str) -> str:
     """The FTS5 MATCH expression for a query (for Datasette's canned search)."""
-    query = parse_query(text)
+    try:
+        query = parse_query(text)
+    except QueryError:
+        return '""'
+    if query.match and query.exclude:
+        return f"{query.match} NOT ({query.exclude})"
     return query.match or '""'
+
+
+def _where(query: Query, filters: Mapping[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
+    """The SQL conditions of a query but its MATCH (the filters, LIKE and excluded words)."""
+    clauses, params = filter_sql(filters or {})
+    for number, term in enumerate(query.like_terms):
+        clauses.append(f"(a.title LIKE :like{number} OR a.body LIKE :like{number})")
+        params[f"like{number}"] = f"%{term}%"
+    for number, term in enumerate(query.exclude_like):
+        clauses.append(f"NOT (a.title LIKE :unlike{number} OR a.body LIKE :unlike{number})")
+        params[f"unlike{number}"] = f"%{term}%"
+    if query.exclude:
+        fts = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :exclude"
+        clauses.append(f"a.id NOT IN ({fts})")
+        params["exclude"] = query.exclude
+    return clauses, params
 
 
 def filter_sql(filters: Mapping[str, Any], alias: str = "a") -> tuple[list[str], dict[str, Any]]:
@@ -130,10 +200,7 @@ def search(
     query = parse_query(text)
     if query.match is None and not query.like_terms:
         return iter(())
-    clauses, params = filter_sql(filters or {})
-    for number, term in enumerate(query.like_terms):
-        clauses.append(f"(a.title LIKE :like{number} OR a.body LIKE :like{number})")
-        params[f"like{number}"] = f"%{term}%"
+    clauses, params = _where(query, filters)
     if query.match is None:
         where = " AND ".join(clauses)
         sql = (
@@ -161,14 +228,10 @@ def count(conn: sqlite3.Connection, text: str, filters: Mapping[str, Any] | None
     query = parse_query(text)
     if query.match is None and not query.like_terms:
         return 0
-    clauses, params = filter_sql(filters or {})
-    for number, term in enumerate(query.like_terms):
-        clauses.append(f"(a.title LIKE :like{number} OR a.body LIKE :like{number})")
-        params[f"like{number}"] = f"%{term}%"
+    clauses, params = _where(query, filters)
     if query.match is not None:
-        clauses.insert(
-            0, "a.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match)"
-        )
+        fts = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match"
+        clauses.insert(0, f"a.id IN ({fts})")
         params["match"] = query.match
     sql = f"SELECT count(*) FROM articles a WHERE {' AND '.join(clauses)}"
     return conn.execute(sql, params).fetchone()[0]

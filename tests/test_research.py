@@ -364,3 +364,57 @@ def test_csv_for_excel_begins_with_a_byte_order_mark(archive, tmp_path):
     assert {row["title"] for row in rows} == {article[1] for article in ARTICLES}
     plain = investcrawl("export", "--format", "csv", "-o", tmp_path / "plain.csv", "--db", archive)
     assert plain.returncode == 0 and not (tmp_path / "plain.csv").read_bytes().startswith(b"\xef")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("盐城 OR 嘉兴", {1, 2, 3, 4, 5}),  # either word
+        ("港区 OR 工业园区 投产", {3}),  # OR binds closer than AND
+        ("港区 -嘉兴", {2}),
+        ("港区 NOT 嘉兴", {2}),
+        ("-嘉兴 港区", {2}),
+        ("港区 -嘉兴 -大丰", set()),
+        ("签约 -盐", {6}),  # a one-character word excluded too
+        ("盐城 or 嘉兴", set()),  # lower case: a word, not an operator
+    ],
+)
+def test_or_and_exclusion(archive, query, expected):
+    assert set(ids(archive, query)) == expected
+    # The same answer for every article, checked against the texts themselves.
+    assert set(ids(archive, query)) == {a[0] for a in ARTICLES if matches(query, a[1] + a[2])}
+
+
+def matches(query, text):
+    """The meaning of a query, applied to a text directly (the reference)."""
+    words, groups, excluded, joined = query.split(), [], [], False
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "OR" and groups and index + 1 < len(words):
+            joined = True
+        elif word == "NOT":
+            excluded.append(words[index + 1])
+            index += 1
+        elif word.startswith("-"):
+            excluded.append(word[1:])
+        elif joined:
+            groups[-1].append(word)
+            joined = False
+        else:
+            groups.append([word])
+        index += 1
+    text = text.lower()
+    return all(any(w.lower() in text for w in group) for group in groups) and not any(
+        w.lower() in text for w in excluded
+    )
+
+
+def test_queries_that_cannot_be_searched_are_one_line_errors(archive):
+    for query, message in (
+        ("-嘉兴", "no word to find (only words to exclude)"),
+        ("港 OR 嘉兴", "a one-character word cannot be one side of OR"),
+    ):
+        result = investcrawl("search", query, "--db", archive)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
