@@ -445,9 +445,10 @@ def _label_of(match: re.Match[str]) -> str:
 
 _OTHER_LABEL_RE = re.compile(r"\s[【\[]?[^\s:：\d]{1,8}\s*[:：]")  # 浏览次数: 作者: ...
 _VALUE_TRIM = " |丨/\\-—·•,，;；【】[]"
-# 上一条: / 下一篇： ... (a colon, a bracket or the line's end: not "上一条消息称").
+# 上一条:, 上一篇 <a>, 上一条>>, 上一条新闻： ... but not a sentence: 上一条消息称.
 _END_RE = re.compile(
-    r"^[\s【\[]*(?:" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + r")\s*(?:[:：】\]]|$)"
+    r"^[\s【\[]*(?:" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + r")(?:新闻|文章|信息)?"
+    r"(?![\u3400-\u9fff])"  # not followed by more Han characters: a sentence
 )
 _PREV_NEXT_RE = re.compile("(" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
 _MAX_TOOL_LINE = 120  # characters: a share bar naming ten services is half of that
@@ -678,10 +679,15 @@ _CRUMB_LABEL_RE = re.compile(
     + _SEPARATORS
     + ")"
 )
-_HOME_THEN_SECTION_RE = re.compile(
+_HOME_THEN_SECTION_RE = re.compile(  # an unlabelled breadcrumb: a line beginning so
     re.escape(site.HOME_CRUMB)
     + rf"\s*(?:{_SEPARATORS}+|{site.BREADCRUMB_DASH_RE.pattern})\s*"
     + re.escape(site.SECTION_NAME)
+)
+# After a label, a breadcrumb's first step: 首页 (网站首页) or 开发区新闻.
+_FIRST_STEP_RE = re.compile(
+    rf"^[\s:：{re.escape(site.BREADCRUMB_SEPARATORS)}-]*(?:\S{{0,2}}{re.escape(site.HOME_CRUMB)}"
+    rf"|{re.escape(site.SECTION_NAME)})"
 )
 _STEPS_START = (site.HOME_CRUMB, site.SECTION_NAME)
 
@@ -694,8 +700,10 @@ class Breadcrumb:
 
     @property
     def in_section(self) -> bool:
-        """It shows 开发区新闻 (even when its steps could not be split)."""
-        return site.SECTION_NAME in self.text
+        """It shows 开发区新闻 (as a step; or anywhere, when its steps could not be split)."""
+        return site.SECTION_NAME in self.steps or (
+            len(self.steps) < 2 and site.SECTION_NAME in self.text
+        )
 
 
 _NO_BREADCRUMB = Breadcrumb(-1, [], "")
@@ -704,31 +712,24 @@ _NO_BREADCRUMB = Breadcrumb(-1, [], "")
 def _find_breadcrumb(lines: list[Line]) -> Breadcrumb:
     """The breadcrumb: its last line's index, its steps, its text.
 
-    A labelled one wins (您现在的位置：, 当前位置：, 位置：, followed by 首页 or 开发区新闻, on
-    its line or the next); else a line reading 首页 > 开发区新闻 with no label: the last one
-    before the 发布时间 line (a nav bar above it may read the same), or the first on a page
-    without one. Steps are split on the separators (>, >>, », /, →, 》, spaced dashes);
-    steps that are elements of their own, whose separators a stylesheet draws, are the
-    line's pieces; steps that are blocks of their own (<li>) are the short lines that
-    follow: 首页, 开发区新闻, then at most two more (city, category).
+    The first labelled one (您现在的位置：, 当前位置：, 位置：) whose first step is 首页 or
+    开发区新闻, on its line or the next; else the first line that begins 首页 > 开发区新闻.
+    Steps are split on the separators (>, >>, », /, →, 》, spaced dashes); steps that are
+    elements of their own, whose separators a stylesheet draws, are the line's pieces;
+    steps that are blocks of their own (<li>) are the short lines that follow.
     """
-    unlabelled: list[tuple[int, str]] = []
+    unlabelled: tuple[int, str] | None = None
     for index, line in enumerate(lines):
         text = line.text
         label = _CRUMB_LABEL_RE.search(text)
         if label:
             rest = text[label.end() :]
             following = lines[index + 1].text if index + 1 < len(lines) else ""
-            if any(step in rest for step in _STEPS_START) or (
-                not rest.strip() and following in _STEPS_START
-            ):
+            if _FIRST_STEP_RE.match(rest) or (not rest.strip() and following in _STEPS_START):
                 return _crumb_steps(lines, index, rest)
-        home = _HOME_THEN_SECTION_RE.search(text)
-        if home:
-            unlabelled.append((index, text[home.start() :]))
-        elif any(_label_of(match) == site.LABEL_PUBLISHED for match in _labels(text)):
-            return _crumb_steps(lines, *unlabelled[-1]) if unlabelled else _NO_BREADCRUMB
-    return _crumb_steps(lines, *unlabelled[0]) if unlabelled else _NO_BREADCRUMB
+        if unlabelled is None and _HOME_THEN_SECTION_RE.match(text):
+            unlabelled = (index, text)
+    return _crumb_steps(lines, *unlabelled) if unlabelled else _NO_BREADCRUMB
 
 
 def _crumb_steps(lines: list[Line], index: int, text: str) -> Breadcrumb:
@@ -740,12 +741,9 @@ def _crumb_steps(lines: list[Line], index: int, text: str) -> Breadcrumb:
         if start is not None:
             steps = pieces[start:]
     last = index
-    if len(steps) < 2:  # steps are blocks of their own: 首页, 开发区新闻, city, category
+    if not steps:  # steps are blocks of their own: 首页 (or 开发区新闻), then short ones
         for following in lines[index + 1 : index + 5]:
-            if len(steps) < 2:
-                fits = following.text == _STEPS_START[len(steps)]
-            else:
-                fits = len(following.text) <= 8
+            fits = following.text in _STEPS_START if not steps else len(following.text) <= 8
             if not fits:
                 break
             steps.append(following.text)
@@ -826,10 +824,17 @@ def _is_label_only(text: str) -> bool:
     return bool(match) and match.end() == len(text)
 
 
+def _label_then_link(line: Line) -> bool:
+    """A line that begins with a 上一篇 label in an element of its own (<span>上一篇</span>
+    <a>…): its text runs on into the link's, without a separator."""
+    first = next((text.strip() for text, _ in line.pieces if text.strip()), "")
+    return first.rstrip(":：") in site.PREV_LABELS + site.NEXT_LABELS
+
+
 def _find_end(lines: list[Line], start: int) -> int:
     """Index of the first line after the body: 上一条/下一条, else the footer."""
     for index in range(start, len(lines)):
-        if _END_RE.match(lines[index].text):
+        if _END_RE.match(lines[index].text) or _label_then_link(lines[index]):
             return index
     for index in range(start, len(lines)):
         if any(marker in lines[index].text for marker in site.FOOTER_MARKERS):

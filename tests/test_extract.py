@@ -558,9 +558,17 @@ ODD_CRUMB_PAGE = """<html><head><meta charset="utf-8"><title>盐城经开区签�
             "首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻",
             "盐城",
         ),
+        # An unlabelled breadcrumb, then a line of related links that reads like one.
+        ("<p>首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻</p>", "首页 / 开发区新闻 / 专题", "盐城"),
         (
-            "<p>首页 &gt; 开发区新闻 &gt; 政策法规</p>",
-            "首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻",
+            "<p>北京时间：2024年05月01日</p>",
+            "当前位置：首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻",
+            "盐城",
+        ),
+        ("<p>服务时间：周一至周五</p>", "首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻", "盐城"),
+        (
+            "<p>您的位置：江苏 [切换城市] 设为首页</p>",
+            "位置：首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻",
             "盐城",
         ),
         # Steps that do not split: not another section's page, an article with no city.
