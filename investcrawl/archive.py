@@ -772,15 +772,15 @@ class ArchiveState:
                     [key, None if value is None else str(value)],
                 )
 
-    def due_failures(self, now: str, limit: int) -> list[str]:
-        """URLs whose failure is due for another try, oldest first."""
+    def due_failures(self, now: str, limit: int) -> list[tuple[str, str]]:
+        """(URL, kind) of the failures due for another try, oldest first."""
         with storage_errors(self.path):
             rows = self.db.execute(
-                "SELECT url FROM failures WHERE next_retry_at <= ? AND kind != 'off_section' "
-                "ORDER BY next_retry_at LIMIT ?",
+                "SELECT url, kind FROM failures WHERE next_retry_at <= ? "
+                "AND kind != 'off_section' ORDER BY next_retry_at LIMIT ?",
                 [now, limit],
             ).fetchall()
-        return [row[0] for row in rows]
+        return [(row[0], row[1]) for row in rows]
 
     def add_id_misses(self, ids: Iterable[int], kind: str, seen: str) -> None:
         """Record missing ids compactly, as runs of consecutive ids."""

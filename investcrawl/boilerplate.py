@@ -4,7 +4,8 @@ Tool and share lines of kinds known in advance are named in site.py (【打印�
 责任编辑: ...). A template may add any other line (a subscription notice, a disclaimer),
 which no list can name: a line that recurs verbatim at the edges of `min_articles`
 articles whose bodies differ is template, not text. (The same press release reprinted
-under five zones shares every line: identical bodies count once.) Once learned it is left
+under several zones shares its lines: articles count once per title, and a line is never
+taken out of a body it is all of.) Once learned it is left
 out of the body of every article read after (extract_article's template_lines), stored in
 the archive's `template_lines` table, and removed from every stored body holding it
 (ArchiveWriter.learn_template_line), so the archive holds no copy of it whatever the order
@@ -44,19 +45,21 @@ class TemplateLines:
         hold one), note its body, and take out the lines it made template lines too.
         Returns those, each with the other articles seen holding it (to be cleaned)."""
         take_out(article, self.known)
-        learned = self.observe(article["id"], article.get("body") or "")
+        learned = self.observe(article["id"], article.get("body") or "", article.get("title") or "")
         for line, article_ids in learned:
             take_out(article, {line})
             article_ids.discard(article["id"])
         return learned
 
-    def observe(self, article_id: int, body: str) -> list[tuple[str, set[int]]]:
+    def observe(self, article_id: int, body: str, title: str = "") -> list[tuple[str, set[int]]]:
         """Note the edge lines of an article's body; return the lines this article made
-        template lines, each with the articles it was seen in (to be cleaned)."""
+        template lines, each with the articles it was seen in (to be cleaned). Articles
+        count once per title and body: reprints of one release (the same title, bodies
+        that differ by a line) count once."""
         lines = body.split("\n")
         edges = lines[:EDGE_LINES] + lines[-EDGE_LINES:]
         learned = []
-        body_hash = hash(body)
+        title_hash, body_hash = hash(title), hash(body)
         for line in dict.fromkeys(edges):
             if not line or len(line) > MAX_LINE_CHARS or line in self.known:
                 continue
@@ -64,8 +67,10 @@ class TemplateLines:
             article_ids, bodies = self._seen.pop(line, None) or (set(), set())
             self._seen[line] = (article_ids, bodies)
             article_ids.add(article_id)
-            bodies.add(body_hash)
-            if len(bodies) >= self.min_articles:
+            bodies.add((title_hash, body_hash))
+            if len({title for title, _ in bodies}) >= self.min_articles and len(bodies) >= (
+                self.min_articles
+            ):
                 self.known.add(line)
                 learned.append((line, self._seen.pop(line)[0]))
         if len(self._seen) > MAX_CANDIDATES:  # a template line, seen all the time, stays
@@ -75,9 +80,10 @@ class TemplateLines:
 
 
 def take_out(article: MutableMapping[str, Any], lines: set[str]) -> None:
-    """Remove these lines from an article's body and body_html."""
+    """Remove these lines from an article's body and body_html; unless nothing would be
+    left: then they are this article's own text (a press release that is one line)."""
     body = article.get("body") or ""
     kept = [text for text in body.split("\n") if text not in lines]
-    if len(kept) < body.count("\n") + 1:
+    if kept and len(kept) < body.count("\n") + 1:
         article["body"] = "\n".join(kept)
         article["body_html"] = drop_lines(article.get("body_html") or "", lines)

@@ -59,12 +59,14 @@ class ReadingJudge:
         self.max_empty_rise = settings.getfloat("READING_MAX_EMPTY_RISE", 0.5)
         self.min_articles = settings.getint("READING_MIN_ARTICLES", 10)
         self.read = 0
+        self.fields_read = 0  # articles read but the canary: whose fields are judged
         self.failed: Counter[str] = Counter()  # symptom -> pages
         self.empty: Counter[str] = Counter()  # field -> articles read with it empty
         self.history: tuple[int, dict[str, float]] = (0, {})
         # URLs of this run's failures that say a page is no article (READING_KINDS): made
         # transient if the run is not trusted (RunRecorder, with the run's end).
         self.read_failures: set[str] = set()
+        self.canary: tuple[str, str] | None = None  # the archived article that did not read
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.item_scraped, signals.item_scraped)
         crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
@@ -87,10 +89,13 @@ class ReadingJudge:
         except ArchiveError:
             pass  # the run fails on it anyway (RunRecorder, the archive pipeline)
 
-    def item_scraped(self, item: Any, **kwargs: Any) -> None:
+    def item_scraped(self, item: Any, response: Any = None, **kwargs: Any) -> None:
         # Retried pages count when they read: a page of today's site that reads is news.
         adapter = ItemAdapter(item)
         self.read += 1
+        if response is not None and response.meta.get("source") == "canary":
+            return  # an old article: the fields are judged on the new ones
+        self.fields_read += 1
         for field in JUDGED_FIELDS:
             if not adapter.get(field):
                 self.empty[field] += 1
@@ -98,21 +103,27 @@ class ReadingJudge:
     def failure_recorded(
         self, url: str, kind: str, detail: str, source: str | None = None, **kwargs: Any
     ) -> None:
+        if kind in READING_KINDS or kind in READING_FAILURES:
+            self.read_failures.add(url)  # made transient if the run is not trusted
         if source == "retry":  # a page that failed before: no news about the site
             return
         if kind in READING_FAILURES:
             self.failed[symptom(detail)] += 1
-        if kind in READING_KINDS:
-            self.read_failures.add(url)
+            if source == "canary":
+                self.canary = (url, symptom(detail))
 
     def item_dropped(
         self, item: Any, exception: BaseException, response: Any = None, **kwargs: Any
     ) -> None:
-        if response is not None and response.meta.get("source") == "retry":
+        if not getattr(exception, "field", None):  # not pipelines.InvalidArticle
             return
-        if getattr(exception, "field", None):  # pipelines.InvalidArticle: read, not whole
-            self.failed[symptom(str(exception))] += 1
-            self.read_failures.add(ItemAdapter(item).get("url") or "")
+        self.read_failures.add(ItemAdapter(item).get("url") or "")
+        source = response.meta.get("source") if response is not None else None
+        if source == "retry":
+            return
+        self.failed[symptom(str(exception))] += 1
+        if source == "canary":
+            self.canary = (ItemAdapter(item).get("url") or "", symptom(str(exception)))
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         alarm = self.verdict()
@@ -130,14 +141,21 @@ class ReadingJudge:
                 f"reading failed on {failed} of {pages} article pages: {common} — has the "
                 "template changed? see investcrawl check-site"
             )
+        if self.canary is not None:
+            url, what = self.canary
+            return (
+                f"reading failed on an archived article that read before ({url}): {what} — "
+                "has the template changed? see investcrawl check-site"
+            )
         archived, shares = self.history
-        if self.read < self.min_articles or archived < self.min_articles:
+        read = self.fields_read
+        if read < self.min_articles or archived < self.min_articles:
             return None
         for field in JUDGED_FIELDS:
-            share = self.empty[field] / self.read
+            share = self.empty[field] / read
             if share >= EMPTY_SHARE and share - shares.get(field, 0.0) >= self.max_empty_rise:
                 return (
-                    f"{field} empty on {self.empty[field]} of {self.read} articles read "
+                    f"{field} empty on {self.empty[field]} of {read} articles read "
                     f"(archive: {shares.get(field, 0.0):.0%}) — has the template changed? "
                     "see investcrawl check-site"
                 )

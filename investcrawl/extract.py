@@ -552,6 +552,8 @@ def _extract_article(
         line.text not in template_lines and not is_tool_line(line.text)
         for line in lines[meta_end:end]
     ]
+    if not any(is_text):  # a body that is all template lines: they are its own text
+        is_text = [not is_tool_line(line.text) for line in lines[meta_end:end]]
     pairs = list(zip(lines[meta_end:end], is_text, strict=True))
     body_lines = [line.text for line, text in pairs if text]
     removed = {line.text for line, text in pairs if not text}

@@ -275,8 +275,11 @@ def test_permanent_failures_back_off_transient_ones_do_not(tmp_path):
         {"url": "http://x/503", "failed_runs": 2, "next_retry_at": "2026-11-02T00:00:00Z"},
     ]
     state = ArchiveState(open_archive(archive))
-    assert state.due_failures("2026-11-03T00:00:00Z", 10) == ["http://x/503"]
-    assert state.due_failures("2026-11-04T00:00:00Z", 10) == ["http://x/503", "http://x/404"]
+    assert state.due_failures("2026-11-03T00:00:00Z", 10) == [("http://x/503", "http_error")]
+    assert state.due_failures("2026-11-04T00:00:00Z", 10) == [
+        ("http://x/503", "http_error"),
+        ("http://x/404", "http_404"),
+    ]
 
 
 def test_a_transient_failure_never_waits(tmp_path):
@@ -336,9 +339,15 @@ def test_reprints_of_one_release_teach_no_template_line():
     lines = TemplateLines(min_articles=3)
     release = "开发区召开推进会。\n会议部署了下半年的重点工作。\n会议要求各单位抓好落实。"
     assert not any(lines.process({"id": i, "body": release}) for i in range(1, 6))
+    # Reprints that differ by a line (the zone that reprinted it) share the title.
+    reprints = [
+        {"id": i, "title": "推进会召开", "body": f"{release}\n（第{i}开发区转载）"}
+        for i in range(20, 30)
+    ]
+    assert not any(lines.process(reprint) for reprint in reprints)
     assert lines.known == set()
     learned = [
-        lines.process({"id": i, "body": f"第{i}篇的正文。\n（完）", "body_html": ""})
+        lines.process({"id": i, "title": f"标题{i}", "body": f"第{i}篇的正文。\n（完）"})
         for i in range(10, 13)
     ]
     assert learned[-1] == [("（完）", {10, 11})] and lines.known == {"（完）"}
@@ -385,7 +394,14 @@ def test_template_lines_seen_lately_survive_a_full_candidate_store(monkeypatch):
     monkeypatch.setattr(boilerplate, "MAX_CANDIDATES", 100)
     lines = TemplateLines(min_articles=20)
     for i in range(300):  # 150 lines, each in two different bodies
-        lines.process({"id": i, "body": f"第{i}篇。\n句子{i // 2}", "body_html": ""})
+        lines.process({"id": i, "title": f"{i}", "body": f"第{i}篇。\n句子{i // 2}"})
     for i in range(1000, 1020):
-        lines.process({"id": i, "body": f"第{i}篇。\n欢迎关注。", "body_html": ""})
+        lines.process({"id": i, "title": f"{i}", "body": f"第{i}篇。\n欢迎关注。"})
     assert lines.known == {"欢迎关注。"}
+
+
+def test_a_body_that_is_all_template_lines_keeps_them():
+    lines = TemplateLines(known={"欢迎关注。"})
+    one_line = {"id": 1, "title": "通知", "body": "欢迎关注。", "body_html": "<p>欢迎关注。</p>"}
+    lines.process(one_line)
+    assert one_line["body"] == "欢迎关注。"  # nothing else: its own text

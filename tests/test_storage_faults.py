@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from conftest import rows, run_crawl, run_harvest, start_mirror
 
+from investcrawl import site
+
 ARTICLES, NEW = 2000, 300
 ALL_IDS = set(range(100_000, 100_000 + ARTICLES + NEW))
 PHASE_1_IDS = set(range(100_000, 100_000 + ARTICLES))
@@ -111,7 +113,8 @@ def test_incremental_harvest_fetches_only_the_new_articles(big_site, tmp_path):
     assert ids(archive) == ALL_IDS
     fetched = {p: n - before.get(p, 0) for p, n in mirror.requests().items() if n != before.get(p)}
     assert sum(fetched.values()) <= NEW + 60
-    assert not [p for p in fetched if "/detail/" in p and int(p.rsplit("/", 1)[1][:-5]) < 102000]
+    old = [p for p in fetched if "/detail/" in p and int(p.rsplit("/", 1)[1][:-5]) < 102000]
+    assert old == [site.ARTICLE_PATH.format(id=max(PHASE_1_IDS))]  # the canary alone
 
 
 def test_lock_held_mid_run_fails_loudly_and_the_next_harvest_completes(big_site, tmp_path):

@@ -94,11 +94,12 @@ def test_a_plain_crawl_reads_every_article_of_an_unseen_family(args, tmp_path):
 
 def test_a_redesign_that_breaks_reading_fails_the_harvest_and_writes_no_id_off(variant, tmp_path):
     # Phase 2 publishes four articles and serves every article page in a redesign
-    # without labels or breadcrumb (template z); phase 3 reads again (as after a fix of
-    # site.py). Three of the four are listed: pages said to exist that do not read. The
-    # fourth (in no listing) reads as no article: the id probe holds it, as it holds every
-    # miss above the highest id known, and does not move past it.
-    served = variant({}, [], redesign_phase=2, redesign_until=3)
+    # without labels or breadcrumb (template z), phase 3 too; phase 4 reads again (as
+    # after a fix of site.py). Three of the four are listed: pages said to exist that do
+    # not read, and so does the newest archived article (the canary). The fourth (in no
+    # listing) reads as no article: the id probe holds it, as it holds every miss above
+    # the highest id known, and does not move past it.
+    served = variant({}, [], redesign_phase=2, redesign_until=4)
     archive = tmp_path / "archive.db"
     assert run_harvest(served.url, archive).returncode == 0
     frontier = state_of(archive)["probe_frontier"]
@@ -107,7 +108,7 @@ def test_a_redesign_that_breaks_reading_fails_the_harvest_and_writes_no_id_off(v
     broken = run_harvest(served.url, archive)
     assert broken.returncode == 76, broken.stdout + broken.stderr
     assert (
-        "reading failed on 3 of 3 article pages: no 发布时间 label — has the template changed? "
+        "reading failed on 4 of 4 article pages: no 发布时间 label — has the template changed? "
         "see investcrawl check-site"
     ) in broken.stdout
     listed = {f"{served.url}{site.ARTICLE_PATH.format(id=i)}" for i in (186541, 186542, 186543)}
@@ -119,9 +120,16 @@ def test_a_redesign_that_breaks_reading_fails_the_harvest_and_writes_no_id_off(v
     assert state_of(archive)["probe_frontier"] == frontier  # the run advanced nothing
     assert not rows(archive, "SELECT id FROM articles WHERE id IN (186541, 186542, 186543, 186545)")
     error = rows(archive, "SELECT error FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]["error"]
-    assert error.startswith("FAILED: reading failed on 3 of 3 article pages")
+    assert error.startswith("FAILED: reading failed on 4 of 4 article pages")
 
-    served.set_phase(3)  # reads again: the next harvest archives them
+    # Still redesigned: the pages that did not read are retries now (no news), but the
+    # newest archived article, fetched again, does not read either: the alarm rings on.
+    again = run_harvest(served.url, archive)
+    assert again.returncode == 76, again.stdout + again.stderr
+    assert "reading failed on an archived article that read before" in again.stdout
+    assert state_of(archive)["probe_frontier"] == frontier
+
+    served.set_phase(4)  # reads again: the next harvest archives them
     fixed = run_harvest(served.url, archive)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     archived = {row["id"] for row in rows(archive, "SELECT id FROM articles")}
@@ -195,7 +203,8 @@ def test_a_run_that_cannot_read_dates_writes_no_id_off(variant, tmp_path):
     served.set_phase(2)
     result = run_harvest(served.url, archive)
     assert result.returncode == 76, result.stdout + result.stderr
-    assert "reading failed on 4 of 4 article pages: missing published_at" in result.stdout
+    # (the fifth page: the newest archived article, fetched again, read)
+    assert "reading failed on 4 of 5 article pages: missing published_at" in result.stdout
     kinds = {
         int(row["url"].rsplit("/", 1)[1].split(".")[0]): (row["kind"], row["detail"])
         for row in rows(archive, "SELECT url, kind, detail FROM failures")
@@ -350,3 +359,16 @@ def test_retried_pages_that_do_not_read_are_no_news_whatever_path_records_them(v
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
     retried = rows(archive, "SELECT kind, attempts FROM failures WHERE url LIKE '%/18653_.html'")
     assert retried == [{"kind": "unreadable", "attempts": 2}] * 2
+
+
+def test_an_index_route_that_redirects_home_still_finds_the_section(variant, tmp_path):
+    # The assumed index route redirects to the home page, which the crawl then reads as
+    # the home page (asked for again, past Scrapy's duplicate filter).
+    index = site.SECTION_INDEX_PATH
+    served = variant({}, [], "--routes", "other", redirect_paths={index: "/"})
+    archive = tmp_path / "archive.db"
+    result = run_harvest(served.url, archive)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(rows(archive, "SELECT id FROM articles")) == 23
+    sources = rows(archive, "SELECT DISTINCT province_source AS s FROM articles")
+    assert sources == [{"s": "index"}]

@@ -32,7 +32,9 @@ from investcrawl.runs import archive_failed, open_crawl_archive
 
 ARTICLE_PRIORITY = 10  # fetch articles before more listing pages: keeps the queue short
 MISS_KINDS = ("http_404", "not_an_article")  # the id does not exist (or no longer)
-SAID = ("listing", "link")  # sources that say an article exists (see article_request)
+# Sources that say an article exists (see article_request): a listing, a link, and the
+# canary (an archived article fetched again to see that pages still read).
+SAID = ("listing", "link", "canary")
 VOUCHED = "yet a listing or a 上一条/下一条 link names it"
 
 
@@ -182,15 +184,18 @@ class ArchiveSpider(scrapy.Spider):
         except Rejected as rejected:
             article_id = site.article_id(url)
             source = request.meta.get("source") if request is not None else None
-            failed = FailedFetch(url, rejected.kind, rejected.detail, source)
-            if rejected.kind == "not_an_article" and not isinstance(rejected, Gone):
+            kind = rejected.kind
+            if kind == "unreadable":  # unreadable only if vouched for, like any other
+                kind = "not_an_article"
+            failed = FailedFetch(url, kind, rejected.detail, source)
+            if kind == "not_an_article" and not isinstance(rejected, Gone):
                 self.unread[article_id] = failed  # unreadable if the id is vouched for
-            if rejected.kind == "unreadable" or article_id in self.unread:
+            if article_id in self.unread:
                 # A page that does not read exists if something vouches for it; else (a
                 # soft 404 in words we do not know, past the top of the ids) it does not.
                 outcome = Outcome.HIT if article_id in self.vouched else Outcome.MISS
             else:
-                outcome = Outcome.MISS if rejected.kind in MISS_KINDS else Outcome.HIT
+                outcome = Outcome.MISS if kind in MISS_KINDS else Outcome.HIT
             yield from self.settle(request, outcome, failed)
             return
         except Exception as error:  # a bug of ours must not lose the page or stop the crawl
@@ -295,7 +300,7 @@ class ArchiveSpider(scrapy.Spider):
                 self.requested.add(site.canonical_url(url))
                 self.record(FailedFetch(site.canonical_url(url), "implausible_id", detail))
             return None
-        if source != "retry" and self.skips_archived:
+        if source not in ("retry", "canary") and self.skips_archived:
             state = self.open_state()
             if not state.empty:
                 waiting = state.waiting_failure(site.canonical_url(url), self.started_at)

@@ -136,12 +136,23 @@ class InvestchnSpider(ArchiveSpider):
         state = self.open_state()
         if self.walking:
             yield from self.page_request(self.base_url + site.HOME_PATH, "home")
-        for failed in state.due_failures(utc_now(), self.settings.getint("HARVEST_RETRY_LIMIT")):
+        if self.skips_archived and (canary := state.plausible_max_id(self.max_id_jump)):
+            # The newest archived article, fetched again first (before it can be
+            # a retry): if it no longer reads, the template has changed (drift.py), even
+            # on a day with nothing new.
+            url = site.article_url(self.base_url, canary)
+            if isinstance(request := self.article_request(url, "canary"), scrapy.Request):
+                yield request
+        for failed, kind in state.due_failures(
+            utc_now(), self.settings.getint("HARVEST_RETRY_LIMIT")
+        ):
             url = self.on_site(failed)
             if url is None:  # recorded while crawling another base_url
                 continue
             self.crawler.stats.inc_value("investcrawl/retried_failures")
-            if site.article_id(url) is not None:
+            if (article_id := site.article_id(url)) is not None:
+                if kind == "unreadable":  # vouched for by an earlier run: still is
+                    self.vouched.add(article_id)
                 if isinstance(request := self.article_request(url, "retry"), scrapy.Request):
                     yield request
             else:
@@ -157,9 +168,11 @@ class InvestchnSpider(ArchiveSpider):
 
     def index_failed(self) -> Iterator[scrapy.Request]:
         """The section index was not where we looked: the home page links it as
-        开发区新闻 (site.py's route is an assumption). Failing that, go on without it."""
+        开发区新闻 (site.py's route is an assumption). Failing that, go on without it.
+        (The home page may have been fetched already, as the index route's redirect:
+        asked for again, past Scrapy's duplicate filter.)"""
         if not self.home_requested:
-            yield from self.page_request(self.base_url + site.HOME_PATH, "home")
+            yield from self.page_request(self.base_url + site.HOME_PATH, "home", dont_filter=True)
         elif not self.index_pending:
             yield from self.after_index()
 
@@ -367,7 +380,17 @@ class InvestchnSpider(ArchiveSpider):
             self.record(failed)
 
     def spider_idle(self) -> None:
-        """On an empty archive, probe above the highest id the walk found."""
+        """On an empty archive, probe above the highest id the walk found. (And if the
+        index's outcome never came, a request of it lost on the way: go on without it.)"""
+        if not self.index_done:
+            try:
+                requests = list(self.after_index())
+            except ArchiveError as error:
+                self.archive_failed(error)
+                return
+            for request in requests:
+                self.crawler.engine.crawl(request)
+            raise DontCloseSpider
         if self.probe is not None or not self.max_seen_id:
             return
         self.probe = probe = self.new_probe(self.max_seen_id)
@@ -411,10 +434,16 @@ class InvestchnSpider(ArchiveSpider):
             self.record(FailedFetch(url, "parse_error", detail), request=response.request)
         return None
 
-    def page_request(self, url: str, kind: str) -> Iterator[scrapy.Request]:
+    def page_request(
+        self, url: str, kind: str, dont_filter: bool = False
+    ) -> Iterator[scrapy.Request]:
         priority = INDEX_PRIORITY if kind in ("index", "home") and not self.index_done else 0
         request = self.new_request(
-            url, self.parse_page, cb_kwargs={"kind": kind}, priority=priority
+            url,
+            self.parse_page,
+            cb_kwargs={"kind": kind},
+            priority=priority,
+            dont_filter=dont_filter,
         )
         if request is not None:
             if kind == "index":
