@@ -200,6 +200,11 @@ def test_a_run_that_cannot_read_dates_writes_no_id_off(variant, tmp_path):
     served = variant({i: {"date": "2021-13-45"} for i in NEW_IN_PHASE_2})
     archive = tmp_path / "archive.db"
     assert run_harvest(served.url, archive).returncode == 0
+    # 186519 (binary garbage) and 186517 (an impossible date) are due for another try.
+    conn = sqlite3.connect(archive)
+    with conn:
+        conn.execute("UPDATE failures SET next_retry_at = '2000-01-01T00:00:00Z'")
+    conn.close()
     served.set_phase(2)
     result = run_harvest(served.url, archive)
     assert result.returncode == 76, result.stdout + result.stderr
@@ -212,7 +217,8 @@ def test_a_run_that_cannot_read_dates_writes_no_id_off(variant, tmp_path):
     for article_id in NEW_IN_PHASE_2:
         kind, detail = kinds[article_id]
         assert kind == "unreadable" and detail.startswith("not trusted"), (article_id, detail)
-    assert kinds[186517][0] == "invalid_item"  # recorded by the run before: left alone
+    # Retried in this run, read no better: not trusted either. Other kinds stay.
+    assert kinds[186517][0] == "unreadable" and kinds[186519][0] == "decode_error"
 
 
 def test_reextraction_of_an_unseen_family_gives_the_same_rows(tmp_path):
