@@ -5,7 +5,7 @@ Tool and share lines of kinds known in advance are named in site.py (【打印�
 which no list can name: a line that recurs verbatim at the edges of `min_articles`
 articles whose bodies differ is template, not text. (The same press release reprinted
 under several zones shares its lines: articles count once per title, and a line is never
-taken out of a body it is all of.) Once learned it is left
+taken out of a body it is all of, unless the article has images.) Once learned it is left
 out of the body of every article read after (extract_article's template_lines), stored in
 the archive's `template_lines` table, and removed from every stored body holding it
 (ArchiveWriter.learn_template_line), so the archive holds no copy of it whatever the order
@@ -81,9 +81,9 @@ class TemplateLines:
 
 def take_out(article: MutableMapping[str, Any], lines: set[str]) -> None:
     """Remove these lines from an article's body and body_html; unless nothing would be
-    left: then they are this article's own text (a press release that is one line)."""
+    left of an article without images: then they are its own text (a one-line notice)."""
     body = article.get("body") or ""
     kept = [text for text in body.split("\n") if text not in lines]
-    if kept and len(kept) < body.count("\n") + 1:
+    if (kept or article.get("images")) and len(kept) < body.count("\n") + 1:
         article["body"] = "\n".join(kept)
         article["body_html"] = drop_lines(article.get("body_html") or "", lines)

@@ -552,12 +552,14 @@ def _extract_article(
         line.text not in template_lines and not is_tool_line(line.text)
         for line in lines[meta_end:end]
     ]
-    if not any(is_text):  # a body that is all template lines: they are its own text
+    containers = _body_elements(lines, meta_end, end, is_text)
+    if not any(is_text) and not _images(containers, url):
+        # A body that is all template lines, and no photo article: they are its own text.
         is_text = [not is_tool_line(line.text) for line in lines[meta_end:end]]
+        containers = _body_elements(lines, meta_end, end, is_text)
     pairs = list(zip(lines[meta_end:end], is_text, strict=True))
     body_lines = [line.text for line, text in pairs if text]
     removed = {line.text for line, text in pairs if not text}
-    containers = _body_elements(lines, meta_end, end, is_text)
     city, category = _city_and_category(crumbs)
     published = parse_published_at(fields.get(site.LABEL_PUBLISHED, ""))
     prev_id, next_id = _prev_next(lines[end:] if end < len(lines) else [])
