@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -383,25 +383,23 @@ class InvestchnSpider(ArchiveSpider):
         """On an empty archive, probe above the highest id the walk found. (And if the
         index's outcome never came, a request of it lost on the way: go on without it.)"""
         if not self.index_done:
-            try:
-                requests = list(self.after_index())
-            except ArchiveError as error:
-                self.archive_failed(error)
-                return
-            for request in requests:
-                self.crawler.engine.crawl(request)
-            raise DontCloseSpider
+            self.crawl_now(self.after_index)
         if self.probe is not None or not self.max_seen_id:
             return
         self.probe = probe = self.new_probe(self.max_seen_id)
         for article_id, failed in sorted(self.misses_above.items()):
             probe.settle(article_id, Outcome.MISS, failed)  # held on, by the probe now
+        self.crawl_now(self.probe_requests)
+
+    def crawl_now(self, requests: Callable[[], Iterator[scrapy.Request]]) -> None:
+        """From the idle signal: hand these requests to the engine and keep the spider
+        open (a storage error stops the crawl instead)."""
         try:
-            requests = list(self.probe_requests())
+            made = list(requests())
         except ArchiveError as error:
             self.archive_failed(error)
             return
-        for request in requests:
+        for request in made:
             self.crawler.engine.crawl(request)
         raise DontCloseSpider
 
