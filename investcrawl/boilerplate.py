@@ -3,9 +3,10 @@
 Tool and share lines of kinds known in advance are named in site.py (【打印本页】, 分享到,
 责任编辑: ...). A template may add any other line (a subscription notice, a disclaimer),
 which no list can name: a line that recurs verbatim at the edges of `min_articles`
-articles whose bodies differ is template, not text. (The same press release reprinted
-under several zones shares its lines: articles count once per title, and a line is never
-taken out of a body it is all of, unless the article has images.) Once learned it is left
+articles with different titles and different bodies is template, not text. (The same
+press release reprinted under several zones shares its lines: articles with one title or
+one body count once; and a line is never taken out of a body it is all of, unless the
+article has images.) Once learned it is left
 out of the body of every article read after (extract_article's template_lines), stored in
 the archive's `template_lines` table, and removed from every stored body holding it
 (ArchiveWriter.learn_template_line), so the archive holds no copy of it whatever the order
@@ -37,8 +38,8 @@ class TemplateLines:
     def __init__(self, known: Iterable[str] = (), min_articles: int = MIN_ARTICLES):
         self.known: set[str] = set(known)
         self.min_articles = min_articles
-        # A candidate line -> the articles it was in, and their bodies' hashes.
-        self._seen: dict[str, tuple[set[int], set[int]]] = {}
+        # A candidate line -> the articles it was in, their titles' and bodies' hashes.
+        self._seen: dict[str, tuple[set[int], set[int], set[int]]] = {}
 
     def process(self, article: MutableMapping[str, Any]) -> list[tuple[str, set[int]]]:
         """Take the known lines out of an article (read before they were learned, it may
@@ -54,8 +55,8 @@ class TemplateLines:
     def observe(self, article_id: int, body: str, title: str = "") -> list[tuple[str, set[int]]]:
         """Note the edge lines of an article's body; return the lines this article made
         template lines, each with the articles it was seen in (to be cleaned). Articles
-        count once per title and body: reprints of one release (the same title, bodies
-        that differ by a line) count once."""
+        with the same title, or the same body, count once: reprints of one release (the
+        same title, bodies that differ by a line; or the same body retitled) count once."""
         lines = body.split("\n")
         edges = lines[:EDGE_LINES] + lines[-EDGE_LINES:]
         learned = []
@@ -64,13 +65,13 @@ class TemplateLines:
             if not line or len(line) > MAX_LINE_CHARS or line in self.known:
                 continue
             # Seen again: moved to the end of the dict, away from those forgotten first.
-            article_ids, bodies = self._seen.pop(line, None) or (set(), set())
-            self._seen[line] = (article_ids, bodies)
+            seen = self._seen.pop(line, None) or (set(), set(), set())
+            self._seen[line] = seen
+            article_ids, titles, bodies = seen
             article_ids.add(article_id)
-            bodies.add((title_hash, body_hash))
-            if len({title for title, _ in bodies}) >= self.min_articles and len(bodies) >= (
-                self.min_articles
-            ):
+            titles.add(title_hash)
+            bodies.add(body_hash)
+            if min(len(titles), len(bodies)) >= self.min_articles:
                 self.known.add(line)
                 learned.append((line, self._seen.pop(line)[0]))
         if len(self._seen) > MAX_CANDIDATES:  # a template line, seen all the time, stays

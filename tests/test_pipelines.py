@@ -405,3 +405,12 @@ def test_a_body_that_is_all_template_lines_keeps_them():
     one_line = {"id": 1, "title": "通知", "body": "欢迎关注。", "body_html": "<p>欢迎关注。</p>"}
     lines.process(one_line)
     assert one_line["body"] == "欢迎关注。"  # nothing else: its own text
+
+
+def test_one_body_under_many_titles_teaches_nothing():
+    lines = TemplateLines(min_articles=3)
+    for i in range(10):  # the same release retitled by each zone
+        lines.process(
+            {"id": i, "title": f"第{i}开发区：推进会召开", "body": "推进会召开。\n（完）"}
+        )
+    assert lines.known == set()
