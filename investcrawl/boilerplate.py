@@ -6,11 +6,11 @@ which no list can name: a line that recurs verbatim at the edges of `min_article
 articles with different titles and different bodies is template, not text. (The same
 press release reprinted under several zones shares its lines: articles with one title or
 one body count once; and a line is never taken out of a body it is all of, unless the
-article has images.) Once learned it is left
-out of the body of every article read after (extract_article's template_lines), stored in
-the archive's `template_lines` table, and removed from every stored body holding it
-(ArchiveWriter.learn_template_line), so the archive holds no copy of it whatever the order
-pages came in (revisions keep the past as it was stored).
+article has images.) Once learned it is left out of the body of every article read after
+(extract_article's template_lines), stored in the archive's `template_lines` table, and
+removed from every stored body holding it (ArchiveWriter.learn_template_line), so the
+archive holds no copy of it whatever the order pages came in (revisions keep the past as
+it was stored).
 
 Only the edges of a body are looked at (its first EDGE_LINES and last EDGE_LINES lines,
 each at most MAX_LINE_CHARS long): article text repeated verbatim in twenty different
