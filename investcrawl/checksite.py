@@ -25,7 +25,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
 from investcrawl import extract, site
@@ -190,17 +190,8 @@ class SiteCheck:
         return fetched, doc
 
     def on_site(self, url: str) -> str | None:
-        """The link moved onto base_url if it is the site's (as the crawler's on_site)."""
-        try:
-            parts = urlsplit(url)
-            ours = parts.netloc.lower() == urlsplit(self.base_url).netloc
-            ours = ours or parts.hostname in site.SITE_HOSTS
-        except ValueError:
-            return None
-        if parts.scheme not in ("http", "https") or not ours:
-            return None
-        path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-        return site.canonical_url(self.base_url + path)
+        """The link moved onto base_url if it is the site's (the crawler's rule)."""
+        return site.on_site(url, self.base_url)
 
     def check_robots(self) -> Check:
         fetched = self.fetch(self.base_url + "/robots.txt")

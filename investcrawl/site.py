@@ -154,6 +154,21 @@ def route_shape(url: str) -> str:
     return re.sub(r"\d+", "{n}", path)
 
 
+def on_site(url: str, base_url: str) -> str | None:
+    """The URL moved onto base_url when it belongs to the site (its host, or the live
+    site's: so that a crawl of a mirror never reaches the live site), else None."""
+    try:
+        parts = urlsplit(url)
+        ours = parts.netloc.lower() == urlsplit(base_url).netloc.lower()
+        ours = ours or parts.hostname in SITE_HOSTS
+    except ValueError:  # a malformed host ("http://[x")
+        return None
+    if parts.scheme not in ("http", "https") or not ours:
+        return None
+    path = urlunsplit(("", "", parts.path, parts.query, ""))
+    return canonical_url(base_url.rstrip("/") + path)
+
+
 def canonical_url(url: str) -> str:
     """One spelling per page, so that equivalent links are fetched once.
 

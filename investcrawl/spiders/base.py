@@ -344,13 +344,7 @@ class ArchiveSpider(scrapy.Spider):
         Absolute links to the live site's own host are rewritten onto base_url, so that a
         crawl of a mirror never reaches the live site.
         """
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            return None
-        if parts.netloc.lower() != self.netloc and parts.hostname not in site.SITE_HOSTS:
-            return None
-        path = urlunsplit(("", "", parts.path, parts.query, ""))
-        return site.canonical_url(self.base_url + path)
+        return site.on_site(url, self.base_url)
 
     def record(self, failed: FailedFetch, *, request: scrapy.Request | None = None) -> None:
         """Hand a failure to the archive pipeline; `attempts` counts this run's retries.
