@@ -197,14 +197,15 @@ class InvestchnSpider(ArchiveSpider):
             self.crawler.signals.send_catch_log(
                 investcrawl_signals.failure_cleared, url=site.canonical_url(url)
             )
-        if kind == "index" and doc is not None and not section_cities(doc):
+        cities = section_cities(doc) if kind == "index" and doc is not None else []
+        if kind == "index" and doc is not None and not cities:
             # A page, but no index: the route has moved (a redirect home, a notice).
             self.crawler.stats.inc_value("investcrawl/index/no_cities")
             self.logger.warning("no cities on the section index at %s", url)
             doc = None
         if doc is not None:
             if kind == "index":
-                yield from self.read_index(doc, url)
+                yield from self.read_index(doc, url, cities)
             elif kind == "home":
                 yield from self.follow_links(doc, kind)
             else:
@@ -214,8 +215,10 @@ class InvestchnSpider(ArchiveSpider):
         elif kind == "home" and not self.index_done and not self.index_pending:
             yield from self.after_index()  # the home page leads to no index: go on without
 
-    def read_index(self, doc: Document, url: str) -> Iterator[scrapy.Request]:
-        cities = section_cities(doc)
+    def read_index(
+        self, doc: Document, url: str, cities: list[tuple[str, str, str]]
+    ) -> Iterator[scrapy.Request]:
+        """The section index's cities (extract.section_cities) and provinces."""
         for city, province, _ in cities:
             self.provinces.setdefault(city, province)
         self.index_url = url  # the next run looks there first
