@@ -103,27 +103,28 @@ class ReadingJudge:
     def failure_recorded(
         self, url: str, kind: str, detail: str, source: str | None = None, **kwargs: Any
     ) -> None:
-        if kind in READING_KINDS or kind in READING_FAILURES:
+        if kind in READING_KINDS:
             self.read_failures.add(url)  # made transient if the run is not trusted
-        if source == "retry":  # a page that failed before: no news about the site
-            return
         if kind in READING_FAILURES:
-            self.failed[symptom(detail)] += 1
-            if source == "canary":
-                self.canary = (url, symptom(detail))
+            self.not_read(url, detail, source)
 
     def item_dropped(
         self, item: Any, exception: BaseException, response: Any = None, **kwargs: Any
     ) -> None:
         if not getattr(exception, "field", None):  # not pipelines.InvalidArticle
             return
-        self.read_failures.add(ItemAdapter(item).get("url") or "")
-        source = response.meta.get("source") if response is not None else None
+        url = ItemAdapter(item).get("url") or ""
+        self.read_failures.add(url)
+        self.not_read(url, str(exception), response.meta.get("source") if response else None)
+
+    def not_read(self, url: str, detail: str, source: str | None) -> None:
+        """An article page that did not read: counted, unless it is a retry (a page that
+        failed before is no news about the site); the canary's failure is kept apart."""
         if source == "retry":
             return
-        self.failed[symptom(str(exception))] += 1
+        self.failed[symptom(detail)] += 1
         if source == "canary":
-            self.canary = (ItemAdapter(item).get("url") or "", symptom(str(exception)))
+            self.canary = (url, symptom(detail))
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         alarm = self.verdict()
