@@ -521,13 +521,7 @@ def _article_b(mirror, a, city, zone) -> str:
     body += "".join(
         f'<br /><center><img src="{E(src)}" border="0" /></center>' for src in a.get("images", [])
     )
-    prevnext = []
-    for label, linked in (("上一篇", a["prev_id"]), ("下一篇", a["next_id"])):
-        if linked:
-            path = site.ARTICLE_PATH.format(id=linked)
-            prevnext.append(f'{label}：<a href="{path}">{E(_prev_next_title(mirror, linked))}</a>')
-        else:
-            prevnext.append(f"{label}：没有了")
+    prevnext = _prev_next_links(mirror, a, ("上一篇", "下一篇"))
     return f"""<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
 <html>
 <head>
