@@ -152,16 +152,38 @@ def fts_query(text: str) -> str:
 def _where(query: Query, filters: Mapping[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
     """The SQL conditions of a query but its MATCH (the filters, LIKE and excluded words)."""
     clauses, params = filter_sql(filters or {})
+    words, word_params = _word_sql(query, "a")
+    return clauses + words, params | word_params
+
+
+def _word_sql(query: Query, alias: str) -> tuple[list[str], dict[str, Any]]:
+    """The conditions of a query's one-character and excluded words on `alias`."""
+    clauses, params = [], {}
     for number, term in enumerate(query.like_terms):
-        clauses.append(f"(a.title LIKE :like{number} OR a.body LIKE :like{number})")
+        clauses.append(f"({alias}.title LIKE :like{number} OR {alias}.body LIKE :like{number})")
         params[f"like{number}"] = f"%{term}%"
     for number, term in enumerate(query.exclude_like):
-        clauses.append(f"NOT (a.title LIKE :unlike{number} OR a.body LIKE :unlike{number})")
+        clauses.append(
+            f"NOT ({alias}.title LIKE :unlike{number} OR {alias}.body LIKE :unlike{number})"
+        )
         params[f"unlike{number}"] = f"%{term}%"
     if query.exclude:
         fts = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :exclude"
-        clauses.append(f"a.id NOT IN ({fts})")
+        clauses.append(f"{alias}.id NOT IN ({fts})")
         params["exclude"] = query.exclude
+    return clauses, params
+
+
+def conditions(text: str, alias: str = "a") -> tuple[list[str], dict[str, Any]]:
+    """SQL conditions (and parameters) on the articles table, named `alias`, that hold
+    exactly for the articles a query finds: for a WHERE clause of any query of the table,
+    e.g. Datasette's table page. A query of excluded words only keeps all the others."""
+    query = parse_query(text)
+    clauses, params = _word_sql(query, alias)
+    if query.match is not None:
+        fts = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match"
+        clauses.insert(0, f"{alias}.id IN ({fts})")
+        params["match"] = query.match
     return clauses, params
 
 
@@ -228,13 +250,10 @@ def count(conn: sqlite3.Connection, text: str, filters: Mapping[str, Any] | None
     query = parse_query(text)
     if query.match is None and not query.like_terms:
         return 0
-    clauses, params = _where(query, filters)
-    if query.match is not None:
-        fts = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match"
-        clauses.insert(0, f"a.id IN ({fts})")
-        params["match"] = query.match
-    sql = f"SELECT count(*) FROM articles a WHERE {' AND '.join(clauses)}"
-    return conn.execute(sql, params).fetchone()[0]
+    clauses, params = filter_sql(filters or {})
+    words, word_params = conditions(text)
+    sql = f"SELECT count(*) FROM articles a WHERE {' AND '.join(clauses + words)}"
+    return conn.execute(sql, params | word_params).fetchone()[0]
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
