@@ -210,21 +210,37 @@ def iter_responses(directory: str | Path) -> Iterator[CapturedResponse]:
                 if record.rec_type != "response":
                     continue
                 body = record.content_stream().read()  # before the offset: that reads on
-                yield CapturedResponse(
-                    url=record.rec_headers.get_header("WARC-Target-URI"),
-                    status=int(record.http_headers.get_statuscode()),
-                    content_type=record.http_headers.get_header("Content-Type"),
-                    body=body,
-                    capture=Capture(
-                        path.name,
-                        iterator.get_record_offset(),
-                        record.rec_headers.get_header("WARC-Date"),
-                    ),
-                    may_be_cut=not (
-                        record.http_headers.get_header("Content-Length")
-                        or record.http_headers.get_header("Transfer-Encoding")
-                    ),
-                )
+                yield _captured(record, body, Capture(path.name, iterator.get_record_offset(), ""))
+
+
+def read_capture(directory: str | Path, name: str, offset: int) -> CapturedResponse:
+    """The response record at `offset` of the WARC file `name` in directory (its `.open`
+    file while the run writing it goes on). ValueError when there is none."""
+    if Path(name).name != name or not name.endswith(".warc.gz"):
+        raise ValueError(f"not a WARC file name: {name!r}")
+    path = Path(directory) / name
+    if not path.exists() and (Path(directory) / (name + OPEN_SUFFIX)).exists():
+        path = Path(directory) / (name + OPEN_SUFFIX)
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        record = next(iter(ArchiveIterator(handle)), None)
+        if record is None or record.rec_type != "response":
+            raise ValueError(f"no response record at offset {offset}")
+        return _captured(record, record.content_stream().read(), Capture(name, offset, ""))
+
+
+def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:
+    return CapturedResponse(
+        url=record.rec_headers.get_header("WARC-Target-URI"),
+        status=int(record.http_headers.get_statuscode()),
+        content_type=record.http_headers.get_header("Content-Type"),
+        body=body,
+        capture=Capture(capture.file, capture.offset, record.rec_headers.get_header("WARC-Date")),
+        may_be_cut=not (
+            record.http_headers.get_header("Content-Length")
+            or record.http_headers.get_header("Transfer-Encoding")
+        ),
+    )
 
 
 class WarcCaptureMiddleware:
