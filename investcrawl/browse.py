@@ -1,21 +1,52 @@
-"""Browsing the archive in Datasette: metadata, canned queries and a plugin.
+"""Browsing the archive in Datasette: metadata, a dashboard, and a plugin.
 
-The plugin (registered under Datasette's entry point) gives SQLite the function
-`cjk_fts_query(text)`, which turns a search into the FTS5 expression of
-`investcrawl.search`, so canned queries find Chinese words of any length. The articles
-table's own search box sends a term as it is typed, which matches two-character words
-(each is one index token); longer phrases go through the canned `search` query.
+`investcrawl serve` runs Datasette on the archive read-only (`mode=ro`: readers see what a
+running harvest has committed, never a half-written page) with what this module gives it:
 
-    investcrawl serve --db data/archive.db        # read-only (immutable), on 127.0.0.1
+- metadata: titles, column descriptions (folded away), facets, hidden internal tables,
+  canned queries, and the dashboard of datasette-dashboards;
+- the plugin (registered under Datasette's entry point), for the archive named in the
+  metadata's `investcrawl` plugin settings:
+  - the articles table's search box (`?_search=`) searches as `investcrawl search` does:
+    Chinese words of any length, `A OR B`, `-A`; Datasette's own search would send a word
+    to the bigram index as one token, which finds only two-character words;
+  - a `year` facet (`_facet_year=published_at`, choosing a year filters on
+    `published_at__startswith`);
+  - short cells on the table page (the body cut, the HTML counted), `article_id` columns
+    linking to the article page, and the article page itself (`templates/row.html`):
+    the body as paragraphs, the original URL, its WARC capture and earlier revisions;
+  - `/-/capture/{database}/{id}`: the captured page as the crawler received it, read from
+    the WARC file, sandboxed (no script runs, nothing is fetched);
+  - the SQL function `cjk_fts_query(text)` for canned queries.
+
+    investcrawl serve --db data/archive.db --warc-dir data/warc      # on 127.0.0.1:8001
 """
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
+from datasette.facets import Facet
+from datasette.filters import FilterArguments
+from datasette.utils import path_with_added_args, path_with_removed_args
+from datasette.utils.asgi import BadRequest, NotFound, Response
+from markupsafe import Markup, escape
 
-from investcrawl.search import fts_query
+from investcrawl.search import QueryError, conditions, fts_query
+
+PLUGIN = "investcrawl"
+TEMPLATES = Path(__file__).with_name("templates")
+# Datasette settings of `serve`: long cells cut on query pages, facets given time to count
+# a large archive.
+SETTINGS = {"truncate_cells_html": "120", "facet_time_limit_ms": "1000"}
+HIDDEN_TABLES = ("_sqlite_migrations", "crawl_state", "id_misses", "template_lines", "articles_fts")
+BODY_PREVIEW = 60  # characters of the body on the table page
 
 COLUMNS = {
     "id": "Article id, from the URL /index.php/home/news/detail/id/{id}.html",
@@ -26,36 +57,55 @@ COLUMNS = {
     "source": "来源: the source newspaper (empty when none)",
     "zone": "发布开发区: the publishing development zone",
     "city": "City, from the breadcrumb",
-    "province": "Province, from the section index",
+    "province": "Province, from the section index (or the gazetteer: see province_source)",
     "category": "Category, from the breadcrumb (e.g. 文字新闻)",
-    "body": "Plain text, one paragraph per line",
-    "body_html": "The article's own HTML, scripts and styles removed",
+    "body": "Plain text, one paragraph per line (cut on the table page)",
+    "body_html": "The article's own HTML, scripts and styles removed (its length on the table)",
     "images": "JSON list of image URLs",
     "prev_id": "上一条 (a discovery hint, not an order)",
     "next_id": "下一条 (a discovery hint, not an order)",
     "fetched_at": "When this version was fetched (UTC)",
+    "encoding": "The character encoding the page was decoded with",
+    "content_hash": "sha256 of the normalised content; a change makes a revision",
     "first_seen_at": "When first archived (UTC)",
     "last_seen_at": "When last fetched (UTC)",
-    "content_hash": "sha256 of the normalised content; a change makes a revision",
     "warc_file": "WARC file of the raw capture",
     "warc_offset": "Offset of the capture's response record",
+    "province_source": "Where the province came from: index (the site) or gazetteer",
 }
+
+FILTERS = """
+  and (:zone = '' or a.zone = :zone)
+  and (:city = '' or a.city = :city)
+  and (:province = '' or a.province = :province)
+  and (:since = '' or a.published_at >= :since)
+  and (:until = '' or a.published_at < :until || '~')"""
 
 QUERIES = {
     "search": {
         "title": "Search articles (Chinese words of any length)",
-        "description": "Every word must appear in the title or body. Filters may be left empty.",
-        "sql": """select a.id, a.published_at, a.title, a.province, a.city, a.zone, a.url
+        "description": "Every word must appear in the title or body (A OR B: either; -A: not A). "
+        "Filters may be left empty; since and until are dates (YYYY-MM-DD), both included. "
+        "Words of one character: use the search box of the articles table.",
+        "sql": f"""select a.id as article_id, a.published_at, a.title, a.province, a.city,
+  a.zone, a.source
 from articles_fts join articles a on a.id = articles_fts.rowid
-where articles_fts match cjk_fts_query(:q)
-  and (:city = '' or a.city = :city)
-  and (:province = '' or a.province = :province)
-  and (:since = '' or a.published_at >= :since)
+where articles_fts match cjk_fts_query(:q){FILTERS}
 order by articles_fts.rowid desc
-limit 200""",
+limit 1000""",
+    },
+    "latest": {
+        "title": "Articles, newest first, with filters",
+        "description": "Every filter may be left empty; since and until are dates, included.",
+        "sql": f"""select a.id as article_id, a.published_at, a.title, a.province, a.city,
+  a.zone, a.source
+from articles a
+where 1{FILTERS}
+order by a.published_at desc, a.id desc
+limit 1000""",
     },
     "zone_over_time": {
-        "title": "A development zone's articles over time",
+        "title": "A development zone's articles per month",
         "sql": """select substr(published_at, 1, 7) as month, count(*) as articles
 from articles where zone = :zone group by month order by month""",
     },
@@ -66,32 +116,371 @@ from articles where zone = :zone group by month order by month""",
     },
 }
 
+_ARTICLE_FILTERS = (
+    "[[ AND province = :province ]] [[ AND published_at >= :since ]]"
+    " [[ AND published_at < :until || '~' ]]"
+)
+_TOP_PROVINCES = 8
 
-def metadata(database: str) -> dict[str, Any]:
+
+def dashboard(database: str) -> dict[str, Any]:
+    """The archive's dashboard (datasette-dashboards): coverage, zones, sources, failures."""
+
+    def chart(title: str, query: str, display: Any, library: str = "vega-lite") -> dict:
+        return {"title": title, "db": database, "query": query, "library": library,
+                "display": display}  # fmt: skip
+
+    def bars(field: str) -> dict[str, Any]:
+        return {
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "y": {"field": field, "type": "nominal", "sort": "-x", "title": None},
+                "x": {"field": "articles", "type": "quantitative"},
+            },
+        }
+
+    def top(column: str) -> str:
+        return (
+            f"SELECT {column}, count(*) AS articles FROM articles WHERE {column} != '' "
+            f"{_ARTICLE_FILTERS} GROUP BY {column} ORDER BY articles DESC LIMIT 15"
+        )
+
+    per_month = f"""WITH counted AS (
+  SELECT substr(published_at, 1, 7) AS month, province, count(*) AS articles
+  FROM articles WHERE published_at != '' {_ARTICLE_FILTERS} GROUP BY month, province),
+leading AS (SELECT province FROM counted GROUP BY province
+  ORDER BY sum(articles) DESC LIMIT {_TOP_PROVINCES})
+SELECT month || '-01' AS month,
+  CASE WHEN province IN (SELECT province FROM leading) AND province != '' THEN province
+    ELSE '其他 (other)' END AS province,
+  sum(articles) AS articles
+FROM counted GROUP BY 1, 2 ORDER BY 1"""
+    return {
+        "title": "投促中国 开发区新闻: the archive at a glance",
+        "description": "Articles by month, province, zone and source, and the harvests' "
+        "failures. Filters apply to the article charts.",
+        "layout": [
+            ["articles", "provinces", "failing"],
+            ["per-month", "per-month", "per-month"],
+            ["zones", "sources", "sources"],
+            ["failures", "failures", "failures"],
+        ],
+        "filters": {
+            "province": {
+                "name": "Province",
+                "type": "select",
+                "db": database,
+                "query": "SELECT DISTINCT province FROM articles WHERE province != '' "
+                "ORDER BY province",
+            },
+            "since": {"name": "Published since", "type": "date"},
+            "until": {"name": "Published until", "type": "date"},
+        },  # fmt: skip
+        "charts": {
+            "articles": chart(
+                "Articles",
+                f"SELECT count(*) AS articles FROM articles WHERE 1 {_ARTICLE_FILTERS}",
+                {"field": "articles"},
+                "metric",
+            ),
+            "provinces": chart(
+                "Provinces",
+                "SELECT count(DISTINCT province) AS provinces FROM articles "
+                f"WHERE province != '' {_ARTICLE_FILTERS}",
+                {"field": "provinces"},
+                "metric",
+            ),
+            "failing": chart(
+                "Open failures (pages not archived yet)",
+                "SELECT count(*) AS failures FROM failures",
+                {"field": "failures"},
+                "metric",
+            ),
+            "per-month": chart(
+                f"Articles per month, by province (the {_TOP_PROVINCES} largest)",
+                per_month,
+                {
+                    "mark": {"type": "bar", "tooltip": True},
+                    "encoding": {
+                        "x": {
+                            "field": "month",
+                            "type": "temporal",
+                            "timeUnit": "yearmonth",
+                            "title": None,
+                        },
+                        "y": {"field": "articles", "type": "quantitative", "stack": True},
+                        "color": {"field": "province", "type": "nominal"},
+                    },
+                },  # fmt: skip
+            ),
+            "zones": chart("Top development zones", top("zone"), bars("zone")),
+            "sources": chart("Top sources (来源)", top("source"), bars("source")),
+            "failures": chart(
+                "Harvests: new articles and failures per run",
+                "SELECT started_at, 'new' AS count, coalesce(new, 0) AS pages FROM crawl_runs "
+                "UNION ALL SELECT started_at, 'failed', coalesce(failed, 0) FROM crawl_runs "
+                "ORDER BY started_at",
+                {
+                    "mark": {"type": "line", "point": True, "tooltip": True},
+                    "encoding": {
+                        "x": {"field": "started_at", "type": "temporal", "title": None},
+                        "y": {"field": "pages", "type": "quantitative"},
+                        "color": {"field": "count", "type": "nominal", "title": None},
+                    },
+                },
+            ),
+        },
+    }
+
+
+def _columns_html() -> str:
+    items = "".join(
+        f"<dt>{escape(name)}</dt><dd>{escape(text)}</dd>" for name, text in COLUMNS.items()
+    )
+    return (
+        "<p>One row per article, newest first. Search finds Chinese words of any length "
+        "(<code>A OR B</code>, <code>-A</code>); facets count by province, city, zone, "
+        "source, category and year.</p>"
+        f"<details><summary>What each column holds</summary><dl>{items}</dl></details>"
+    )
+
+
+def metadata(database: str, warc_dir: str | Path | None = None) -> dict[str, Any]:
     """Datasette metadata for an archive whose file name (without .db) is `database`."""
+    tables: dict[str, Any] = {name: {"hidden": True} for name in HIDDEN_TABLES}
+    tables["articles"] = {
+        "description_html": _columns_html(),
+        "sort_desc": "published_at",
+        "size": 50,
+        "facets": ["province", "city", "zone", "source", "category", {"year": "published_at"}],
+        "columns": COLUMNS,
+    }
+    tables["failures"] = {"description": "Pages not archived yet, each with its reason."}
+    tables["crawl_runs"] = {"description": "One row per crawl or harvest.", "sort_desc": "id"}
+    tables["article_revisions"] = {
+        "description": "Earlier versions of articles the site changed.",
+    }
     return {
         "title": "investcrawl: 开发区新闻 of investchn.com",
         "description": "Development-zone news (开发区新闻) archived from 投促中国 by investcrawl.",
         "source": "investchn.com (投促中国), section 开发区新闻",
         "source_url": "https://investchn.com/index.php/home/news/index.html",
         "license": "Articles © their publishers and investchn.com; archived for research",
-        "databases": {
-            database: {
-                "queries": QUERIES,
-                "tables": {
-                    "articles": {
-                        "fts_table": "articles_fts",
-                        "fts_pk": "id",
-                        "sort_desc": "published_at",
-                        "columns": COLUMNS,
-                    },
-                    "articles_fts": {"hidden": True},
-                },
-            }
+        "databases": {database: {"queries": QUERIES, "tables": tables}},
+        "plugins": {
+            PLUGIN: {"database": database, "warc_dir": str(warc_dir) if warc_dir else None},
+            "datasette-dashboards": {"archive": dashboard(database)},
         },
     }
+
+
+def serve_arguments(db_path: str, metadata_path: str, port: int) -> list[str]:
+    """The arguments of `datasette` for `investcrawl serve` (the archive read-only)."""
+    arguments = ["serve", db_path, "--metadata", metadata_path, "-h", "127.0.0.1"]
+    arguments += ["-p", str(port), "--template-dir", str(TEMPLATES)]
+    for name, value in SETTINGS.items():
+        arguments += ["--setting", name, value]
+    return arguments
+
+
+def _ours(datasette: Any, database: str | None) -> dict[str, Any] | None:
+    """The plugin's settings when `database` is the archive they name."""
+    config = datasette.plugin_config(PLUGIN) or {}
+    return config if database and config.get("database") == database else None
 
 
 @hookimpl
 def prepare_connection(conn: Any) -> None:
     conn.create_function("cjk_fts_query", 1, fts_query, deterministic=True)
+    conn.execute("PRAGMA busy_timeout = 5000")  # a harvest's checkpoint: wait, do not fail
+
+
+@hookimpl(trylast=True)  # after Datasette's own search filter: our extra_context wins
+def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> Any:
+    if table != "articles" or not _ours(datasette, database):
+        return None
+    text = request.args.get("_search", "")
+    context = {"supports_search": True, "search": text}
+    if not text.strip():
+        return FilterArguments([], extra_context=context)
+    try:
+        clauses, params = conditions(text, alias="articles")
+    except QueryError as error:
+        raise BadRequest(f"search: {error}") from None
+    return FilterArguments(
+        clauses or ["0"], params, [f'search matches "{text}"'], extra_context=context
+    )
+
+
+class YearFacet(Facet):
+    """Articles per year of a date column: `_facet_year=published_at`."""
+
+    type = "year"
+
+    async def suggest(self) -> list[dict[str, Any]]:
+        return []
+
+    async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
+        results, timed_out = [], []
+        args = dict(self.get_querystring_pairs())
+        size = self.get_facet_size()
+        for config in self.get_configs():
+            column = config["config"].get("column") or config["config"]["simple"]
+            sql = (
+                f'SELECT substr("{column}", 1, 4) AS value, count(*) AS count FROM ({self.sql}) '
+                "WHERE value GLOB '[0-9][0-9][0-9][0-9]' GROUP BY value ORDER BY value DESC "
+                f"LIMIT {size + 1}"
+            )
+            try:
+                rows = await self.ds.execute(
+                    self.database, sql, self.params, truncate=False,
+                    custom_time_limit=self.ds.setting("facet_time_limit_ms"),
+                )  # fmt: skip
+            except QueryInterrupted:
+                timed_out.append(column)
+                continue
+            key, values = f"{column}__startswith", []
+            for row in rows.rows[:size]:
+                selected = args.get(key) == row["value"]
+                change = path_with_removed_args if selected else path_with_added_args
+                values.append(
+                    {
+                        "value": row["value"],
+                        "label": row["value"],
+                        "count": row["count"],
+                        "selected": selected,
+                        "toggle_url": self.ds.absolute_url(
+                            self.request, change(self.request, {key: row["value"]})
+                        ),
+                    }
+                )
+            results.append(
+                {
+                    "name": f"{column} (year)",
+                    "type": self.type,
+                    "results": values,
+                    "hideable": config["source"] != "metadata",
+                    "toggle_url": path_with_removed_args(self.request, {"_facet_year": column}),
+                    "truncated": len(rows.rows) > size,
+                }
+            )
+        return results, timed_out
+
+
+@hookimpl
+def register_facet_classes() -> list[type]:
+    return [YearFacet]
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str, database: str, datasette: Any) -> Any:
+    """Short cells on the table page; `article_id` (any table or query) links the article."""
+    if not _ours(datasette, database):
+        return None
+    if column == "article_id" and isinstance(value, int):
+        return Markup(f'<a href="{_article_path(datasette, database, value)}">{value}</a>')
+    if table != "articles" or not isinstance(value, str):
+        return None
+    if column == "body" and len(value) > BODY_PREVIEW:
+        return value[:BODY_PREVIEW].replace("\n", " ") + "…"
+    if column == "body_html" and value:
+        return f"({len(value):,} characters of HTML)"
+    if column == "content_hash" and value:
+        return value[:12] + "…"
+    return None
+
+
+def _article_path(datasette: Any, database: str, article_id: int) -> str:
+    return datasette.urls.table(database, "articles") + f"/{article_id}"
+
+
+def _capture_path(datasette: Any, database: str, article_id: int) -> str:
+    return datasette.urls.path(f"/-/capture/{database}/{article_id}")
+
+
+@hookimpl
+def extra_template_vars(view_name: str, database: str, table: str, request: Any, datasette: Any):
+    """The article page: the article, its paragraphs and revisions, for templates/row.html."""
+    if view_name != "row" or table != "articles" or not _ours(datasette, database):
+        return None
+
+    async def article() -> dict[str, Any]:
+        pks = request.url_vars.get("pks", "")
+        if not pks.isdigit():
+            return {}
+        db = datasette.get_database(database)
+        found = (await db.execute("SELECT * FROM articles WHERE id = ?", [int(pks)])).rows
+        if not found:
+            return {}
+        row = dict(found[0])
+        revisions = await db.execute(
+            "SELECT revision_id, replaced_at, title, fetched_at, warc_file FROM "
+            "article_revisions WHERE article_id = ? ORDER BY revision_id DESC",
+            [row["id"]],
+        )
+        capture = _capture_path(datasette, database, row["id"])
+        return {
+            "article": row,
+            "paragraphs": [line for line in (row["body"] or "").splitlines() if line.strip()],
+            "capture_url": capture if row["warc_file"] else None,
+            "revisions": [
+                {**dict(r), "capture_url": f"{capture}?revision={r['revision_id']}"}
+                for r in revisions.rows
+            ],
+            "record": {
+                name: row[name]
+                for name in COLUMNS
+                if name not in ("title", "body", "body_html") and name in row
+            },
+        }
+
+    return article
+
+
+async def capture(request: Any, datasette: Any) -> Response:
+    """The captured page of an article (or of one of its revisions), from its WARC file."""
+    from investcrawl.warc import read_capture
+
+    database, article_id = request.url_vars["database"], int(request.url_vars["article_id"])
+    config = _ours(datasette, database)
+    if config is None:
+        raise NotFound(f"no archive named {database}")
+    revision = request.args.get("revision", "")
+    if revision:
+        if not revision.isdigit():
+            raise BadRequest("revision must be a number")
+        sql = "SELECT warc_file, warc_offset FROM article_revisions WHERE article_id = ? AND "
+        found = await datasette.get_database(database).execute(
+            sql + "revision_id = ?", [article_id, int(revision)]
+        )
+    else:
+        found = await datasette.get_database(database).execute(
+            "SELECT warc_file, warc_offset FROM articles WHERE id = ?", [article_id]
+        )
+    if not found.rows or not found.rows[0]["warc_file"]:
+        raise NotFound(f"no capture of article {article_id} in the archive")
+    if not config.get("warc_dir"):
+        raise NotFound("captures are not served: start with investcrawl serve --warc-dir")
+    name, offset = found.rows[0]["warc_file"], found.rows[0]["warc_offset"]
+    try:
+        page = await asyncio.to_thread(read_capture, config["warc_dir"], name, offset)
+    except (OSError, ValueError) as error:
+        raise NotFound(f"capture {name} @ {offset} cannot be read: {error}") from None
+    when = datetime.fromisoformat(page.capture.date.replace("Z", "+00:00"))
+    return Response(
+        page.body,
+        status=200,
+        content_type=page.content_type or "application/octet-stream",
+        headers={
+            # The page runs no script and fetches nothing: it is shown, not executed.
+            "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'",
+            "X-Content-Type-Options": "nosniff",
+            "Memento-Datetime": format_datetime(when, usegmt=True),
+            "Link": f'<{page.url}>; rel="original"',
+        },
+    )
+
+
+@hookimpl
+def register_routes() -> list[tuple[str, Any]]:
+    return [(r"^/-/capture/(?P<database>[^/]+)/(?P<article_id>[0-9]{1,18})$", capture)]

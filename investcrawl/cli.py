@@ -619,25 +619,45 @@ def migrate(db_path: str) -> None:
     click.echo(f"{db_path} is up to date")
 
 
+def warc_dir_option(function: Any) -> Any:
+    return click.option(
+        "--warc-dir",
+        default="data/warc",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="The WARC files, for links to each article's captured page.",
+    )(function)
+
+
 @cli.command("datasette-metadata")
 @db_option
-def datasette_metadata(db_path: str) -> None:
+@warc_dir_option
+def datasette_metadata(db_path: str, warc_dir: str) -> None:
     """Print Datasette metadata (JSON) for an archive: titles, columns, canned queries.
+
+    `investcrawl serve` gives Datasette this and more (templates, settings); use this to
+    run Datasette yourself.
 
     Example:
 
-        datasette serve -i data/archive.db --metadata <(investcrawl datasette-metadata)
+        datasette serve data/archive.db --metadata <(investcrawl datasette-metadata)
     """
     from investcrawl.browse import metadata
 
-    click.echo(json.dumps(metadata(Path(db_path).stem), ensure_ascii=False, indent=2))
+    warc = str(Path(warc_dir).resolve())
+    click.echo(json.dumps(metadata(Path(db_path).stem, warc), ensure_ascii=False, indent=2))
 
 
 @cli.command()
 @db_option
+@warc_dir_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
-def serve(db_path: str, port: int) -> None:
-    """Browse the archive in Datasette, read-only (immutable), on 127.0.0.1.
+def serve(db_path: str, warc_dir: str, port: int) -> None:
+    """Browse the archive in Datasette, on 127.0.0.1, read-only.
+
+    The archive is opened read-only (mode=ro), so it can be browsed while a harvest
+    writes to it: pages show what the harvest has committed. Searches, facets, each
+    article as a page with its captured copy, and a dashboard (/-/dashboards/archive).
 
     Example:
 
@@ -646,29 +666,16 @@ def serve(db_path: str, port: int) -> None:
     import shutil
     import tempfile
 
-    from investcrawl.browse import metadata
+    from investcrawl.browse import metadata, serve_arguments
 
     _read(db_path).close()
     datasette = shutil.which("datasette") or str(Path(sys.executable).with_name("datasette"))
     if not Path(datasette).exists():
         raise click.ClickException("Datasette is not installed: pip install 'investcrawl[browse]'")
+    warc = str(Path(warc_dir).resolve())
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as meta:
-        json.dump(metadata(Path(db_path).stem), meta, ensure_ascii=False)
-    os.execv(
-        datasette,
-        [
-            datasette,
-            "serve",
-            "-i",
-            db_path,
-            "--metadata",
-            meta.name,
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-    )
+        json.dump(metadata(Path(db_path).stem, warc), meta, ensure_ascii=False)
+    os.execv(datasette, [datasette, *serve_arguments(db_path, meta.name, port)])
 
 
 @cli.command("check-site")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -266,39 +265,6 @@ def test_every_command_has_help_with_an_example():
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Example:" in result.output, f"{name} --help has no example"
-
-
-def test_datasette_serves_the_archive_with_chinese_search(archive):
-    from datasette.app import Datasette
-
-    from investcrawl.browse import metadata
-
-    async def check():
-        datasette = Datasette(immutables=[str(archive)], metadata=metadata(archive.stem))
-        await datasette.invoke_startup()
-        # The table's search box: a two-character word.
-        box = await datasette.client.get("/archive/articles.json?_search=盐城&_shape=array")
-        assert box.status_code == 200
-        assert {row["id"] for row in box.json()} == {1, 2}
-        # The canned search query: a longer phrase, with a filter.
-        canned = await datasette.client.get(
-            "/archive/search.json?q=嘉兴港区&city=&province=&since=&_shape=array"
-        )
-        assert canned.status_code == 200, canned.text
-        assert [row["id"] for row in canned.json()] == [3]
-        per_zone = await datasette.client.get(
-            "/archive/zone_over_time.json?zone=嘉兴港区&_shape=array"
-        )
-        assert per_zone.json() == [{"month": "2021-10", "articles": 1}]
-        meta = await datasette.client.get("/-/metadata.json")
-        assert (
-            meta.json()["databases"]["archive"]["tables"]["articles"]["fts_table"] == "articles_fts"
-        )
-        # Read-only: no writes through Datasette.
-        databases = await datasette.client.get("/-/databases.json")
-        assert databases.json()[0]["is_mutable"] is False
-
-    asyncio.run(check())
 
 
 def investcrawl(*args):

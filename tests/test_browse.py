@@ -1,0 +1,286 @@
+"""Browsing in Datasette as a researcher does: `investcrawl serve` on a crawled archive,
+every page and JSON answer fetched over HTTP from the running server."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import subprocess
+import sys
+import time
+import unicodedata
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, rows, run_crawl, run_harvest, slow_settings, start_mirror
+
+from investcrawl.archive import open_archive
+from investcrawl.browse import BODY_PREVIEW
+from investcrawl.warc import iter_responses
+
+
+class Served:
+    """`investcrawl serve` on an archive, on a free loopback port."""
+
+    def __init__(self, archive: Path, warc_dir: Path) -> None:
+        command = [sys.executable, "-m", "investcrawl.cli", "serve", "--db", str(archive),
+                   "--warc-dir", str(warc_dir), "--port", "0"]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        )
+        for line in self.process.stderr:
+            found = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+            if found:
+                self.url = found.group(1)
+                break
+        else:
+            raise AssertionError(f"investcrawl serve did not start: {self.process.wait()}")
+        self.db = archive.stem
+
+    def get(self, path: str, **params: str) -> tuple[int, dict[str, str], bytes]:
+        query = urllib.parse.urlencode(params, doseq=True)
+        url = self.url + urllib.parse.quote(path) + (f"?{query}" if query else "")
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def json(self, path: str, **params: str):
+        status, _, body = self.get(path, **params)
+        assert status == 200, body[:500]
+        return json.loads(body)
+
+    def html(self, path: str, **params: str) -> str:
+        status, _, body = self.get(path, **params)
+        assert status == 200, body[:500]
+        return body.decode("utf-8")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    """The fixture mirror crawled into an archive with its WARC files."""
+    folder = tmp_path_factory.mktemp("browse")
+    mirror = start_mirror()
+    try:
+        result = run_crawl(mirror.url, folder / "archive.db")
+    finally:
+        mirror.process.terminate()
+        mirror.process.wait(timeout=10)
+    assert "Traceback" not in result.stderr
+    return folder / "archive.db"
+
+
+@pytest.fixture(scope="module")
+def served(crawled):
+    before = hashlib.sha256(crawled.read_bytes()).hexdigest()
+    server = Served(crawled, crawled.parent / "warc")
+    yield server
+    server.stop()
+    # Browsing wrote nothing to the archive.
+    assert hashlib.sha256(crawled.read_bytes()).hexdigest() == before
+
+
+def articles(archive: Path) -> list[dict]:
+    return rows(archive, "SELECT * FROM articles")
+
+
+def holding(archive: Path, word: str) -> set[int]:
+    """The ids of the articles whose title or body contains the word, by reading them."""
+    word = unicodedata.normalize("NFKC", word).lower()
+    return {
+        a["id"]
+        for a in articles(archive)
+        if word in unicodedata.normalize("NFKC", a["title"] + "\n" + a["body"]).lower()
+    }
+
+
+def table_ids(served: Served, **params: str) -> set[int]:
+    answer = served.json(
+        f"/{served.db}/articles.json", _shape="objects", _col="title", _size="max", **params
+    )
+    return {row["id"] for row in answer["rows"]}
+
+
+@pytest.mark.parametrize("word", ["盐城", "开发区", "嘉兴港区", "经济开发区", "港", "项目"])
+def test_the_table_search_box_finds_words_of_any_length(served, crawled, word):
+    truth = holding(crawled, word)
+    assert truth, "each word is in some article"
+    assert truth != {a["id"] for a in articles(crawled)}, "and not in every one"
+    assert table_ids(served, _search=word) == truth
+    # The HTML page says so, and keeps the word in its search box.
+    page = served.html(f"/{served.db}/articles", _search=word)
+    assert f"{len(truth):,} row" in page
+    assert f'name="_search" value="{word}"' in page
+
+
+def test_the_table_search_box_takes_or_and_exclusion(served, crawled):
+    yancheng, jiaxing = holding(crawled, "盐城"), holding(crawled, "嘉兴")
+    assert table_ids(served, _search="盐城 OR 嘉兴") == yancheng | jiaxing
+    every = {a["id"] for a in articles(crawled)}
+    assert table_ids(served, _search="-盐城") == every - yancheng
+    assert table_ids(served, _search="开发区 NOT 盐城") == holding(crawled, "开发区") - yancheng
+    # With the table's own filters.
+    first_zone = articles(crawled)[0]["zone"]
+    in_zone = {a["id"] for a in articles(crawled) if a["zone"] == first_zone}
+    in_zone_too = holding(crawled, "开发区") & in_zone
+    assert table_ids(served, _search="开发区", zone=first_zone) == in_zone_too
+    # A query that cannot be searched is a clear 400, not a server error.
+    status, _, body = served.get(f"/{served.db}/articles.json", _search="盐 OR 城")
+    assert status == 400 and b"one-character word" in body
+
+
+def test_facets_count_by_province_city_zone_source_category_and_year(served, crawled):
+    answer = served.json(f"/{served.db}/articles.json", _size="0")
+    facets = answer["facet_results"]
+    everything = articles(crawled)
+    for column in ("province", "city", "zone", "source", "category"):
+        got = {item["value"]: item["count"] for item in facets[column]["results"]}
+        assert got == dict(Counter(a[column] for a in everything)), column
+    years = facets["published_at (year)"]["results"]
+    assert {y["value"]: y["count"] for y in years} == dict(
+        Counter(a["published_at"][:4] for a in everything)
+    )
+    # Choosing a year keeps the articles of that year.
+    chosen = years[-1]
+    url = urllib.parse.urlsplit(chosen["toggle_url"])
+    params = {**dict(urllib.parse.parse_qsl(url.query)), "_size": "max", "_shape": "objects"}
+    picked = served.json(url.path, **params, _col="published_at")
+    assert {row["published_at"][:4] for row in picked["rows"]} == {chosen["value"]}
+    assert len(picked["rows"]) == chosen["count"]
+
+
+def test_the_table_page_is_short_rows_and_the_internal_tables_are_hidden(served, crawled):
+    page = served.html(f"/{served.db}/articles", _size="max")
+    longest = max(articles(crawled), key=lambda a: len(a["body"]))
+    assert len(longest["body"]) > BODY_PREVIEW + 15
+    assert html.escape(longest["body"][:20]) in page  # its start, cut
+    assert html.escape(longest["body"][-15:]) not in page
+    assert "&lt;p&gt;" not in page.split("<tbody>")[1].split("</tbody>")[0]  # no body_html
+    assert "characters of HTML" in page
+    # The column descriptions are folded away (a details element), not a page of text.
+    assert re.search(r"<details><summary>What each column holds</summary>", page)
+    tables = {t["name"]: t["hidden"] for t in served.json(f"/{served.db}.json")["tables"]}
+    shown = {name for name, hidden in tables.items() if not hidden}
+    assert shown == {"articles", "article_revisions", "crawl_runs", "failures"}
+
+
+def test_the_article_page_reads_as_an_article_with_its_capture(served, crawled):
+    article = max(articles(crawled), key=lambda a: a["body"].count("\n"))
+    paragraphs = [line for line in article["body"].splitlines() if line.strip()]
+    assert len(paragraphs) >= 2
+    page = served.html(f"/{served.db}/articles/{article['id']}")
+    assert f"<h1>{article['title']}</h1>" in page
+    for paragraph in paragraphs:
+        assert f"<p>{paragraph}</p>" in page
+    assert f'<a href="{article["url"]}"' in page
+    capture = f"/-/capture/{served.db}/{article['id']}"
+    assert f'<a href="{capture}">Captured copy</a>' in page
+    # The capture is the page as the crawler received it, from the WARC file.
+    status, headers, body = served.get(capture)
+    assert status == 200
+    warc = {c.capture.offset: c for c in iter_responses(crawled.parent / "warc")}
+    assert body == warc[article["warc_offset"]].body
+    assert headers["Content-Security-Policy"].startswith("sandbox;")  # shown, not run
+    assert headers["Link"] == f'<{article["url"]}>; rel="original"'
+    # No such article, or a row page of another table: plain answers.
+    assert served.get(f"/-/capture/{served.db}/1")[0] == 404
+    assert served.get(f"/-/capture/nosuchdb/{article['id']}")[0] == 404
+    assert served.get(f"/{served.db}/crawl_runs/1")[0] == 200
+
+
+def test_canned_queries_filter_and_link_each_article(served, crawled):
+    everything = articles(crawled)
+    zone = Counter(a["zone"] for a in everything).most_common(1)[0][0]
+    dates = sorted(a["published_at"][:10] for a in everything if a["zone"] == zone)
+    since, until = dates[0], dates[-1]
+    params = {"zone": zone, "city": "", "province": "", "since": since, "until": until}
+    found = served.json(f"/{served.db}/latest.json", _shape="array", **params)
+    truth = {a["id"] for a in everything if a["zone"] == zone}
+    assert {row["article_id"] for row in found} == truth
+    # until includes its whole day (published_at may carry a time).
+    params["until"] = dates[0]
+    found = served.json(f"/{served.db}/latest.json", _shape="array", **params)
+    assert {row["published_at"][:10] for row in found} == {dates[0]}
+    page = served.html(f"/{served.db}/search", q="开发区", **{**params, "until": until})
+    hits = holding(crawled, "开发区") & truth
+    assert hits
+    for article_id in hits:
+        assert f'<a href="/{served.db}/articles/{article_id}">{article_id}</a>' in page
+
+
+def test_the_dashboard_is_set_up_and_each_chart_query_answers(served, crawled):
+    from datasette_dashboards import replace_opts_in_query
+
+    assert "投促中国" in served.html("/-/dashboards/archive")
+    config = served.json("/-/metadata.json")["plugins"]["datasette-dashboards"]["archive"]
+    assert set(config["charts"]) >= {"per-month", "zones", "sources", "failures"}
+    everything = articles(crawled)
+    province = everything[0]["province"]
+    for options in ({}, {"province": province, "since": "2000-01-01", "until": "2100-01-01"}):
+        answers = {}
+        for name, chart in config["charts"].items():
+            sql = replace_opts_in_query(chart["query"], options)
+            answers[name] = served.json(f"/{served.db}.json", sql=sql, _shape="array", **options)
+        chosen = [a for a in everything if a["province"] == options.get("province", a["province"])]
+        assert answers["articles"] == [{"articles": len(chosen)}]
+        assert sum(row["articles"] for row in answers["per-month"]) == len(chosen)
+        top_zone = Counter(a["zone"] for a in chosen).most_common(1)[0]
+        assert (answers["zones"][0]["zone"], answers["zones"][0]["articles"]) == top_zone
+        runs = rows(crawled, "SELECT count(*) AS n FROM crawl_runs")[0]["n"]
+        assert len(answers["failures"]) == 2 * runs
+
+
+def test_nothing_can_be_written_through_datasette(served):
+    status, _, body = served.get(f"/{served.db}.json", sql="DELETE FROM articles")
+    assert status == 400 and b"Statement must be a SELECT" in body
+
+
+def test_browsing_during_a_harvest_shows_committed_articles_and_never_an_error(tmp_path):
+    archive = tmp_path / "archive.db"
+    open_archive(archive).close()  # an empty archive, as before a first harvest
+    server = Served(archive, tmp_path / "warc")
+    mirror = start_mirror()
+    try:
+        harvest = run_harvest(
+            mirror.url, archive, settings=slow_settings(0.1, batch=2),
+            popen={"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL},
+        )  # fmt: skip
+        counts, pages = [], 0
+        while harvest.poll() is None:
+            answer = server.json(f"/{server.db}/articles.json", _size="0")
+            counts.append(answer["filtered_table_rows_count"])
+            for path, params in (
+                (f"/{server.db}/articles", {"_search": "开发区"}),
+                (f"/{server.db}", {}),
+                ("/-/dashboards/archive", {}),
+            ):
+                status, _, body = server.get(path, **params)
+                assert status == 200, body[:300]
+                pages += 1
+            time.sleep(0.05)
+        assert harvest.returncode == 0
+        final = rows(archive, "SELECT count(*) AS n FROM articles")[0]["n"]
+        assert counts == sorted(counts), "a reader saw an article vanish"
+        assert len(set(counts)) >= 3, "the harvest was watched while it wrote"
+        # Once it is done, the server shows all of it (not a count from when it started).
+        assert (
+            server.json(f"/{server.db}/articles.json", _size="0")["filtered_table_rows_count"]
+            == final
+        )
+        assert table_ids(server, _search="开发区") == holding(archive, "开发区")
+        assert pages > 10
+    finally:
+        server.stop()
+        mirror.process.terminate()
+        mirror.process.wait(timeout=10)
