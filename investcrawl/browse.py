@@ -42,9 +42,14 @@ from investcrawl.search import QueryError, conditions, fts_query
 
 PLUGIN = "investcrawl"
 TEMPLATES = Path(__file__).with_name("templates")
-# Datasette settings of `serve`: long cells cut on query pages, facets given time to count
-# a large archive.
-SETTINGS = {"truncate_cells_html": "120", "facet_time_limit_ms": "1000"}
+# Datasette settings of `serve`: long cells cut on query pages, short facets given time to
+# count a large archive.
+SETTINGS = {
+    "truncate_cells_html": "120",
+    "default_facet_size": "10",
+    "facet_time_limit_ms": "1000",
+    "suggest_facets": "off",  # the dates and hashes it suggests are noise here
+}
 HIDDEN_TABLES = ("_sqlite_migrations", "crawl_state", "id_misses", "template_lines", "articles_fts")
 BODY_PREVIEW = 60  # characters of the body on the table page
 
@@ -356,7 +361,7 @@ class YearFacet(Facet):
                 )
             results.append(
                 {
-                    "name": f"{column} (year)",
+                    "name": column,  # shown as "published_at (year)"
                     "type": self.type,
                     "results": values,
                     "hideable": config["source"] != "metadata",
@@ -385,6 +390,8 @@ def render_cell(value: Any, column: str, table: str, database: str, datasette: A
         return value[:BODY_PREVIEW].replace("\n", " ") + "…"
     if column == "body_html" and value:
         return f"({len(value):,} characters of HTML)"
+    if column == "url" and value.startswith(("http://", "https://")):
+        return Markup(f'<a href="{escape(value)}">{escape(value.rsplit("/", 1)[-1])}</a>')
     if column == "content_hash" and value:
         return value[:12] + "…"
     return None

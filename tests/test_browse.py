@@ -147,7 +147,7 @@ def test_facets_count_by_province_city_zone_source_category_and_year(served, cra
     for column in ("province", "city", "zone", "source", "category"):
         got = {item["value"]: item["count"] for item in facets[column]["results"]}
         assert got == dict(Counter(a[column] for a in everything)), column
-    years = facets["published_at (year)"]["results"]
+    years = facets["published_at"]["results"]
     assert {y["value"]: y["count"] for y in years} == dict(
         Counter(a["published_at"][:4] for a in everything)
     )
