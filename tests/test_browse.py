@@ -243,8 +243,11 @@ def test_the_dashboard_is_set_up_and_each_chart_query_answers(served, crawled):
         assert sum(row["articles"] for row in answers["per-month"]) == len(chosen)
         top_zone = Counter(a["zone"] for a in chosen).most_common(1)[0]
         assert (answers["zones"][0]["zone"], answers["zones"][0]["articles"]) == top_zone
-        runs = rows(crawled, "SELECT count(*) AS n FROM crawl_runs")[0]["n"]
-        assert len(answers["failures"]) == 2 * runs
+        runs = rows(crawled, "SELECT started_at, new, failed FROM crawl_runs")
+        for count in ("new", "failed"):
+            charted = [row for row in answers["failures"] if row["count"] == count]
+            assert sum(row["pages"] for row in charted) == sum(run[count] or 0 for run in runs)
+            assert len(charted) == len({run["started_at"][:7] for run in runs})
 
 
 def test_nothing_can_be_written_through_datasette(served):
