@@ -313,6 +313,15 @@ def _add_template_lines_and_province_source(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE articles SET province_source = '' WHERE province_source IS NULL")
 
 
+@migrations(name="0007_facet_indexes")
+def _index_source_and_category(db: sqlite_utils.Database) -> None:
+    # Datasette's facets and dashboard count articles by source and category: with an
+    # index each is a scan of a small index, not of every body (on 100,000 articles the
+    # source facet timed out at one second).
+    for column in ("source", "category"):
+        db["articles"].create_index([column], find_unique_name=True)
+
+
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
 
 

@@ -188,7 +188,7 @@ def test_archive_schema(tmp_path):
     indexed = {
         row["name"] for row in rows(archive, "SELECT name FROM pragma_index_list('articles')")
     }
-    for column in ("published_at", "city", "zone"):
+    for column in ("published_at", "city", "zone", "province", "source", "category"):
         assert any(column in name for name in indexed), column
     applied = rows(archive, "SELECT name FROM _sqlite_migrations")
     assert [row["name"] for row in applied] == [
@@ -198,6 +198,7 @@ def test_archive_schema(tmp_path):
         "0004_contentless_search",
         "0005_links_and_run_errors",
         "0006_template_lines_and_province_source",
+        "0007_facet_indexes",
     ]
 
 
