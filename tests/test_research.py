@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -209,6 +212,125 @@ def test_plot_is_a_real_png_of_the_expected_size(archive, tmp_path):
         assert image.format == "PNG" and image.size == (1200, 600)
         colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
         assert colours is not None and len(colours) > 20  # drawn, not blank
+
+
+def months_from(first, count):
+    start = int(first[:4]) * 12 + int(first[5:7]) - 1
+    return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(start, start + count)]
+
+
+# The plot's time axis on the spans researchers meet: (months with articles, labels expected).
+SPANS = {
+    "two months": (["2023-01", "2023-02"], ["2023-01", "2023-02"]),
+    "one month": (["2023-05"], ["2023-05"]),
+    "ten years": (months_from("2014-01", 120), ["2014-01", *map(str, range(2015, 2023)), "2023-12"]),
+    "an outlier": (["2009-05", *months_from("2023-01", 24)], ["2009-05", *map(str, range(2012, 2023, 2)), "2024-12"]),
+    "no dates": ([], []),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("span", SPANS)
+def test_plot_month_ticks_fit_the_span(span):
+    from investcrawl.plot import _months, month_ticks
+
+    dated, labels = SPANS[span]
+    months = _months(dated[0], dated[-1]) if dated else []
+    ticks = month_ticks(months)
+    assert [label for _, label in ticks] == labels
+    assert [months[i][: len(label)] for i, label in ticks] == labels  # each at its column
+
+
+def plot_archive(path, dated_provinces):
+    """An archive of one article per (YYYY-MM, province)."""
+    writer = ArchiveWriter(open_archive(path))
+    for article_id, (month, province) in enumerate(dated_provinces, 1):
+        fields = {"published_at": f"{month}-15", "province": province}
+        writer.add_article({**article(article_id, f"t{article_id}", "b"), **fields})
+    writer.close()
+    return path
+
+
+def chinese_font_installed():
+    """Whether fontconfig knows a font the plot may use for Chinese (Debian: fonts-noto-cjk)."""
+    from investcrawl.plot import CJK_FONTS
+
+    fc_list = shutil.which("fc-list")
+    if not fc_list:
+        return False
+    command = [fc_list, ":lang=zh", "family"]
+    families = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+    return any(name in families for name in CJK_FONTS)
+
+
+# Runs the CLI as `python -m investcrawl.cli` does, on a machine without a Chinese font:
+# matplotlib neither lists one nor finds one on disk.
+WITHOUT_CJK_FONTS = """
+import runpy
+from matplotlib import font_manager
+from investcrawl.plot import CJK_FONTS
+manager = font_manager.fontManager
+manager.ttflist = [font for font in manager.ttflist if font.name not in CJK_FONTS]
+font_manager.findSystemFonts = lambda *args, **kwargs: []
+runpy.run_module("investcrawl.cli", run_name="__main__")
+"""
+PLOT_PROVINCES = ["江苏", "浙江", "广东省", "未知地区", ""]  # with a suffix, not a province, none
+
+
+@pytest.mark.parametrize("fonts", ["with a Chinese font", "without"])
+@pytest.mark.parametrize("span", SPANS)
+def test_plot_through_the_cli_fits_the_span_and_warns_nothing(tmp_path, span, fonts):
+    if fonts == "with a Chinese font" and not chinese_font_installed():
+        pytest.skip("no Chinese font installed (fonts-noto-cjk)")
+    dated, labels = SPANS[span]
+    db = plot_archive(tmp_path / "a.db", [(m, PLOT_PROVINCES[i % 5]) for i, m in enumerate(dated)])
+    svg = tmp_path / "coverage.svg"
+    args = ["stats", "--db", db, "--plot", svg]
+    if fonts == "without":
+        command = [sys.executable, "-c", WITHOUT_CJK_FONTS, *map(str, args)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    else:
+        result = investcrawl(*args)
+    assert result.returncode == 0, result.stderr
+    for noise in ("Warning", "findfont", "Glyph"):
+        assert noise not in result.stderr
+    texts = re.findall(r"<!-- (.*?) -->", svg.read_text(encoding="utf-8"))  # every text drawn
+    assert [text for text in texts if re.fullmatch(r"\d{4}(-\d\d)?", text)] == labels
+    assert not [text for text in texts if re.fullmatch(r"\d+\.\d+", text)]  # whole articles
+    han = [text for text in texts if re.search(r"[\u4e00-\u9fff]", text)]
+    if fonts == "without":
+        assert not han and ("Jiangsu" in texts or not dated)
+    elif dated:
+        assert "江苏" in han
+    if not dated:
+        assert "no dated articles" in texts
+
+
+@pytest.mark.filterwarnings("error")  # a glyph missing from the font, say
+@pytest.mark.parametrize("cjk", [True, False])
+@pytest.mark.parametrize("span", ["ten years", "an outlier", "13 months", "35 years"])
+def test_plot_labels_do_not_overlap_at_1200_by_600(span, cjk):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from investcrawl import site
+    from investcrawl.plot import cjk_font, coverage_figure
+
+    if cjk and not chinese_font_installed():
+        pytest.skip("no Chinese font installed (fonts-noto-cjk)")
+    font = cjk_font() if cjk else None
+    dated = {"13 months": months_from("2022-12", 13), "35 years": months_from("1990-03", 418)}
+    months = dated.get(span) or SPANS[span][0]
+    provinces = [*site.PROVINCES, "", "内蒙古自治区"]  # every row a plot may have
+    rows = [(month, provinces[i % len(provinces)], 1 + i % 7) for i, month in enumerate(months)]
+    rows += [(months[0], province, 1) for province in provinces]
+    canvas = FigureCanvasAgg(coverage_figure(rows, font))
+    canvas.draw()
+    for axes in canvas.figure.axes:  # the heat map and its colour bar
+        for labels in (axes.get_xticklabels(), axes.get_yticklabels()):
+            boxes = [label.get_window_extent() for label in labels if label.get_text()]
+            for box in boxes:
+                assert 0 <= box.x0 and box.x1 <= 1200 and 0 <= box.y0 and box.y1 <= 600
+            for box, following in itertools.pairwise(boxes):
+                assert not box.overlaps(following), [label.get_text() for label in labels]
 
 
 @pytest.mark.parametrize(
