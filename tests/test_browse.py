@@ -179,6 +179,10 @@ def test_the_table_page_is_short_rows_and_the_internal_tables_are_hidden(served,
     tables = {t["name"]: t["hidden"] for t in served.json(f"/{served.db}.json")["tables"]}
     shown = {name for name, hidden in tables.items() if not hidden}
     assert shown == {"articles", "article_revisions", "crawl_runs", "failures"}
+    # The database page starts with the articles: first in its list and its SQL box.
+    database = served.html(f"/{served.db}")
+    assert ">select * from articles</textarea>" in database
+    assert database.index(f'href="/{served.db}/articles"') < database.index("crawl_runs")
 
 
 def test_the_article_page_reads_as_an_article_with_its_capture(served, crawled):
