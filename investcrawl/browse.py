@@ -17,7 +17,9 @@ running harvest has committed, never a half-written page) with what this module 
     the body as paragraphs, the original URL, its WARC capture and earlier revisions;
   - `/-/capture/{database}/{id}`: the captured page as the crawler received it, read from
     the WARC file, sandboxed (no script runs, nothing is fetched);
-  - the SQL function `cjk_fts_query(text)` for canned queries.
+  - the SQL functions of the canned `search` query: `cjk_fts_query(q)` and
+    `cjk_fts_excluded(q)` (FTS5 expressions of a query's words and excluded words) and
+    `cjk_text_matches(q, title, body)` (its one-character words).
 
     investcrawl serve --db data/archive.db --warc-dir data/warc      # on 127.0.0.1:8001
 """
@@ -38,7 +40,7 @@ from datasette.utils import path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import BadRequest, NotFound, Response
 from markupsafe import Markup, escape
 
-from investcrawl.search import QueryError, conditions, fts_query
+from investcrawl.search import QueryError, conditions, fts_excluded, fts_query, text_matches
 
 PLUGIN = "investcrawl"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -90,24 +92,17 @@ FILTERS = """
 QUERIES = {
     "search": {
         "title": "Search articles (Chinese words of any length)",
-        "description": "Every word must appear in the title or body (A OR B: either; -A: not A). "
-        "Filters may be left empty; since and until are dates (YYYY-MM-DD), both included. "
-        "Words of one character: use the search box of the articles table.",
-        "sql": f"""select a.id as article_id, a.published_at, a.title, a.province, a.city,
-  a.zone, a.source
-from articles_fts join articles a on a.id = articles_fts.rowid
-where articles_fts match cjk_fts_query(:q){FILTERS}
-order by articles_fts.rowid desc
-limit 1000""",
-    },
-    "latest": {
-        "title": "Articles, newest first, with filters",
-        "description": "Every filter may be left empty; since and until are dates, included.",
+        "description": "Every word must appear in the title or body (A OR B: either; -A: not A); "
+        "with no words, every article. Filters may be left empty; since and until are dates "
+        "(YYYY-MM-DD), both included.",
         "sql": f"""select a.id as article_id, a.published_at, a.title, a.province, a.city,
   a.zone, a.source
 from articles a
-where 1{FILTERS}
-order by a.published_at desc, a.id desc
+where (cjk_fts_query(:q) = ''
+    or a.id in (select rowid from articles_fts where articles_fts match cjk_fts_query(:q)))
+  and a.id not in (select rowid from articles_fts where articles_fts match cjk_fts_excluded(:q))
+  and cjk_text_matches(:q, a.title, a.body){FILTERS}
+order by a.id desc
 limit 1000""",
     },
     "zone_over_time": {
@@ -304,6 +299,8 @@ def _ours(datasette: Any, database: str | None) -> dict[str, Any] | None:
 @hookimpl
 def prepare_connection(conn: Any) -> None:
     conn.create_function("cjk_fts_query", 1, fts_query, deterministic=True)
+    conn.create_function("cjk_fts_excluded", 1, fts_excluded, deterministic=True)
+    conn.create_function("cjk_text_matches", 3, text_matches, deterministic=True)
     conn.execute("PRAGMA busy_timeout = 5000")  # a harvest's checkpoint: wait, do not fail
 
 

@@ -22,6 +22,7 @@ import unicodedata
 from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 BREAK = "zzbrk"  # between runs, so a phrase never spans a punctuation mark or a line
@@ -138,15 +139,41 @@ def _term(word: str) -> tuple[str, str] | None:
     return "phrase", '"' + index_tokens(word) + '"'
 
 
-def fts_query(text: str) -> str:
-    """The FTS5 MATCH expression for a query (for Datasette's canned search)."""
+# --- The same search as SQL functions, for Datasette's canned query -----------------------
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> Query | None:
     try:
-        query = parse_query(text)
+        return parse_query(text)
     except QueryError:
-        return '""'
-    if query.match and query.exclude:
-        return f"{query.match} NOT ({query.exclude})"
-    return query.match or '""'
+        return None
+
+
+def fts_query(text: str) -> str:
+    """The FTS5 MATCH expression of a query's words ('' when it has none to match:
+    no condition; '""', which matches nothing, for a query that cannot be searched)."""
+    query = _parsed(text)
+    return '""' if query is None else query.match or ""
+
+
+def fts_excluded(text: str) -> str:
+    """The FTS5 MATCH expression of a query's excluded words ('""': none)."""
+    query = _parsed(text)
+    return (query.exclude if query else None) or '""'
+
+
+def text_matches(text: str, title: str | None, body: str | None) -> bool:
+    """Whether an article holds a query's one-character words and none of its excluded
+    one-character words (the part of a query the index cannot answer: LIKE's job in
+    `search`)."""
+    query = _parsed(text)
+    if query is None or not (query.like_terms or query.exclude_like):
+        return query is not None
+    article = f"{title or ''}\n{body or ''}".lower()
+    return all(term.lower() in article for term in query.like_terms) and not any(
+        term.lower() in article for term in query.exclude_like
+    )
 
 
 def _where(query: Query, filters: Mapping[str, Any] | None) -> tuple[list[str], dict[str, Any]]:

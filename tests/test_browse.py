@@ -215,18 +215,35 @@ def test_canned_queries_filter_and_link_each_article(served, crawled):
     dates = sorted(a["published_at"][:10] for a in everything if a["zone"] == zone)
     since, until = dates[0], dates[-1]
     params = {"zone": zone, "city": "", "province": "", "since": since, "until": until}
-    found = served.json(f"/{served.db}/latest.json", _shape="array", **params)
+    found = served.json(f"/{served.db}/search.json", _shape="array", q="", **params)
     truth = {a["id"] for a in everything if a["zone"] == zone}
     assert {row["article_id"] for row in found} == truth
     # until includes its whole day (published_at may carry a time).
     params["until"] = dates[0]
-    found = served.json(f"/{served.db}/latest.json", _shape="array", **params)
+    found = served.json(f"/{served.db}/search.json", _shape="array", q="", **params)
     assert {row["published_at"][:10] for row in found} == {dates[0]}
     page = served.html(f"/{served.db}/search", q="开发区", **{**params, "until": until})
     hits = holding(crawled, "开发区") & truth
     assert hits
     for article_id in hits:
         assert f'<a href="/{served.db}/articles/{article_id}">{article_id}</a>' in page
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["港", "嘉兴港区", "开发区 -盐城", "盐城 OR 嘉兴", "-盐城", "港 -嘉兴", "开发区 -港", ""],
+)
+def test_the_canned_search_finds_what_the_search_box_finds(served, crawled, query):
+    blank = {"zone": "", "city": "", "province": "", "since": "", "until": ""}
+    found = served.json(f"/{served.db}/search.json", _shape="array", q=query, **blank)
+    if query:
+        assert {row["article_id"] for row in found} == table_ids(served, _search=query)
+    else:
+        assert len(found) == len(articles(crawled))
+    if query == "港 -嘉兴":
+        assert {row["article_id"] for row in found} == holding(crawled, "港") - holding(
+            crawled, "嘉兴"
+        )
 
 
 def test_the_dashboard_is_set_up_and_each_chart_query_answers(served, crawled):
