@@ -17,9 +17,10 @@ running harvest has committed, never a half-written page) with what this module 
     the body as paragraphs, the original URL, its WARC capture and earlier revisions;
   - `/-/capture/{database}/{id}`: the captured page as the crawler received it, read from
     the WARC file, sandboxed (no script runs, nothing is fetched);
-  - the SQL functions of the canned `search` query: `cjk_fts_query(q)` and
-    `cjk_fts_excluded(q)` (FTS5 expressions of a query's words and excluded words) and
-    `cjk_text_matches(q, title, body)` (its one-character words).
+  - the SQL functions of the canned `search` query (`investcrawl.search`): `cjk_fts_query(q)`
+    and `cjk_fts_excluded(q)`, FTS5 expressions of a query's words and excluded words;
+    `cjk_fts_all(q)`, `cjk_needs_text(q)` and `cjk_text_matches(q, title, body)` for its
+    one-character words.
 
     investcrawl serve --db data/archive.db --warc-dir data/warc      # on 127.0.0.1:8001
 """
@@ -40,7 +41,15 @@ from datasette.utils import path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import BadRequest, NotFound, Response
 from markupsafe import Markup, escape
 
-from investcrawl.search import QueryError, conditions, fts_excluded, fts_query, text_matches
+from investcrawl.search import (
+    QueryError,
+    conditions,
+    fts_all,
+    fts_excluded,
+    fts_query,
+    needs_text,
+    text_matches,
+)
 
 PLUGIN = "investcrawl"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -95,13 +104,16 @@ QUERIES = {
         "description": "Every word must appear in the title or body (A OR B: either; -A: not A); "
         "with no words, every article. Filters may be left empty; since and until are dates "
         "(YYYY-MM-DD), both included.",
+        # One plan whatever the words: ids from the index (or every id, when the query has
+        # no words for it), then the excluded words, then the one-character words, whose
+        # check reads the text only when the query has some.
         "sql": f"""select a.id as article_id, a.published_at, a.title, a.province, a.city,
   a.zone, a.source
 from articles a
-where (cjk_fts_query(:q) = ''
-    or a.id in (select rowid from articles_fts where articles_fts match cjk_fts_query(:q)))
+where a.id in (select rowid from articles_fts where articles_fts match cjk_fts_query(:q)
+    union all select id from articles where cjk_fts_all(:q))
   and a.id not in (select rowid from articles_fts where articles_fts match cjk_fts_excluded(:q))
-  and cjk_text_matches(:q, a.title, a.body){FILTERS}
+  and case when cjk_needs_text(:q) then cjk_text_matches(:q, a.title, a.body) else 1 end{FILTERS}
 order by a.id desc
 limit 1000""",
     },
@@ -300,6 +312,8 @@ def _ours(datasette: Any, database: str | None) -> dict[str, Any] | None:
 def prepare_connection(conn: Any) -> None:
     conn.create_function("cjk_fts_query", 1, fts_query, deterministic=True)
     conn.create_function("cjk_fts_excluded", 1, fts_excluded, deterministic=True)
+    conn.create_function("cjk_fts_all", 1, fts_all, deterministic=True)
+    conn.create_function("cjk_needs_text", 1, needs_text, deterministic=True)
     conn.create_function("cjk_text_matches", 3, text_matches, deterministic=True)
     conn.execute("PRAGMA busy_timeout = 5000")  # a harvest's checkpoint: wait, do not fail
 

@@ -151,10 +151,10 @@ def _parsed(text: str) -> Query | None:
 
 
 def fts_query(text: str) -> str:
-    """The FTS5 MATCH expression of a query's words ('' when it has none to match:
-    no condition; '""', which matches nothing, for a query that cannot be searched)."""
+    """The FTS5 MATCH expression of a query's words ('""', which matches nothing, when it
+    has none for the index or cannot be searched)."""
     query = _parsed(text)
-    return '""' if query is None else query.match or ""
+    return (query.match if query else None) or '""'
 
 
 def fts_excluded(text: str) -> str:
@@ -163,13 +163,26 @@ def fts_excluded(text: str) -> str:
     return (query.exclude if query else None) or '""'
 
 
+def fts_all(text: str) -> bool:
+    """Whether a query has no words for the index, so that every article passes that part
+    (a query of excluded or one-character words only, or an empty one)."""
+    query = _parsed(text)
+    return query is not None and query.match is None
+
+
+def needs_text(text: str) -> bool:
+    """Whether a query has one-character words, which `text_matches` checks."""
+    query = _parsed(text)
+    return query is not None and bool(query.like_terms or query.exclude_like)
+
+
 def text_matches(text: str, title: str | None, body: str | None) -> bool:
     """Whether an article holds a query's one-character words and none of its excluded
     one-character words (the part of a query the index cannot answer: LIKE's job in
     `search`)."""
     query = _parsed(text)
-    if query is None or not (query.like_terms or query.exclude_like):
-        return query is not None
+    if query is None:
+        return False
     article = f"{title or ''}\n{body or ''}".lower()
     return all(term.lower() in article for term in query.like_terms) and not any(
         term.lower() in article for term in query.exclude_like
