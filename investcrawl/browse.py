@@ -324,15 +324,13 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
         return None
     text = request.args.get("_search", "")
     context = {"supports_search": True, "search": text}
-    if not text.strip():
-        return FilterArguments([], extra_context=context)
     try:
         clauses, params = conditions(text, alias="articles")
     except QueryError as error:
         raise BadRequest(f"search: {error}") from None
-    return FilterArguments(
-        clauses or ["0"], params, [f'search matches "{text}"'], extra_context=context
-    )
+    if not clauses:  # no word (empty, or punctuation): no search, as in the canned query
+        return FilterArguments([], extra_context=context)
+    return FilterArguments(clauses, params, [f'search matches "{text}"'], extra_context=context)
 
 
 class YearFacet(Facet):

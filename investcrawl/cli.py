@@ -356,7 +356,8 @@ def search(query: str, limit: int, output_format: str, db_path: str, **filters: 
     """Find articles whose title or body contains every word of QUERY.
 
     Chinese words of any length (盐城, 嘉兴港区) match exactly, from the index.
-    `盐城 OR 嘉兴` finds either; `-盐城` or `NOT 盐城` leaves out articles with it.
+    `盐城 OR 嘉兴` finds either; `-盐城` or `NOT 盐城` leaves out articles with it
+    (alone: every article without it).
 
     Example:
 
@@ -368,14 +369,14 @@ def search(query: str, limit: int, output_format: str, db_path: str, **filters: 
 
     if not query.split():
         raise click.BadParameter("empty query", param_hint="QUERY")
-    from investcrawl.search import QueryError, count, parse_query
+    from investcrawl.search import QueryError, count, has_words, parse_query
 
     try:
         parsed = parse_query(query)
     except QueryError as error:
         raise click.BadParameter(str(error), param_hint="QUERY") from None
-    if parsed.match is None and not parsed.like_terms and query.split():
-        raise click.BadParameter("no word to find (only words to exclude)", param_hint="QUERY")
+    if not has_words(parsed):
+        raise click.BadParameter("no word to search for", param_hint="QUERY")
     conn = _read(db_path)
     found = list(run(conn, query, filters, limit + 1))
     rows = [{key: row[key] for key in SEARCH_FIELDS} for row in found[:limit]]

@@ -111,32 +111,52 @@ def parse_query(text: str) -> Query:
         terms = [term for term in map(_term, group) if term]
         if not terms:
             continue
-        if len(terms) > 1 and any(kind == "like" for kind, _ in terms):
-            raise QueryError("a one-character word cannot be one side of OR")
-        if terms[0][0] == "like":
-            likes.append(terms[0][1])
-        else:
-            phrases.append("(" + " OR ".join(value for _, value in terms) + ")")
+        if len(terms) > 1 and any(like for _, like in terms):
+            raise QueryError(
+                "a word with a lone Chinese character (港, 2021年) cannot be one side of OR"
+            )
+        if len(terms) > 1:
+            phrases.append("(" + " OR ".join(phrase for phrase, _ in terms) + ")")
+            continue
+        phrase, like = terms[0]
+        if phrase:
+            phrases.append(f"({phrase})")
+        if like:
+            likes.append(like)
     out = [term for term in map(_term, excluded) if term]
-    exclude = " OR ".join(value for kind, value in out if kind == "phrase")
+    exclude = " OR ".join(phrase for phrase, like in out if not like)
     return Query(
         " AND ".join(phrases) or None,
         tuple(likes),
         exclude or None,
-        tuple(value for kind, value in out if kind == "like"),
+        tuple(like for _, like in out if like),
     )
 
 
-def _term(word: str) -> tuple[str, str] | None:
-    """("phrase", an FTS5 phrase) or ("like", text for LIKE) for one word; None if empty."""
+def has_words(query: Query) -> bool:
+    """Whether a query has any word to find or to exclude (`！` or `OR` alone has none)."""
+    return bool(query.match or query.like_terms or query.exclude or query.exclude_like)
+
+
+def _term(word: str) -> tuple[str | None, str | None] | None:
+    """(FTS5 expression, text for LIKE) of one word, either may be None; None if empty.
+
+    A Chinese character alone in a word (港, the 年 of 2021年, the 第 and 批 of 第3批) has no
+    bigram of its own: in the text it is half of one (2021年是: 年是), so the word is matched
+    as text (LIKE), after the index has narrowed the articles by the word's other runs.
+    """
     runs = _runs(word)
     if not runs:
         return None
-    if len(runs) == 1 and len(runs[0][0]) == 1:  # one Han character: no bigram
-        return "like", runs[0][0]
-    if any(run == BREAK for _, run in runs):  # the index's own token: matched as text
-        return "like", word
-    return "phrase", '"' + index_tokens(word) + '"'
+    lone = any(len(han) == 1 for han, _ in runs)
+    if not lone and not any(run == BREAK for _, run in runs):
+        return '"' + index_tokens(word) + '"', None
+    normal = unicodedata.normalize("NFKC", word).lower()
+    found = list(_RUN_RE.finditer(normal))
+    text = normal[found[0].start() : found[-1].end()]  # from its first run to its last
+    indexed = [han or other for han, other in runs if len(han) > 1 or (other and other != BREAK)]
+    phrase = " AND ".join('"' + index_tokens(run) + '"' for run in indexed)
+    return phrase or None, text
 
 
 # --- The same search as SQL functions, for Datasette's canned query -----------------------
@@ -199,19 +219,27 @@ def _where(query: Query, filters: Mapping[str, Any] | None) -> tuple[list[str], 
 def _word_sql(query: Query, alias: str) -> tuple[list[str], dict[str, Any]]:
     """The conditions of a query's one-character and excluded words on `alias`."""
     clauses, params = [], {}
+
+    def like(name: str) -> str:
+        return f"({alias}.title LIKE :{name} ESCAPE '\\' OR {alias}.body LIKE :{name} ESCAPE '\\')"
+
     for number, term in enumerate(query.like_terms):
-        clauses.append(f"({alias}.title LIKE :like{number} OR {alias}.body LIKE :like{number})")
-        params[f"like{number}"] = f"%{term}%"
+        clauses.append(like(f"like{number}"))
+        params[f"like{number}"] = _like_pattern(term)
     for number, term in enumerate(query.exclude_like):
-        clauses.append(
-            f"NOT ({alias}.title LIKE :unlike{number} OR {alias}.body LIKE :unlike{number})"
-        )
-        params[f"unlike{number}"] = f"%{term}%"
+        clauses.append("NOT " + like(f"unlike{number}"))
+        params[f"unlike{number}"] = _like_pattern(term)
     if query.exclude:
         fts = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :exclude"
         clauses.append(f"{alias}.id NOT IN ({fts})")
         params["exclude"] = query.exclude
     return clauses, params
+
+
+def _like_pattern(text: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') for text anywhere: its own % and _ are not wildcards."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def conditions(text: str, alias: str = "a") -> tuple[list[str], dict[str, Any]]:
@@ -260,11 +288,11 @@ def search(
     scoring every match (bm25) cost hundreds of milliseconds on common words.
     """
     query = parse_query(text)
-    if query.match is None and not query.like_terms:
+    if not has_words(query):
         return iter(())
     clauses, params = _where(query, filters)
     if query.match is None:
-        where = " AND ".join(clauses)
+        where = " AND ".join(clauses or ["1"])
         sql = (
             f"SELECT {SEARCH_COLUMNS} FROM articles a WHERE {where} ORDER BY a.id DESC LIMIT :limit"
         )
@@ -287,8 +315,7 @@ def search(
 
 def count(conn: sqlite3.Connection, text: str, filters: Mapping[str, Any] | None = None) -> int:
     """How many articles `search` would find with no limit."""
-    query = parse_query(text)
-    if query.match is None and not query.like_terms:
+    if not has_words(parse_query(text)):
         return 0
     clauses, params = filter_sql(filters or {})
     words, word_params = conditions(text)

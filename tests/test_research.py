@@ -498,10 +498,39 @@ def matches(query, text):
     )
 
 
+def test_words_mixing_chinese_with_digits_or_letters_are_found(tmp_path):
+    path = tmp_path / "mixed.db"
+    bodies = [
+        "今年2021年是关键一年。",
+        "签约12个项目。",
+        "公布第3批名单。",
+        "5G网络覆盖园区。",
+        "2021 年报",
+    ]
+    writer = ArchiveWriter(open_archive(path))
+    for number, body in enumerate(bodies, 1):
+        writer.add_article(
+            {"id": number, "url": f"http://127.0.0.1:1/{number}", "title": "标题",
+             "published_at": "2021-01-01", "body": body, "images": [],
+             "fetched_at": "2026-11-01T00:00:00Z"}
+        )  # fmt: skip
+    writer.close()
+    for query, want in (
+        ("2021年", [1]), ("12个", [2]), ("第3批", [3]), ("5G网", [4]), ("5g网络", [4]),
+        ("年是关键", [1]), ("3批名单 -签约", [3]), ("-2021年", [5, 4, 3, 2]), ("2021", [5, 1]),
+    ):  # fmt: skip
+        result = investcrawl("search", query, "--db", path, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        assert [row["id"] for row in json.loads(result.stdout)] == want, query
+
+
 def test_queries_that_cannot_be_searched_are_one_line_errors(archive):
     for query, message in (
-        ("-嘉兴", "no word to find (only words to exclude)"),
-        ("港 OR 嘉兴", "a one-character word cannot be one side of OR"),
+        ("！", "no word to search for"),
+        (
+            "港 OR 嘉兴",
+            "a word with a lone Chinese character (港, 2021年) cannot be one side of OR",
+        ),
     ):
         result = investcrawl("search", query, "--db", archive)
         assert result.returncode == 2 and message in result.stderr, result.stderr
