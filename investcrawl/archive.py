@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlite_utils
 
@@ -325,6 +326,11 @@ def _index_source_and_category(db: sqlite_utils.Database) -> None:
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
 
 
+def read_only_uri(path: str | Path) -> str:
+    """The SQLite URI opening path read-only (`#`, `?`, `%` in a file name are no syntax)."""
+    return f"file:{quote(str(path))}?mode=ro"
+
+
 def open_archive(
     path: str | Path,
     *,
@@ -345,7 +351,7 @@ def open_archive(
         if not path.exists():
             raise ArchiveError(f"{path}: no archive there")
         with storage_errors(path):
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=lock_timeout)
+            conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=lock_timeout)
             return sqlite_utils.Database(conn)
     with storage_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,12 @@ from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.facets import Facet
 from datasette.filters import FilterArguments
-from datasette.utils import path_with_added_args, path_with_removed_args
+from datasette.utils import (
+    path_with_added_args,
+    path_with_removed_args,
+    tilde_decode,
+    tilde_encode,
+)
 from datasette.utils.asgi import BadRequest, NotFound, Response
 from markupsafe import Markup, escape
 
@@ -160,7 +165,8 @@ def dashboard(database: str) -> dict[str, Any]:
 
     per_month = f"""WITH counted AS (
   SELECT substr(published_at, 1, 7) AS month, province, count(*) AS articles
-  FROM articles WHERE published_at != '' {_ARTICLE_FILTERS} GROUP BY month, province),
+  FROM articles WHERE published_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' {_ARTICLE_FILTERS}
+  GROUP BY month, province),
 leading AS (SELECT province FROM counted GROUP BY province
   ORDER BY sum(articles) DESC LIMIT {_TOP_PROVINCES})
 SELECT month || '-01' AS month,
@@ -418,7 +424,7 @@ def _article_path(datasette: Any, database: str, article_id: int) -> str:
 
 
 def _capture_path(datasette: Any, database: str, article_id: int) -> str:
-    return datasette.urls.path(f"/-/capture/{database}/{article_id}")
+    return datasette.urls.path(f"/-/capture/{tilde_encode(database)}/{article_id}")
 
 
 @hookimpl
@@ -464,14 +470,15 @@ async def capture(request: Any, datasette: Any) -> Response:
     """The captured page of an article (or of one of its revisions), from its WARC file."""
     from investcrawl.warc import read_capture
 
-    database, article_id = request.url_vars["database"], int(request.url_vars["article_id"])
+    database = tilde_decode(request.url_vars["database"])
+    article_id = int(request.url_vars["article_id"])
     config = _ours(datasette, database)
     if config is None:
         raise NotFound(f"no archive named {database}")
     revision = request.args.get("revision", "")
     if revision:
-        if not revision.isdigit():
-            raise BadRequest("revision must be a number")
+        if not (revision.isascii() and revision.isdigit() and len(revision) <= 18):
+            raise BadRequest("revision must be a revision_id (a number)")
         sql = "SELECT warc_file, warc_offset FROM article_revisions WHERE article_id = ? AND "
         found = await datasette.get_database(database).execute(
             sql + "revision_id = ?", [article_id, int(revision)]
@@ -485,6 +492,8 @@ async def capture(request: Any, datasette: Any) -> Response:
     if not config.get("warc_dir"):
         raise NotFound("captures are not served: start with investcrawl serve --warc-dir")
     name, offset = found.rows[0]["warc_file"], found.rows[0]["warc_offset"]
+    if not isinstance(name, str) or not isinstance(offset, int):
+        raise NotFound(f"article {article_id} names no readable capture ({name!r} @ {offset!r})")
     try:
         page = await asyncio.to_thread(read_capture, config["warc_dir"], name, offset)
     except (OSError, ValueError) as error:

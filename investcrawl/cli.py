@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from investcrawl.archive import DEFAULT_ARCHIVE_PATH, ArchiveError, open_archive
+from investcrawl.archive import DEFAULT_ARCHIVE_PATH, ArchiveError, open_archive, read_only_uri
 from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED
 
 
@@ -290,7 +290,7 @@ def _read(db_path: str) -> sqlite3.Connection:
     if not path.is_file():
         raise click.ClickException(f"no archive at {path}")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=5)
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     except sqlite3.Error as error:
         raise click.ClickException(f"cannot read {path}: {error}") from None
@@ -670,13 +670,24 @@ def serve(db_path: str, warc_dir: str, port: int) -> None:
     from investcrawl.browse import metadata, serve_arguments
 
     _read(db_path).close()
+    if any(mark in str(Path(db_path).resolve()) for mark in "#?%"):
+        raise click.ClickException(
+            f"Datasette cannot open {db_path}: its path holds # ? or % (link it: ln -s)"
+        )
     datasette = shutil.which("datasette") or str(Path(sys.executable).with_name("datasette"))
     if not Path(datasette).exists():
         raise click.ClickException("Datasette is not installed: pip install 'investcrawl[browse]'")
     warc = str(Path(warc_dir).resolve())
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as meta:
-        json.dump(metadata(Path(db_path).stem, warc), meta, ensure_ascii=False)
-    os.execv(datasette, [datasette, *serve_arguments(db_path, meta.name, port)])
+    meta = json.dumps(metadata(Path(db_path).stem, warc), ensure_ascii=False).encode()
+    if hasattr(os, "memfd_create"):  # a file in memory that Datasette inherits: no leftover
+        fd = os.memfd_create("investcrawl-datasette-metadata", 0)
+        os.write(fd, meta)
+        meta_path = f"/dev/fd/{fd}"
+    else:
+        with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
+            handle.write(meta)
+        meta_path = handle.name
+    os.execv(datasette, [datasette, *serve_arguments(db_path, meta_path, port)])
 
 
 @cli.command("check-site")

@@ -221,12 +221,19 @@ def read_capture(directory: str | Path, name: str, offset: int) -> CapturedRespo
     path = Path(directory) / name
     if not path.exists() and (Path(directory) / (name + OPEN_SUFFIX)).exists():
         path = Path(directory) / (name + OPEN_SUFFIX)
+    if offset < 0:
+        raise ValueError(f"no record at offset {offset}")
     with open(path, "rb") as handle:
         handle.seek(offset)
-        record = next(iter(ArchiveIterator(handle)), None)
-        if record is None or record.rec_type != "response":
-            raise ValueError(f"no response record at offset {offset}")
-        return _captured(record, record.content_stream().read(), Capture(name, offset, ""))
+        try:
+            record = next(iter(ArchiveIterator(handle)), None)
+            if record is None or record.rec_type != "response":
+                raise ValueError(f"no response record at offset {offset}")
+            return _captured(record, record.content_stream().read(), Capture(name, offset, ""))
+        except ValueError:
+            raise
+        except Exception as error:  # warcio's errors for bytes that are no WARC record
+            raise ValueError(f"no WARC record at offset {offset} ({error})") from None
 
 
 def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:

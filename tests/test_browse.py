@@ -7,6 +7,7 @@ import hashlib
 import html
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -45,7 +46,8 @@ class Served:
 
     def get(self, path: str, **params: str) -> tuple[int, dict[str, str], bytes]:
         query = urllib.parse.urlencode(params, doseq=True)
-        url = self.url + urllib.parse.quote(path) + (f"?{query}" if query else "")
+        # As a browser sends a link: Datasette's tilde-encoded names (~E6+2021) kept.
+        url = self.url + urllib.parse.quote(path, safe="/~+") + (f"?{query}" if query else "")
         try:
             with urllib.request.urlopen(url, timeout=30) as response:
                 return response.status, dict(response.headers), response.read()
@@ -209,6 +211,47 @@ def test_the_article_page_reads_as_an_article_with_its_capture(served, crawled):
     assert served.get(f"/-/capture/{served.db}/1")[0] == 404
     assert served.get(f"/-/capture/nosuchdb/{article['id']}")[0] == 404
     assert served.get(f"/{served.db}/crawl_runs/1")[0] == 200
+
+
+def test_odd_archives_and_odd_rows_get_plain_answers(crawled, tmp_path):
+    """A file name with a space and Chinese; rows a damaged or tampered archive may hold."""
+    odd = tmp_path / "档案 2021.db"
+    odd.write_bytes(crawled.read_bytes())
+    first, second, third, fourth = (a["id"] for a in articles(crawled)[:4])
+    conn = sqlite3.connect(odd)
+    with conn:
+        conn.execute("UPDATE articles SET warc_offset = warc_offset + 1 WHERE id = ?", [second])
+        conn.execute("UPDATE articles SET warc_file = 'notes.txt' WHERE id = ?", [third])
+        conn.execute("UPDATE articles SET warc_offset = NULL, url = 'javascript:alert(1)' "
+                     "WHERE id = ?", [fourth])  # fmt: skip
+    conn.close()
+    server = Served(odd, crawled.parent / "warc")
+    try:
+        page = server.html(f"/{server.db}/articles/{first}")
+        capture = re.search(r'<a href="([^"]+)">Captured copy</a>', page).group(1)
+        status, _, body = server.get(capture)
+        assert status == 200 and b"<html" in body.lower()
+        base = capture.rsplit("/", 1)[0]  # /-/capture/{the name, tilde-encoded}
+        for article_id, why in (
+            (second, b"cannot be read"), (third, b"cannot be read"), (fourth, b"no readable"),
+        ):  # fmt: skip
+            status, _, body = server.get(f"{base}/{article_id}")
+            assert status == 404 and why in body, body[:300]
+        for revision in ("²", "99999999999999999999999"):
+            status, _, body = server.get(f"{base}/{first}", revision=revision)
+            assert status == 400 and b"revision must be" in body, body[:300]
+        assert 'href="javascript:' not in server.html(f"/{server.db}/articles/{fourth}")
+    finally:
+        server.stop()
+    # A path SQLite's URIs or Datasette cannot take: a one-line refusal.
+    hashed = tmp_path / "a#b.db"
+    hashed.write_bytes(crawled.read_bytes())
+    result = subprocess.run(
+        [sys.executable, "-m", "investcrawl.cli", "serve", "--db", str(hashed), "--port", "0"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 1 and "holds # ? or %" in result.stderr
+    assert not (tmp_path / "a").exists()
 
 
 def test_canned_queries_filter_and_link_each_article(served, crawled):
