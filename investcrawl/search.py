@@ -11,7 +11,9 @@ phrase 嘉兴 兴港 港区: exactly the texts that contain it, from the index, 
 Whitespace in a query separates terms that must all match (AND); `A OR B` matches either,
 `-A` or `NOT A` excludes A. A one-character Han term has no bigram: it is matched with
 LIKE (correct, but a scan); so is a term holding the break token itself, which the index
-has between every two runs of every text.
+has between every two runs of every text, and a term with a lone Han character beside
+letters or digits (2021年: in the text, 年 is half of the bigram 年是), after the index has
+narrowed the articles by the term's other runs.
 """
 
 from __future__ import annotations
