@@ -229,6 +229,7 @@ def test_odd_archives_and_odd_rows_get_plain_answers(crawled, tmp_path):
     try:
         page = server.html(f"/{server.db}/articles/{first}")
         capture = re.search(r'<a href="([^"]+)">Captured copy</a>', page).group(1)
+        assert capture == f"/-/capture/~E6~A1~A3~E6~A1~88+2021/{first}"  # Datasette's encoding
         status, _, body = server.get(capture)
         assert status == 200 and b"<html" in body.lower()
         base = capture.rsplit("/", 1)[0]  # /-/capture/{the name, tilde-encoded}

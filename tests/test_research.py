@@ -518,6 +518,7 @@ def test_words_mixing_chinese_with_digits_or_letters_are_found(tmp_path):
     for query, want in (
         ("2021年", [1]), ("12个", [2]), ("第3批", [3]), ("5G网", [4]), ("5g网络", [4]),
         ("年是关键", [1]), ("3批名单 -签约", [3]), ("-2021年", [5, 4, 3, 2]), ("2021", [5, 1]),
+        ("5_网", []), ("5%网", []),  # not LIKE's wildcards
     ):  # fmt: skip
         result = investcrawl("search", query, "--db", path, "--format", "json")
         assert result.returncode == 0, result.stderr
