@@ -506,6 +506,7 @@ def test_words_mixing_chinese_with_digits_or_letters_are_found(tmp_path):
         "公布第3批名单。",
         "5G网络覆盖园区。",
         "2021 年报",
+        "编号5 网格",
     ]
     writer = ArchiveWriter(open_archive(path))
     for number, body in enumerate(bodies, 1):
@@ -517,8 +518,8 @@ def test_words_mixing_chinese_with_digits_or_letters_are_found(tmp_path):
     writer.close()
     for query, want in (
         ("2021年", [1]), ("12个", [2]), ("第3批", [3]), ("5G网", [4]), ("5g网络", [4]),
-        ("年是关键", [1]), ("3批名单 -签约", [3]), ("-2021年", [5, 4, 3, 2]), ("2021", [5, 1]),
-        ("5_网", []), ("5%网", []),  # not LIKE's wildcards
+        ("年是关键", [1]), ("3批名单 -签约", [3]), ("-2021年", [6, 5, 4, 3, 2]), ("2021", [5, 1]),
+        ("5_网", []), ("5%网", []), ("5 网", [6]),  # _ and % are no wildcards
     ):  # fmt: skip
         result = investcrawl("search", query, "--db", path, "--format", "json")
         assert result.returncode == 0, result.stderr
