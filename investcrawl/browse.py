@@ -17,10 +17,8 @@ running harvest has committed, never a half-written page) with what this module 
     the body as paragraphs, the original URL, its WARC capture and earlier revisions;
   - `/-/capture/{database}/{id}`: the captured page as the crawler received it, read from
     the WARC file, sandboxed (no script runs, nothing is fetched);
-  - the SQL functions of the canned `search` query (`investcrawl.search`): `cjk_fts_query(q)`
-    and `cjk_fts_excluded(q)`, FTS5 expressions of a query's words and excluded words;
-    `cjk_fts_all(q)`, `cjk_needs_text(q)` and `cjk_text_matches(q, title, body)` for its
-    one-character words.
+  - the SQL functions of `investcrawl.search.register_functions`, which the search box's
+    conditions and the canned `search` query use.
 
     investcrawl serve --db data/archive.db --warc-dir data/warc      # on 127.0.0.1:8001
 """
@@ -46,15 +44,7 @@ from datasette.utils import (
 from datasette.utils.asgi import BadRequest, NotFound, Response
 from markupsafe import Markup, escape
 
-from investcrawl.search import (
-    QueryError,
-    conditions,
-    fts_all,
-    fts_excluded,
-    fts_query,
-    needs_text,
-    text_matches,
-)
+from investcrawl.search import FILTERS, QueryError, conditions, register_functions
 
 PLUGIN = "investcrawl"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -96,19 +86,16 @@ COLUMNS = {
     "province_source": "Where the province came from: index (the site) or gazetteer",
 }
 
-FILTERS = """
-  and (:zone = '' or a.zone = :zone)
-  and (:city = '' or a.city = :city)
-  and (:province = '' or a.province = :province)
-  and (:since = '' or a.published_at >= :since)
-  and (:until = '' or a.published_at < :until || '~')"""
+# The canned query's filters (search.FILTERS), each left out when empty.
+CANNED_FILTERS = "".join(f"\n  and (:{name} = '' or {sql})" for name, sql in FILTERS.items())
 
 QUERIES = {
     "search": {
         "title": "Search articles (Chinese words of any length)",
         "description": "Every word must appear in the title or body (A OR B: either; -A: not A); "
         "with no words, every article. Filters may be left empty; since and until are dates "
-        "(YYYY-MM-DD), both included.",
+        "(YYYY-MM-DD), both included. The newest 1,000 are shown: the articles table's search "
+        "box and filters show all.",
         # One plan whatever the words: ids from the index (or every id, when the query has
         # no words for it), then the excluded words, then the one-character words, whose
         # check reads the text only when the query has some.
@@ -118,7 +105,8 @@ from articles a
 where a.id in (select rowid from articles_fts where articles_fts match cjk_fts_query(:q)
     union all select id from articles where cjk_fts_all(:q))
   and a.id not in (select rowid from articles_fts where articles_fts match cjk_fts_excluded(:q))
-  and case when cjk_needs_text(:q) then cjk_text_matches(:q, a.title, a.body) else 1 end{FILTERS}
+  and case when cjk_needs_text(:q) then cjk_text_matches(:q, a.title, a.body) else 1 end
+  {CANNED_FILTERS}
 order by a.id desc
 limit 1000""",
     },
@@ -134,10 +122,8 @@ from articles where zone = :zone group by month order by month""",
     },
 }
 
-_ARTICLE_FILTERS = (
-    "[[ AND province = :province ]] [[ AND published_at >= :since ]]"
-    " [[ AND published_at < :until || '~' ]]"
-)
+# The dashboard's filters (search.FILTERS on `articles a`), each left out when empty.
+_ARTICLE_FILTERS = " ".join(f"[[ AND {FILTERS[name]} ]]" for name in ("province", "since", "until"))
 _TOP_PROVINCES = 8
 
 
@@ -159,13 +145,13 @@ def dashboard(database: str) -> dict[str, Any]:
 
     def top(column: str) -> str:
         return (
-            f"SELECT {column}, count(*) AS articles FROM articles WHERE {column} != '' "
+            f"SELECT {column}, count(*) AS articles FROM articles a WHERE {column} != '' "
             f"{_ARTICLE_FILTERS} GROUP BY {column} ORDER BY articles DESC LIMIT 15"
         )
 
     per_month = f"""WITH counted AS (
   SELECT substr(published_at, 1, 7) AS month, province, count(*) AS articles
-  FROM articles WHERE published_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' {_ARTICLE_FILTERS}
+  FROM articles a WHERE published_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' {_ARTICLE_FILTERS}
   GROUP BY month, province),
 leading AS (SELECT province FROM counted GROUP BY province
   ORDER BY sum(articles) DESC LIMIT {_TOP_PROVINCES})
@@ -198,13 +184,13 @@ FROM counted GROUP BY 1, 2 ORDER BY 1"""
         "charts": {
             "articles": chart(
                 "Articles",
-                f"SELECT count(*) AS articles FROM articles WHERE 1 {_ARTICLE_FILTERS}",
+                f"SELECT count(*) AS articles FROM articles a WHERE 1 {_ARTICLE_FILTERS}",
                 {"field": "articles"},
                 "metric",
             ),
             "provinces": chart(
                 "Provinces",
-                "SELECT count(DISTINCT province) AS provinces FROM articles "
+                "SELECT count(DISTINCT province) AS provinces FROM articles a "
                 f"WHERE province != '' {_ARTICLE_FILTERS}",
                 {"field": "provinces"},
                 "metric",
@@ -316,11 +302,7 @@ def _ours(datasette: Any, database: str | None) -> dict[str, Any] | None:
 
 @hookimpl
 def prepare_connection(conn: Any) -> None:
-    conn.create_function("cjk_fts_query", 1, fts_query, deterministic=True)
-    conn.create_function("cjk_fts_excluded", 1, fts_excluded, deterministic=True)
-    conn.create_function("cjk_fts_all", 1, fts_all, deterministic=True)
-    conn.create_function("cjk_needs_text", 1, needs_text, deterministic=True)
-    conn.create_function("cjk_text_matches", 3, text_matches, deterministic=True)
+    register_functions(conn)
     conn.execute("PRAGMA busy_timeout = 5000")  # a harvest's checkpoint: wait, do not fail
 
 
@@ -498,18 +480,20 @@ async def capture(request: Any, datasette: Any) -> Response:
         page = await asyncio.to_thread(read_capture, config["warc_dir"], name, offset)
     except (OSError, ValueError) as error:
         raise NotFound(f"capture {name} @ {offset} cannot be read: {error}") from None
-    when = datetime.fromisoformat(page.capture.date.replace("Z", "+00:00"))
+    headers = {
+        # The page runs no script and fetches nothing: it is shown, not executed.
+        "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'",
+        "X-Content-Type-Options": "nosniff",
+        "Link": f'<{page.url}>; rel="original"',
+    }
+    if page.capture.date:
+        when = datetime.fromisoformat(page.capture.date.replace("Z", "+00:00"))
+        headers["Memento-Datetime"] = format_datetime(when, usegmt=True)
     return Response(
         page.body,
         status=200,
         content_type=page.content_type or "application/octet-stream",
-        headers={
-            # The page runs no script and fetches nothing: it is shown, not executed.
-            "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'",
-            "X-Content-Type-Options": "nosniff",
-            "Memento-Datetime": format_datetime(when, usegmt=True),
-            "Link": f'<{page.url}>; rel="original"',
-        },
+        headers=headers,
     )
 
 

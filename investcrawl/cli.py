@@ -365,11 +365,8 @@ def search(query: str, limit: int, output_format: str, db_path: str, **filters: 
 
         investcrawl search '盐城 OR 嘉兴 港区 -开发区'
     """
-    from investcrawl.search import search as run
-
-    if not query.split():
-        raise click.BadParameter("empty query", param_hint="QUERY")
     from investcrawl.search import QueryError, count, has_words, parse_query
+    from investcrawl.search import search as run
 
     try:
         parsed = parse_query(query)

@@ -73,9 +73,9 @@ def _adjacent_pairs(text: str) -> str:
 @dataclass(frozen=True)
 class Query:
     match: str | None  # FTS5 expression of the words to find, None when none uses the index
-    like_terms: tuple[str, ...]  # one-character Han words (and BREAK), matched with LIKE
+    text_terms: tuple[str, ...]  # words the index cannot find exactly: `contains` checks them
     exclude: str | None = None  # FTS5 expression of the words to exclude (any of them)
-    exclude_like: tuple[str, ...] = ()  # one-character words to exclude
+    exclude_text: tuple[str, ...] = ()  # excluded words `contains` checks
 
 
 class QueryError(ValueError):
@@ -108,50 +108,51 @@ def parse_query(text: str) -> Query:
         else:
             groups.append([word])
         index += 1
-    phrases, likes = [], []
+    phrases, texts = [], []
     for group in groups:
         terms = [term for term in map(_term, group) if term]
         if not terms:
             continue
-        if len(terms) > 1 and any(like for _, like in terms):
+        if len(terms) > 1 and any(text for _, text in terms):
             raise QueryError(
                 "a word with a lone Chinese character (港, 2021年) cannot be one side of OR"
             )
         if len(terms) > 1:
             phrases.append("(" + " OR ".join(phrase for phrase, _ in terms) + ")")
             continue
-        phrase, like = terms[0]
+        phrase, text = terms[0]
         if phrase:
             phrases.append(f"({phrase})")
-        if like:
-            likes.append(like)
+        if text:
+            texts.append(text)
     out = [term for term in map(_term, excluded) if term]
-    exclude = " OR ".join(phrase for phrase, like in out if not like)
+    exclude = " OR ".join(phrase for phrase, text in out if not text)
     return Query(
         " AND ".join(phrases) or None,
-        tuple(likes),
+        tuple(texts),
         exclude or None,
-        tuple(like for _, like in out if like),
+        tuple(text for _, text in out if text),
     )
 
 
 def has_words(query: Query) -> bool:
-    """Whether a query has any word to find or to exclude (`！` or `OR` alone has none)."""
-    return bool(query.match or query.like_terms or query.exclude or query.exclude_like)
+    """Whether a query has any word to find or to exclude (`！` alone has none)."""
+    return bool(query.match or query.text_terms or query.exclude or query.exclude_text)
 
 
 def _term(word: str) -> tuple[str | None, str | None] | None:
-    """(FTS5 expression, text for LIKE) of one word, either may be None; None if empty.
+    """(FTS5 expression, text for `contains`) of one word, either may be None; None if empty.
 
-    A Chinese character alone in a word (港, the 年 of 2021年, the 第 and 批 of 第3批) has no
-    bigram of its own: in the text it is half of one (2021年是: 年是), so the word is matched
-    as text (LIKE), after the index has narrowed the articles by the word's other runs.
+    A word of one run (嘉兴港区, suzhou) is found exactly by the index. A word of several
+    runs (2021年, 5G网络, 第3批) is not: a lone Chinese character has no bigram of its own
+    (in 2021年是 the 年 is half of 年是), and the index's break token stands for any gap
+    between runs, a comma as well as none. So the index narrows the articles by the word's
+    runs of two or more characters, and `contains` reads the text.
     """
     runs = _runs(word)
     if not runs:
         return None
-    lone = any(len(han) == 1 for han, _ in runs)
-    if not lone and not any(run == BREAK for _, run in runs):
+    if len(runs) == 1 and (len(runs[0][0]) > 1 or runs[0][1] not in ("", BREAK)):
         return '"' + index_tokens(word) + '"', None
     normal = unicodedata.normalize("NFKC", word).lower()
     found = list(_RUN_RE.finditer(normal))
@@ -161,76 +162,97 @@ def _term(word: str) -> tuple[str | None, str | None] | None:
     return phrase or None, text
 
 
-# --- The same search as SQL functions, for Datasette's canned query -----------------------
+_ALNUM = rf"[^\W_{_CJK}]"  # a character of a run of letters and digits
 
 
-@lru_cache(maxsize=64)
-def _parsed(text: str) -> Query | None:
-    try:
-        return parse_query(text)
-    except QueryError:
-        return None
+@lru_cache(maxsize=256)
+def _pattern(text: str) -> re.Pattern[str]:
+    """The text anywhere, but a run of letters or digits at its edge only whole (as in the
+    index: 2021 is not found in 20210, and 第3 is not in 第35)."""
+    before = f"(?<!{_ALNUM})" if re.match(_ALNUM, text) else ""
+    after = f"(?!{_ALNUM})" if re.search(f"{_ALNUM}$", text) else ""
+    return re.compile(before + re.escape(text) + after)
+
+
+@lru_cache(maxsize=8)
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def contains(text: str, title: str | None, body: str | None) -> bool:
+    """Whether an article's title or body holds a word's text (`Query.text_terms`), both
+    normalised as the index normalises them (NFKC, lower case: ２０２１年 is 2021年)."""
+    article = _normal(f"{title or ''}\n{body or ''}")
+    return _pattern(text).search(article) is not None
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions searches use: `cjk_contains` (every search) and those of
+    Datasette's canned query."""
+    conn.create_function("cjk_contains", 3, contains, deterministic=True)
+    conn.create_function("cjk_fts_query", 1, fts_query, deterministic=True)
+    conn.create_function("cjk_fts_excluded", 1, fts_excluded, deterministic=True)
+    conn.create_function("cjk_fts_all", 1, fts_all, deterministic=True)
+    conn.create_function("cjk_needs_text", 1, needs_text, deterministic=True)
+    conn.create_function("cjk_text_matches", 3, text_matches, deterministic=True)
+
+
+# --- A whole query as SQL functions, for Datasette's canned query -------------------------
+# A query that cannot be searched (港 OR 嘉兴) raises QueryError: SQLite reports it as an
+# error of the function, so the query fails loudly rather than finding nothing.
+
+_parsed = lru_cache(maxsize=64)(lambda text: parse_query(text))
 
 
 def fts_query(text: str) -> str:
     """The FTS5 MATCH expression of a query's words ('""', which matches nothing, when it
-    has none for the index or cannot be searched)."""
-    query = _parsed(text)
-    return (query.match if query else None) or '""'
+    has none for the index)."""
+    return _parsed(text).match or '""'
 
 
 def fts_excluded(text: str) -> str:
     """The FTS5 MATCH expression of a query's excluded words ('""': none)."""
-    query = _parsed(text)
-    return (query.exclude if query else None) or '""'
+    return _parsed(text).exclude or '""'
 
 
 def fts_all(text: str) -> bool:
     """Whether a query has no words for the index, so that every article passes that part
-    (a query of excluded or one-character words only, or an empty one)."""
-    query = _parsed(text)
-    return query is not None and query.match is None
+    (an empty query, or one of excluded words or lone characters only)."""
+    return _parsed(text).match is None
 
 
 def needs_text(text: str) -> bool:
-    """Whether a query has one-character words, which `text_matches` checks."""
+    """Whether `text_matches` has anything to check for a query."""
     query = _parsed(text)
-    return query is not None and bool(query.like_terms or query.exclude_like)
+    return bool(query.text_terms or query.exclude_text)
 
 
 def text_matches(text: str, title: str | None, body: str | None) -> bool:
-    """Whether an article holds a query's one-character words and none of its excluded
-    one-character words (the part of a query the index cannot answer: LIKE's job in
-    `search`)."""
+    """Whether an article holds every `text_terms` word of a query and no `exclude_text`
+    word (the part of a query the index cannot answer)."""
     query = _parsed(text)
-    if query is None:
-        return False
-    article = f"{title or ''}\n{body or ''}".lower()
-    return all(term.lower() in article for term in query.like_terms) and not any(
-        term.lower() in article for term in query.exclude_like
+    return all(contains(term, title, body) for term in query.text_terms) and not any(
+        contains(term, title, body) for term in query.exclude_text
     )
 
 
 def _where(query: Query, filters: Mapping[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
-    """The SQL conditions of a query but its MATCH (the filters, LIKE and excluded words)."""
+    """The SQL conditions of a query but its MATCH (the filters, the text-checked and the
+    excluded words)."""
     clauses, params = filter_sql(filters or {})
     words, word_params = _word_sql(query, "a")
     return clauses + words, params | word_params
 
 
 def _word_sql(query: Query, alias: str) -> tuple[list[str], dict[str, Any]]:
-    """The conditions of a query's one-character and excluded words on `alias`."""
+    """The conditions of a query's text-checked and excluded words on `alias`."""
     clauses, params = [], {}
-
-    def like(name: str) -> str:
-        return f"({alias}.title LIKE :{name} ESCAPE '\\' OR {alias}.body LIKE :{name} ESCAPE '\\')"
-
-    for number, term in enumerate(query.like_terms):
-        clauses.append(like(f"like{number}"))
-        params[f"like{number}"] = _like_pattern(term)
-    for number, term in enumerate(query.exclude_like):
-        clauses.append("NOT " + like(f"unlike{number}"))
-        params[f"unlike{number}"] = _like_pattern(term)
+    for number, term in enumerate(query.text_terms):
+        clauses.append(f"cjk_contains(:text{number}, {alias}.title, {alias}.body)")
+        params[f"text{number}"] = term
+    for number, term in enumerate(query.exclude_text):
+        clauses.append(f"NOT cjk_contains(:untext{number}, {alias}.title, {alias}.body)")
+        params[f"untext{number}"] = term
     if query.exclude:
         fts = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :exclude"
         clauses.append(f"{alias}.id NOT IN ({fts})")
@@ -238,16 +260,11 @@ def _word_sql(query: Query, alias: str) -> tuple[list[str], dict[str, Any]]:
     return clauses, params
 
 
-def _like_pattern(text: str) -> str:
-    """A LIKE pattern (ESCAPE '\\') for text anywhere: its own % and _ are not wildcards."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def conditions(text: str, alias: str = "a") -> tuple[list[str], dict[str, Any]]:
     """SQL conditions (and parameters) on the articles table, named `alias`, that hold
-    exactly for the articles a query finds: for a WHERE clause of any query of the table,
-    e.g. Datasette's table page. A query of excluded words only keeps all the others."""
+    exactly for the articles a query finds, for a WHERE clause of any query of the table
+    (Datasette's table page). The connection needs `register_functions`. A query of
+    excluded words only keeps all the others; one with no word gives no condition."""
     query = parse_query(text)
     clauses, params = _word_sql(query, alias)
     if query.match is not None:
@@ -257,20 +274,21 @@ def conditions(text: str, alias: str = "a") -> tuple[list[str], dict[str, Any]]:
     return clauses, params
 
 
-def filter_sql(filters: Mapping[str, Any], alias: str = "a") -> tuple[list[str], dict[str, Any]]:
-    """WHERE clauses (and their parameters) for the common filters."""
-    clauses, params = [], {}
-    for column in ("city", "zone", "province"):
-        if filters.get(column):
-            clauses.append(f"{alias}.{column} = :{column}")
-            params[column] = filters[column]
-    if filters.get("since"):
-        clauses.append(f"{alias}.published_at >= :since")
-        params["since"] = filters["since"]
-    if filters.get("until"):  # inclusive: the whole day, with or without a time
-        clauses.append(f"{alias}.published_at < :until_next")
-        params["until_next"] = filters["until"] + "~"  # '~' sorts after 'T' and '+'
-    return clauses, params
+# The common filters, each a condition on the articles table `a` with its parameter. until
+# includes its whole day, with or without a time ('~' sorts after 'T' and '+').
+FILTERS = {
+    "zone": "a.zone = :zone",
+    "city": "a.city = :city",
+    "province": "a.province = :province",
+    "since": "a.published_at >= :since",
+    "until": "a.published_at < :until || '~'",
+}
+
+
+def filter_sql(filters: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """WHERE clauses on `a` (and their parameters) for the filters given (not empty)."""
+    given = {name: filters[name] for name in FILTERS if filters.get(name)}
+    return [FILTERS[name] for name in given], given
 
 
 SEARCH_COLUMNS = "a.id, a.title, a.published_at, a.province, a.city, a.zone, a.source, a.url"
@@ -292,6 +310,7 @@ def search(
     query = parse_query(text)
     if not has_words(query):
         return iter(())
+    register_functions(conn)
     clauses, params = _where(query, filters)
     if query.match is None:
         where = " AND ".join(clauses or ["1"])
@@ -319,6 +338,7 @@ def count(conn: sqlite3.Connection, text: str, filters: Mapping[str, Any] | None
     """How many articles `search` would find with no limit."""
     if not has_words(parse_query(text)):
         return 0
+    register_functions(conn)
     clauses, params = filter_sql(filters or {})
     words, word_params = conditions(text)
     sql = f"SELECT count(*) FROM articles a WHERE {' AND '.join(clauses + words)}"

@@ -32,7 +32,7 @@ from investcrawl.extract import (
 )
 from investcrawl.extract import _CJK as EXTRACT_CJK
 from investcrawl.search import _CJK as CJK
-from investcrawl.search import BREAK, index_tokens, parse_query, search
+from investcrawl.search import BREAK, conditions, index_tokens, parse_query, search
 
 URL = "http://127.0.0.1:1/index.php/home/news/detail/id/7.html"
 ISO = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d\+08:00)?")
@@ -272,5 +272,11 @@ def assert_search_finds_exactly(tmp_path_factory, bodies, query):
         )
     writer.close()
     conn = sqlite3.connect(path)
-    found = {row["id"] for row in search(conn, query, limit=100)}
-    assert found == {number for number, body in enumerate(bodies, 1) if query in body}
+    truth = {number for number, body in enumerate(bodies, 1) if query in body}
+    assert {row["id"] for row in search(conn, query, limit=100)} == truth
+    # The conditions Datasette's search box uses find the same.
+    clauses, params = conditions(query)
+    where = " AND ".join(clauses)
+    assert {r[0] for r in conn.execute(f"SELECT a.id FROM articles a WHERE {where}", params)} == (
+        truth
+    )

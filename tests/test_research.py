@@ -338,7 +338,7 @@ def test_plot_labels_do_not_overlap_at_1200_by_600(span, cjk):
     [
         (["search", "盐城", "--db", "/nonexistent/archive.db"], "no archive at"),
         (["search", "盐城", "--since", "2021-13-01"], "expected YYYY-MM-DD"),
-        (["search", "   "], "empty query"),
+        (["search", "   "], "no word to search for"),
         (["search", "盐城", "--limit", "0"], "--limit"),
         (["show", "abc"], "is not a valid integer"),
         (["export", "--format", "xml"], "'xml' is not one of"),
@@ -507,6 +507,8 @@ def test_words_mixing_chinese_with_digits_or_letters_are_found(tmp_path):
         "5G网络覆盖园区。",
         "2021 年报",
         "编号5 网格",
+        "全角２０２１年度",
+        "第35项，共3个",
     ]
     writer = ArchiveWriter(open_archive(path))
     for number, body in enumerate(bodies, 1):
@@ -517,9 +519,12 @@ def test_words_mixing_chinese_with_digits_or_letters_are_found(tmp_path):
         )  # fmt: skip
     writer.close()
     for query, want in (
-        ("2021年", [1]), ("12个", [2]), ("第3批", [3]), ("5G网", [4]), ("5g网络", [4]),
-        ("年是关键", [1]), ("3批名单 -签约", [3]), ("-2021年", [6, 5, 4, 3, 2]), ("2021", [5, 1]),
-        ("5_网", []), ("5%网", []), ("5 网", [6]),  # _ and % are no wildcards
+        ("2021年", [7, 1]), ("２０２１年", [7, 1]), ("12个", [2]), ("第3批", [3]), ("5G网", [4]),
+        ("5g网络", [4]), ("年是关键", [1]), ("3批名单 -签约", [3]), ("2021", [7, 5, 1]),
+        ("-2021年", [8, 6, 5, 4, 3, 2]),
+        ("第3", [3]),  # 3 is a whole number, as the index has it: not the 3 of 第35
+        ("5G，网络", []),  # exact: the comma is not in the text
+        ("5_网", []), ("5%网", []), ("5 网", [6]),  # two words; _ and % are no wildcards
     ):  # fmt: skip
         result = investcrawl("search", query, "--db", path, "--format", "json")
         assert result.returncode == 0, result.stderr
