@@ -509,6 +509,7 @@ def test_words_mixing_chinese_with_digits_or_letters_are_found(tmp_path):
         "编号5 网格",
         "全角２０２１年度",
         "第35项，共3个",
+        "第2名，12个",
     ]
     writer = ArchiveWriter(open_archive(path))
     for number, body in enumerate(bodies, 1):
@@ -521,7 +522,8 @@ def test_words_mixing_chinese_with_digits_or_letters_are_found(tmp_path):
     for query, want in (
         ("2021年", [7, 1]), ("２０２１年", [7, 1]), ("12个", [2]), ("第3批", [3]), ("5G网", [4]),
         ("5g网络", [4]), ("年是关键", [1]), ("3批名单 -签约", [3]), ("2021", [7, 5, 1]),
-        ("-2021年", [8, 6, 5, 4, 3, 2]),
+        ("-2021年", [9, 8, 6, 5, 4, 3, 2]),
+        ("2个", []),  # nor the 2 of 12个
         ("第3", [3]),  # 3 is a whole number, as the index has it: not the 3 of 第35
         ("5G，网络", []),  # exact: the comma is not in the text
         ("5_网", []), ("5%网", []), ("5 网", [6]),  # two words; _ and % are no wildcards
