@@ -174,16 +174,16 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(before + re.escape(text) + after)
 
 
-@lru_cache(maxsize=8)
-def _normal(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
-
-
 def contains(text: str, title: str | None, body: str | None) -> bool:
     """Whether an article's title or body holds a word's text (`Query.text_terms`), both
     normalised as the index normalises them (NFKC, lower case: ２０２１年 is 2021年)."""
-    article = _normal(f"{title or ''}\n{body or ''}")
-    return _pattern(text).search(article) is not None
+    article = f"{title or ''}\n{body or ''}".lower()
+    pattern = _pattern(text)
+    if pattern.search(article):
+        return True
+    if unicodedata.is_normalized("NFKC", article):  # most texts: no second look
+        return False
+    return pattern.search(unicodedata.normalize("NFKC", article)) is not None
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
