@@ -125,6 +125,7 @@ from articles where zone = :zone group by month order by month""",
 # The dashboard's filters (search.FILTERS on `articles a`), each left out when empty.
 _ARTICLE_FILTERS = " ".join(f"[[ AND {FILTERS[name]} ]]" for name in ("province", "since", "until"))
 _TOP_PROVINCES = 8
+MONTHS = {"field": "month", "type": "temporal", "timeUnit": "yearmonth", "title": None}
 
 
 def dashboard(database: str) -> dict[str, Any]:
@@ -207,12 +208,7 @@ FROM counted GROUP BY 1, 2 ORDER BY 1"""
                 {
                     "mark": {"type": "bar", "tooltip": True},
                     "encoding": {
-                        "x": {
-                            "field": "month",
-                            "type": "temporal",
-                            "timeUnit": "yearmonth",
-                            "title": None,
-                        },
+                        "x": MONTHS,
                         "y": {"field": "articles", "type": "quantitative", "stack": True},
                         "color": {"field": "province", "type": "nominal"},
                     },
@@ -229,12 +225,7 @@ FROM counted GROUP BY 1, 2 ORDER BY 1"""
                 {
                     "mark": {"type": "line", "point": True, "tooltip": True},
                     "encoding": {
-                        "x": {
-                            "field": "month",
-                            "type": "temporal",
-                            "timeUnit": "yearmonth",
-                            "title": None,
-                        },
+                        "x": MONTHS,
                         "y": {"field": "pages", "type": "quantitative"},
                         "color": {"field": "count", "type": "nominal", "title": None},
                     },
