@@ -4,10 +4,11 @@ One file per run, `WARC_DIR/investcrawl-{time}-{pid}.warc.gz`, written as `….w
 and renamed when closed cleanly. Each record is its own gzip member, compressed at
 `WARC_GZIP_LEVEL` (default 1: warcio's own writer always uses 9, which took 0.9 ms of the
 crawl's thread per 25 KB page against 0.26 ms at level 1, for files about 9% larger).
-A file left `.open` by a killed run is repaired on the next run: cut after its last
-complete record and closed, or set aside as `.warc.gz.corrupt` when not even one record
-is readable. A run holds an exclusive lock (flock) on the file it writes: a file still
-locked belongs to a live run (a concurrent crawl with the same WARC_DIR) and is left alone.
+A file left `.open` by a killed run is repaired on the next run: cut after its last whole
+record (gzip member complete, block digest right) and closed, or set aside as
+`.warc.gz.corrupt` when not even one record is readable. A run holds an exclusive lock
+(flock) on the file it writes: a file still locked belongs to a live run (a concurrent
+crawl with the same WARC_DIR) and is left alone.
 
 Known limits: Scrapy does not keep the server's reason phrase, so the status line carries
 the standard phrase for the code; header names are as Scrapy normalises them (Title-Case).
@@ -178,17 +179,37 @@ def repair_open_files(directory: str | Path) -> list[Path]:
 
 
 def _end_of_last_complete_record(path: Path) -> int:
+    """Where the last whole record ends. A record is whole when its gzip member is (a file
+    cut by a power loss or a full disk ends in a member without its end: warcio reads such
+    a record, short, without a word) and its block matches its WARC-Block-Digest."""
     end = 0
-    with open(path, "rb") as handle:
-        iterator = ArchiveIterator(handle)
+    with open(path, "rb") as handle, open(path, "rb") as raw:
+        iterator = ArchiveIterator(handle, check_digests="raise")
         try:
             for record in iterator:
                 record.content_stream().read()
                 iterator.read_to_end(record)
-                end = iterator.get_record_offset() + iterator.get_record_length()
-        except Exception as error:  # a truncated gzip member or record: stop before it
+                offset, length = iterator.get_record_offset(), iterator.get_record_length()
+                raw.seek(offset)
+                if not _whole_gzip_member(raw, length):
+                    logger.info("%s: record at byte %d is cut short", path.name, offset)
+                    break
+                end = offset + length
+        except Exception as error:  # a damaged member, header or digest: stop before it
             logger.info("%s: stopping at byte %d (%s)", path.name, end, error)
     return end
+
+
+def _whole_gzip_member(handle: Any, length: int) -> bool:
+    """Whether the next `length` bytes of handle are one gzip member, to its end."""
+    member = zlib.decompressobj(wbits=31)
+    while length > 0 and not member.eof:
+        chunk = handle.read(min(length, 1 << 16))
+        if not chunk:
+            break
+        length -= len(chunk)
+        member.decompress(chunk)
+    return member.eof and length == 0 and not member.unused_data
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES, assert_archive_matches, rows, run_crawl, run_harvest, slow_settings
 from scrapy import Request
 from scrapy.http import HtmlResponse
@@ -150,6 +152,39 @@ def test_repair_leaves_alone_a_warc_file_a_live_run_is_writing(tmp_path):
     live._file.close()  # as when its run is killed: the lock goes with the file
     assert repair_open_files(tmp_path) == [tmp_path / live.name]
     assert [captured.url for captured in iter_responses(tmp_path)] == [url]
+
+
+@pytest.mark.parametrize("cut", ["mid-record", "trailer", "flipped byte"])
+def test_repair_drops_a_last_record_cut_short(tmp_path, cut):
+    """A power loss or a full disk cuts the file in the middle of its last record: the
+    repaired file keeps the whole records before it, never a short copy of the last."""
+    warc = WarcFile(tmp_path)
+    urls = [f"http://127.0.0.1:1/index.php/home/news/detail/id/{n}.html" for n in (1, 2, 3)]
+    bodies = [
+        f"<p>第{n}篇。{'正文' * 3000}{os.urandom(2000).hex()}</p>".encode() for n in (1, 2, 3)
+    ]
+    for url, body in zip(urls, bodies, strict=True):
+        response = HtmlResponse(url, body=body, request=Request(url))
+        last = warc.write(response.request, response, "2026-11-26T00:00:00Z")
+    warc._file.close()  # killed: the file stays .open
+    data = warc.open_path.read_bytes()
+    if cut == "mid-record":
+        data = data[: last.offset + (len(data) - last.offset) // 3]
+    elif cut == "trailer":  # the last response's gzip member whole but for its last 4 bytes
+        member = zlib.decompressobj(wbits=31)
+        member.decompress(data[last.offset :])
+        data = data[: len(data) - len(member.unused_data) - 4]
+    else:  # a damaged byte in the last response's compressed block
+        data = bytearray(data)
+        data[last.offset + 2000] ^= 0xFF
+        data = bytes(data)
+    warc.open_path.write_bytes(data)
+    assert repair_open_files(tmp_path) == [tmp_path / warc.name]
+    kept = list(iter_responses(tmp_path))
+    assert [c.url for c in kept] == urls[:2]
+    assert [c.body for c in kept] == bodies[:2]
+    check = subprocess.run([WARCIO, "check", str(tmp_path / warc.name)], capture_output=True)
+    assert check.returncode == 0, check.stdout
 
 
 def test_harvest_killed_then_rerun_completes_the_archive(mirror, tmp_path):
