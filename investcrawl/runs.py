@@ -182,6 +182,21 @@ class RunRecorder:
             raise CloseSpider(ARCHIVE_ERROR_REASON) from None
         self.crawler.stats.set_value("investcrawl/run_id", self.run_id)
 
+    def link_warc_file(self, name: str) -> None:
+        """Record the run's WARC file as soon as it is open: a run killed later keeps it."""
+        if self.run_id is None:
+            return
+        try:
+            db = open_crawl_archive(self.crawler.settings)
+            try:
+                with write_transaction(db, self.crawler.settings.get("ARCHIVE_PATH")):
+                    db["crawl_runs"].update(self.run_id, {"warc_file": name})
+            finally:
+                db.close()
+        except ArchiveError as error:
+            archive_failed(self.crawler, error, stop=False)
+            raise CloseSpider(ARCHIVE_ERROR_REASON) from None
+
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.run_id is None:
             return

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import scrapy
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
@@ -39,11 +40,12 @@ from warcio.warcwriter import WARCWriter
 
 from investcrawl import __version__
 from investcrawl.archive import ArchiveError, archive_error
-from investcrawl.runs import ARCHIVE_ERROR_REASON, archive_failed
+from investcrawl.runs import ARCHIVE_ERROR_REASON, RunRecorder, archive_failed
 
 logger = logging.getLogger(__name__)
 
 OPEN_SUFFIX = ".open"
+CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 CORRUPT_SUFFIX = ".corrupt"
 
 
@@ -51,7 +53,17 @@ CORRUPT_SUFFIX = ".corrupt"
 class Capture:
     file: str  # file name, relative to WARC_DIR
     offset: int  # offset of the response record
-    date: str  # WARC-Date, UTC, second precision
+    date: str  # WARC-Date to the second (YYYY-MM-DDTHH:MM:SSZ), as the archive's times are
+
+
+def warc_date(moment: datetime) -> str:
+    """A WARC-Date to the microsecond (WARC 1.1): a retried 503 and its 200 in the same
+    second still come in order."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _to_the_second(date: str | None) -> str | None:
+    return date[:19] + "Z" if date and len(date) > 20 else date
 
 
 def _headers(headers: Any) -> list[tuple[str, str]]:
@@ -66,7 +78,14 @@ def _headers(headers: Any) -> list[tuple[str, str]]:
 class WarcFile:
     """Appends request/response pairs to one WARC file of a run."""
 
-    def __init__(self, directory: str | Path, prefix: str = "investcrawl", gzip_level: int = 1):
+    def __init__(
+        self,
+        directory: str | Path,
+        prefix: str = "investcrawl",
+        gzip_level: int = 1,
+        info: dict[str, str] | None = None,
+    ):
+        """info: the warcinfo record's fields (provenance), after software and format."""
         self.directory = Path(directory)
         self.gzip_level = gzip_level
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -78,11 +97,15 @@ class WarcFile:
         # warcio writes each record, uncompressed, into this buffer; _gzipped() compresses it.
         self._buffer = io.BytesIO()
         self._writer = WARCWriter(self._buffer, gzip=False, warc_version="WARC/1.1")
-        info = self._writer.create_warcinfo_record(
-            self.name,
-            {"software": f"investcrawl/{__version__} (Scrapy, warcio)", "format": "WARC 1.1"},
-        )
-        self._file.write(self._gzipped(info))
+        fields = {
+            "software": f"investcrawl/{__version__} (Scrapy {scrapy.__version__}, warcio)",
+            "format": "WARC File Format 1.1",
+            "conformsTo": CONFORMS_TO,
+            **{name: value for name, value in (info or {}).items() if value},
+        }
+        record = self._writer.create_warcinfo_record(self.name, fields)
+        self.info_id = record.rec_headers.get_header("WARC-Record-ID")  # on every record
+        self._file.write(self._gzipped(record))
         self._file.flush()
 
     def _gzipped(self, record: Any) -> bytes:
@@ -122,17 +145,17 @@ class WarcFile:
             ),
             warc_headers_dict={
                 "WARC-Date": date,
+                "WARC-Warcinfo-ID": self.info_id,
                 "WARC-Concurrent-To": response_record.rec_headers.get_header("WARC-Record-ID"),
             },
         )
         offset = self._file.tell()
         self._file.write(self._gzipped(response_record) + self._gzipped(request_record))
         self._file.flush()
-        return Capture(self.name, offset, date)
+        return Capture(self.name, offset, _to_the_second(date))
 
-    @staticmethod
-    def _warc_headers(date: str, response: Response) -> dict[str, str]:
-        headers = {"WARC-Date": date}
+    def _warc_headers(self, date: str, response: Response) -> dict[str, str]:
+        headers = {"WARC-Date": date, "WARC-Warcinfo-ID": self.info_id}
         if getattr(response, "ip_address", None) is not None:
             headers["WARC-IP-Address"] = str(response.ip_address)
         return headers
@@ -263,7 +286,9 @@ def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:
         status=int(record.http_headers.get_statuscode()),
         content_type=record.http_headers.get_header("Content-Type"),
         body=body,
-        capture=Capture(capture.file, capture.offset, record.rec_headers.get_header("WARC-Date")),
+        capture=Capture(
+            capture.file, capture.offset, _to_the_second(record.rec_headers.get_header("WARC-Date"))
+        ),
         may_be_cut=not (
             record.http_headers.get_header("Content-Length")
             or record.http_headers.get_header("Transfer-Encoding")
@@ -299,11 +324,31 @@ class WarcCaptureMiddleware:
         try:
             if Path(self.directory).exists():
                 repair_open_files(self.directory)
-            self.warc = WarcFile(self.directory, gzip_level=self.gzip_level)
+            self.warc = WarcFile(
+                self.directory, gzip_level=self.gzip_level, info=self._provenance(spider)
+            )
         except OSError as error:  # raw pages are part of the archive: no WARC, no crawl
             self._failed(error, stop=False)
             raise CloseSpider(ARCHIVE_ERROR_REASON) from None
         self.stats.set_value("investcrawl/warc/file", self.warc.name)
+        recorder = next(
+            (e for e in self.crawler.extensions.middlewares if isinstance(e, RunRecorder)), None
+        )
+        if recorder is not None:  # RunRecorder opened the run before us
+            recorder.link_warc_file(self.warc.name)
+
+    def _provenance(self, spider: Any) -> dict[str, str | None]:
+        """The warcinfo fields of this run: who crawled, how, as part of what."""
+        settings = self.crawler.settings
+        run = self.stats.get_value("investcrawl/run_id")  # RunRecorder's, opened before us
+        return {
+            "isPartOf": settings.get("WARC_IS_PART_OF"),
+            "operator": settings.get("WARC_OPERATOR"),
+            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            "http-header-user-agent": settings.get("USER_AGENT"),
+            "description": f"spider {getattr(spider, 'name', '?')}"
+            + (f", crawl_runs.id {run}" if run else ""),
+        }
 
     def spider_closed(self, spider: Any = None) -> None:
         if self.warc is not None:
@@ -317,7 +362,7 @@ class WarcCaptureMiddleware:
         self, request: Request, response: Response, spider: Any = None
     ) -> Response:
         if self.warc is not None:
-            date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            date = warc_date(datetime.now(UTC))
             try:
                 request.meta["warc_capture"] = self.warc.write(request, response, date)
             except OSError as error:  # the page is not kept: nothing read from it is stored

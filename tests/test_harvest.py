@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from conftest import FIXTURES, assert_archive_matches, rows, run_crawl, run_harvest, slow_settings
 from scrapy import Request
 from scrapy.http import HtmlResponse
+from warcio.archiveiterator import ArchiveIterator
 
 from investcrawl.mirror import MirrorSite
 from investcrawl.warc import WarcFile, iter_responses, repair_open_files
@@ -142,6 +144,42 @@ def test_full_mode_keeps_revisions_and_reextraction_reproduces_rows(mirror, tmp_
     assert pointer["warc_file"] == files[1].name and pointer["warc_offset"] > 0
 
 
+def test_each_warc_file_says_where_it_comes_from(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    result = run_harvest(
+        mirror.url, archive, settings={"WARC_OPERATOR": "研究组 <ops@example.org>"}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    [path] = (tmp_path / "warc").iterdir()
+    with open(path, "rb") as handle:
+        records = [
+            (r.rec_type, dict(r.rec_headers.headers), r.content_stream().read())
+            for r in ArchiveIterator(handle)
+        ]
+    kind, info_headers, block = records[0]
+    assert kind == "warcinfo"
+    fields = dict(line.split(": ", 1) for line in block.decode().splitlines() if line)
+    run = rows(archive, "SELECT id, warc_file FROM crawl_runs")[0]
+    assert run["warc_file"] == path.name
+    assert fields["operator"] == "研究组 <ops@example.org>"
+    assert fields["isPartOf"].startswith("investcrawl: investchn.com")
+    assert fields["robots"] == "obey"
+    assert fields["http-header-user-agent"].startswith("investcrawl/")
+    assert fields["conformsTo"].endswith("/warc-1.1/")
+    assert f"crawl_runs.id {run['id']}" in fields["description"]
+    assert re.match(r"investcrawl/[\d.]+\w* \(Scrapy [\d.]+, warcio\)", fields["software"])
+    info_id = info_headers["WARC-Record-ID"]
+    assert all(headers["WARC-Warcinfo-ID"] == info_id for _, headers, _ in records[1:])
+    # Dates to the microsecond: a 503 and the 200 of its retry, in order.
+    dates: dict[str, list[str]] = {}
+    for kind, headers, _ in records[1:]:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", headers["WARC-Date"])
+        if kind == "response":
+            dates.setdefault(headers["WARC-Target-URI"], []).append(headers["WARC-Date"])
+    retried = [times for times in dates.values() if len(times) > 1]
+    assert retried and all(times == sorted(set(times)) for times in retried)
+
+
 def test_repair_leaves_alone_a_warc_file_a_live_run_is_writing(tmp_path):
     live = WarcFile(tmp_path)  # a concurrent crawl's, with the same WARC_DIR
     url = "http://127.0.0.1:1/index.php/home/news/detail/id/1.html"
@@ -218,6 +256,9 @@ def test_harvest_killed_then_rerun_completes_the_archive(mirror, tmp_path):
     assert reasons == ["killed", "finished"]
     names = sorted(p.name for p in (tmp_path / "warc").iterdir())
     assert len(names) == 2 and all(name.endswith(".warc.gz") for name in names)
+    # Each run, the killed one too, names its WARC file.
+    linked = [r["warc_file"] for r in rows(archive, "SELECT warc_file FROM crawl_runs ORDER BY id")]
+    assert linked == names
     for name in names:
         check = subprocess.run(
             [WARCIO, "check", str(tmp_path / "warc" / name)], capture_output=True
