@@ -323,6 +323,20 @@ def _index_source_and_category(db: sqlite_utils.Database) -> None:
         db["articles"].create_index([column], find_unique_name=True)
 
 
+@migrations(name="0008_warc_files")
+def _add_warc_files(db: sqlite_utils.Database) -> None:
+    # Every WARC file of every run, recorded when it is opened (a run's files rotate at
+    # WARC_FILE_MAX_BYTES; a run killed later keeps them).
+    db["warc_files"].create(
+        {"name": str, "run_id": int, "opened_at": str}, pk="name", not_null={"run_id"}
+    )
+    db["warc_files"].create_index(["run_id"])
+    db.execute(
+        "INSERT INTO warc_files (name, run_id, opened_at) SELECT warc_file, id, started_at "
+        "FROM crawl_runs WHERE warc_file IS NOT NULL"
+    )
+
+
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
 
 

@@ -57,7 +57,14 @@ SETTINGS = {
     "suggest_facets": "off",  # the dates and hashes it suggests are noise here
     "max_returned_rows": "5000",  # a chart's rows: 15 years of months by 9 provinces
 }
-HIDDEN_TABLES = ("_sqlite_migrations", "crawl_state", "id_misses", "template_lines", "articles_fts")
+HIDDEN_TABLES = (
+    "_sqlite_migrations",
+    "crawl_state",
+    "id_misses",
+    "template_lines",
+    "warc_files",
+    "articles_fts",
+)
 BODY_PREVIEW = 60  # characters of the body on the table page
 
 COLUMNS = {

@@ -183,19 +183,23 @@ class RunRecorder:
         self.crawler.stats.set_value("investcrawl/run_id", self.run_id)
 
     def link_warc_file(self, name: str) -> None:
-        """Record the run's WARC file as soon as it is open: a run killed later keeps it."""
+        """Record a WARC file of the run as soon as it is open, so that a run killed later
+        keeps its files (`warc_files`; `crawl_runs.warc_file` is the first). Raises
+        ArchiveError when the archive cannot be written."""
         if self.run_id is None:
             return
+        db = open_crawl_archive(self.crawler.settings)
         try:
-            db = open_crawl_archive(self.crawler.settings)
-            try:
-                with write_transaction(db, self.crawler.settings.get("ARCHIVE_PATH")):
-                    db["crawl_runs"].update(self.run_id, {"warc_file": name})
-            finally:
-                db.close()
-        except ArchiveError as error:
-            archive_failed(self.crawler, error, stop=False)
-            raise CloseSpider(ARCHIVE_ERROR_REASON) from None
+            with write_transaction(db, self.crawler.settings.get("ARCHIVE_PATH")):
+                db["warc_files"].insert(
+                    {"name": name, "run_id": self.run_id, "opened_at": utc_now()}
+                )
+                db.execute(
+                    "UPDATE crawl_runs SET warc_file = ? WHERE id = ? AND warc_file IS NULL",
+                    [name, self.run_id],
+                )
+        finally:
+            db.close()
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.run_id is None:
@@ -221,7 +225,6 @@ class RunRecorder:
                             "unchanged": stats.get_value("investcrawl/archive/unchanged", 0),
                             "failed": stats.get_value("investcrawl/archive/failed", 0),
                             "requests": stats.get_value("downloader/request_count", 0),
-                            "warc_file": stats.get_value("investcrawl/warc/file"),
                             "stats": json.dumps(stats.get_stats(), default=str, sort_keys=True),
                         },
                     )

@@ -84,13 +84,15 @@ class WarcFile:
         prefix: str = "investcrawl",
         gzip_level: int = 1,
         info: dict[str, str] | None = None,
+        serial: int = 0,
     ):
-        """info: the warcinfo record's fields (provenance), after software and format."""
+        """info: the warcinfo record's fields (provenance), after software and format;
+        serial: the file's number in its run (files rotate at WARC_FILE_MAX_BYTES)."""
         self.directory = Path(directory)
         self.gzip_level = gzip_level
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        self.name = f"{prefix}-{stamp}-{os.getpid()}.warc.gz"
+        self.name = f"{prefix}-{stamp}-{os.getpid()}-{serial:05d}.warc.gz"
         self.open_path = self.directory / (self.name + OPEN_SUFFIX)
         self._file = open(self.open_path, "xb")  # noqa: SIM115 (closed in close())
         fcntl.flock(self._file, fcntl.LOCK_EX)  # ours alone: released when closed, or dead
@@ -107,6 +109,10 @@ class WarcFile:
         self.info_id = record.rec_headers.get_header("WARC-Record-ID")  # on every record
         self._file.write(self._gzipped(record))
         self._file.flush()
+
+    @property
+    def size(self) -> int:
+        return self._file.tell()
 
     def _gzipped(self, record: Any) -> bytes:
         """The record as its own gzip member."""
@@ -304,11 +310,15 @@ class WarcCaptureMiddleware:
     `response.meta['warc_capture']`.
     """
 
-    def __init__(self, crawler: Crawler, directory: str, gzip_level: int = 1):
+    def __init__(
+        self, crawler: Crawler, directory: str, gzip_level: int = 1, max_bytes: int = 10**9
+    ):
         self.crawler = crawler
         self.directory = directory
         self.gzip_level = gzip_level
+        self.max_bytes = max_bytes  # a file this large is closed and the next one opened
         self.warc: WarcFile | None = None
+        self.files = 0
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
         self.stats = crawler.stats
@@ -317,20 +327,29 @@ class WarcCaptureMiddleware:
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
         settings = crawler.settings
         return cls(
-            crawler, settings.get("WARC_DIR", "data/warc"), settings.getint("WARC_GZIP_LEVEL", 1)
+            crawler,
+            settings.get("WARC_DIR", "data/warc"),
+            settings.getint("WARC_GZIP_LEVEL", 1),
+            settings.getint("WARC_FILE_MAX_BYTES", 10**9),
         )
 
     def spider_opened(self, spider: Any = None) -> None:
+        self.info = self._provenance(spider)
         try:
             if Path(self.directory).exists():
                 repair_open_files(self.directory)
-            self.warc = WarcFile(
-                self.directory, gzip_level=self.gzip_level, info=self._provenance(spider)
-            )
-        except OSError as error:  # raw pages are part of the archive: no WARC, no crawl
-            self._failed(error, stop=False)
+            self._open_next()
+        except (OSError, ArchiveError) as error:  # raw pages are part of the archive
+            self._failed(error, stop=False)  # no WARC, no crawl
             raise CloseSpider(ARCHIVE_ERROR_REASON) from None
+
+    def _open_next(self) -> None:
+        self.warc = WarcFile(
+            self.directory, gzip_level=self.gzip_level, info=self.info, serial=self.files
+        )
+        self.files += 1
         self.stats.set_value("investcrawl/warc/file", self.warc.name)
+        self.stats.set_value("investcrawl/warc/files", self.files)
         recorder = next(
             (e for e in self.crawler.extensions.middlewares if isinstance(e, RunRecorder)), None
         )
@@ -365,15 +384,20 @@ class WarcCaptureMiddleware:
             date = warc_date(datetime.now(UTC))
             try:
                 request.meta["warc_capture"] = self.warc.write(request, response, date)
-            except OSError as error:  # the page is not kept: nothing read from it is stored
-                self.warc.abandon()
+                if self.warc.size >= self.max_bytes:  # rotate: closed files are readable
+                    self.warc.close()
+                    self._open_next()
+            except (OSError, ArchiveError) as error:  # the page may not be kept: stop here
+                if self.warc is not None:
+                    self.warc.abandon()
                 self.warc = None
                 self._failed(error)
                 return response
             self.stats.inc_value("investcrawl/warc/records")
         return response
 
-    def _failed(self, error: OSError, *, stop: bool = True) -> None:
-        cause = archive_error(error, self.directory)
-        message = f"cannot write the run's WARC file: {cause}"
-        archive_failed(self.crawler, ArchiveError(message), stop=stop)
+    def _failed(self, error: OSError | ArchiveError, *, stop: bool = True) -> None:
+        if isinstance(error, OSError):
+            cause = archive_error(error, self.directory)
+            error = ArchiveError(f"cannot write the run's WARC file: {cause}")
+        archive_failed(self.crawler, error, stop=stop)

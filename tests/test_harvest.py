@@ -180,6 +180,32 @@ def test_each_warc_file_says_where_it_comes_from(mirror, tmp_path):
     assert retried and all(times == sorted(set(times)) for times in retried)
 
 
+def test_warc_files_rotate_at_their_size_limit(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    result = run_harvest(mirror.url, archive, settings={"WARC_FILE_MAX_BYTES": "30000"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = sorted((tmp_path / "warc").iterdir())
+    assert len(files) >= 3 and all(f.name.endswith(".warc.gz") for f in files)  # all closed
+    run = rows(archive, "SELECT id, warc_file FROM crawl_runs")[0]
+    recorded = rows(archive, "SELECT name, run_id FROM warc_files ORDER BY name")
+    assert recorded == [{"name": f.name, "run_id": run["id"]} for f in files]
+    assert run["warc_file"] == files[0].name
+    for path in files:
+        check = subprocess.run([WARCIO, "check", str(path)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout
+        with open(path, "rb") as handle:
+            first = next(iter(ArchiveIterator(handle)))
+        assert first.rec_type == "warcinfo"  # each file stands alone
+        # A file ends soon after the limit: at most one record pair past it.
+        assert path.stat().st_size < 30000 + 25000
+    # Every article points into the file that holds its capture.
+    captured = {
+        (c.capture.file, c.capture.offset): c.url for c in iter_responses(tmp_path / "warc")
+    }
+    for article in rows(archive, "SELECT url, warc_file, warc_offset FROM articles"):
+        assert captured[(article["warc_file"], article["warc_offset"])] == article["url"]
+
+
 def test_repair_leaves_alone_a_warc_file_a_live_run_is_writing(tmp_path):
     live = WarcFile(tmp_path)  # a concurrent crawl's, with the same WARC_DIR
     url = "http://127.0.0.1:1/index.php/home/news/detail/id/1.html"

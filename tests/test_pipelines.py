@@ -199,6 +199,7 @@ def test_archive_schema(tmp_path):
         "0005_links_and_run_errors",
         "0006_template_lines_and_province_source",
         "0007_facet_indexes",
+        "0008_warc_files",
     ]
 
 
