@@ -1,9 +1,13 @@
 """Raw captures: every response the crawler fetches, as WARC 1.1 records (warcio).
 
-One file per run, `WARC_DIR/investcrawl-{time}-{pid}.warc.gz`, written as `….warc.gz.open`
-and renamed when closed cleanly. Each record is its own gzip member, compressed at
-`WARC_GZIP_LEVEL` (default 1: warcio's own writer always uses 9, which took 0.9 ms of the
-crawl's thread per 25 KB page against 0.26 ms at level 1, for files about 9% larger).
+An archived article's page fetched again with the same payload is written as a revisit
+record (identical-payload-digest) referring to its last whole capture.
+
+Files `WARC_DIR/investcrawl-{time}-{pid}-{serial}.warc.gz`, rotating at WARC_FILE_MAX_BYTES,
+each written as `….warc.gz.open` and renamed when closed cleanly. Each record is its own
+gzip member, compressed at `WARC_GZIP_LEVEL` (default 1: warcio's own writer always uses
+9, which took 0.9 ms of the crawl's thread per 25 KB page against 0.26 ms at level 1, for
+files about 9% larger).
 A file left `.open` by a killed run is repaired on the next run: cut after its last whole
 record (gzip member complete, block digest right) and closed, or set aside as
 `.warc.gz.corrupt` when not even one record is readable. A run holds an exclusive lock
@@ -16,13 +20,17 @@ the standard phrase for the code; header names are as Scrapy normalises them (Ti
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import hashlib
 import http
 import io
 import logging
 import os
+import sqlite3
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,8 +46,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from investcrawl import __version__
-from investcrawl.archive import ArchiveError, archive_error
+from investcrawl import __version__, site
+from investcrawl.archive import ArchiveError, archive_error, read_only_uri
 from investcrawl.runs import ARCHIVE_ERROR_REASON, RunRecorder, archive_failed
 
 logger = logging.getLogger(__name__)
@@ -54,6 +62,23 @@ class Capture:
     file: str  # file name, relative to WARC_DIR
     offset: int  # offset of the response record
     date: str  # WARC-Date to the second (YYYY-MM-DDTHH:MM:SSZ), as the archive's times are
+
+
+@dataclass(frozen=True)
+class Original:
+    """A full response record: what a revisit record of the same payload refers to."""
+
+    url: str
+    digest: str  # WARC-Payload-Digest
+    record_id: str
+    date: str  # its WARC-Date
+    file: str
+    offset: int
+
+
+def payload_digest(body: bytes) -> str:
+    """A WARC-Payload-Digest, as warcio writes it (sha1, base32)."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
 
 
 def warc_date(moment: datetime) -> str:
@@ -121,23 +146,51 @@ class WarcFile:
         self._writer.write_record(record)
         return zlib.compress(self._buffer.getvalue(), self.gzip_level, wbits=31)
 
-    def write(self, request: Request, response: Response, date: str) -> Capture:
+    def write(
+        self, request: Request, response: Response, date: str, original: Original | None = None
+    ) -> Capture:
+        """Write the response and its request; return where the page's payload is.
+
+        When `original` (the last full capture of the URL) has the same payload, the
+        response is written as a revisit record (identical-payload-digest: its HTTP headers,
+        not the payload again), and the capture returned is the original's, so that every
+        pointer of the archive leads to a whole page.
+        """
         protocol = getattr(response, "protocol", None) or "HTTP/1.1"
         try:
             phrase = http.HTTPStatus(response.status).phrase
         except ValueError:
             phrase = ""
         status_line = f"{response.status} {phrase}".strip()
-        response_record = self._writer.create_warc_record(
-            response.url,
-            "response",
-            payload=io.BytesIO(response.body),
-            length=len(response.body),  # known: warcio need not copy the body to measure it
-            http_headers=StatusAndHeaders(
-                status_line, _headers(response.headers), protocol=protocol
-            ),
-            warc_headers_dict=self._warc_headers(date, response),
+        http_headers = StatusAndHeaders(status_line, _headers(response.headers), protocol=protocol)
+        digest = payload_digest(response.body)
+        revisit = (
+            original is not None and original.digest == digest and original.url == response.url
         )
+        if revisit:
+            response_record = self._writer.create_revisit_record(
+                response.url,
+                digest,
+                original.url,
+                original.date,
+                http_headers=http_headers,
+                warc_headers_dict={
+                    **self._warc_headers(date, response),
+                    "WARC-Refers-To": original.record_id,
+                },
+            )
+        else:
+            response_record = self._writer.create_warc_record(
+                response.url,
+                "response",
+                payload=io.BytesIO(response.body),
+                length=len(response.body),  # known: warcio need not copy the body to measure it
+                http_headers=http_headers,
+                warc_headers_dict={
+                    **self._warc_headers(date, response),
+                    "WARC-Payload-Digest": digest,
+                },
+            )
         parts = urlsplit(request.url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request_headers = [("Host", parts.netloc), *_headers(request.headers)]
@@ -158,6 +211,8 @@ class WarcFile:
         offset = self._file.tell()
         self._file.write(self._gzipped(response_record) + self._gzipped(request_record))
         self._file.flush()
+        if revisit:
+            return Capture(original.file, original.offset, _to_the_second(date))
         return Capture(self.name, offset, _to_the_second(date))
 
     def _warc_headers(self, date: str, response: Response) -> dict[str, str]:
@@ -252,20 +307,42 @@ class CapturedResponse:
 
 
 def iter_responses(directory: str | Path) -> Iterator[CapturedResponse]:
-    """Every response record of the closed WARC files in directory, in capture order."""
+    """Every response of the closed WARC files in directory, in capture order: a revisit
+    record as the page it refers to (its payload and place), with its own status and date."""
+    originals: dict[tuple[str, str], tuple[str, int]] = {}  # (url, digest): its place
     for path in sorted(Path(directory).glob("*.warc.gz")):
         with open(path, "rb") as handle:
             iterator = ArchiveIterator(handle)
             for record in iterator:
+                if record.rec_type == "revisit":
+                    headers = record.rec_headers
+                    refers = (
+                        headers.get_header("WARC-Refers-To-Target-URI"),
+                        headers.get_header("WARC-Payload-Digest"),
+                    )
+                    if refers not in originals:
+                        logger.warning("%s: revisit of a capture not in %s", path.name, directory)
+                        continue
+                    file, offset = originals[refers]
+                    original = read_capture(directory, file, offset)
+                    yield _captured(record, original.body, Capture(file, offset, ""))
+                    continue
                 if record.rec_type != "response":
                     continue
                 body = record.content_stream().read()  # before the offset: that reads on
-                yield _captured(record, body, Capture(path.name, iterator.get_record_offset(), ""))
+                capture = Capture(path.name, iterator.get_record_offset(), "")
+                digest = record.rec_headers.get_header("WARC-Payload-Digest")
+                originals[(record.rec_headers.get_header("WARC-Target-URI"), digest)] = (
+                    capture.file,
+                    capture.offset,
+                )
+                yield _captured(record, body, capture)
 
 
-def read_capture(directory: str | Path, name: str, offset: int) -> CapturedResponse:
-    """The response record at `offset` of the WARC file `name` in directory (its `.open`
-    file while the run writing it goes on). ValueError when there is none."""
+@contextmanager
+def _record_at(directory: str | Path, name: str, offset: int) -> Iterator[Any]:
+    """The record at `offset` of the WARC file `name` in directory (its `.open` file while
+    the run writing it goes on). ValueError when there is none."""
     if Path(name).name != name or not name.endswith(".warc.gz"):
         raise ValueError(f"not a WARC file name: {name!r}")
     path = Path(directory) / name
@@ -277,13 +354,39 @@ def read_capture(directory: str | Path, name: str, offset: int) -> CapturedRespo
         handle.seek(offset)
         try:
             record = next(iter(ArchiveIterator(handle)), None)
-            if record is None or record.rec_type != "response":
-                raise ValueError(f"no response record at offset {offset}")
-            return _captured(record, record.content_stream().read(), Capture(name, offset, ""))
-        except ValueError:
-            raise
         except Exception as error:  # warcio's errors for bytes that are no WARC record
             raise ValueError(f"no WARC record at offset {offset} ({error})") from None
+        if record is None:
+            raise ValueError(f"no record at offset {offset}")
+        yield record
+
+
+def read_capture(directory: str | Path, name: str, offset: int) -> CapturedResponse:
+    """The response record at `offset` of the WARC file `name` in directory."""
+    with _record_at(directory, name, offset) as record:
+        if record.rec_type != "response":
+            raise ValueError(f"no response record at offset {offset}")
+        try:
+            body = record.content_stream().read()
+        except Exception as error:  # a damaged record
+            raise ValueError(f"the record at offset {offset} cannot be read ({error})") from None
+        return _captured(record, body, Capture(name, offset, ""))
+
+
+def read_original(directory: str | Path, name: str, offset: int) -> Original:
+    """The full response record at `offset` of `name`, as a revisit would refer to it."""
+    with _record_at(directory, name, offset) as record:
+        headers = record.rec_headers
+        if record.rec_type != "response" or not headers.get_header("WARC-Payload-Digest"):
+            raise ValueError(f"no response record with a payload digest at offset {offset}")
+        return Original(
+            headers.get_header("WARC-Target-URI"),
+            headers.get_header("WARC-Payload-Digest"),
+            headers.get_header("WARC-Record-ID"),
+            headers.get_header("WARC-Date"),
+            name,
+            offset,
+        )
 
 
 def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:
@@ -319,6 +422,7 @@ class WarcCaptureMiddleware:
         self.max_bytes = max_bytes  # a file this large is closed and the next one opened
         self.warc: WarcFile | None = None
         self.files = 0
+        self.reader: sqlite3.Connection | None = None  # the archive, for revisits
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
         self.stats = crawler.stats
@@ -356,6 +460,24 @@ class WarcCaptureMiddleware:
         if recorder is not None:  # RunRecorder opened the run before us
             recorder.link_warc_file(self.warc.name)
 
+    def _original(self, response: Response) -> Original | None:
+        """The last full capture of an archived article's page, for a revisit record when
+        its payload is the same (listings change: they are always written whole)."""
+        if response.status != 200 or site.article_id(response.url) is None:
+            return None
+        try:
+            if self.reader is None:
+                path = self.crawler.settings.get("ARCHIVE_PATH")
+                self.reader = sqlite3.connect(read_only_uri(path), uri=True, timeout=5)
+            found = self.reader.execute(
+                "SELECT warc_file, warc_offset FROM articles WHERE url = ?", [response.url]
+            ).fetchone()
+            if found is None or not found[0]:
+                return None
+            return read_original(self.directory, found[0], found[1])
+        except (sqlite3.Error, OSError, ValueError):  # not archived, or its file is gone
+            return None
+
     def _provenance(self, spider: Any) -> dict[str, str | None]:
         """The warcinfo fields of this run: who crawled, how, as part of what."""
         settings = self.crawler.settings
@@ -370,6 +492,8 @@ class WarcCaptureMiddleware:
         }
 
     def spider_closed(self, spider: Any = None) -> None:
+        if self.reader is not None:
+            self.reader.close()
         if self.warc is not None:
             try:
                 self.warc.close()
@@ -382,8 +506,12 @@ class WarcCaptureMiddleware:
     ) -> Response:
         if self.warc is not None:
             date = warc_date(datetime.now(UTC))
+            original = self._original(response)
             try:
-                request.meta["warc_capture"] = self.warc.write(request, response, date)
+                capture = self.warc.write(request, response, date, original)
+                request.meta["warc_capture"] = capture
+                if original and (capture.file, capture.offset) == (original.file, original.offset):
+                    self.stats.inc_value("investcrawl/warc/revisits")
                 if self.warc.size >= self.max_bytes:  # rotate: closed files are readable
                     self.warc.close()
                     self._open_next()

@@ -15,7 +15,15 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, assert_archive_matches, rows, run_crawl, run_harvest, slow_settings
+from conftest import (
+    FIXTURES,
+    ROOT,
+    assert_archive_matches,
+    rows,
+    run_crawl,
+    run_harvest,
+    slow_settings,
+)
 from scrapy import Request
 from scrapy.http import HtmlResponse
 from warcio.archiveiterator import ArchiveIterator
@@ -178,6 +186,58 @@ def test_each_warc_file_says_where_it_comes_from(mirror, tmp_path):
             dates.setdefault(headers["WARC-Target-URI"], []).append(headers["WARC-Date"])
     retried = [times for times in dates.values() if len(times) > 1]
     assert retried and all(times == sorted(set(times)) for times in retried)
+
+
+def test_an_unchanged_page_is_captured_again_as_a_revisit(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    assert run_crawl(mirror.url, archive).returncode == 0
+    before = rows(archive, "SELECT * FROM articles ORDER BY id")
+    again = run_crawl(mirror.url, archive, "-a", "mode=full")
+    assert again.returncode == 0, again.stderr[-2000:]
+    first, second = sorted((tmp_path / "warc").iterdir())
+    with open(second, "rb") as handle:
+        records = [
+            (r.rec_type, r.rec_headers, r.content_stream().read()) for r in ArchiveIterator(handle)
+        ]
+    revisits = [(headers, block) for kind, headers, block in records if kind == "revisit"]
+    originals = {}
+    with open(first, "rb") as handle:
+        for record in ArchiveIterator(handle):
+            if record.rec_type == "response":
+                originals[record.rec_headers.get_header("WARC-Target-URI")] = record.rec_headers
+    # Every article page archived the first time, and unchanged, is a revisit of it.
+    assert sorted(h.get_header("WARC-Target-URI") for h, _ in revisits) == sorted(
+        a["url"] for a in before
+    )
+    for headers, block in revisits:
+        original = originals[headers.get_header("WARC-Target-URI")]
+        assert headers.get_header("WARC-Profile").endswith("/revisit/identical-payload-digest")
+        assert headers.get_header("WARC-Refers-To") == original.get_header("WARC-Record-ID")
+        assert headers.get_header("WARC-Refers-To-Date") == original.get_header("WARC-Date")
+        assert headers.get_header("WARC-Payload-Digest") == original.get_header(
+            "WARC-Payload-Digest"
+        )
+        assert block == b""  # the HTTP headers only: no payload
+    check = subprocess.run([WARCIO, "check", str(second)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    assert second.stat().st_size < first.stat().st_size  # listings are written whole
+    # The archive still points at whole pages, and the rows are unchanged but last_seen_at.
+    after = rows(archive, "SELECT * FROM articles ORDER BY id")
+    assert [{**a, "last_seen_at": None} for a in after] == [
+        {**b, "last_seen_at": None} for b in before
+    ]
+    # Rebuilt from the captures, revisits followed to their pages: the same rows.
+    rebuilt = tmp_path / "rebuilt.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "investcrawl.cli", "reextract", "--warc-dir",
+         str(tmp_path / "warc"), "--db", str(rebuilt)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    columns = "id, url, title, body, warc_file, warc_offset, fetched_at"
+    assert rows(rebuilt, f"SELECT {columns} FROM articles ORDER BY id") == rows(
+        archive, f"SELECT {columns} FROM articles ORDER BY id"
+    )
 
 
 def test_warc_files_rotate_at_their_size_limit(mirror, tmp_path):
