@@ -687,6 +687,39 @@ def serve(db_path: str, warc_dir: str, port: int) -> None:
     os.execv(datasette, [datasette, *serve_arguments(db_path, meta_path, port)])
 
 
+@cli.command()
+@db_option
+@click.option(
+    "--warc-dir",
+    default="data/warc",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The WARC files.",
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="WACZ file.")
+@click.option("--run", type=click.IntRange(1), help="Only this run's files (crawl_runs.id).")
+def wacz(db_path: str, warc_dir: str, output: str, run: int | None) -> None:
+    """Package the WARC files as a WACZ to replay in ReplayWeb.page, each archived article
+    a page with its title and text (so it can be searched there).
+
+    Example:
+
+        investcrawl wacz -o archive.wacz
+    """
+    from investcrawl.waczexport import WaczError, create
+
+    conn = _read(db_path)
+    try:
+        pages = create(conn, Path(warc_dir), Path(output), run)
+    except ImportError:
+        raise click.ClickException("WACZ needs py-wacz: pip install 'investcrawl[wacz]'") from None
+    except WaczError as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot write {output}: {error.strerror or error}") from None
+    click.echo(f"{output}: {pages} pages")
+
+
 @cli.command("check-site")
 @click.option("--base-url", default=None, help="Check a mirror (default: the live site).")
 @click.option(

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -244,6 +245,49 @@ def test_an_unchanged_page_is_captured_again_as_a_revisit(mirror, tmp_path):
     columns = "id, url, title, body, warc_file, warc_offset, fetched_at"
     sql = f"SELECT {columns} FROM articles WHERE id != ? ORDER BY id"  # not the row we aged
     assert rows(rebuilt, sql, stale) == rows(archive, sql, stale)
+
+
+def test_wacz_of_the_collection_and_of_a_run_validates_and_lists_every_article(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    assert run_harvest(mirror.url, archive).returncode == 0
+    mirror.set_phase(2)
+    assert run_harvest(mirror.url, archive).returncode == 0
+    wacz_tool = str(Path(sys.executable).with_name("wacz"))
+    for name, extra in (("all.wacz", ()), ("run2.wacz", ("--run", "2"))):
+        output = tmp_path / name
+        result = subprocess.run(
+            [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
+             "--warc-dir", str(tmp_path / "warc"), "-o", str(output), *extra],
+            capture_output=True, text=True, cwd=ROOT,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        check = subprocess.run([wacz_tool, "validate", "-f", str(output)], capture_output=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        with zipfile.ZipFile(output) as package:
+            listed = package.read("pages/pages.jsonl").decode().splitlines()
+            warcs = sorted(n for n in package.namelist() if n.startswith("archive/"))
+        header, *pages = map(json.loads, listed)
+        assert header["format"] == "json-pages-1.0"
+        if name == "all.wacz":
+            files = rows(archive, "SELECT name FROM warc_files ORDER BY name")
+            want = rows(archive, "SELECT url, title, body AS text FROM articles ORDER BY id")
+        else:
+            files = rows(archive, "SELECT name FROM warc_files WHERE run_id = 2")
+            want = rows(
+                archive,
+                "SELECT url, title, body AS text FROM articles WHERE warc_file IN "
+                "(SELECT name FROM warc_files WHERE run_id = 2) ORDER BY id",
+            )
+        assert warcs == [f"archive/{f['name']}" for f in files]
+        assert [{k: p[k] for k in ("url", "title", "text")} for p in pages] == want
+        assert want and all(p["ts"] for p in pages)
+    # Nothing to package: one line, exit 1.
+    result = subprocess.run(
+        [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
+         "--warc-dir", str(tmp_path / "warc"), "-o", str(tmp_path / "x.wacz"), "--run", "9"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 1 and "no closed WARC file of run 9" in result.stderr
 
 
 def test_warc_files_rotate_at_their_size_limit(mirror, tmp_path):

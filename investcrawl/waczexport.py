@@ -1,0 +1,77 @@
+"""A replayable package for researchers: WACZ (py-wacz) of the WARC files, with every
+archived article as a page (url, capture time, title and text) so that ReplayWeb.page
+lists and searches them.
+
+    investcrawl wacz -o archive.wacz                 # the whole collection
+    investcrawl wacz -o run-12.wacz --run 12         # one run's files
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+PAGES_HEADER = {
+    "format": "json-pages-1.0",
+    "id": "pages",
+    "title": "投促中国 开发区新闻 (investcrawl)",
+    "hasText": True,
+}
+
+
+class WaczError(ValueError):
+    """The package cannot be made (one line, for the user)."""
+
+
+def warc_files(conn: sqlite3.Connection, warc_dir: Path, run: int | None) -> list[Path]:
+    """The closed WARC files of a run (`warc_files`), or every one in warc_dir."""
+    if run is None:
+        files = sorted(warc_dir.glob("*.warc.gz"))
+    else:
+        names = [r[0] for r in conn.execute("SELECT name FROM warc_files WHERE run_id = ?", [run])]
+        files = [warc_dir / name for name in sorted(names) if (warc_dir / name).is_file()]
+    if not files:
+        where = f"run {run}" if run is not None else str(warc_dir)
+        raise WaczError(f"no closed WARC file of {where}")
+    return files
+
+
+def write_pages(conn: sqlite3.Connection, files: list[Path], path: Path) -> int:
+    """pages.jsonl: the articles whose page is in one of the files; return how many."""
+    names = [file.name for file in files]
+    marks = ", ".join("?" * len(names))
+    rows = conn.execute(
+        f"SELECT id, url, fetched_at, title, body FROM articles WHERE warc_file IN ({marks}) "
+        "ORDER BY id",
+        names,
+    )
+    count = 0
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(json.dumps(PAGES_HEADER, ensure_ascii=False) + "\n")
+        for article_id, url, fetched_at, title, body in rows:
+            page = {"id": str(article_id), "url": url, "ts": fetched_at, "title": title}
+            out.write(json.dumps({**page, "text": body}, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def create(conn: sqlite3.Connection, warc_dir: Path, output: Path, run: int | None) -> int:
+    """Write the WACZ; return how many pages it lists. Raises WaczError."""
+    from wacz.main import main as wacz  # optional: pip install 'investcrawl[wacz]'
+
+    files = warc_files(conn, warc_dir, run)
+    with tempfile.TemporaryDirectory() as scratch:
+        pages = Path(scratch) / "pages.jsonl"
+        count = write_pages(conn, files, pages)
+        arguments = ["create", "-o", str(output), "-p", str(pages), "--copy-pages"]
+        if run is not None:
+            arguments += ["--title", f"investcrawl run {run}"]
+        with contextlib.redirect_stdout(sys.stderr):  # py-wacz reports its steps on stdout
+            code = wacz([*arguments, *map(str, files)])
+    if code:
+        raise WaczError(f"py-wacz could not write {output} (exit {code})")
+    return count
