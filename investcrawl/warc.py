@@ -43,6 +43,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -55,6 +56,28 @@ logger = logging.getLogger(__name__)
 OPEN_SUFFIX = ".open"
 CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 CORRUPT_SUFFIX = ".corrupt"
+
+
+class _Brotli:
+    """warcio's decompressor for `Content-Encoding: br`, on Google's brotli (the one Scrapy
+    uses): warcio 1.8 was written for brotlipy, whose API differs, and failed on every br
+    page (a repair then cut the file before it, and reextract stopped)."""
+
+    unused_data = None
+
+    def __init__(self) -> None:
+        import brotli
+
+        self._decompressor = brotli.Decompressor()
+
+    def decompress(self, data: bytes) -> bytes:
+        return self._decompressor.process(data)
+
+    def flush(self) -> bytes:
+        return b""
+
+
+BufferedReader.DECOMPRESSORS["br"] = _Brotli  # warcio's registry of content decoders
 
 
 @dataclass(frozen=True)
@@ -271,7 +294,7 @@ def _end_of_last_complete_record(path: Path) -> int:
         iterator = ArchiveIterator(handle, check_digests="raise")
         try:
             for record in iterator:
-                record.content_stream().read()
+                record.raw_stream.read()  # the block as stored: nothing to decode to check it
                 iterator.read_to_end(record)
                 offset, length = iterator.get_record_offset(), iterator.get_record_length()
                 raw.seek(offset)

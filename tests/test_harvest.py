@@ -30,7 +30,7 @@ from scrapy.http import HtmlResponse
 from warcio.archiveiterator import ArchiveIterator
 
 from investcrawl.mirror import MirrorSite
-from investcrawl.warc import WarcFile, iter_responses, repair_open_files
+from investcrawl.warc import WarcFile, iter_responses, read_capture, repair_open_files
 
 SPEC = FIXTURES / "mirror" / "site.json"
 NEW_IN_PHASE_2 = {186541, 186542, 186543, 186545}  # 186545 is in no listing
@@ -314,6 +314,26 @@ def test_warc_files_rotate_at_their_size_limit(mirror, tmp_path):
     }
     for article in rows(archive, "SELECT url, warc_file, warc_offset FROM articles"):
         assert captured[(article["warc_file"], article["warc_offset"])] == article["url"]
+
+
+def test_brotli_pages_are_kept_by_repair_and_read_back_decoded(tmp_path):
+    import brotli
+
+    warc = WarcFile(tmp_path)
+    page = "<html><body><p>正文，以 br 压缩。</p></body></html>".encode()
+    urls = [f"http://127.0.0.1:1/index.php/home/news/detail/id/{n}.html" for n in (1, 2)]
+    for url, body, headers in (
+        (urls[0], brotli.compress(page), {"Content-Encoding": "br"}),
+        (urls[1], page, {}),
+    ):
+        response = HtmlResponse(url, body=body, headers=headers, request=Request(url))
+        last = warc.write(response.request, response, "2026-11-26T00:00:00.000000Z")
+    warc._file.close()  # killed: the next run repairs the file
+    assert repair_open_files(tmp_path) == [tmp_path / warc.name]
+    kept = list(iter_responses(tmp_path))
+    assert [(c.url, c.body) for c in kept] == [(urls[0], page), (urls[1], page)]
+    assert read_capture(tmp_path, warc.name, kept[0].capture.offset).body == page
+    assert last.offset == kept[1].capture.offset
 
 
 def test_repair_leaves_alone_a_warc_file_a_live_run_is_writing(tmp_path):
