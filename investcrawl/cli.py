@@ -246,6 +246,11 @@ def reextract(warc_dir: str, db_path: str) -> None:
         f"({counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged), "
         f"{counts['rejected']} rejected"
     )
+    if counts["missing"]:  # pages the captures refer to but do not hold: not rebuilt
+        raise click.ClickException(
+            f"{counts['missing']} revisit records refer to captures not in {warc_dir}: "
+            "their pages were not rebuilt (copy the WARC files of the earlier runs there)"
+        )
 
 
 # --- Research: reading the archive ----------------------------------------------------

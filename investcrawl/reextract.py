@@ -37,8 +37,9 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
     template_lines = TemplateLines(state.template_lines(), settings.TEMPLATE_LINE_MIN_ARTICLES)
     provinces: dict[str, str] = {}
     seen = {"responses": 0, "articles": 0, "rejected": 0}
+    missing: list[str] = []  # revisits whose original is not in warc_dir
     try:
-        for response in iter_responses(warc_dir):
+        for response in iter_responses(warc_dir, missing):
             if response.status != 200:
                 continue
             url, body, content_type = response.url, response.body, response.content_type
@@ -80,4 +81,4 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
             seen["articles"] += 1
     finally:
         writer.close()
-    return {**seen, **writer.counts}
+    return {**seen, **writer.counts, "missing": len(missing)}

@@ -12,7 +12,7 @@ ARCHIVE_PATH = "data/archive.db"
 ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most the batch being filled
 ARCHIVE_LOCK_TIMEOUT = 30  # seconds a write waits for another connection's lock, then fails
 ARCHIVE_MAX_BYTES = 0  # above 0: the archive may not grow past this (fails as a full disk)
-WARC_DIR = "data/warc"  # raw captures, one WARC file per run
+WARC_DIR = "data/warc"  # raw captures: WARC files, rotating at WARC_FILE_MAX_BYTES
 WARC_GZIP_LEVEL = 1  # zlib level of each record (1 fastest, 9 smallest; see warc.py)
 WARC_FILE_MAX_BYTES = 1_000_000_000  # a file this large is closed and the next one opened
 # Provenance in each WARC file's warcinfo record: the collection, and who ran the crawl

@@ -28,16 +28,40 @@ class WaczError(ValueError):
 
 
 def warc_files(conn: sqlite3.Connection, warc_dir: Path, run: int | None) -> list[Path]:
-    """The closed WARC files of a run (`warc_files`), or every one in warc_dir."""
+    """The closed WARC files of a run (`warc_files`) with those holding the pages its
+    revisit records refer to, or every one in warc_dir."""
     if run is None:
         files = sorted(warc_dir.glob("*.warc.gz"))
     else:
-        names = [r[0] for r in conn.execute("SELECT name FROM warc_files WHERE run_id = ?", [run])]
+        try:
+            found = conn.execute("SELECT name FROM warc_files WHERE run_id = ?", [run])
+            names = {row[0] for row in found}
+        except sqlite3.OperationalError:  # an archive from before migration 0008
+            raise WaczError("the archive lists no runs' files: run investcrawl migrate") from None
+        names |= _originals(conn, [warc_dir / name for name in names])
         files = [warc_dir / name for name in sorted(names) if (warc_dir / name).is_file()]
     if not files:
         where = f"run {run}" if run is not None else str(warc_dir)
         raise WaczError(f"no closed WARC file of {where}")
     return files
+
+
+def _originals(conn: sqlite3.Connection, files: list[Path]) -> set[str]:
+    """The files holding the pages the revisit records of these files refer to (for an
+    article's page, the archive keeps the place of its whole capture)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    names = set()
+    for path in files:
+        if not path.is_file():
+            continue
+        with open(path, "rb") as handle:
+            for record in ArchiveIterator(handle):
+                if record.rec_type == "revisit":
+                    url = record.rec_headers.get_header("WARC-Refers-To-Target-URI")
+                    found = conn.execute("SELECT warc_file FROM articles WHERE url = ?", [url])
+                    names.update(row[0] for row in found if row[0])
+    return names
 
 
 def write_pages(conn: sqlite3.Connection, files: list[Path], path: Path) -> int:

@@ -329,36 +329,38 @@ class CapturedResponse:
     may_be_cut: bool = False  # sent with neither Content-Length nor chunks: its end unknown
 
 
-def iter_responses(directory: str | Path) -> Iterator[CapturedResponse]:
+def iter_responses(
+    directory: str | Path, missing: list[str] | None = None
+) -> Iterator[CapturedResponse]:
     """Every response of the closed WARC files in directory, in capture order: a revisit
-    record as the page it refers to (its payload and place), with its own status and date."""
-    originals: dict[tuple[str, str], tuple[str, int]] = {}  # (url, digest): its place
+    record as the page it refers to (its payload and place), with its own status and date.
+    A revisit whose original is not in directory is left out, its URL added to `missing`."""
+    originals: dict[tuple[str, str], tuple[str, int]] = {}  # (url, digest) of article pages
     for path in sorted(Path(directory).glob("*.warc.gz")):
         with open(path, "rb") as handle:
             iterator = ArchiveIterator(handle)
             for record in iterator:
+                headers = record.rec_headers
                 if record.rec_type == "revisit":
-                    headers = record.rec_headers
-                    refers = (
-                        headers.get_header("WARC-Refers-To-Target-URI"),
-                        headers.get_header("WARC-Payload-Digest"),
-                    )
-                    if refers not in originals:
-                        logger.warning("%s: revisit of a capture not in %s", path.name, directory)
+                    url = headers.get_header("WARC-Refers-To-Target-URI")
+                    place = originals.get((url, headers.get_header("WARC-Payload-Digest")))
+                    if place is None:
+                        logger.warning("%s: a revisit of %s, whose capture is not in %s",
+                                       path.name, url, directory)  # fmt: skip
+                        if missing is not None:
+                            missing.append(url)
                         continue
-                    file, offset = originals[refers]
-                    original = read_capture(directory, file, offset)
-                    yield _captured(record, original.body, Capture(file, offset, ""))
+                    original = read_capture(directory, *place)
+                    yield _captured(record, original.body, Capture(*place, ""))
                     continue
                 if record.rec_type != "response":
                     continue
                 body = record.content_stream().read()  # before the offset: that reads on
                 capture = Capture(path.name, iterator.get_record_offset(), "")
-                digest = record.rec_headers.get_header("WARC-Payload-Digest")
-                originals[(record.rec_headers.get_header("WARC-Target-URI"), digest)] = (
-                    capture.file,
-                    capture.offset,
-                )
+                url = headers.get_header("WARC-Target-URI")
+                if site.article_id(url) is not None:  # only article pages have revisits
+                    digest = headers.get_header("WARC-Payload-Digest")
+                    originals[(url, digest)] = (capture.file, capture.offset)
                 yield _captured(record, body, capture)
 
 
