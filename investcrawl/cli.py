@@ -207,6 +207,11 @@ def _summary(stats: dict[str, Any], verdict: str, log_path: Path) -> str:
         if key.startswith("investcrawl/failures/")
     )
     reason = stats.get("finish_reason")
+    warc = str(stats.get("investcrawl/warc/file"))
+    if get("warc/files") > 1:
+        warc += f" (the last of {get('warc/files')} files)"
+    if get("warc/revisits"):
+        warc += f", {get('warc/revisits')} unchanged pages as revisit records"
     return "\n".join(
         [
             f"harvest {verdict}",
@@ -217,7 +222,7 @@ def _summary(stats: dict[str, Any], verdict: str, log_path: Path) -> str:
             f"  articles: new {get('archive/new')}, updated {get('archive/updated')}, "
             f"unchanged {get('archive/unchanged')}",
             f"  failures: {get('archive/failed')}" + (f" ({kinds})" if kinds else ""),
-            f"  WARC {stats.get('investcrawl/warc/file')}",
+            f"  WARC {warc}",
             f"  log {log_path}",
         ]
     )

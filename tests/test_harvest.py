@@ -262,7 +262,8 @@ def test_wacz_of_the_collection_and_of_a_run_validates_and_lists_every_article(m
     assert run_harvest(mirror.url, archive).returncode == 0
     mirror.set_phase(2)
     assert run_harvest(mirror.url, archive).returncode == 0
-    assert run_crawl(mirror.url, archive, "-a", "mode=full").returncode == 0  # revisits
+    full = run_harvest(mirror.url, archive, "--mode", "full")  # unchanged pages: revisits
+    assert full.returncode == 0 and "unchanged pages as revisit records" in full.stdout
     wacz_tool = str(Path(sys.executable).with_name("wacz"))
     for name, extra in (
         ("all.wacz", ()),
@@ -327,6 +328,7 @@ def test_warc_files_rotate_at_their_size_limit(mirror, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     files = sorted((tmp_path / "warc").iterdir())
     assert len(files) >= 3 and all(f.name.endswith(".warc.gz") for f in files)  # all closed
+    assert f"(the last of {len(files)} files)" in result.stdout
     run = rows(archive, "SELECT id, warc_file FROM crawl_runs")[0]
     recorded = rows(archive, "SELECT name, run_id FROM warc_files ORDER BY name")
     assert recorded == [{"name": f.name, "run_id": run["id"]} for f in files]
