@@ -459,9 +459,10 @@ async def capture(request: Any, datasette: Any) -> Response:
     if revision:
         if not (revision.isascii() and revision.isdigit() and len(revision) <= 18):
             raise BadRequest("revision must be a revision_id (a number)")
-        sql = "SELECT warc_file, warc_offset FROM article_revisions WHERE article_id = ? AND "
         found = await datasette.get_database(database).execute(
-            sql + "revision_id = ?", [article_id, int(revision)]
+            "SELECT warc_file, warc_offset FROM article_revisions "
+            "WHERE article_id = ? AND revision_id = ?",
+            [article_id, int(revision)],
         )
     else:
         found = await datasette.get_database(database).execute(

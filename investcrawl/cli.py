@@ -627,19 +627,23 @@ def migrate(db_path: str) -> None:
     click.echo(f"{db_path} is up to date")
 
 
-def warc_dir_option(function: Any) -> Any:
+def warc_dir_option(help_text: str, *, exists: bool = False) -> Any:
+    """--warc-dir of the commands that read the WARC files (default: the harvests')."""
     return click.option(
         "--warc-dir",
         default="data/warc",
         show_default=True,
-        type=click.Path(file_okay=False),
-        help="The WARC files, for links to each article's captured page.",
-    )(function)
+        type=click.Path(exists=exists, file_okay=False),
+        help=help_text,
+    )
+
+
+LINKS_HELP = "The WARC files, for links to each article's captured page."
 
 
 @cli.command("datasette-metadata")
 @db_option
-@warc_dir_option
+@warc_dir_option(LINKS_HELP)
 def datasette_metadata(db_path: str, warc_dir: str) -> None:
     """Print Datasette metadata (JSON) for an archive: titles, columns, canned queries.
 
@@ -658,7 +662,7 @@ def datasette_metadata(db_path: str, warc_dir: str) -> None:
 
 @cli.command()
 @db_option
-@warc_dir_option
+@warc_dir_option(LINKS_HELP)
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
 def serve(db_path: str, warc_dir: str, port: int) -> None:
     """Browse the archive in Datasette, on 127.0.0.1, read-only.
@@ -699,13 +703,7 @@ def serve(db_path: str, warc_dir: str, port: int) -> None:
 
 @cli.command()
 @db_option
-@click.option(
-    "--warc-dir",
-    default="data/warc",
-    show_default=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="The WARC files.",
-)
+@warc_dir_option("The WARC files.", exists=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="WACZ file.")
 @click.option("--run", type=click.IntRange(1), help="Only this run's files (crawl_runs.id).")
 def wacz(db_path: str, warc_dir: str, output: str, run: int | None) -> None:
