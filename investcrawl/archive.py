@@ -154,6 +154,25 @@ FAILURE_KINDS = {
     "unreadable": "transient",
 }
 
+# What became of an image an article shows (the `images` table): captured in the WARC, or
+# why not. Transient kinds are tried again by later harvests, IMAGE_MAX_ATTEMPTS times.
+IMAGE_KINDS = {
+    "captured": "final",  # the response (an image) is in the WARC: warc_file, warc_offset
+    "http_404": "permanent",  # 404 or 410
+    "http_error": "transient",  # any other non-2xx status, after retries
+    "network_error": "transient",
+    "truncated": "transient",  # the connection closed, no Content-Length to check it by
+    "too_large": "permanent",  # larger than IMAGE_MAXSIZE
+    "refused": "permanent",  # robots.txt, or a redirect off the site's host
+    "not_an_image": "permanent",  # a 200 answer that is no image (an HTML page, say)
+    "off_host": "permanent",  # on another host than the site's: not fetched (by design)
+}
+IMAGE_MAX_ATTEMPTS = 3  # runs that try an image that failed transiently
+IMAGE_FIELDS = (
+    "status", "content_type", "length", "payload_digest", "warc_file", "warc_offset",
+    "fetched_at",
+)  # fmt: skip
+
 migrations = sqlite_utils.Migrations("investcrawl")
 
 
@@ -337,6 +356,43 @@ def _add_warc_files(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0009_images")
+def _add_images(db: sqlite_utils.Database) -> None:
+    # The images articles show (articles.images, in order), and what became of each URL:
+    # its capture in the WARC, or why there is none. An image shown by several articles
+    # is fetched once.
+    db["article_images"].create(
+        {"article_id": int, "position": int, "url": str},
+        pk=("article_id", "position"),
+        not_null={"url"},
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db["article_images"].create_index(["url"])
+    db["images"].create(
+        {
+            "url": str,
+            "kind": str,  # IMAGE_KINDS
+            "detail": str,
+            "status": int,  # the HTTP status, when there was an answer
+            "content_type": str,
+            "length": int,  # bytes of the payload
+            "payload_digest": str,  # as in the WARC (sha1, base32)
+            "warc_file": str,
+            "warc_offset": int,  # offset of the response record
+            "attempts": int,  # runs that tried it
+            "fetched_at": str,
+        },
+        pk="url",
+        not_null={"kind", "attempts"},
+        defaults={"detail": ""},
+    )
+    db.execute(
+        "INSERT INTO article_images (article_id, position, url) "
+        "SELECT a.id, j.key, j.value FROM articles a, json_each(a.images) j "
+        "WHERE a.images != '[]' AND json_valid(a.images) AND j.type = 'text'"
+    )
+
+
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
 
 
@@ -456,7 +512,8 @@ class ArchiveWriter:
         self._articles: dict[int, dict[str, Any]] = {}
         self._failures: dict[str, dict[str, Any]] = {}
         self._cleared: set[str] = set()  # URLs read whole since they failed: no longer failures
-        self.counts = {"new": 0, "updated": 0, "unchanged": 0, "failed": 0}
+        self._images: dict[str, dict[str, Any]] = {}
+        self.counts = {"new": 0, "updated": 0, "unchanged": 0, "failed": 0, "images": 0}
         self.error: ArchiveError | None = None  # the write that failed, if one did
 
     def add_article(self, article: Mapping[str, Any]) -> None:
@@ -489,6 +546,17 @@ class ArchiveWriter:
             "first_seen": previous["first_seen"] if previous else seen,
             "last_seen": seen,
         }
+        self._maybe_flush()
+
+    def add_image(self, url: str, kind: str, fields: Mapping[str, Any]) -> None:
+        """Record what became of an image URL (IMAGE_KINDS): fields are the `images`
+        columns (status, content_type, length, payload_digest, warc_file, warc_offset,
+        detail, fetched_at); attempts add up across runs."""
+        if kind not in IMAGE_KINDS:
+            raise ValueError(f"unknown image kind {kind!r}")
+        self._refuse_after_error()
+        row = {column: fields.get(column) for column in IMAGE_FIELDS}
+        self._images[url] = {**row, "url": url, "kind": kind, "detail": fields.get("detail", "")}
         self._maybe_flush()
 
     def clear_failure(self, url: str) -> None:
@@ -546,20 +614,22 @@ class ArchiveWriter:
             raise self.error
 
     def _maybe_flush(self) -> None:
-        if len(self._articles) + len(self._failures) + len(self._cleared) >= self.batch_size:
+        buffered = len(self._articles) + len(self._failures) + len(self._cleared)
+        if buffered + len(self._images) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
         self._refuse_after_error()
-        if not self._articles and not self._failures and not self._cleared:
+        if not (self._articles or self._failures or self._cleared or self._images):
             return
         articles, failures = list(self._articles.values()), list(self._failures.values())
-        cleared = list(self._cleared)
+        cleared, images = list(self._cleared), list(self._images.values())
         self._articles.clear()
         self._failures.clear()
         self._cleared.clear()
+        self._images.clear()
         try:
-            counts = self.write_batch(articles, failures, cleared)
+            counts = self.write_batch(articles, failures, cleared, images)
         except Exception as error:  # the batch is lost whatever the error: fail-stop
             self.error = archive_error(error, self.path)
             raise self.error from error
@@ -571,13 +641,22 @@ class ArchiveWriter:
         articles: list[dict[str, Any]],
         failures: list[dict[str, Any]],
         cleared: list[str] = (),
+        images: list[dict[str, Any]] = (),
     ) -> dict[str, int]:
         """Write one batch in one transaction; return what became of its rows."""
         with write_transaction(self.db, self.path):
             self.db.conn.executemany("DELETE FROM failures WHERE url = ?", [(u,) for u in cleared])
             self._write_failures(failures)
             counts = self._write_articles(articles)
-        return {**counts, "failed": len(failures)}
+            self.db.conn.executemany(
+                f"INSERT INTO images (url, kind, detail, attempts, {', '.join(IMAGE_FIELDS)}) "
+                f"VALUES (:url, :kind, :detail, 1, {', '.join(':' + f for f in IMAGE_FIELDS)}) "
+                "ON CONFLICT (url) DO UPDATE SET kind = excluded.kind, detail = excluded.detail, "
+                "attempts = images.attempts + 1, "
+                + ", ".join(f"{f} = excluded.{f}" for f in IMAGE_FIELDS),
+                images,
+            )
+        return {**counts, "failed": len(failures), "images": len(images)}
 
     def _write_failures(self, failures: list[dict[str, Any]]) -> None:
         conn = self.db.conn
@@ -643,6 +722,17 @@ class ArchiveWriter:
             [(row["fetched_at"], row["id"]) for row in unchanged],
         )
         conn.executemany("DELETE FROM failures WHERE url = ?", [(row["url"],) for row in articles])
+        conn.executemany(
+            "DELETE FROM article_images WHERE article_id = ?", [(row["id"],) for row in changed]
+        )
+        conn.executemany(
+            "INSERT INTO article_images (article_id, position, url) VALUES (?, ?, ?)",
+            [
+                (row["id"], position, url)
+                for row in new + changed
+                for position, url in enumerate(_image_urls(row["images"]))
+            ],
+        )
         return {"new": len(new), "updated": len(changed), "unchanged": len(unchanged)}
 
     def _index(self, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
@@ -677,6 +767,17 @@ class ArchiveWriter:
                 self.flush()
         finally:
             self.db.close()
+
+
+def _image_due(kind: str, attempts: int) -> bool:
+    return IMAGE_KINDS.get(kind) == "transient" and attempts < IMAGE_MAX_ATTEMPTS
+
+
+def _image_urls(images: str | list[str] | None) -> list[str]:
+    """An article's `images`, as a list (it is stored as JSON)."""
+    if isinstance(images, str):
+        images = json.loads(images or "[]")
+    return [url for url in images or () if isinstance(url, str)]
 
 
 def _database_file(db: sqlite_utils.Database) -> str:
@@ -808,6 +909,29 @@ class ArchiveState:
                 "SELECT url, kind FROM failures WHERE next_retry_at <= ? "
                 "AND kind != 'off_section' ORDER BY next_retry_at LIMIT ?",
                 [now, limit],
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def image_settled(self, url: str) -> bool:
+        """Whether nothing more is to be done for this image URL: captured, failed for
+        good, or tried IMAGE_MAX_ATTEMPTS times."""
+        with storage_errors(self.path):
+            row = self.db.execute(
+                "SELECT kind, attempts FROM images WHERE url = ?", [url]
+            ).fetchone()
+        return row is not None and not _image_due(row[0], row[1])
+
+    def due_images(self, limit: int) -> list[tuple[str, int]]:
+        """(URL, an article showing it) of the images archived articles show that are not
+        settled: never tried (a run stopped before it fetched them), or failed transiently."""
+        transient = [kind for kind, how in IMAGE_KINDS.items() if how == "transient"]
+        marks = ",".join("?" * len(transient))
+        with storage_errors(self.path):
+            rows = self.db.execute(
+                "SELECT ai.url, min(ai.article_id) FROM article_images ai "
+                "LEFT JOIN images i ON i.url = ai.url WHERE i.url IS NULL "
+                f"OR (i.kind IN ({marks}) AND i.attempts < ?) GROUP BY ai.url LIMIT ?",
+                [*transient, IMAGE_MAX_ATTEMPTS, limit],
             ).fetchall()
         return [(row[0], row[1]) for row in rows]
 

@@ -80,7 +80,7 @@ COLUMNS = {
     "category": "Category, from the breadcrumb (e.g. 文字新闻)",
     "body": "Plain text, one paragraph per line (cut on the table page)",
     "body_html": "The article's own HTML, scripts and styles removed (its length on the table)",
-    "images": "JSON list of image URLs",
+    "images": "JSON list of image URLs (their captures: the images table)",
     "prev_id": "上一条 (a discovery hint, not an order)",
     "next_id": "下一条 (a discovery hint, not an order)",
     "fetched_at": "When this version was fetched (UTC)",

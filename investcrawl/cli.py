@@ -17,7 +17,13 @@ from typing import Any
 
 import click
 
-from investcrawl.archive import DEFAULT_ARCHIVE_PATH, ArchiveError, open_archive, read_only_uri
+from investcrawl.archive import (
+    DEFAULT_ARCHIVE_PATH,
+    IMAGE_KINDS,
+    ArchiveError,
+    open_archive,
+    read_only_uri,
+)
 from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED
 
 
@@ -206,6 +212,13 @@ def _summary(stats: dict[str, Any], verdict: str, log_path: Path) -> str:
         for key, value in sorted(stats.items())
         if key.startswith("investcrawl/failures/")
     )
+    images = {
+        key.rsplit("/", 1)[1]: value
+        for key, value in sorted(stats.items())
+        if key.startswith("investcrawl/images/") and key.rsplit("/", 1)[1] in IMAGE_KINDS
+    }
+    not_captured = {kind: n for kind, n in images.items() if kind != "captured"}
+    others = ", ".join(f"{kind} {n}" for kind, n in not_captured.items())
     reason = stats.get("finish_reason")
     warc = str(stats.get("investcrawl/warc/file"))
     if get("warc/files") > 1:
@@ -222,6 +235,8 @@ def _summary(stats: dict[str, Any], verdict: str, log_path: Path) -> str:
             f"  articles: new {get('archive/new')}, updated {get('archive/updated')}, "
             f"unchanged {get('archive/unchanged')}",
             f"  failures: {get('archive/failed')}" + (f" ({kinds})" if kinds else ""),
+            f"  images: captured {images.get('captured', 0)}"
+            + (f", not captured {sum(not_captured.values())} ({others})" if not_captured else ""),
             f"  WARC {warc}",
             f"  log {log_path}",
         ]

@@ -123,6 +123,10 @@ class MirrorSite:
             if article.get("listed", True):
                 self._listings.setdefault(("city", article["city_id"]), []).append(article)
                 self._listings.setdefault(("zone", article["zone_id"]), []).append(article)
+        # Every image the published articles show, by path: the mirror serves them.
+        self.image_paths = {
+            src for a in self.articles.values() for src in a.get("images", ()) if src[:1] == "/"
+        }
         self.latest = sorted(
             (a for a in self.articles.values() if a.get("listed", True)), key=lambda a: -a["id"]
         )[:3]
@@ -238,10 +242,13 @@ def synthetic_spec(
     zones: int = 300,
     seed: int = 1,
     new_by_phase: dict | None = None,
+    images_every: int = 0,
 ) -> dict[str, Any]:
     """A site of the given size, pages of 10-30 KB, for benchmarks.
 
     new_by_phase: {phase: count} articles published later (ids above the others).
+    images_every: above 0, every so many articles show a photo of their own and their
+    zone's logo (shared by the zone's articles).
     """
     rng = random.Random(seed)
     provinces: list[dict[str, Any]] = []
@@ -288,6 +295,11 @@ def synthetic_spec(
                     "phase": phase,
                 }
             )
+            if images_every and next_id % images_every == 0:
+                specs[-1]["images"] = [
+                    f"/Uploads/photo/{next_id}.jpg",
+                    f"/Uploads/logo/{zone['id']}.png",
+                ]
             next_id += 1
     return {"page_size": 20, "provinces": provinces, "articles": specs}
 
@@ -939,7 +951,36 @@ class Mirror:
         if key:
             page = render_listing(self.site, *key, host=host)
             return page or _not_found()
+        if path in self.site.image_paths:
+            return render_image(self.site, path, seen)
         return _not_found()
+
+
+def render_image(mirror: MirrorSite, path: str, seen: int) -> Page:
+    """An image an article shows: a few bytes in its format, different for each path.
+    The spec's "image_faults" ({path: fault}) plays missing (404), html (a soft 404 page,
+    200), huge (300 KB), flaky (503 until the next harvest), cut (no Content-Length, half of
+    it) and nolength (no Content-Length, whole) images."""
+    fault = mirror.spec.get("image_faults", {}).get(path)
+    if fault == "missing":
+        return _not_found()
+    if fault == "html":
+        return Page(
+            200, "<html><body>图片不存在</body></html>".encode(), "text/html; charset=utf-8"
+        )
+    if fault == "flaky" and seen <= 4:  # every try of a harvest (RETRY_TIMES 3)
+        return Page(503, b"<html><body>Service Unavailable</body></html>", "text/html")
+    if path.endswith(".png"):
+        head, tail, media = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82", "image/png"
+    elif path.endswith(".gif"):
+        head, tail, media = b"GIF89a", b";", "image/gif"
+    else:
+        head, tail, media = b"\xff\xd8\xff\xe0", b"\xff\xd9", "image/jpeg"
+    filler = random.Random(path).randbytes(2000) + bytes(300_000) * (fault == "huge")
+    body = head + path.encode() + filler + tail
+    if fault in ("cut", "nolength"):  # without Content-Length: cut off, or whole
+        return Page(200, body, media, fault="cut" * (fault == "cut"), length=False)
+    return Page(200, body, media)
 
 
 def _not_found() -> Page:
@@ -1051,6 +1092,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--cities", type=int, default=50, help="with --synthetic: cities")
     parser.add_argument("--zones", type=int, default=300, help="with --synthetic: zones")
+    parser.add_argument(
+        "--images", type=int, default=0, metavar="N", help="with --synthetic: images on every Nth"
+    )
     parser.add_argument("--cache", action="store_true", help="keep rendered pages (benchmarks)")
     parser.add_argument("--faults", type=int, metavar="SEED", help="play a seeded fault plan")
     parser.add_argument("--fault-rate", type=float, default=0.4, help="share of faulty pages")
@@ -1073,7 +1117,9 @@ def main(argv: list[str] | None = None) -> None:
         later = {
             int(k): int(v) for k, v in (pair.split("=") for pair in args.new.split(",") if pair)
         }
-        spec = synthetic_spec(args.synthetic, args.cities, args.zones, new_by_phase=later)
+        spec = synthetic_spec(
+            args.synthetic, args.cities, args.zones, new_by_phase=later, images_every=args.images
+        )
         mirror_site = MirrorSite.from_spec(spec)
     else:
         mirror_site = MirrorSite.load(args.spec)

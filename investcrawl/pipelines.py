@@ -90,7 +90,8 @@ class TemplateLinesPipeline:
 
 
 class ArchivePipeline:
-    """Store articles, and every failure the crawl reports, in the SQLite archive.
+    """Store articles, every failure the crawl reports and what became of each image, in
+    the SQLite archive.
 
     Writes happen here, in batches, in the crawl's own process. A write that fails stops
     the crawl (`runs.archive_failed`): nothing more is written, the articles still coming
@@ -105,6 +106,7 @@ class ArchivePipeline:
         crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
         crawler.signals.connect(self.failure_cleared, investcrawl_signals.failure_cleared)
         crawler.signals.connect(self.line_learned, investcrawl_signals.template_line_learned)
+        crawler.signals.connect(self.image_recorded, investcrawl_signals.image_recorded)
         crawler.signals.connect(self.item_dropped, signals.item_dropped)
 
     @classmethod
@@ -142,6 +144,9 @@ class ArchivePipeline:
 
     def failure_cleared(self, url: str) -> None:
         self._write("clear_failure", url)
+
+    def image_recorded(self, url: str, kind: str, fields: dict[str, Any]) -> None:
+        self._write("add_image", url, kind, fields)
 
     def line_learned(self, line: str, article_ids: set[int]) -> None:
         self._write("learn_template_line", line, article_ids)

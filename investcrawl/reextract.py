@@ -3,11 +3,13 @@
 Responses are replayed in capture order through the same extraction, validation and
 archive writer as a crawl, so an improved extractor reaches the whole history and the rows
 come out as a crawl of the same pages made them (fetched_at is the capture's WARC-Date).
+The images the articles show get their `images` rows from their last captured answer.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
@@ -16,8 +18,9 @@ from investcrawl import settings, site
 from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
 from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Rejected, city_provinces, extract_article, parse_document
+from investcrawl.images import answer_row
 from investcrawl.pipelines import invalid_article
-from investcrawl.warc import iter_responses
+from investcrawl.warc import CapturedResponse, iter_responses
 
 # A ThinkPHP index action: where a section index found elsewhere than the assumed route
 # most likely is (a page without province headings gives no cities, whatever it is).
@@ -38,12 +41,16 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
     provinces: dict[str, str] = {}
     seen = {"responses": 0, "articles": 0, "rejected": 0}
     missing: list[str] = []  # revisits whose original is not in warc_dir
+    shown: set[str] = set()  # the images of the articles rebuilt
+    others: dict[str, dict[str, Any]] = {}  # the last answer to each URL not an article's
     try:
         for response in iter_responses(warc_dir, missing):
-            if response.status != 200:
-                continue
             url, body, content_type = response.url, response.body, response.content_type
             capture = response.capture
+            if site.article_id(url) is None:
+                others[url] = _image_row(response)
+            if response.status != 200:
+                continue
             seen["responses"] += 1
             path = urlsplit(url).path
             if path in index_paths or path.endswith(INDEX_SUFFIX):
@@ -78,7 +85,18 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
             for line, article_ids in template_lines.process(adapter):
                 writer.learn_template_line(line, article_ids)
             writer.add_article(adapter)
+            shown.update(article.images)
             seen["articles"] += 1
+        for url in sorted(shown & others.keys()):
+            writer.add_image(url, others[url].pop("kind"), others[url])
     finally:
         writer.close()
     return {**seen, **writer.counts, "missing": len(missing)}
+
+
+def _image_row(response: CapturedResponse) -> dict[str, Any]:
+    """What the crawl recorded of an image answered this way (images.py)."""
+    kind, fields = answer_row(
+        response.status, response.content_type, response.body, response.may_be_cut, response.capture
+    )
+    return {**fields, "kind": kind}

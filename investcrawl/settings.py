@@ -27,6 +27,7 @@ HARVEST_RETRY_LIMIT = 200  # failed URLs due for another try, per run
 HARVEST_PROBE_LIMIT = 5000  # ids the probe may ask for per run (the next run goes on)
 HARVEST_MAX_ID_JUMP = 1000  # a link to an id further above the highest known one: not fetched
 HARVEST_MAX_FAILURE_RATE = 0.5  # a run with more failures per request fails (exit 1)
+HARVEST_IMAGE_LIMIT = 1000  # images of earlier runs' articles (not captured yet) per run
 
 # --- Reading the site (see docs/architecture.md) --------------------------------------
 TEMPLATE_LINE_MIN_ARTICLES = 20  # a line at the edge of this many bodies is template, not text
@@ -65,6 +66,11 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3  # four attempts in all for 5xx, 408, 429 and network errors
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # an article page is ~30 KB; refuse anything absurd
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+# The images articles show are captured too (same host only; see images.py), each at most
+# this large.
+CAPTURE_IMAGES = True
+IMAGE_MAXSIZE = 5 * 1024 * 1024
+IMAGES_PER_ARTICLE = 100
 HTTPERROR_ALLOW_ALL = False  # non-2xx reach the errback, which records them
 REDIRECT_MAX_TIMES = 5
 

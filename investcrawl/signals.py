@@ -10,8 +10,12 @@ is stored.)
 
 template_line_learned(line, article_ids): a line was learned as template (boilerplate.py);
 the archive pipeline records it and removes it from those articles, stored before.
+
+image_recorded(url, kind, fields): what became of an image an article shows (images.py);
+the archive pipeline stores it in `images` (kind: archive.IMAGE_KINDS; fields: its columns).
 """
 
 failure_recorded = object()
 failure_cleared = object()
 template_line_learned = object()
+image_recorded = object()

@@ -85,6 +85,7 @@ class Capture:
     file: str  # file name, relative to WARC_DIR
     offset: int  # offset of the response record
     date: str  # WARC-Date to the second (YYYY-MM-DDTHH:MM:SSZ), as the archive's times are
+    digest: str = ""  # WARC-Payload-Digest of a response record written in this run
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ class WarcFile:
         self._file.flush()
         if revisit:
             return Capture(original.file, original.offset, _to_the_second(date))
-        return Capture(self.name, offset, _to_the_second(date))
+        return Capture(self.name, offset, _to_the_second(date), digest)
 
     def _warc_headers(self, date: str, response: Response) -> dict[str, str]:
         headers = {"WARC-Date": date, "WARC-Warcinfo-ID": self.info_id}
@@ -421,7 +422,10 @@ def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:
         content_type=record.http_headers.get_header("Content-Type"),
         body=body,
         capture=Capture(
-            capture.file, capture.offset, _to_the_second(record.rec_headers.get_header("WARC-Date"))
+            capture.file,
+            capture.offset,
+            _to_the_second(record.rec_headers.get_header("WARC-Date")),
+            record.rec_headers.get_header("WARC-Payload-Digest") or "",
         ),
         may_be_cut=not (
             record.http_headers.get_header("Content-Length")

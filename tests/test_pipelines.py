@@ -200,6 +200,7 @@ def test_archive_schema(tmp_path):
         "0006_template_lines_and_province_source",
         "0007_facet_indexes",
         "0008_warc_files",
+        "0009_images",
     ]
 
 
@@ -241,7 +242,7 @@ def test_changed_article_keeps_its_previous_version(tmp_path):
     # Edited body: the stored version becomes a revision, replaced at the new fetch time.
     writer.add_article({**first, "body": "改过的正文。", "fetched_at": "2026-11-03T00:00:00Z"})
     writer.close()
-    assert writer.counts == {"new": 1, "updated": 1, "unchanged": 1, "failed": 0}
+    assert writer.counts == {"new": 1, "updated": 1, "unchanged": 1, "failed": 0, "images": 0}
     row = rows(archive, "SELECT body, first_seen_at, last_seen_at, fetched_at FROM articles")[0]
     assert row == {
         "body": "改过的正文。",
@@ -374,6 +375,44 @@ def test_an_archive_before_migration_0006_gets_province_sources(tmp_path):
         {"id": 2, "province_source": ""},
     ]
     assert rows(path, "SELECT count(*) AS n FROM template_lines") == [{"n": 0}]
+
+
+def test_an_archive_before_migration_0009_links_its_articles_images(tmp_path):
+    import sqlite_utils
+
+    from investcrawl.archive import migrations
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="0009_images")
+    shown = {1: '["http://x/a.jpg", "http://x/b.jpg"]', 2: "[]", 3: '["http://x/a.jpg"]'}
+    for article_id, images in shown.items():
+        db["articles"].insert({**dataclasses.asdict(article(article_id)), "images": images})
+    db.close()
+    open_archive(path).close()
+    links = rows(path, "SELECT article_id, position, url FROM article_images ORDER BY 1, 2")
+    assert [tuple(row.values()) for row in links] == [
+        (1, 0, "http://x/a.jpg"), (1, 1, "http://x/b.jpg"), (3, 0, "http://x/a.jpg"),
+    ]  # fmt: skip
+    # Never fetched: the next harvest fetches them (due images), at most the limit asked.
+    db = open_archive(path)
+    state = ArchiveState(db)
+    assert sorted(state.due_images(10)) == [("http://x/a.jpg", 1), ("http://x/b.jpg", 1)]
+    assert len(state.due_images(1)) == 1
+    db.close()
+
+
+def test_an_edited_article_s_images_are_linked_as_they_are_now(tmp_path):
+    archive = tmp_path / "a.db"
+    writer = ArchiveWriter(open_archive(archive))
+    first = dataclasses.asdict(article(5, images=["http://x/a.jpg", "http://x/b.jpg"]))
+    writer.add_article(first)
+    writer.add_article(
+        {**first, "images": ["http://x/c.jpg"], "fetched_at": "2026-12-01T00:00:00Z"}
+    )
+    writer.close()
+    links = rows(archive, "SELECT article_id, position, url FROM article_images")
+    assert [tuple(row.values()) for row in links] == [(5, 0, "http://x/c.jpg")]
 
 
 def test_a_learned_line_leaves_articles_of_earlier_runs_too(tmp_path):

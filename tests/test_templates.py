@@ -161,15 +161,18 @@ def test_a_2000_article_site_in_every_family_at_other_routes_is_harvested_whole(
     # Cities in templates a, b, c and d, listings at routes site.py does not assume, the
     # ThinkPHP pager on a quarter of them: the first harvest walks it all, the second
     # fetches only the new articles (their listings' heads follow >> as well as 下一页).
+    # Every 7th article shows a photo and its zone's logo: each image is fetched once.
     args = ("--synthetic", "2000", "--new", "2=30", "--cities", "20", "--zones", "60")
-    served = start_mirror(*args, "--routes", "other", "--cache")
+    served = start_mirror(*args, "--images", "7", "--routes", "other", "--cache")
     try:
         archive = tmp_path / "archive.db"
         first = run_harvest(served.url, archive)
         assert first.returncode == 0, first.stdout + first.stderr
-        mirror_site = MirrorSite.from_spec(synthetic_spec(2000, 20, 60, new_by_phase={2: 30}))
+        spec = synthetic_spec(2000, 20, 60, new_by_phase={2: 30}, images_every=7)
+        mirror_site = MirrorSite.from_spec(spec)
         expected = mirror_site.expected_articles(served.url)
         assert_archive_matches(archive, expected)
+        assert_images_captured_once(archive, mirror_site, served)
         assert_no_template_line(archive)
         learned = [row["line"] for row in rows(archive, "SELECT line FROM template_lines")]
         assert learned == [TEMPLATE_LINE]
@@ -183,10 +186,30 @@ def test_a_2000_article_site_in_every_family_at_other_routes_is_harvested_whole(
         mirror_site.set_phase(2)
         assert_archive_matches(archive, mirror_site.expected_articles(served.url))
         assert_no_template_line(archive)
-        assert sum(fetched.values()) <= 30 + 60
+        assert_images_captured_once(archive, mirror_site, served)
+        new_images = {p for p in fetched if p.startswith("/Uploads/")}
+        assert 0 < len(new_images) <= 2 * 30
+        assert sum(fetched.values()) <= 30 + 60 + len(new_images)
     finally:
         served.process.terminate()
         served.process.wait(timeout=10)
+
+
+def assert_images_captured_once(archive, mirror_site, served):
+    """Every image the published articles show is captured, each was requested once, and
+    each article's images are linked in order."""
+    shown = {a["id"]: a.get("images", []) for a in mirror_site.articles.values()}
+    paths = {path for images in shown.values() for path in images}
+    logos = {path for path in paths if "/logo/" in path}
+    assert len(paths) > 300 and 0 < len(logos) < sum(map(len, shown.values())) - len(paths)
+    images = rows(archive, "SELECT url, kind FROM images")
+    assert sorted(r["url"] for r in images) == sorted(served.url + path for path in paths)
+    assert {r["kind"] for r in images} == {"captured"}
+    requested = served.requests()
+    assert {requested[path] for path in paths} == {1}
+    links = rows(archive, "SELECT * FROM article_images ORDER BY article_id, position")
+    want = [(i, n, served.url + p) for i, ps in sorted(shown.items()) for n, p in enumerate(ps)]
+    assert [(r["article_id"], r["position"], r["url"]) for r in links] == want
 
 
 def assert_no_template_line(archive):

@@ -26,6 +26,7 @@ from investcrawl import site
 from investcrawl.archive import ArchiveError, ArchiveState, utc_now
 from investcrawl.boilerplate import MIN_ARTICLES, TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
+from investcrawl.images import ImageCapture
 from investcrawl.middlewares import may_be_cut
 from investcrawl.probe import Outcome
 from investcrawl.runs import archive_failed, open_crawl_archive
@@ -59,7 +60,7 @@ def validate_base_url(base_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc.lower(), "", "", ""))
 
 
-class ArchiveSpider(scrapy.Spider):
+class ArchiveSpider(ImageCapture, scrapy.Spider):
     arguments: tuple[str, ...] = ("base_url",)
     skips_archived = True  # article requests for archived ids are not made
     follows_prev_next = True  # 上一条/下一条 ids are fetched too
@@ -93,6 +94,7 @@ class ArchiveSpider(scrapy.Spider):
         self.vouched: set[int] = set()
         self.unread: dict[int, FailedFetch] = {}
         self.unread_recorded: set[int] = set()  # recorded as unreadable already
+        self.images_seen: set[str] = set()  # image URLs met in this run (images.py)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -227,8 +229,20 @@ class ArchiveSpider(scrapy.Spider):
                     url = site.article_url(self.base_url, linked)
                     if isinstance(request := self.article_request(url, "link"), scrapy.Request):
                         yield request
+        yield from self.image_requests(article.images)
 
     def on_error(self, failure: Failure) -> list[scrapy.Request]:
+        request = failure.request
+        kind, detail = self.failure_kind(failure)
+        outcome = {
+            "http_404": Outcome.MISS,
+            "too_large": Outcome.HIT,
+            "refused": Outcome.HIT,
+        }.get(kind, Outcome.OPEN)
+        return self.settle(request, outcome, FailedFetch(asked_url(request), kind, detail))
+
+    def failure_kind(self, failure: Failure) -> tuple[str, str]:
+        """The failure kind (archive.FAILURE_KINDS) and detail of a request that failed."""
         request = failure.request
         if failure.check(HttpError):
             response = failure.value.response
@@ -256,12 +270,7 @@ class ArchiveSpider(scrapy.Spider):
         else:
             kind = "network_error"
             detail = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        outcome = {
-            "http_404": Outcome.MISS,
-            "too_large": Outcome.HIT,
-            "refused": Outcome.HIT,
-        }.get(kind, Outcome.OPEN)
-        return self.settle(request, outcome, FailedFetch(asked_url(request), kind, detail[:500]))
+        return kind, detail[:500]
 
     def settle(
         self, request: scrapy.Request | None, outcome: Outcome, failed: FailedFetch | None
@@ -324,7 +333,9 @@ class ArchiveSpider(scrapy.Spider):
         if failed is not None:
             self.record(failed)  # record() makes it unreadable (the id is vouched now)
 
-    def new_request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request | None:
+    def new_request(
+        self, url: str, callback: Any, errback: Any = None, **kwargs: Any
+    ) -> scrapy.Request | None:
         """A request for url, unless it was requested already in this run (None).
 
         Scrapy's duplicate filter would drop the repeats too, but only after each has gone
@@ -336,7 +347,8 @@ class ArchiveSpider(scrapy.Spider):
             self.crawler.stats.inc_value("investcrawl/links/repeated")
             return None
         self.requested.add(url)
-        return scrapy.Request(url, callback=callback, errback=self.on_error, **kwargs)
+        errback = errback or self.on_error
+        return scrapy.Request(url, callback=callback, errback=errback, **kwargs)
 
     def on_site(self, url: str) -> str | None:
         """The URL moved onto base_url when it belongs to the site, else None.

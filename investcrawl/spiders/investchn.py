@@ -163,6 +163,7 @@ class InvestchnSpider(ArchiveSpider):
                 if isinstance(request := self.article_request(url, "link"), scrapy.Request):
                     self.crawler.stats.inc_value("investcrawl/dangling_links")
                     yield request
+        yield from self.due_image_requests(self.settings.getint("HARVEST_IMAGE_LIMIT"))
         if self.probe is not None:
             yield from self.probe_requests()
 

@@ -1,0 +1,187 @@
+"""The images articles show: fetched once, captured in the WARC, recorded in `images`.
+
+An article's `images` lists the URLs of the pictures in its body. So that a replayed page
+shows them, each is fetched after its article (below article pages in priority, above
+listing pages: the queue stays short), through the same downloader as pages (robots.txt,
+delays, retries, the WARC capture), with these rules:
+
+- **Same host only**: an image on another host is recorded `off_host`, not fetched (the
+  crawl never leaves the site; other hosts are not ours to load).
+- **Size cap**: IMAGE_MAXSIZE (Scrapy's `download_maxsize` for the request); a larger one
+  is recorded `too_large`. At most IMAGES_PER_ARTICLE per page (the rest: `refused`), and
+  never a URL the crawl reads as a page (an article or a listing).
+- **Once**: an image shown by many articles (a zone's logo) is fetched once per run, and
+  never again once captured or failed for good; a transient failure is tried by the next
+  harvests (archive.IMAGE_MAX_ATTEMPTS runs). A run stopped before it fetched an article's
+  images leaves them to the next harvest (`ArchiveState.due_images`).
+- **Not pages**: what becomes of an image goes to the `images` table (archive.IMAGE_KINDS),
+  never to `failures`: failures are pages to read as articles, and an image that failed must
+  not come back as one. Image requests have their own callback and errback.
+
+Stylesheets and scripts are not fetched: article pages carry their text and pictures in the
+HTML, and the replay of a page without the site's CSS still shows all of it; fetching every
+page's assets would add requests to the live site for no text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from investcrawl import signals as investcrawl_signals
+from investcrawl import site
+from investcrawl.middlewares import may_be_cut
+from investcrawl.warc import Capture
+
+IMAGE_PRIORITY = 5  # below article pages (10), above listing pages (0)
+
+# The first bytes of the image formats a page may show.
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
+          b"MM\x00*", b"\x00\x00\x01\x00")  # fmt: skip
+
+
+def image_kind(content_type: str | None, body: bytes) -> str:
+    """`captured` when the answer is an image, else `not_an_image` (a soft 404 page,
+    say): by its first bytes, or, for a format not known here, by an image/ Content-Type
+    on a body that does not start as markup."""
+    head = body[:64].lstrip()
+    if body.startswith(_MAGIC) or (body[:4] == b"RIFF" and body[8:12] == b"WEBP"):
+        return "captured"
+    if head[:5].lower() in (b"<?xml", b"<svg ") or head[:4].lower() == b"<svg":
+        return "captured" if b"<svg" in body[:2048].lower() else "not_an_image"
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media.startswith("image/") and body and not head.startswith(b"<"):
+        return "captured"
+    return "not_an_image"
+
+
+def looks_whole(body: bytes) -> bool:
+    """Whether an image sent without a length ends as its format ends (JPEG's EOI marker,
+    PNG's IEND chunk, GIF's trailer); other formats cannot be told, and pass."""
+    tail = body[-32:]
+    if body.startswith(b"\xff\xd8\xff"):
+        return b"\xff\xd9" in tail
+    if body.startswith(b"\x89PNG"):
+        return b"IEND" in tail
+    if body.startswith(b"GIF8"):
+        return tail.rstrip(b"\x00").endswith(b";")
+    return True
+
+
+def answer_row(
+    status: int, content_type: str | None, body: bytes, cut: bool, capture: Capture | None
+) -> tuple[str, dict[str, Any]]:
+    """The `images` kind and columns of an answer to an image request, as captured (the
+    crawl and `reextract` record it alike). cut: sent without a length to check it by."""
+    if status == 200:
+        kind = image_kind(content_type, body)
+        if kind == "captured" and cut and not looks_whole(body):
+            kind = "truncated"
+    else:
+        kind = "http_404" if status in (404, 410) else "http_error"
+    detail = {
+        "http_404": f"HTTP {status}",
+        "http_error": f"HTTP {status}",
+        "not_an_image": f"a {content_type or 'response without Content-Type'}",
+        "truncated": "cut off: no Content-Length, and it does not end as its format does",
+    }.get(kind, "")
+    return kind, {
+        "detail": detail,
+        "status": status,
+        "content_type": content_type,
+        "length": len(body),
+        "payload_digest": capture.digest or None if capture else None,
+        "warc_file": capture.file if capture else None,
+        "warc_offset": capture.offset if capture else None,
+        "fetched_at": capture.date if capture else None,
+    }
+
+
+class ImageCapture:
+    """The spider's part, mixed into spiders.base.ArchiveSpider (whose `open_state`,
+    `on_site`, `new_request` and `failure_kind` it uses)."""
+
+    images_seen: set[str]  # image URLs met in this run
+
+    def image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
+        """Requests for the images of an article not fetched yet (see the rules above)."""
+        if not self.settings.getbool("CAPTURE_IMAGES", True):
+            return
+        most = self.settings.getint("IMAGES_PER_ARTICLE", 100)
+        for url in urls[most:]:  # a page showing thousands: a hostile one, not a report
+            if url not in self.images_seen:
+                self.images_seen.add(url)
+                detail = f"past the first {most} images of a page (IMAGES_PER_ARTICLE)"
+                self.record_image(url, "refused", {"detail": detail})
+        for url in urls[:most]:
+            if url in self.images_seen:
+                continue
+            self.images_seen.add(url)
+            if self.open_state().image_settled(url):
+                self.crawler.stats.inc_value("investcrawl/images/settled")
+                continue
+            target = self.on_site(url)
+            if target is None:
+                self.record_image(url, "off_host", {"detail": "on another host: not fetched"})
+                continue
+            if site.article_id(target) is not None or site.listing_key(target) is not None:
+                # A page the crawl reads: never fetched as an image (nor kept from being
+                # fetched as the page it is by an image request made first).
+                self.record_image(url, "refused", {"detail": "a page of the site, not an image"})
+                continue
+            request = self.new_request(
+                target,
+                self.parse_image,
+                errback=self.image_failed,
+                priority=IMAGE_PRIORITY,
+                meta={
+                    "image_url": url,
+                    "download_maxsize": self.settings.getint("IMAGE_MAXSIZE"),
+                },
+            )
+            if request is None:  # requested as a page in this run
+                self.record_image(url, "refused", {"detail": "fetched as a page of the site"})
+                continue
+            yield request
+
+    def due_image_requests(self, limit: int) -> Iterator[scrapy.Request]:
+        """The images of archived articles that earlier runs did not capture."""
+        urls = [url for url, _ in self.open_state().due_images(limit)]
+        self.crawler.stats.inc_value("investcrawl/images/due", len(urls))
+        yield from self.image_requests(urls)
+
+    def parse_image(self, response: Response) -> Iterator[Any]:
+        self.record_answer(response)
+        return iter(())
+
+    def image_failed(self, failure: Failure) -> list[scrapy.Request]:
+        response = getattr(failure.value, "response", None)
+        if isinstance(response, Response):  # a non-2xx answer: recorded as it came
+            self.record_answer(response)
+        else:
+            kind, detail = self.failure_kind(failure)
+            self.record_image(failure.request.meta["image_url"], kind, {"detail": detail})
+        return []
+
+    def record_answer(self, response: Response) -> None:
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
+        kind, fields = answer_row(
+            response.status,
+            content_type,
+            response.body,
+            may_be_cut(response),
+            response.meta.get("warc_capture"),
+        )
+        self.record_image(response.meta["image_url"], kind, fields)
+
+    def record_image(self, url: str, kind: str, fields: dict[str, Any]) -> None:
+        self.crawler.stats.inc_value(f"investcrawl/images/{kind}")
+        if kind != "captured":
+            self.logger.info("image %s: %s (%s)", kind, url, fields.get("detail", ""))
+        self.crawler.signals.send_catch_log(
+            investcrawl_signals.image_recorded, url=url, kind=kind, fields=fields
+        )

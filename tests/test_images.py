@@ -1,0 +1,187 @@
+"""The images articles show: captured once in the WARC, linked in the archive, never failures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, rows, run_harvest
+
+from investcrawl.images import answer_row, image_kind, looks_whole
+from investcrawl.mirror import MirrorSite, render_image
+from investcrawl.warc import payload_digest, read_capture
+
+SHARED = "/Uploads/2021/11/07/night.jpg"  # 186529 shows it too
+FAULTS = {
+    "/Uploads/a/missing.jpg": "missing",
+    "/Uploads/a/page.jpg": "html",
+    "/Uploads/a/huge.jpg": "huge",
+    "/Uploads/a/flaky.png": "flaky",
+    "/Uploads/a/cut.jpg": "cut",
+    "/Uploads/a/whole.gif": "nolength",
+}
+ELSEWHERE = "http://localhost:1/elsewhere.jpg"  # another host: never requested
+A_PAGE = "/index.php/home/news/detail/id/186538.html"  # an article, shown as an image
+SETTINGS = {"IMAGE_MAXSIZE": "100000"}  # below "huge" (300 KB), above the page's (1 MB)
+
+
+def image_rows(archive):
+    return {row["url"]: row for row in rows(archive, "SELECT * FROM images")}
+
+
+def image_requests(served, before):
+    after = served.requests()
+    paths = [SHARED, "/Uploads/2021/11/07/bridge.jpg", *FAULTS]
+    return {path: after.get(path, 0) - before.get(path, 0) for path in paths}
+
+
+def test_images_are_captured_once_linked_and_tried_again_only_when_transient(variant, tmp_path):
+    shown = [SHARED, *FAULTS, ELSEWHERE, A_PAGE]
+    # In phase 2, 186540 (the newest: each harvest fetches it again, as its canary) is
+    # edited to show one image it showed and a new one.
+    edited = [SHARED, "/Uploads/a/new.jpg"]
+    served = variant(
+        {186540: {"images": shown, "edits": {"2": {"images": edited}}}}, image_faults=FAULTS
+    )
+    url = served.url
+    archive, warc = tmp_path / "archive.db", tmp_path / "warc"
+
+    first = run_harvest(url, archive, settings=SETTINGS)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "images: captured 3, not captured 7 (" in first.stdout
+    got = image_rows(archive)
+    kinds = {u.removeprefix(url): row["kind"] for u, row in got.items()}
+    assert kinds == {
+        SHARED: "captured",
+        "/Uploads/2021/11/07/bridge.jpg": "captured",
+        "/Uploads/a/whole.gif": "captured",  # no Content-Length, but it ends as a GIF does
+        "/Uploads/a/missing.jpg": "http_404",
+        "/Uploads/a/page.jpg": "not_an_image",
+        "/Uploads/a/huge.jpg": "too_large",
+        "/Uploads/a/flaky.png": "http_error",
+        "/Uploads/a/cut.jpg": "truncated",
+        ELSEWHERE: "off_host",
+        A_PAGE: "refused",
+    }
+    # Each fetched once (the shared one too), the 503s retried within the run.
+    counts = image_requests(served, {})
+    assert counts == {p: 4 if p.endswith("flaky.png") else 1 for p in counts}
+    assert "/elsewhere.jpg" not in served.requests()
+    assert served.requests()[A_PAGE] == 1  # fetched as the article it is, and archived
+    assert rows(archive, "SELECT count(*) AS n FROM articles WHERE id = 186538") == [{"n": 1}]
+    # Never failures: those are pages to read as articles.
+    assert not [f for f in rows(archive, "SELECT url FROM failures") if "Uploads" in f["url"]]
+    # Linked: each article's images in order, each image to its capture.
+    links = rows(archive, "SELECT * FROM article_images ORDER BY article_id, position")
+    assert [(r["article_id"], r["url"].removeprefix(url)) for r in links] == [
+        (186529, SHARED),
+        (186529, "/Uploads/2021/11/07/bridge.jpg"),
+        *((186540, shown_url) for shown_url in shown),
+    ]
+    site = MirrorSite.from_spec({"provinces": [], "articles": []})
+    for image_url, row in got.items():
+        if row["kind"] == "captured":
+            captured = read_capture(warc, row["warc_file"], row["warc_offset"])
+            path = image_url.removeprefix(url)
+            assert captured.url == image_url and captured.status == 200
+            assert captured.body == render_image(site, path, 1).body
+            assert row["payload_digest"] == payload_digest(captured.body)
+            assert row["length"] == len(captured.body)
+        elif row["kind"] in ("off_host", "refused", "too_large"):  # no answer read
+            assert row["warc_file"] is None and row["detail"], row
+        else:  # the answer is kept too: what the site said
+            assert row["status"] and row["warc_file"], row
+
+    # Later harvests try again what failed transiently, IMAGE_MAX_ATTEMPTS (3) runs.
+    attempts = []
+    for _ in range(3):
+        before = served.requests()
+        again = run_harvest(url, archive, settings=SETTINGS)
+        assert again.returncode == 0, again.stdout + again.stderr
+        attempts.append({p: n for p, n in image_requests(served, before).items() if n})
+    assert attempts == [
+        {"/Uploads/a/flaky.png": 1, "/Uploads/a/cut.jpg": 1},
+        {"/Uploads/a/cut.jpg": 1},
+        {},
+    ]
+    got = image_rows(archive)
+    assert got[url + "/Uploads/a/flaky.png"]["kind"] == "captured"
+    assert got[url + "/Uploads/a/cut.jpg"]["attempts"] == 3
+
+    # An edit: the article's links follow its current version; only the new image is fetched.
+    served.set_phase(2)
+    before = served.requests()
+    edit = run_harvest(url, archive, settings=SETTINGS)
+    assert edit.returncode == 0, edit.stdout + edit.stderr
+    assert {p: n for p, n in image_requests(served, before).items() if n} == {}
+    assert served.requests()["/Uploads/a/new.jpg"] == 1
+    links = rows(archive, "SELECT * FROM article_images ORDER BY article_id, position")
+    assert [(r["article_id"], r["url"].removeprefix(url)) for r in links] == [
+        (186529, SHARED),
+        (186529, "/Uploads/2021/11/07/bridge.jpg"),
+        (186540, SHARED),
+        (186540, "/Uploads/a/new.jpg"),
+    ]
+    got = image_rows(archive)
+    assert got[url + "/Uploads/a/new.jpg"]["kind"] == "captured"
+
+    # reextract rebuilds the same rows from the captures (what was never fetched aside).
+    rebuilt = tmp_path / "rebuilt.db"
+    command = [sys.executable, "-m", "investcrawl.cli", "reextract"]
+    command += ["--warc-dir", str(warc), "--db", str(rebuilt)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    unread = ("off_host", "refused", "too_large")  # no answer in the WARC
+    fetched = {u: row for u, row in got.items() if row["kind"] not in unread}
+    again = image_rows(rebuilt)
+    assert sorted(again) == sorted(fetched)
+    for image_url, row in fetched.items():
+        assert {**again[image_url], "attempts": 0} == {**row, "attempts": 0}, image_url
+    links_again = rows(rebuilt, "SELECT * FROM article_images ORDER BY article_id, position")
+    assert links_again == links
+
+
+def test_images_of_a_run_that_did_not_fetch_them_come_with_the_next(mirror, tmp_path):
+    # A run stopped after storing an article, before its images: here, a run without them.
+    archive = tmp_path / "archive.db"
+    first = run_harvest(mirror.url, archive, settings={"CAPTURE_IMAGES": "False"})
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert image_rows(archive) == {} and len(rows(archive, "SELECT * FROM article_images")) == 2
+    second = run_harvest(mirror.url, archive)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert {row["kind"] for row in image_rows(archive).values()} == {"captured"}
+    assert len(image_rows(archive)) == 2
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "kind"),
+    [
+        ("image/jpeg", b"\xff\xd8\xff\xe0rest", "captured"),
+        ("application/octet-stream", b"\x89PNG\r\n\x1a\nrest", "captured"),
+        (None, b"GIF89a...", "captured"),
+        ("image/webp", b"RIFF\x00\x00\x00\x00WEBPVP8 ", "captured"),
+        ("image/avif", b"\x00\x00\x00\x1cftypavif", "captured"),  # a format not known here
+        (
+            "image/svg+xml",
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>',
+            "captured",
+        ),
+        ("image/jpeg", b"<html><body>not found</body></html>", "not_an_image"),
+        ("text/html", b"\n<!DOCTYPE html><html></html>", "not_an_image"),
+        ("image/png", b"", "not_an_image"),
+    ],
+)
+def test_an_answer_is_an_image_by_its_bytes(content_type, body, kind):
+    assert image_kind(content_type, body) == kind
+
+
+def test_an_image_without_a_length_is_whole_when_it_ends_as_its_format_does():
+    assert looks_whole(b"\xff\xd8\xff\xe0...\xff\xd9")
+    assert not looks_whole(b"\xff\xd8\xff\xe0...")
+    assert looks_whole(b"\x89PNG\r\n\x1a\n...IEND\xaeB`\x82")
+    assert not looks_whole(b"\x89PNG\r\n\x1a\n...")
+    assert looks_whole(b"GIF89a...;") and not looks_whole(b"GIF89a...")
+    assert answer_row(200, "image/jpeg", b"\xff\xd8\xff\xe0...", True, None)[0] == "truncated"
+    assert answer_row(200, "image/jpeg", b"\xff\xd8\xff\xe0...", False, None)[0] == "captured"
+    assert answer_row(410, "text/html", b"gone", False, None)[0] == "http_404"
