@@ -107,8 +107,8 @@ class ImageCapture:
 
     images_seen: set[str]  # image URLs met in this run
 
-    def image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
-        """Requests for the images of an article not fetched yet (see the rules above)."""
+    def article_image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
+        """Requests for the images an article shows, at most IMAGES_PER_ARTICLE of them."""
         if not self.settings.getbool("CAPTURE_IMAGES", True):
             return
         most = self.settings.getint("IMAGES_PER_ARTICLE", 100)
@@ -117,7 +117,13 @@ class ImageCapture:
                 self.images_seen.add(url)
                 detail = f"past the first {most} images of a page (IMAGES_PER_ARTICLE)"
                 self.record_image(url, "refused", {"detail": detail})
-        for url in urls[:most]:
+        yield from self.image_requests(urls[:most])
+
+    def image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
+        """Requests for these images, those not fetched yet (see the rules above)."""
+        if not self.settings.getbool("CAPTURE_IMAGES", True):
+            return
+        for url in urls:
             if url in self.images_seen:
                 continue
             self.images_seen.add(url)

@@ -68,6 +68,7 @@ def test_images_are_captured_once_linked_and_tried_again_only_when_transient(var
     counts = image_requests(served, {})
     assert counts == {p: 4 if p.endswith("flaky.png") else 1 for p in counts}
     assert "/elsewhere.jpg" not in served.requests()
+    assert got[url + A_PAGE]["detail"] == "a page of the site, not an image"
     assert served.requests()[A_PAGE] == 1  # fetched as the article it is, and archived
     assert rows(archive, "SELECT count(*) AS n FROM articles WHERE id = 186538") == [{"n": 1}]
     # Never failures: those are pages to read as articles.
@@ -152,6 +153,26 @@ def test_images_of_a_run_that_did_not_fetch_them_come_with_the_next(mirror, tmp_
     assert second.returncode == 0, second.stdout + second.stderr
     assert {row["kind"] for row in image_rows(archive).values()} == {"captured"}
     assert len(image_rows(archive)) == 2
+
+
+def test_a_page_showing_more_images_than_allowed_gets_the_first_ones(mirror, tmp_path):
+    # Earlier runs' images due again are not "one page": the limit is per article.
+    archive = tmp_path / "archive.db"
+    settings = {"IMAGES_PER_ARTICLE": "1"}
+    first = run_harvest(mirror.url, archive, settings={**settings, "CAPTURE_IMAGES": "False"})
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = run_harvest(mirror.url, archive, settings=settings)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert {u.rsplit("/", 1)[1]: r["kind"] for u, r in image_rows(archive).items()} == {
+        "night.jpg": "captured",
+        "bridge.jpg": "captured",  # due from the first run: fetched
+    }
+    fresh = tmp_path / "fresh.db"
+    third = run_harvest(mirror.url, fresh, settings=settings, warc_dir=tmp_path / "w2")
+    assert third.returncode == 0, third.stdout + third.stderr
+    got = {u.rsplit("/", 1)[1]: r for u, r in image_rows(fresh).items()}
+    assert got["night.jpg"]["kind"] == "captured" and got["bridge.jpg"]["kind"] == "refused"
+    assert got["bridge.jpg"]["detail"] == "past the first 1 images of a page (IMAGES_PER_ARTICLE)"
 
 
 @pytest.mark.parametrize(

@@ -229,7 +229,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
                     url = site.article_url(self.base_url, linked)
                     if isinstance(request := self.article_request(url, "link"), scrapy.Request):
                         yield request
-        yield from self.image_requests(article.images)
+        yield from self.article_image_requests(article.images)
 
     def on_error(self, failure: Failure) -> list[scrapy.Request]:
         request = failure.request
