@@ -3,7 +3,8 @@
 Responses are replayed in capture order through the same extraction, validation and
 archive writer as a crawl, so an improved extractor reaches the whole history and the rows
 come out as a crawl of the same pages made them (fetched_at is the capture's WARC-Date).
-The images the articles show get their `images` rows from their last captured answer.
+The images the articles show get their `images` rows from their last captured answer, and
+pages whose last answer was an HTTP error their `failures` rows.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
     missing: list[str] = []  # revisits whose original is not in warc_dir
     shown: set[str] = set()  # the images of the articles rebuilt
     others: dict[str, dict[str, Any]] = {}  # the last answer to each URL not an article's
+    failed: dict[str, tuple[int, str]] = {}  # URLs whose last answer is an error: status, date
     try:
         for response in iter_responses(warc_dir, missing):
             url, body, content_type = response.url, response.body, response.content_type
@@ -50,7 +52,10 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
             if site.article_id(url) is None:
                 others[url] = _image_row(response)
             if response.status != 200:
+                if response.status >= 400 and urlsplit(url).path != "/robots.txt":
+                    failed[url] = (response.status, capture.date)
                 continue
+            failed.pop(url, None)
             seen["responses"] += 1
             path = urlsplit(url).path
             if path in index_paths or path.endswith(INDEX_SUFFIX):
@@ -89,9 +94,28 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
             seen["articles"] += 1
         for url in sorted(shown & others.keys()):
             writer.add_image(url, others[url].pop("kind"), others[url])
+        _add_http_failures(writer, failed, shown)
     finally:
         writer.close()
     return {**seen, **writer.counts, "missing": len(missing)}
+
+
+def _add_http_failures(
+    writer: ArchiveWriter, failed: dict[str, tuple[int, str]], images: set[str]
+) -> None:
+    """The failures of pages whose last captured answer was an HTTP error, as a crawl
+    records them: an article id answering 404 only below the highest article id (above
+    it, a probe's look past the newest article: no failure); images have their own table."""
+    writer.flush()
+    top = writer.db.execute("SELECT max(id) FROM articles").fetchone()[0] or 0
+    for url, (status, date) in sorted(failed.items()):
+        if url in images:
+            continue
+        kind = "http_404" if status in (404, 410) else "http_error"
+        article_id = site.article_id(url)
+        if kind == "http_404" and article_id is not None and article_id > top:
+            continue
+        writer.add_failure(url, kind, f"HTTP {status}", seen=date)
 
 
 def _image_row(response: CapturedResponse) -> dict[str, Any]:

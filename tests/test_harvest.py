@@ -150,6 +150,11 @@ def test_full_mode_keeps_revisions_and_reextraction_reproduces_rows(mirror, tmp_
     for table, order in (("articles", "id"), ("article_revisions", "revision_id")):
         sql = f"SELECT * FROM {table} ORDER BY {order}"
         assert rows(rebuilt, sql) == rows(archive, sql)
+    # And the failures the captures show (not those with no answer in them: a page
+    # cancelled as too large, a redirect refused, a network error).
+    sql = "SELECT url, kind, detail FROM failures WHERE kind NOT IN (?, ?, ?) ORDER BY url"
+    unanswered = ("too_large", "refused", "network_error")
+    assert rows(rebuilt, sql, *unanswered) == rows(archive, sql, *unanswered)
     pointer = rows(archive, "SELECT warc_file, warc_offset FROM articles WHERE id = 186538")[0]
     assert pointer["warc_file"] == files[1].name and pointer["warc_offset"] > 0
 
