@@ -159,6 +159,23 @@ def test_full_mode_keeps_revisions_and_reextraction_reproduces_rows(mirror, tmp_
     assert pointer["warc_file"] == files[1].name and pointer["warc_offset"] > 0
 
 
+def test_reextraction_of_one_crawl_rebuilds_its_failures(mirror, tmp_path):
+    # One crawl, its rows in one batch: 404s below the top id are failures (186526), the
+    # probe's look past the newest article is not.
+    archive = tmp_path / "archive.db"
+    assert run_crawl(mirror.url, archive).returncode == 0
+    rebuilt = tmp_path / "rebuilt.db"
+    command = [sys.executable, "-m", "investcrawl.cli", "reextract"]
+    command += ["--warc-dir", str(tmp_path / "warc"), "--db", str(rebuilt)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    sql = "SELECT url, kind, detail FROM failures WHERE kind != 'too_large' ORDER BY url"
+    failures = rows(archive, sql)
+    assert rows(rebuilt, sql) == failures
+    assert {"url": mirror.url + "/index.php/home/news/detail/id/186526.html",
+            "kind": "http_404", "detail": "HTTP 404"} in failures  # fmt: skip
+
+
 def test_each_warc_file_says_where_it_comes_from(mirror, tmp_path):
     archive = tmp_path / "archive.db"
     result = run_harvest(

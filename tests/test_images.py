@@ -141,6 +141,10 @@ def test_images_are_captured_once_linked_and_tried_again_only_when_transient(var
         assert {**again[image_url], "attempts": 0} == {**row, "attempts": 0}, image_url
     links_again = rows(rebuilt, "SELECT * FROM article_images ORDER BY article_id, position")
     assert links_again == links
+    # Failures too, and an image's is never one.
+    sql = "SELECT url, kind, detail FROM failures WHERE kind NOT IN ('too_large') ORDER BY url"
+    assert rows(rebuilt, sql) == rows(archive, sql)
+    assert not [f for f in rows(rebuilt, sql) if "Uploads" in f["url"]]
 
 
 def test_images_of_a_run_that_did_not_fetch_them_come_with_the_next(mirror, tmp_path):
