@@ -28,6 +28,7 @@ import io
 import logging
 import os
 import sqlite3
+import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from investcrawl import __version__, site
+
+if sys.version_info >= (3, 14):  # as Scrapy decodes zstd
+    from compression import zstd as _zstd
+else:
+    from backports import zstd as _zstd
 from investcrawl.archive import ArchiveError, archive_error, read_only_uri
 from investcrawl.runs import ARCHIVE_ERROR_REASON, RunRecorder, archive_failed
 
@@ -77,7 +83,31 @@ class _Brotli:
         return b""
 
 
+class _Zstd:
+    """warcio's decompressor for `Content-Encoding: zstd`, which Scrapy asks for (with the
+    zstd module it decodes with) and warcio 1.8 does not know: one page, of one or more
+    frames."""
+
+    unused_data = None
+
+    def __init__(self) -> None:
+        self._decompressor = _zstd.ZstdDecompressor()
+
+    def decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            if self._decompressor.eof:
+                self._decompressor = _zstd.ZstdDecompressor()
+            out.append(self._decompressor.decompress(data))
+            data = self._decompressor.unused_data if self._decompressor.eof else b""
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        return b""
+
+
 BufferedReader.DECOMPRESSORS["br"] = _Brotli  # warcio's registry of content decoders
+BufferedReader.DECOMPRESSORS["zstd"] = _Zstd
 
 
 @dataclass(frozen=True)

@@ -371,14 +371,26 @@ def test_warc_files_rotate_at_their_size_limit(mirror, tmp_path):
         assert captured[(article["warc_file"], article["warc_offset"])] == article["url"]
 
 
-def test_brotli_pages_are_kept_by_repair_and_read_back_decoded(tmp_path):
+def _brotli(data):
     import brotli
 
+    return brotli.compress(data)
+
+
+def _zstd_frames(data):  # two frames, as a server streaming its page may send
+    from investcrawl.warc import _zstd
+
+    return _zstd.compress(data[:10]) + _zstd.compress(data[10:])
+
+
+@pytest.mark.parametrize(("encoding", "compress"), [("br", _brotli), ("zstd", _zstd_frames)])
+def test_compressed_pages_are_kept_by_repair_and_read_back_decoded(tmp_path, encoding, compress):
+    # Scrapy asks for br and zstd; warcio 1.8 decoded neither.
     warc = WarcFile(tmp_path)
-    page = "<html><body><p>正文，以 br 压缩。</p></body></html>".encode()
+    page = "<html><body><p>正文，以 br 或 zstd 压缩。</p></body></html>".encode()
     urls = [f"http://127.0.0.1:1/index.php/home/news/detail/id/{n}.html" for n in (1, 2)]
     for url, body, headers in (
-        (urls[0], brotli.compress(page), {"Content-Encoding": "br"}),
+        (urls[0], compress(page), {"Content-Encoding": encoding}),
         (urls[1], page, {}),
     ):
         response = HtmlResponse(url, body=body, headers=headers, request=Request(url))
