@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
-import logging
 import os
 import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from investcrawl.archive import (
-    DEFAULT_ARCHIVE_PATH,
-    IMAGE_KINDS,
-    ArchiveError,
-    open_archive,
-    read_only_uri,
-)
-from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED
+from investcrawl.archive import DEFAULT_ARCHIVE_PATH, ArchiveError, open_archive, read_only_uri
 
 
 @click.group()
@@ -89,158 +80,19 @@ def harvest(
 
         investcrawl harvest --db data/archive.db
     """
-    from investcrawl.runs import crawl_verdict
+    from investcrawl.harvest import HarvestRefused, run_harvest
 
     overrides = {**_settings(settings), "HARVEST_MAX_FAILURE_RATE": str(max_failure_rate)}
-    db_file = Path(db_path)
-    lock = _take_lock(db_file)
+    spider_args = {"mode": mode, **({"base_url": base_url} if base_url else {})}
     try:
-        project = _project_settings(
-            {"ARCHIVE_PATH": str(db_file), "WARC_DIR": warc_dir, **overrides}
-        )
-        _check_archive(project)
-        started = datetime.now(UTC)
-        log_path = (
-            Path(log_file)
-            if log_file
-            else db_file.parent / "logs" / f"harvest-{started:%Y%m%dT%H%M%SZ}.log"
-        )
-        try:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log_path.open("a").close()  # Scrapy opens it later, with a traceback if it cannot
-        except OSError as error:
-            cause = error.strerror or str(error)
-            if isinstance(error, FileExistsError | NotADirectoryError):
-                cause = "a file stands where a folder is needed"
-            _fail(f"cannot write the log {log_path}: {cause}", EXIT_CANTCREAT)
-        # A full disk fails the run (exit 73) and the summary says so; the log lines that
-        # cannot be written then are not each worth a traceback on stderr.
-        logging.raiseExceptions = False
-        spider_args = {"mode": mode, **({"base_url": base_url} if base_url else {})}
-        # INFO unless -s LOG_LEVEL says otherwise.
-        logging_settings = {"LOG_FILE": str(log_path), "LOG_LEVEL": "INFO", **overrides}
-        project.setdict(logging_settings, priority="cmdline")
-        crawler = _crawl(spider_args, project)
-    finally:
-        lock.close()
-    result = crawl_verdict(crawler)
-    click.echo(_summary(crawler.stats.get_stats() if crawler.stats else {}, result.text, log_path))
-    sys.exit(result.exit_code)
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"investcrawl: {message}", err=True)
-    sys.exit(code)
-
-
-def _take_lock(db_file: Path) -> Any:
-    path = db_file.with_name(db_file.name + ".lock")
-    try:
-        db_file.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+")  # noqa: SIM115 (held for the whole harvest)
-    except OSError as error:
-        _fail(f"the archive {db_file} is not writable: {error}", EXIT_CANTCREAT)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        _fail(f"another harvest is running on {db_file} (lock {path}, {holder})", EXIT_LOCKED)
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
-        handle.flush()
-    except OSError as error:  # a full disk: the lock is held, only its note is missing
-        click.echo(f"investcrawl: cannot note the harvest in {path}: {error}", err=True)
-    return handle
-
-
-def _check_archive(settings: Any) -> None:
-    """Before anything is fetched: the archive opens, is not damaged (PRAGMA quick_check),
-    not from a newer investcrawl, and takes a write; else a one-line error and its code."""
-    from investcrawl.archive import check_archive, write_transaction
-    from investcrawl.runs import open_crawl_archive
-
-    path = settings.get("ARCHIVE_PATH")
-    try:
-        db = open_crawl_archive(settings)
-        try:
-            check_archive(db, path)
-            with write_transaction(db, path):
-                pass
-        finally:
-            db.close()
-    except ArchiveError as error:
-        _fail(f"cannot harvest into {path}: {error}", error.exit_code)
-
-
-def _project_settings(values: dict[str, str]) -> Any:
-    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "investcrawl.settings")
-    from scrapy.utils.project import get_project_settings
-
-    project = get_project_settings()
-    project.setdict(values, priority="cmdline")
-    return project
-
-
-def _crawl(spider_args: dict[str, str], project: Any) -> Any:
-    """Run the investchn spider to its end; return its crawler (stats, settings)."""
-    from scrapy.crawler import CrawlerProcess
-
-    from investcrawl.spiders.investchn import InvestchnSpider
-
-    try:
-        InvestchnSpider.check_arguments(**spider_args)
-    except ValueError as error:
+        result, summary = run_harvest(Path(db_path), warc_dir, spider_args, log_file, overrides)
+    except HarvestRefused as refused:
+        click.echo(f"investcrawl: {refused}", err=True)
+        sys.exit(refused.exit_code)
+    except ValueError as error:  # a bad spider argument
         raise click.UsageError(str(error)) from None
-    process = CrawlerProcess(project)
-    crawler = process.create_crawler(InvestchnSpider)
-    process.crawl(crawler, **spider_args)
-    process.start()
-    return crawler
-
-
-def _summary(stats: dict[str, Any], verdict: str, log_path: Path) -> str:
-    def get(name: str) -> Any:
-        return stats.get(f"investcrawl/{name}", 0)
-
-    started, finished = stats.get("start_time"), stats.get("finish_time")
-    seconds = (finished - started).total_seconds() if started and finished else 0
-    kinds = ", ".join(
-        f"{key.rsplit('/', 1)[1]} {value}"
-        for key, value in sorted(stats.items())
-        if key.startswith("investcrawl/failures/")
-    )
-    images = {
-        key.rsplit("/", 1)[1]: value
-        for key, value in sorted(stats.items())
-        if key.startswith("investcrawl/images/") and key.rsplit("/", 1)[1] in IMAGE_KINDS
-    }
-    not_captured = {kind: n for kind, n in images.items() if kind != "captured"}
-    others = ", ".join(f"{kind} {n}" for kind, n in not_captured.items())
-    reason = stats.get("finish_reason")
-    warc = str(stats.get("investcrawl/warc/file"))
-    if get("warc/files") > 1:
-        warc += f" (the last of {get('warc/files')} files)"
-    if get("warc/revisits"):
-        warc += f", {get('warc/revisits')} unchanged pages as revisit records"
-    return "\n".join(
-        [
-            f"harvest {verdict}",
-            f"  run {stats.get('investcrawl/run_id') or '(not recorded)'}, "
-            f"finish reason {reason}, {seconds:.0f} s",
-            f"  requests {stats.get('downloader/request_count', 0)}, "
-            f"responses {stats.get('response_received_count', 0)}",
-            f"  articles: new {get('archive/new')}, updated {get('archive/updated')}, "
-            f"unchanged {get('archive/unchanged')}",
-            f"  failures: {get('archive/failed')}" + (f" ({kinds})" if kinds else ""),
-            f"  images: captured {images.get('captured', 0)}"
-            + (f", not captured {sum(not_captured.values())} ({others})" if not_captured else ""),
-            f"  WARC {warc}",
-            f"  log {log_path}",
-        ]
-    )
+    click.echo(summary)
+    sys.exit(result.exit_code)
 
 
 @cli.command()

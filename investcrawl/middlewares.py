@@ -13,6 +13,7 @@ robots.txt. A refused one reaches its errback as IgnoreRequest (the spider recor
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,19 @@ from scrapy.http import Response
 
 from investcrawl import site
 from investcrawl.extract import is_truncated
+
+
+class _OneLineRobotsErrors(logging.Filter):
+    """Scrapy logs a robots.txt that could not be downloaded with its whole traceback
+    (60-odd lines for a refused connection); the message names the error already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Error downloading"):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("scrapy.downloadermiddlewares.robotstxt").addFilter(_OneLineRobotsErrors())
 
 
 class SameHostMiddleware:

@@ -2,8 +2,9 @@
 
 A spider class may define `check_arguments(**spider_args)`, raising ValueError with a
 message; the command then exits with status 2 and that one-line message, no traceback.
-After the crawl, the exit code is the run's verdict (investcrawl.runs.verdict), as for
-`investcrawl harvest`: 0 only when everything fetched is in the archive.
+After the crawl, a short summary goes to stderr (as `investcrawl harvest` prints it), and the
+exit code is the run's verdict (investcrawl.runs.verdict): 0 only when everything fetched
+is in the archive.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ class Command(CrawlCommand):
         if spidercls is None:
             super().run(args, opts)
             return
+        from investcrawl.harvest import summary
         from investcrawl.runs import crawl_verdict
 
         crawler = self.crawler_process.create_crawler(spidercls)
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
         result = crawl_verdict(crawler)
-        if not result.ok:
-            print(f"crawl {result.text}", file=sys.stderr, flush=True)
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        print(summary(stats, f"crawl {result.text}"), file=sys.stderr, flush=True)
         self.exitcode = 1 if self.crawler_process.bootstrap_failed else result.exit_code

@@ -1,0 +1,192 @@
+"""One harvest, as cron runs it (`investcrawl harvest`): locked, checked, logged,
+summarised, with the run's verdict as its exit code.
+
+The crawl itself is the investchn spider's (spiders/investchn.py); this module is what
+goes around it: the lock that keeps two harvests off one archive, the archive checked
+before anything is fetched, the log file, and the summary (also printed by `scrapy crawl`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from investcrawl.archive import IMAGE_KINDS, ArchiveError
+from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED
+from investcrawl.runs import Verdict, crawl_verdict
+
+
+class HarvestRefused(Exception):
+    """The harvest cannot start: one line for the operator, and the exit code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def run_harvest(
+    db_file: Path,
+    warc_dir: str,
+    spider_args: dict[str, str],
+    log_file: str | None,
+    overrides: dict[str, str],
+) -> tuple[Verdict, str]:
+    """Run one harvest into db_file; return its verdict and summary.
+
+    Raises HarvestRefused when it cannot start (another harvest holds the lock, the
+    archive or the log cannot be written), ValueError on a bad spider argument.
+    """
+    lock = take_lock(db_file)
+    try:
+        project = project_settings(
+            {"ARCHIVE_PATH": str(db_file), "WARC_DIR": warc_dir, **overrides}
+        )
+        check_archive(project)
+        started = datetime.now(UTC)
+        log_path = (
+            Path(log_file)
+            if log_file
+            else db_file.parent / "logs" / f"harvest-{started:%Y%m%dT%H%M%SZ}.log"
+        )
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.open("a").close()  # Scrapy opens it later, with a traceback if it cannot
+        except OSError as error:
+            cause = error.strerror or str(error)
+            if isinstance(error, FileExistsError | NotADirectoryError):
+                cause = "a file stands where a folder is needed"
+            message = f"cannot write the log {log_path}: {cause}"
+            raise HarvestRefused(message, EXIT_CANTCREAT) from None
+        # A full disk fails the run (exit 73) and the summary says so; the log lines that
+        # cannot be written then are not each worth a traceback on stderr.
+        logging.raiseExceptions = False
+        # INFO unless -s LOG_LEVEL says otherwise.
+        logging_settings = {"LOG_FILE": str(log_path), "LOG_LEVEL": "INFO", **overrides}
+        project.setdict(logging_settings, priority="cmdline")
+        crawler = crawl(spider_args, project)
+    finally:
+        lock.close()
+    result = crawl_verdict(crawler)
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    return result, summary(stats, f"harvest {result.text}", log_path)
+
+
+def take_lock(db_file: Path) -> Any:
+    """The harvest lock of db_file (`ARCHIVE.lock`, flock), held until closed."""
+    path = db_file.with_name(db_file.name + ".lock")
+    try:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")  # noqa: SIM115 (held for the whole harvest)
+    except OSError as error:
+        raise HarvestRefused(
+            f"the archive {db_file} is not writable: {error}", EXIT_CANTCREAT
+        ) from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise HarvestRefused(
+            f"another harvest is running on {db_file} (lock {path}, {holder})", EXIT_LOCKED
+        ) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
+        handle.flush()
+    except OSError as error:  # a full disk: the lock is held, only its note is missing
+        logging.getLogger(__name__).warning("cannot note the harvest in %s: %s", path, error)
+    return handle
+
+
+def check_archive(settings: Any) -> None:
+    """Before anything is fetched: the archive opens, is not damaged (PRAGMA quick_check),
+    not from a newer investcrawl, and takes a write; else HarvestRefused with its code."""
+    from investcrawl.archive import check_archive as quick_check
+    from investcrawl.archive import write_transaction
+    from investcrawl.runs import open_crawl_archive
+
+    path = settings.get("ARCHIVE_PATH")
+    try:
+        db = open_crawl_archive(settings)
+        try:
+            quick_check(db, path)
+            with write_transaction(db, path):
+                pass
+        finally:
+            db.close()
+    except ArchiveError as error:
+        raise HarvestRefused(f"cannot harvest into {path}: {error}", error.exit_code) from None
+
+
+def project_settings(values: dict[str, str]) -> Any:
+    """The project's Scrapy settings, with these at command-line priority."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "investcrawl.settings")
+    from scrapy.utils.project import get_project_settings
+
+    project = get_project_settings()
+    project.setdict(values, priority="cmdline")
+    return project
+
+
+def crawl(spider_args: dict[str, str], project: Any) -> Any:
+    """Run the investchn spider to its end; return its crawler (stats, settings)."""
+    from scrapy.crawler import CrawlerProcess
+
+    from investcrawl.spiders.investchn import InvestchnSpider
+
+    InvestchnSpider.check_arguments(**spider_args)  # ValueError, before anything starts
+    process = CrawlerProcess(project)
+    crawler = process.create_crawler(InvestchnSpider)
+    process.crawl(crawler, **spider_args)
+    process.start()
+    return crawler
+
+
+def summary(stats: dict[str, Any], headline: str, log_path: Path | None = None) -> str:
+    """A run in a few lines: its verdict, counts, failures, images, WARC files and log."""
+
+    def get(name: str) -> Any:
+        return stats.get(f"investcrawl/{name}", 0)
+
+    started, finished = stats.get("start_time"), stats.get("finish_time")
+    seconds = (finished - started).total_seconds() if started and finished else 0
+    kinds = ", ".join(
+        f"{key.rsplit('/', 1)[1]} {value}"
+        for key, value in sorted(stats.items())
+        if key.startswith("investcrawl/failures/")
+    )
+    images = {
+        key.rsplit("/", 1)[1]: value
+        for key, value in sorted(stats.items())
+        if key.startswith("investcrawl/images/") and key.rsplit("/", 1)[1] in IMAGE_KINDS
+    }
+    not_captured = {kind: n for kind, n in images.items() if kind != "captured"}
+    others = ", ".join(f"{kind} {n}" for kind, n in not_captured.items())
+    reason = stats.get("finish_reason")
+    warc = str(stats.get("investcrawl/warc/file"))
+    if get("warc/files") > 1:
+        warc += f" (the last of {get('warc/files')} files)"
+    if get("warc/revisits"):
+        warc += f", {get('warc/revisits')} unchanged pages as revisit records"
+    lines = [
+        headline,
+        f"  run {stats.get('investcrawl/run_id') or '(not recorded)'}, "
+        f"finish reason {reason}, {seconds:.0f} s",
+        f"  requests {stats.get('downloader/request_count', 0)}, "
+        f"responses {stats.get('response_received_count', 0)}",
+        f"  articles: new {get('archive/new')}, updated {get('archive/updated')}, "
+        f"unchanged {get('archive/unchanged')}",
+        f"  failures: {get('archive/failed')}" + (f" ({kinds})" if kinds else ""),
+        f"  images: captured {images.get('captured', 0)}"
+        + (f", not captured {sum(not_captured.values())} ({others})" if not_captured else ""),
+        f"  WARC {warc}",
+    ]
+    if log_path is not None:
+        lines.append(f"  log {log_path}")
+    return "\n".join(lines)
