@@ -396,6 +396,13 @@ def _add_images(db: sqlite_utils.Database) -> None:
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
 
 
+def archive_enabled(settings: Any) -> bool:
+    """Whether this run keeps what it fetches (ARCHIVE_ENABLED): the archive, the WARC files,
+    the run's row. Off for `scrapy shell`, `parse`, `fetch`, `view` and `check`, which only
+    look (investcrawl/commands)."""
+    return settings.getbool("ARCHIVE_ENABLED", True)
+
+
 def read_only_uri(path: str | Path) -> str:
     """The SQLite URI opening path read-only (`#`, `?`, `%` in a file name are no syntax)."""
     return f"file:{quote(str(path))}?mode=ro"

@@ -10,14 +10,14 @@ archive holds. No network beyond 127.0.0.1 is touched.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from investcrawl.archive import open_archive
-from investcrawl.mirror import DEFAULT_SPEC, Mirror, MirrorSite, make_server
+from investcrawl.mirror import DEFAULT_SPEC, Mirror, MirrorSite, serve_in_background
 from investcrawl.report import summary
 
 LOOPBACK_SETTINGS = {
@@ -28,7 +28,7 @@ LOOPBACK_SETTINGS = {
 }
 
 
-# What the fixture mirror serves on purpose (tests/fixtures/mirror/site.json), so that a
+# What the fixture mirror serves on purpose (investcrawl/data/mirror_site.json), so that a
 # first reader of the demo knows its failures are fixtures, not bugs.
 DELIBERATE = """The failures are the mirror's deliberate faults, each recorded with its reason:
   http_404        a listed article that is gone (404), a zone listing that no longer exists
@@ -50,19 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     for stale in Path(args.archive).parent.glob(Path(args.archive).name + "*"):
         stale.unlink()
     shutil.rmtree(args.warc_dir, ignore_errors=True)
-    server = make_server(Mirror(MirrorSite.load(args.spec)))
-    base_url = "http://{}:{}".format(*server.server_address[:2])
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base_url = serve_in_background(Mirror(MirrorSite.load(args.spec)))
     print(f"Fixture mirror of investchn.com serving on {base_url}")
     command = [sys.executable, "-m", "scrapy", "crawl", "investchn", "-a", f"base_url={base_url}"]
     settings = {**LOOPBACK_SETTINGS, "ARCHIVE_PATH": args.archive, "WARC_DIR": args.warc_dir}
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
     print("$ " + " ".join(command[2:]), flush=True)
-    try:
-        crawl = subprocess.run(command, check=False)
-    finally:
-        server.shutdown()
+    # The project's settings by name: `scrapy crawl` works from any folder (an installed
+    # investcrawl has no scrapy.cfg beside it). The mirror's thread ends with this process.
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "investcrawl.settings"}
+    crawl = subprocess.run(command, check=False, env=env)
     if crawl.returncode != 0:
         print(f"crawl failed with exit code {crawl.returncode}", file=sys.stderr)
         return crawl.returncode

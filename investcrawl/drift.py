@@ -37,9 +37,10 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import READING_KINDS, ArchiveError, ArchiveState
+from investcrawl.archive import READING_KINDS, ArchiveError, ArchiveState, archive_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class ReadingJudge:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ReadingJudge:
+        if not archive_enabled(crawler.settings):
+            raise NotConfigured  # ARCHIVE_ENABLED off: no run to judge
         return cls(crawler)
 
     def spider_opened(self, spider: Any) -> None:

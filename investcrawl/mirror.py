@@ -18,24 +18,24 @@ import argparse
 import asyncio
 import html
 import json
+import queue
 import random
 import re
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from investcrawl import site
 from investcrawl.faults import HUGE_BYTES, FaultPlan
 
-DEFAULT_SPEC = (
-    Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mirror" / "site.json"
-)
+# The fixture site (shipped with the package: `make demo` and the tests serve it).
+DEFAULT_SPEC = Path(__file__).resolve().parent / "data" / "mirror_site.json"
 FLAKY_FAILURES = 2  # a "flaky" article answers 503 this many times, then 200
 HUGE_PAGE_BYTES = 2 * 1024 * 1024
 SLOW_SECONDS = 3.0  # a "slow" fault: more than the tests' DOWNLOAD_TIMEOUT  # a "huge" article's size: tests set DOWNLOAD_MAXSIZE below it
@@ -989,36 +989,27 @@ def _not_found() -> Page:
     )
 
 
-def make_server(mirror: Mirror, port: int = 0) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            page = mirror.respond(self.path, self.headers.get("Host", ""))
-            self.send_response(page.status)
-            self.send_header("Content-Type", page.content_type)
-            self.send_header("Content-Length", str(len(page.body)))
-            self.end_headers()
-            self.wfile.write(page.body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the request counter is the log
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-
-        def handle_error(self, request: Any, client_address: Any) -> None:
-            if not isinstance(sys.exc_info()[1], ConnectionError):  # clients may hang up
-                super().handle_error(request, client_address)
-
-    return Server(("127.0.0.1", port), Handler)
+def serve_in_background(mirror: Mirror) -> str:
+    """Serve the mirror from a daemon thread (its own event loop) on a free loopback port;
+    return its base URL."""
+    started: queue.Queue[str] = queue.Queue()
+    thread = threading.Thread(
+        target=lambda: asyncio.run(_serve(mirror, 0, ready=started.put)), daemon=True
+    )
+    thread.start()
+    return started.get(timeout=30)
 
 
 async def _serve(
-    mirror: Mirror, port: int, ready: Any = None, robots_redirect: bool = False
+    mirror: Mirror,
+    port: int,
+    ready: Callable[[str], Any] | None = None,
+    robots_redirect: bool = False,
 ) -> None:
-    """A small HTTP/1.1 server (keep-alive, GET only) on asyncio: fast enough that a
-    crawl, not the mirror, is what a benchmark measures."""
+    """The mirror's HTTP/1.1 server (keep-alive, GET only) on asyncio: fast enough that a
+    crawl, not the mirror, is what a benchmark measures, and able to play the faults (cut
+    and reset connections, streamed bodies, no Content-Length). Its base URL goes to
+    `ready` once it listens (default: printed)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -1077,7 +1068,10 @@ async def _serve(
     host, bound = server.sockets[0].getsockname()[:2]
     if mirror._cache is not None:
         mirror.prerender(f"{host}:{bound}")
-    print(f"http://{host}:{bound}", flush=True)
+    if ready is None:
+        print(f"http://{host}:{bound}", flush=True)
+    else:
+        ready(f"http://{host}:{bound}")
     async with server:
         await server.serve_forever()
 

@@ -8,11 +8,16 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider, DropItem
+from scrapy.exceptions import CloseSpider, DropItem, NotConfigured
 
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import ArchiveError, ArchiveWriter
-from investcrawl.runs import ARCHIVE_ERROR, ARCHIVE_ERROR_REASON, archive_failed, open_crawl_archive
+from investcrawl.archive import ArchiveError, ArchiveWriter, archive_enabled
+from investcrawl.runs import (
+    ARCHIVE_ERROR,
+    ARCHIVE_ERROR_REASON,
+    archive_failed,
+    open_crawl_archive,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +79,8 @@ class TemplateLinesPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> TemplateLinesPipeline:
+        if not archive_enabled(crawler.settings):
+            raise NotConfigured  # ARCHIVE_ENABLED off: nothing is learned
         return cls(crawler)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
@@ -111,6 +118,8 @@ class ArchivePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        if not archive_enabled(crawler.settings):
+            raise NotConfigured  # ARCHIVE_ENABLED off: nothing is stored
         return cls(crawler)
 
     def open_spider(self, spider: Any = None) -> None:

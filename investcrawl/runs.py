@@ -24,13 +24,14 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.settings import BaseSettings
 from scrapy.utils.defer import deferred_from_coro
 
 from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
+    archive_enabled,
     open_archive,
     utc_now,
     write_transaction,
@@ -141,6 +142,8 @@ class RunRecorder:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecorder:
+        if not archive_enabled(crawler.settings):
+            raise NotConfigured  # ARCHIVE_ENABLED off: no run is recorded
         return cls(crawler)
 
     def spider_error(self, failure: Any, **kwargs: Any) -> None:

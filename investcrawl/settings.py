@@ -9,6 +9,10 @@ COMMANDS_MODULE = "investcrawl.commands"
 
 # --- Where the archive goes -----------------------------------------------------------
 ARCHIVE_PATH = "data/archive.db"
+# Off, a run only looks at pages: no archive file, WARC file or run row is written, and the
+# spider starts nothing by itself. `scrapy shell`, `parse`, `fetch`, `view` and `check` turn
+# it off (investcrawl/commands); crawls and harvests keep it on.
+ARCHIVE_ENABLED = True
 ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most the batch being filled
 ARCHIVE_LOCK_TIMEOUT = 30  # seconds a write waits for another connection's lock, then fails
 ARCHIVE_MAX_BYTES = 0  # above 0: the archive may not grow past this (fails as a full disk)

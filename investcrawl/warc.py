@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader
@@ -54,7 +54,7 @@ if sys.version_info >= (3, 14):  # as Scrapy decodes zstd
     from compression import zstd as _zstd
 else:
     from backports import zstd as _zstd
-from investcrawl.archive import ArchiveError, archive_error, read_only_uri
+from investcrawl.archive import ArchiveError, archive_enabled, archive_error, read_only_uri
 from investcrawl.runs import ARCHIVE_ERROR_REASON, RunRecorder, archive_failed
 
 logger = logging.getLogger(__name__)
@@ -489,6 +489,8 @@ class WarcCaptureMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
         settings = crawler.settings
+        if not archive_enabled(settings):
+            raise NotConfigured  # ARCHIVE_ENABLED off: nothing is captured
         return cls(
             crawler,
             settings.get("WARC_DIR", "data/warc"),

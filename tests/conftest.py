@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from investcrawl.mirror import DEFAULT_SPEC
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 # Loopback is fast and ours: no politeness delays, more parallelism.
@@ -48,6 +50,15 @@ def assert_archive_matches(archive: Path, want: dict[int, dict[str, Any]]) -> No
     for article_id, fields in want.items():
         row = dict(got[article_id], images=json.loads(got[article_id]["images"]))
         assert {key: row[key] for key in fields} == fields, article_id
+
+
+def requests_between(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """The mirror's requests per path made between two `requests()` snapshots."""
+    return {
+        path: after[path] - before.get(path, 0)
+        for path in after
+        if after[path] != before.get(path, 0)
+    }
 
 
 def rows(archive: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
@@ -143,7 +154,7 @@ def run_harvest(
 
 # --- Mirror variants: the fixture spec with a few articles changed or added ---------------
 
-SPEC = json.loads((FIXTURES / "mirror" / "site.json").read_text(encoding="utf-8"))
+SPEC = json.loads(DEFAULT_SPEC.read_text(encoding="utf-8"))
 
 
 def spec_with(tmp_path, changes: dict[int, dict], new: list[dict] = (), **top: Any) -> str:

@@ -6,11 +6,11 @@ import html
 import json
 import re
 
-from conftest import FIXTURES, rows, run_crawl
+from conftest import rows, run_crawl
 
-from investcrawl.mirror import FLAKY_FAILURES, MirrorSite
+from investcrawl.mirror import DEFAULT_SPEC, FLAKY_FAILURES, MirrorSite
 
-SPEC = MirrorSite.load(FIXTURES / "mirror" / "site.json")
+SPEC = MirrorSite.load(DEFAULT_SPEC)
 
 
 def test_crawl_archives_exactly_the_mirror(mirror, tmp_path):

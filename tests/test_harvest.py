@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from conftest import (
-    FIXTURES,
     ROOT,
     assert_archive_matches,
+    requests_between,
     rows,
     run_crawl,
     run_harvest,
@@ -30,10 +30,10 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from warcio.archiveiterator import ArchiveIterator
 
-from investcrawl.mirror import MirrorSite
+from investcrawl.mirror import DEFAULT_SPEC, MirrorSite
 from investcrawl.warc import WarcFile, iter_responses, read_capture, repair_open_files
 
-SPEC = FIXTURES / "mirror" / "site.json"
+SPEC = DEFAULT_SPEC
 NEW_IN_PHASE_2 = {186541, 186542, 186543, 186545}  # 186545 is in no listing
 WARCIO = str(Path(sys.executable).with_name("warcio"))
 
@@ -42,14 +42,6 @@ def expected(mirror, phase):
     site = MirrorSite.load(SPEC)
     site.set_phase(phase)
     return site.expected_articles(mirror.url)
-
-
-def requests_between(before, after):
-    return {
-        path: after[path] - before.get(path, 0)
-        for path in after
-        if after[path] != before.get(path, 0)
-    }
 
 
 def test_second_harvest_fetches_only_what_is_new(mirror, tmp_path):

@@ -16,10 +16,10 @@ import time
 import urllib.request
 
 import pytest
-from conftest import FIXTURES, ROOT, rows, run_crawl, run_harvest, slow_settings, start_mirror
+from conftest import ROOT, rows, run_crawl, run_harvest, slow_settings, start_mirror
 
 from investcrawl.faults import FaultPlan
-from investcrawl.mirror import MirrorSite, synthetic_spec
+from investcrawl.mirror import DEFAULT_SPEC, MirrorSite, synthetic_spec
 
 SEED, RATE, ARTICLES, CITIES, ZONES = 5, 0.5, 80, 3, 6
 FAULT_SETTINGS = {
@@ -181,7 +181,7 @@ def kill_and_check(url, archive, rng, runs):
             assert dupes == [{"n": 0}]
     final = run_harvest(url, archive)
     assert final.returncode == 0, final.stdout
-    site = MirrorSite.load(FIXTURES / "mirror" / "site.json")
+    site = MirrorSite.load(DEFAULT_SPEC)
     assert {r["id"] for r in rows(archive, "SELECT id FROM articles")} == set(
         site.expected_articles(url)
     )
@@ -200,7 +200,7 @@ def test_random_kills_long(mirror, tmp_path):
 def test_hostile_content_is_stored_inert_and_exact(mirror, tmp_path):
     archive = tmp_path / "archive.db"
     assert run_crawl(mirror.url, archive).returncode == 0
-    site = MirrorSite.load(FIXTURES / "mirror" / "site.json")
+    site = MirrorSite.load(DEFAULT_SPEC)
     hostile = site.expected_articles(mirror.url)[186522]
     row = rows(archive, "SELECT title, body FROM articles WHERE id = 186522")[0]
     assert row == {"title": hostile["title"], "body": hostile["body"]}

@@ -11,10 +11,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FIXTURES, assert_archive_matches, rows, run_crawl, run_harvest, start_mirror
+from conftest import assert_archive_matches, rows, run_crawl, run_harvest, start_mirror
 
 from investcrawl import site
 from investcrawl.mirror import (
+    DEFAULT_SPEC,
     EDITOR_LINE,
     OTHER_SECTION_ARTICLE,
     OTHER_SECTION_PATH,
@@ -55,7 +56,7 @@ def test_a_plain_crawl_reads_every_article_of_an_unseen_family(args, tmp_path):
         served.process.wait(timeout=10)
     assert result.returncode == 0, result.stderr[-3000:]
 
-    spec = MirrorSite.load(FIXTURES / "mirror" / "site.json")
+    spec = MirrorSite.load(DEFAULT_SPEC)
     template, routes = dict(zip(args[::2], args[1::2], strict=True)).get("--template"), None
     spec.spec["template"] = template
     expected = spec.expected_articles(served.url)

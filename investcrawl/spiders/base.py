@@ -23,7 +23,13 @@ from twisted.python.failure import Failure
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
-from investcrawl.archive import ArchiveError, ArchiveState, utc_now
+from investcrawl.archive import (
+    ArchiveError,
+    ArchiveState,
+    archive_enabled,
+    open_archive,
+    utc_now,
+)
 from investcrawl.boilerplate import MIN_ARTICLES, TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
 from investcrawl.images import ImageCapture
@@ -138,7 +144,10 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         """The archive, for reading (raises ArchiveError, which the caller hands to
         `archive_failed`)."""
         if self.state is None:
-            self.state = ArchiveState(open_crawl_archive(self.settings))
+            if archive_enabled(self.settings):
+                self.state = ArchiveState(open_crawl_archive(self.settings))
+            else:  # a tool only looking at pages (scrapy parse, shell): an empty archive
+                self.state = ArchiveState(open_archive(":memory:"))
         return self.state
 
     @property
@@ -164,6 +173,10 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
             self.state.db.close()
 
     # --- Articles ---------------------------------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """Scrapy's default callback (`scrapy parse URL`): an article page."""
+        return self.parse_article(response)
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         request = response.request

@@ -7,6 +7,8 @@ Modes (`-a mode=…`):
   (HARVEST_LISTING_HEADS, in turn) are checked for articles not archived; failures due for
   another try are retried, and the 上一条/下一条 of archived articles that are not archived
   are fetched. Until one walk of every listing has completed, it walks (resume).
+- `resume`: walk every listing page, fetching only the articles not archived (what an
+  `incremental` run does by itself until one walk has completed).
 - `full`: walk every listing page and refetch every article (edits become revisions).
 
 The spider only decides what to fetch; `investcrawl.extract` reads pages and the
@@ -29,7 +31,7 @@ from scrapy.http import Response
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
-from investcrawl.archive import ArchiveError, ArchiveState, utc_now
+from investcrawl.archive import ArchiveError, ArchiveState, archive_enabled, utc_now
 from investcrawl.extract import (
     Document,
     Rejected,
@@ -48,7 +50,7 @@ INDEX_PRIORITY = 20
 CANDIDATES_PER_ROUTE = 3
 MAX_DEFERRED = 100_000
 TOP_HITS = 64
-MODES = ("incremental", "full")
+MODES = ("incremental", "resume", "full")
 
 
 class InvestchnSpider(ArchiveSpider):
@@ -166,6 +168,21 @@ class InvestchnSpider(ArchiveSpider):
         yield from self.due_image_requests(self.settings.getint("HARVEST_IMAGE_LIMIT"))
         if self.probe is not None:
             yield from self.probe_requests()
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """Any page of the section, read by what its URL is: an article (its item and the
+        requests it leads to), the home page, the section index or a listing (the requests
+        it leads to). Scrapy's default callback: `scrapy parse URL` uses it."""
+        if site.article_id(response.url) is not None:
+            return self.parse_article(response)
+        path = urlsplit(response.url).path or "/"
+        if path in (site.HOME_PATH, "/index.php", "/index.html"):
+            kind = "home"
+        elif path == site.SECTION_INDEX_PATH or response.url == self.index_url:
+            kind = "index"
+        else:
+            kind = "listing"
+        return self.parse_page(response, kind)
 
     def index_failed(self) -> Iterator[scrapy.Request]:
         """The section index was not where we looked: the home page links it as
@@ -385,7 +402,10 @@ class InvestchnSpider(ArchiveSpider):
 
     def spider_idle(self) -> None:
         """On an empty archive, probe above the highest id the walk found. (And if the
-        index's outcome never came, a request of it lost on the way: go on without it.)"""
+        index's outcome never came, a request of it lost on the way: go on without it.)
+        Nothing when only looking at pages (ARCHIVE_ENABLED off: scrapy parse, shell)."""
+        if not archive_enabled(self.settings):
+            return
         if not self.index_done:
             self.crawl_now(self.after_index)
         if self.probe is not None or not self.max_seen_id:

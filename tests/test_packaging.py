@@ -1,0 +1,71 @@
+"""investcrawl as a user installs it: a wheel, run from a folder that is not the checkout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import FAST_SETTINGS, ROOT, rows
+
+
+def test_an_installed_wheel_runs_the_demo_a_harvest_and_the_tools_from_another_folder(
+    tmp_path,
+):
+    dist, site = tmp_path / "dist", tmp_path / "site"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(dist), str(ROOT)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    [wheel] = dist.glob("investcrawl-*.whl")
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), wheel],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}  # the wheel's copy, not the checkout's
+    env.pop("SCRAPY_SETTINGS_MODULE", None)
+
+    def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, *args], cwd=elsewhere, env=env, capture_output=True, text=True,
+            timeout=300, check=False, **kwargs,
+        )  # fmt: skip
+
+    where = run("-c", "import investcrawl; print(investcrawl.__file__)")
+    assert where.stdout.startswith(str(site)), where.stdout + where.stderr
+
+    demo = run("-m", "investcrawl.demo")
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "Archive data/demo.db: 23 articles" in demo.stdout
+    assert (elsewhere / "data" / "demo.db").exists()
+
+    mirror = subprocess.Popen(
+        [sys.executable, "-m", "investcrawl.mirror", "--port", "0"],
+        cwd=elsewhere, env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = mirror.stdout.readline().strip()
+        settings = [
+            arg for name, value in FAST_SETTINGS.items() for arg in ("-s", f"{name}={value}")
+        ]
+        harvest = run("-m", "investcrawl.cli", "harvest", "--base-url", url, *settings)
+        assert harvest.returncode == 0, harvest.stdout + harvest.stderr
+        archive = elsewhere / "data" / "archive.db"
+        assert rows(archive, "SELECT count(*) AS n FROM articles") == [{"n": 23}]
+        found = run("-m", "investcrawl.cli", "search", "港区")
+        assert found.returncode == 0 and "186540" in found.stdout, found.stdout + found.stderr
+        # Scrapy's commands find the project by its settings module, from any folder.
+        env["SCRAPY_SETTINGS_MODULE"] = "investcrawl.settings"
+        crawl = run("-m", "scrapy", "crawl", "investchn", "-a", f"base_url={url}", *settings)
+        assert crawl.returncode == 0, crawl.stderr[-3000:]
+        assert "crawl OK" in crawl.stderr
+        parsed = run("-m", "scrapy", "parse", url + "/index.php/home/news/detail/id/186540.html")
+        assert parsed.returncode == 0 and "'id': 186540" in parsed.stdout, parsed.stderr[-3000:]
+    finally:
+        mirror.terminate()
+        mirror.wait(timeout=10)

@@ -1,0 +1,99 @@
+"""Scrapy's own commands in this project, through their command lines, against the mirror:
+`shell`, `parse`, `fetch` and `check` only look (no archive, WARC or run row, no probe);
+`parse` reads any page of the section by its URL; `crawl` ends with a summary and an
+honest exit code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, requests_between, rows, run_crawl
+
+ARTICLE = "/index.php/home/news/detail/id/186529.html"
+
+
+def scrapy(*args: str, tmp_path, timeout: float = 60) -> subprocess.CompletedProcess:
+    """A Scrapy command in the project, its archive and WARC folder pointed into tmp_path
+    (so that anything it writes would show)."""
+    command = [sys.executable, "-m", "scrapy", *args]
+    command += ["-s", f"ARCHIVE_PATH={tmp_path / 'archive.db'}"]
+    command += ["-s", f"WARC_DIR={tmp_path / 'warc'}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def assert_nothing_written(tmp_path):
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_shell_answers_and_exits_and_keeps_nothing(mirror, tmp_path):
+    result = scrapy("shell", mirror.url + ARTICLE, "-c", "response.status", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "200"
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("path", "item", "requested"),
+    [
+        # An article: its item, its 上一条/下一条 and its images.
+        (
+            ARTICLE,
+            "'title': '盐城经开区夜景'",
+            ["/detail/id/186527.html", "/detail/id/186531.html", "/Uploads/2021/11/07/night.jpg"],
+        ),
+        # The section index: the city listings.
+        ("/index.php/home/news/index.html", None, ["/news/city/id/88.html"]),
+        # A listing: its articles and its pager.
+        ("/index.php/home/news/city/id/88.html", None, ["/detail/id/186540.html", "/p/2.html"]),
+        # The home page: the section index.
+        ("/", None, ["/index.php/home/news/index.html"]),
+    ],
+)
+def test_parse_reads_any_page_by_its_url_and_only_looks(mirror, tmp_path, path, item, requested):
+    before = mirror.requests()
+    result = scrapy("parse", mirror.url + path, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert ">>> STATUS DEPTH LEVEL 1 <<<" in out, out + result.stderr[-2000:]
+    items, requests = out.split("# Requests")
+    assert (item in items) if item else "[]" in items
+    for fragment in requested:
+        assert fragment in requests, (fragment, requests)
+    assert "Deferred" not in result.stderr
+    # One page fetched (and robots.txt): no probe, no retries, nothing written.
+    fetched = requests_between(before, mirror.requests())
+    assert set(fetched) <= {path, "/robots.txt"} and fetched[path] == 1
+    assert_nothing_written(tmp_path)
+
+
+def test_fetch_and_check_keep_nothing(mirror, tmp_path):
+    fetched = scrapy("fetch", "--nolog", mirror.url + ARTICLE, tmp_path=tmp_path)
+    assert fetched.returncode == 0 and "盐城经开区夜景" in fetched.stdout
+    checked = scrapy("check", tmp_path=tmp_path)
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    assert_nothing_written(tmp_path)
+
+
+def test_crawl_of_an_unreachable_site_says_so_in_a_summary_and_fails(tmp_path):
+    result = run_crawl("http://127.0.0.1:9", tmp_path / "archive.db", settings={"RETRY_TIMES": "0"})
+    assert result.returncode == 1
+    assert "crawl FAILED: nothing was fetched (is the site reachable?)" in result.stderr
+    assert "  failures: 2 (network_error 2)" in result.stderr
+    assert "Traceback" not in result.stderr  # robots.txt's error is one line
+
+
+def test_crawl_modes_are_named_as_the_log_names_them(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    result = run_crawl(mirror.url, archive, "-a", "mode=resume")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mode: resume" in result.stderr and "crawl OK" in result.stderr
+    assert rows(archive, "SELECT mode FROM crawl_runs") == [{"mode": "resume"}]
+    wrong = run_crawl(mirror.url, archive, "-a", "mode=walk")
+    assert wrong.returncode == 2
+    assert "mode must be one of incremental, resume, full" in wrong.stderr
