@@ -928,17 +928,19 @@ class ArchiveState:
             ).fetchone()
         return row is not None and not _image_due(row[0], row[1])
 
-    def due_images(self, limit: int) -> list[tuple[str, int]]:
-        """(URL, an article showing it) of the images archived articles show that are not
-        settled: never tried (a run stopped before it fetched them), or failed transiently."""
+    def due_images(self, limit: int, per_article: int = 100) -> list[tuple[str, int]]:
+        """(URL, the newest article showing it) of the images archived articles show among
+        their first `per_article`, that are not settled: never tried (a run stopped before
+        it fetched them), or failed transiently. Newest articles first."""
         transient = [kind for kind, how in IMAGE_KINDS.items() if how == "transient"]
         marks = ",".join("?" * len(transient))
         with storage_errors(self.path):
             rows = self.db.execute(
-                "SELECT ai.url, min(ai.article_id) FROM article_images ai "
-                "LEFT JOIN images i ON i.url = ai.url WHERE i.url IS NULL "
-                f"OR (i.kind IN ({marks}) AND i.attempts < ?) GROUP BY ai.url LIMIT ?",
-                [*transient, IMAGE_MAX_ATTEMPTS, limit],
+                "SELECT ai.url, max(ai.article_id) AS newest FROM article_images ai "
+                "LEFT JOIN images i ON i.url = ai.url WHERE ai.position < ? AND (i.url IS NULL "
+                f"OR (i.kind IN ({marks}) AND i.attempts < ?)) GROUP BY ai.url "
+                "ORDER BY newest DESC LIMIT ?",
+                [per_article, *transient, IMAGE_MAX_ATTEMPTS, limit],
             ).fetchall()
         return [(row[0], row[1]) for row in rows]
 

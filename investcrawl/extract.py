@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import nh3
 from lxml import etree
@@ -991,16 +991,18 @@ def _body_html(containers: list[etree._Element], body_lines: list[str]) -> str:
 
 
 def _images(containers: list[etree._Element], url: str) -> list[str]:
-    images: list[str] = []
+    """The absolute http(s) URLs of the images shown, in order, once each, without
+    fragments (a fragment names no other image)."""
+    images: dict[str, None] = {}  # ordered, and a look-up that stays fast on hostile pages
     for container in containers:
         for img in container.iter("img"):
             src = (img.get("src") or img.get("data-src") or img.get("data-original") or "").strip()
             if not src or src.lower().startswith(("data:", "javascript:")):
                 continue
-            absolute = urljoin(url, src)
-            if urlsplit(absolute).scheme in ("http", "https") and absolute not in images:
-                images.append(absolute)
-    return images
+            absolute = urldefrag(urljoin(url, src))[0]
+            if urlsplit(absolute).scheme in ("http", "https"):
+                images.setdefault(absolute)
+    return list(images)
 
 
 # --- Listings and the section index ---------------------------------------------------

@@ -8,8 +8,8 @@ delays, retries, the WARC capture), with these rules:
 - **Same host only**: an image on another host is recorded `off_host`, not fetched (the
   crawl never leaves the site; other hosts are not ours to load).
 - **Size cap**: IMAGE_MAXSIZE (Scrapy's `download_maxsize` for the request); a larger one
-  is recorded `too_large`. At most IMAGES_PER_ARTICLE per page (the rest: `refused`), and
-  never a URL the crawl reads as a page (an article or a listing).
+  is recorded `too_large`. The first IMAGES_PER_ARTICLE of a page (the rest are left), and
+  never a URL the crawl reads as a page (an article or a listing), nor a redirect to one.
 - **Once**: an image shown by many articles (a zone's logo) is fetched once per run, and
   never again once captured or failed for good; a transient failure is tried by the next
   harvests (archive.IMAGE_MAX_ATTEMPTS runs). A run stopped before it fetched an article's
@@ -26,7 +26,7 @@ page's assets would add requests to the live site for no text.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import scrapy
 from scrapy.http import Response
@@ -35,9 +35,12 @@ from twisted.python.failure import Failure
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.middlewares import may_be_cut
-from investcrawl.warc import Capture
+
+if TYPE_CHECKING:
+    from investcrawl.warc import Capture
 
 IMAGE_PRIORITY = 5  # below article pages (10), above listing pages (0)
+IMAGE_META = "investcrawl_image"  # request.meta key of image requests
 
 # The first bytes of the image formats a page may show.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
@@ -106,17 +109,19 @@ class ImageCapture:
     `on_site`, `new_request` and `failure_kind` it uses)."""
 
     images_seen: set[str]  # image URLs met in this run
+    # The URLs (as articles show them) of each image requested in this run, by the URL
+    # requested: two spellings of one image (the site's two host names) share its fetch.
+    image_urls: dict[str, list[str]]
+    image_outcomes: dict[str, tuple[str, dict[str, Any]]]  # by URL requested, once known
 
     def article_image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
-        """Requests for the images an article shows, at most IMAGES_PER_ARTICLE of them."""
-        if not self.settings.getbool("CAPTURE_IMAGES", True):
-            return
+        """Requests for the images an article shows: the first IMAGES_PER_ARTICLE of them
+        (a page showing thousands is a hostile one, not a report: the rest are left, and
+        `due_images` leaves them too)."""
         most = self.settings.getint("IMAGES_PER_ARTICLE", 100)
-        for url in urls[most:]:  # a page showing thousands: a hostile one, not a report
-            if url not in self.images_seen:
-                self.images_seen.add(url)
-                detail = f"past the first {most} images of a page (IMAGES_PER_ARTICLE)"
-                self.record_image(url, "refused", {"detail": detail})
+        if len(urls) > most:
+            self.crawler.stats.inc_value("investcrawl/images/past_limit", len(urls) - most)
+            self.logger.info("%d images past the first %d of a page: left", len(urls) - most, most)
         yield from self.image_requests(urls[:most])
 
     def image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
@@ -134,29 +139,38 @@ class ImageCapture:
             if target is None:
                 self.record_image(url, "off_host", {"detail": "on another host: not fetched"})
                 continue
-            if site.article_id(target) is not None or site.listing_key(target) is not None:
+            if site.is_page(target):
                 # A page the crawl reads: never fetched as an image (nor kept from being
                 # fetched as the page it is by an image request made first).
                 self.record_image(url, "refused", {"detail": "a page of the site, not an image"})
+                continue
+            if len(target) > self.settings.getint("URLLENGTH_LIMIT", 2083):
+                # Scrapy would drop the request without a word.
+                detail = "a URL longer than URLLENGTH_LIMIT: not fetched"
+                self.record_image(url, "refused", {"detail": detail})
+                continue
+            if target in self.image_urls:  # another spelling of an image requested already
+                self.image_urls[target].append(url)
+                if target in self.image_outcomes:
+                    self.record_image(url, *self.image_outcomes[target])
                 continue
             request = self.new_request(
                 target,
                 self.parse_image,
                 errback=self.image_failed,
                 priority=IMAGE_PRIORITY,
-                meta={
-                    "image_url": url,
-                    "download_maxsize": self.settings.getint("IMAGE_MAXSIZE"),
-                },
+                meta={IMAGE_META: True, "download_maxsize": self.settings.getint("IMAGE_MAXSIZE")},
             )
             if request is None:  # requested as a page in this run
                 self.record_image(url, "refused", {"detail": "fetched as a page of the site"})
                 continue
+            self.image_urls[target] = [url]
             yield request
 
     def due_image_requests(self, limit: int) -> Iterator[scrapy.Request]:
         """The images of archived articles that earlier runs did not capture."""
-        urls = [url for url, _ in self.open_state().due_images(limit)]
+        most = self.settings.getint("IMAGES_PER_ARTICLE", 100)
+        urls = [url for url, _ in self.open_state().due_images(limit, most)]
         self.crawler.stats.inc_value("investcrawl/images/due", len(urls))
         yield from self.image_requests(urls)
 
@@ -170,7 +184,7 @@ class ImageCapture:
             self.record_answer(response)
         else:
             kind, detail = self.failure_kind(failure)
-            self.record_image(failure.request.meta["image_url"], kind, {"detail": detail})
+            self.record_outcome(failure.request, kind, {"detail": detail})
         return []
 
     def record_answer(self, response: Response) -> None:
@@ -182,7 +196,14 @@ class ImageCapture:
             may_be_cut(response),
             response.meta.get("warc_capture"),
         )
-        self.record_image(response.meta["image_url"], kind, fields)
+        self.record_outcome(response.request, kind, fields)
+
+    def record_outcome(self, request: Any, kind: str, fields: dict[str, Any]) -> None:
+        """What became of an image request, for every URL the articles show it by."""
+        target = request.meta.get("redirect_urls", [request.url])[0]
+        self.image_outcomes[target] = (kind, fields)
+        for url in self.image_urls.get(target, ()):
+            self.record_image(url, kind, fields)
 
     def record_image(self, url: str, kind: str, fields: dict[str, Any]) -> None:
         self.crawler.stats.inc_value(f"investcrawl/images/{kind}")
@@ -191,3 +212,8 @@ class ImageCapture:
         self.crawler.signals.send_catch_log(
             investcrawl_signals.image_recorded, url=url, kind=kind, fields=fields
         )
+
+
+def is_image_request(request: Any) -> bool:
+    """Whether a request (or a retry or redirect of it: they keep its meta) is an image's."""
+    return bool(request.meta.get(IMAGE_META))

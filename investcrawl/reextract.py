@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from itemadapter import ItemAdapter
 
@@ -42,13 +42,18 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
     provinces: dict[str, str] = {}
     seen = {"responses": 0, "articles": 0, "rejected": 0}
     missing: list[str] = []  # revisits whose original is not in warc_dir
-    shown: set[str] = set()  # the images of the articles rebuilt
+    # The images of the articles rebuilt, as the articles show them: the URL requested.
+    shown: dict[str, str | None] = {}
     others: dict[str, dict[str, Any]] = {}  # the last answer to each URL not an article's
     failed: dict[str, tuple[int, str]] = {}  # URLs whose last answer is an error: status, date
+    redirects: dict[str, str] = {}  # URL -> where its last answer redirected
     try:
         for response in iter_responses(warc_dir, missing):
             url, body, content_type = response.url, response.body, response.content_type
             capture = response.capture
+            if 300 <= response.status < 400 and response.location:
+                redirects[url] = site.canonical_url(urljoin(url, response.location))
+                continue
             if site.article_id(url) is None:
                 others[url] = _image_row(response)
             if response.status != 200:
@@ -90,32 +95,61 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
             for line, article_ids in template_lines.process(adapter):
                 writer.learn_template_line(line, article_ids)
             writer.add_article(adapter)
-            shown.update(article.images)
+            parts = urlsplit(url)
+            base_url = f"{parts.scheme}://{parts.netloc}"
+            most = settings.IMAGES_PER_ARTICLE
+            shown.update((image, site.on_site(image, base_url)) for image in article.images[:most])
             seen["articles"] += 1
-        for url in sorted(shown & others.keys()):
-            writer.add_image(url, others[url].pop("kind"), others[url])
-        _add_http_failures(writer, failed, shown)
+        for image, requested in sorted(shown.items()):
+            answer = others.get(_followed(requested, redirects)) if requested else None
+            if answer is not None:
+                writer.add_image(image, answer["kind"], answer)
+        _add_http_failures(writer, failed, redirects, set(shown.values()))
     finally:
         writer.close()
     return {**seen, **writer.counts, "missing": len(missing)}
 
 
+def _followed(url: str, redirects: dict[str, str]) -> str:
+    """Where a request for url ended: its redirects followed (as Scrapy would, at most
+    REDIRECT_MAX_TIMES)."""
+    for _ in range(settings.REDIRECT_MAX_TIMES):
+        if url not in redirects:
+            break
+        url = redirects[url]
+    return url
+
+
 def _add_http_failures(
-    writer: ArchiveWriter, failed: dict[str, tuple[int, str]], images: set[str]
+    writer: ArchiveWriter,
+    failed: dict[str, tuple[int, str]],
+    redirects: dict[str, str],
+    images: set[str | None],
 ) -> None:
     """The failures of pages whose last captured answer was an HTTP error, as a crawl
-    records them: an article id answering 404 only below the highest article id (above
-    it, a probe's look past the newest article: no failure); images have their own table."""
+    records them: under the URL asked for (the first of its redirects); an article id
+    answering 404 only below the highest article id (above it, a probe's look past the
+    newest article: no failure); images have their own table."""
     writer.flush()
     top = writer.db.execute("SELECT max(id) FROM articles").fetchone()[0] or 0
-    for url, (status, date) in sorted(failed.items()):
-        if url in images:
-            continue
-        kind = "http_404" if status in (404, 410) else "http_error"
-        article_id = site.article_id(url)
-        if kind == "http_404" and article_id is not None and article_id > top:
-            continue
-        writer.add_failure(url, kind, f"HTTP {status}", seen=date)
+    asked = {}  # the URL each failed one was asked as
+    for url in sorted(redirects):
+        end = _followed(url, redirects)
+        if end in failed and end != url:
+            asked.setdefault(end, []).append(url)
+    for end, (status, date) in sorted(failed.items()):
+        for url in asked.get(end, [end]):
+            if url in images or end in images:
+                continue
+            _add_http_failure(writer, url, status, date, top)
+
+
+def _add_http_failure(writer: ArchiveWriter, url: str, status: int, date: str, top: int) -> None:
+    kind = "http_404" if status in (404, 410) else "http_error"
+    article_id = site.article_id(url)
+    if kind == "http_404" and article_id is not None and article_id > top:
+        return
+    writer.add_failure(url, kind, f"HTTP {status}", seen=date)
 
 
 def _image_row(response: CapturedResponse) -> dict[str, Any]:

@@ -44,12 +44,14 @@ from investcrawl.exitcodes import (
     EXIT_OK,
     EXIT_PROTOCOL,
 )
+from investcrawl.images import is_image_request
 
 logger = logging.getLogger(__name__)
 
 ARCHIVE_ERROR = "investcrawl/archive/error"  # stat: the first storage error, one line
 ARCHIVE_ERROR_EXIT = "investcrawl/archive/error_exit_code"
 ARCHIVE_ERROR_REASON = "archive_error"  # the finish reason of a run stopped by one
+IMAGE_DOWNLOADS = "investcrawl/images/downloads"  # stat: image requests sent (retries too)
 
 
 def open_crawl_archive(settings: BaseSettings) -> Any:
@@ -99,7 +101,8 @@ def verdict(stats: Mapping[str, Any], reason: str | None, max_failure_rate: floa
         return Verdict(False, f"FAILED: {stats[READING_ALARM]}", EXIT_PROTOCOL)
     if reason != "finished":
         return Verdict(False, f"FAILED: finish reason {reason!r}", EXIT_FAILED)
-    requests = stats.get("downloader/request_count", 0)
+    # Pages only: images have their own table and do not make a run fail (images.py).
+    requests = stats.get("downloader/request_count", 0) - stats.get(IMAGE_DOWNLOADS, 0)
     responses = stats.get("response_received_count", 0)
     failed = stats.get("investcrawl/archive/failed", 0)
     if responses == 0:
@@ -138,6 +141,7 @@ class RunRecorder:
         self.run_id: int | None = None
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_error, signals.spider_error)
+        crawler.signals.connect(self.request_reached, signals.request_reached_downloader)
         crawler.signals.connect(self.item_error, signals.item_error)
 
     @classmethod
@@ -145,6 +149,10 @@ class RunRecorder:
         if not archive_enabled(crawler.settings):
             raise NotConfigured  # ARCHIVE_ENABLED off: no run is recorded
         return cls(crawler)
+
+    def request_reached(self, request: Any, **kwargs: Any) -> None:
+        if is_image_request(request):  # not pages: the failure rate leaves them out
+            self.crawler.stats.inc_value(IMAGE_DOWNLOADS)
 
     def spider_error(self, failure: Any, **kwargs: Any) -> None:
         """A callback could not read the archive (ArchiveState): stop, as for a write."""

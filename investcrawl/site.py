@@ -169,6 +169,12 @@ def on_site(url: str, base_url: str) -> str | None:
     return canonical_url(base_url.rstrip("/") + path)
 
 
+def is_page(url: str) -> bool:
+    """Whether the URL is one the crawler reads as a page: an article or a listing (at
+    the assumed routes)."""
+    return article_id(url) is not None or listing_key(url) is not None
+
+
 def canonical_url(url: str) -> str:
     """One spelling per page, so that equivalent links are fetched once.
 

@@ -60,6 +60,7 @@ from investcrawl.runs import ARCHIVE_ERROR_REASON, RunRecorder, archive_failed
 logger = logging.getLogger(__name__)
 
 OPEN_SUFFIX = ".open"
+MAX_PAYLOAD = 16 * 1024 * 1024  # what a crawl takes at most (DOWNLOAD_MAXSIZE's default)
 CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 CORRUPT_SUFFIX = ".corrupt"
 
@@ -358,6 +359,7 @@ class CapturedResponse:
     body: bytes  # the payload, transfer and content encodings undone
     capture: Capture
     may_be_cut: bool = False  # sent with neither Content-Length nor chunks: its end unknown
+    location: str | None = None  # a redirect's Location header
 
 
 def iter_responses(
@@ -386,7 +388,13 @@ def iter_responses(
                     continue
                 if record.rec_type != "response":
                     continue
-                body = record.content_stream().read()  # before the offset: that reads on
+                # Decoded, at most what a crawl takes (a small record may decode to GBs).
+                body = record.content_stream().read(MAX_PAYLOAD + 1)  # before the offset
+                if len(body) > MAX_PAYLOAD:
+                    logger.warning("%s: the response at byte %d decodes to more than %d bytes: "
+                                   "left out", path.name, iterator.get_record_offset(),
+                                   MAX_PAYLOAD)  # fmt: skip
+                    continue
                 capture = Capture(path.name, iterator.get_record_offset(), "")
                 url = headers.get_header("WARC-Target-URI")
                 if site.article_id(url) is not None:  # only article pages have revisits
@@ -461,6 +469,7 @@ def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:
             record.http_headers.get_header("Content-Length")
             or record.http_headers.get_header("Transfer-Encoding")
         ),
+        location=record.http_headers.get_header("Location"),
     )
 
 

@@ -395,6 +395,21 @@ def test_compressed_pages_are_kept_by_repair_and_read_back_decoded(tmp_path, enc
     assert last.offset == kept[1].capture.offset
 
 
+def test_a_capture_decoding_to_more_than_a_crawl_takes_is_left_out(tmp_path, monkeypatch):
+    # A small record that decodes to gigabytes (a zstd or gzip bomb) is not read whole.
+    from investcrawl import warc as warc_module
+
+    monkeypatch.setattr(warc_module, "MAX_PAYLOAD", 10_000)
+    warc = WarcFile(tmp_path)
+    urls = [f"http://127.0.0.1:1/Uploads/{n}.jpg" for n in (1, 2)]
+    bomb = warc_module._zstd.compress(bytes(50_000))
+    for url, body, headers in ((urls[0], bomb, {"Content-Encoding": "zstd"}), (urls[1], b"ok", {})):
+        response = HtmlResponse(url, body=body, headers=headers, request=Request(url))
+        warc.write(response.request, response, "2026-11-26T00:00:00.000000Z")
+    warc.close()
+    assert [c.url for c in iter_responses(tmp_path)] == [urls[1]]
+
+
 def test_repair_leaves_alone_a_warc_file_a_live_run_is_writing(tmp_path):
     live = WarcFile(tmp_path)  # a concurrent crawl's, with the same WARC_DIR
     url = "http://127.0.0.1:1/index.php/home/news/detail/id/1.html"

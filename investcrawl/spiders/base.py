@@ -32,8 +32,9 @@ from investcrawl.archive import (
 )
 from investcrawl.boilerplate import MIN_ARTICLES, TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
-from investcrawl.images import ImageCapture
+from investcrawl.images import ImageCapture, is_image_request
 from investcrawl.middlewares import may_be_cut
+from investcrawl.pipelines import invalid_article
 from investcrawl.probe import Outcome
 from investcrawl.runs import archive_failed, open_crawl_archive
 
@@ -101,6 +102,8 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         self.unread: dict[int, FailedFetch] = {}
         self.unread_recorded: set[int] = set()  # recorded as unreadable already
         self.images_seen: set[str] = set()  # image URLs met in this run (images.py)
+        self.image_urls: dict[str, list[str]] = {}
+        self.image_outcomes: dict[str, tuple[str, dict[str, Any]]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -122,6 +125,11 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         redirects = request.meta.get("redirect_urls")
         target = urlsplit(request.url)
         live = urlsplit(self.base_url).hostname in site.SITE_HOSTS
+        if redirects and is_image_request(request) and site.is_page(request.url):
+            # An image redirected to an article or a listing: fetched here, that page's
+            # own request would later be dropped as a duplicate, and the page lost.
+            self.redirect_lost(request, "an image redirected to a page of the site")
+            raise IgnoreRequest("an image redirected to a page of the site")
         if redirects and target.netloc.lower() != self.netloc:
             if live and target.hostname in site.SITE_HOSTS:
                 return  # investchn.com <-> www.investchn.com on the live site
@@ -242,7 +250,8 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
                     url = site.article_url(self.base_url, linked)
                     if isinstance(request := self.article_request(url, "link"), scrapy.Request):
                         yield request
-        yield from self.article_image_requests(article.images)
+        if invalid_article(article) is None:  # an article the pipelines drop shows nothing
+            yield from self.article_image_requests(article.images)
 
     def on_error(self, failure: Failure) -> list[scrapy.Request]:
         request = failure.request
