@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -187,7 +188,7 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
     long_path = "/Uploads/" + "x" * 2100 + ".jpg"
     shown = [
         "/Uploads/r/moved.jpg",  # redirects to an image: captured under the URL shown
-        "/Uploads/r/to-article.jpg",  # redirects to an article no listing has reached yet
+        "/Uploads/r/to-article.jpg",  # redirects to an article (one not published yet)
         "/Uploads/2021/11/07/night.jpg#top",  # the same image as 186529's, with a fragment
         # ... and by the live site's host name (a crawl of a mirror fetches it there)
         "http://www.investchn.com/Uploads/2021/11/07/night.jpg",
@@ -197,7 +198,9 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
         {186540: {"images": shown}},
         redirect_paths={
             "/Uploads/r/moved.jpg": "/Uploads/2021/11/07/bridge.jpg",
-            "/Uploads/r/to-article.jpg": "/index.php/home/news/detail/id/186300.html",
+            "/Uploads/r/to-article.jpg": "/index.php/home/news/detail/id/186541.html",
+            # and an article redirecting to a page that is gone: its failure is its own
+            "/index.php/home/news/detail/id/186534.html": "/gone.html",
         },
     )
     archive = tmp_path / "archive.db"
@@ -213,8 +216,9 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
     assert served.requests()["/Uploads/2021/11/07/night.jpg"] == 1
     live = dict(got["http://www.investchn.com/Uploads/2021/11/07/night.jpg"], url=None)
     assert live == dict(got["/Uploads/2021/11/07/night.jpg"], url=None)  # a row each, one fetch
-    # 186300 is in no listing; an image's redirect to it did not fetch it as an image.
-    assert not rows(archive, "SELECT url FROM failures WHERE url LIKE '%186300%'")
+    gone = rows(archive, "SELECT url, kind FROM failures WHERE url LIKE '%186534%'")
+    assert gone == [{"url": served.url + "/index.php/home/news/detail/id/186534.html",
+                     "kind": "http_404"}]  # fmt: skip
     # reextract finds the same rows through the redirect.
     rebuilt = tmp_path / "rebuilt.db"
     command = [sys.executable, "-m", "investcrawl.cli", "reextract"]
@@ -227,10 +231,10 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
     assert rows(rebuilt, sql) == rows(archive, sql)
 
 
-def test_image_failures_do_not_decide_a_harvest(variant, tmp_path):
-    # Every page reads; 12 images are missing. A failure rate over pages only: OK.
-    # (186517's date cannot be read: an article the pipelines drop, whose image is not
-    # fetched.)
+def test_images_do_not_decide_a_harvest(variant, tmp_path):
+    # The failure rate is over pages: 12 missing images do not fail a run at 15%, and 60
+    # captured ones do not dilute the page failures of a run at 5% (6 of ~80 pages). (186517's
+    # date cannot be read: an article the pipelines drop, whose image is not fetched.)
     missing = [f"/Uploads/m/{n}.jpg" for n in range(12)]
     served = variant(
         {186540: {"images": missing}, 186517: {"images": ["/Uploads/m/dropped.jpg"]}},
@@ -241,6 +245,15 @@ def test_image_failures_do_not_decide_a_harvest(variant, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "not captured 12 (http_404 12)" in result.stdout
     assert "/Uploads/m/dropped.jpg" not in served.requests()
+
+    many = [f"/Uploads/g/{n}.jpg" for n in range(60)]
+    served = variant({186540: {"images": many}})
+    archive = tmp_path / "other.db"
+    result = run_harvest(served.url, archive, "--max-failure-rate", "0.05",
+                         warc_dir=tmp_path / "other-warc")  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = re.search(r"FAILED: (\d+) failures for (\d+) requests", result.stdout)
+    assert failed and int(failed[2]) < 100, result.stdout  # pages, not the 60 images
 
 
 @pytest.mark.parametrize(
