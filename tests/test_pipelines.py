@@ -397,7 +397,9 @@ def test_an_archive_before_migration_0009_links_its_articles_images(tmp_path):
     # Never fetched: the next harvest fetches them (due images), at most the limit asked.
     db = open_archive(path)
     state = ArchiveState(db)
-    assert sorted(state.due_images(10)) == [("http://x/a.jpg", 1), ("http://x/b.jpg", 1)]
+    # (each with the newest article showing it, newest first)
+    assert state.due_images(10) == [("http://x/a.jpg", 3), ("http://x/b.jpg", 1)]
+    assert state.due_images(10, per_article=1) == [("http://x/a.jpg", 3)]
     assert len(state.due_images(1)) == 1
     db.close()
 
