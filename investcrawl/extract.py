@@ -265,10 +265,8 @@ def parse_document(
     """declared: the encodings to believe (default: what the header and <meta> say)."""
     if declared is None:
         declared = _declared_encodings(body, content_type)
-    root, encoding = _parse_utf8(body, declared), "utf-8"
-    if root is None:  # not UTF-8 beyond doubt: decode, check for garbage, parse
-        text, encoding = decode_html(body, content_type, declared)
-        root = _parse_html(text, utf8=body if encoding == "utf-8" else None)
+    text, encoding = decode_html(body, content_type, declared)
+    root = _parse_html(text)
     if root is None:
         raise NotAnArticle("no HTML document in the response")
     etree.strip_elements(root, *_SKIPPED_TAGS, with_tail=False)
@@ -284,68 +282,18 @@ def parse_document(
     )
 
 
-def _parse_utf8(body: bytes, declared: list[str]) -> etree._Element | None:
-    """Parse a page that is UTF-8 beyond doubt from its bytes alone; None for any other.
-
-    Beyond doubt: there is no NUL byte (UTF-16 text and binary data are full of them),
-    and libxml2 finds no byte sequence that is not UTF-8: it reports each as an error.
-    lxml keeps a parser's first _KEPT_PARSER_ERRORS errors; a page with that many is
-    decoded in Python and checked for garbage, as decode_html would, and its tree kept
-    (the one decode_html's caller would parse). A page declared (declared:
-    _declared_encodings) in another charset is left to decode_html at once, to spare a
-    parse that would most likely fail (if it is valid UTF-8 after all, decode_html reads
-    it as UTF-8 too, garbage check included). Any other page taken here is neither
-    decoded by Python nor checked for garbage, which together cost a sixth of its
-    extraction (0.77 M of 4.9 M instructions): random or binary bytes are practically
-    never valid UTF-8, so the garbage check is for the encodings decode_html has to
-    guess. (libxml2 turns the control characters it meets into U+FFFD.)
-    """
-    if not _LIBXML2_REPORTS_BAD_UTF8 or b"\x00" in body:
-        return None
-    if any(encoding != "utf-8" for encoding in declared):
-        return None
-    parser = etree.HTMLParser(encoding="utf-8", **_PARSER_OPTIONS)
-    root = etree.fromstring(body, parser=parser)
-    errors = parser.error_log
-    if any(error.type == _BAD_UTF8 or "Excessive depth" in error.message for error in errors):
-        return None
-    if len(errors) >= _KEPT_PARSER_ERRORS:  # later errors are unknown: check in Python
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        _reject_garbage(text)  # as decode_html would; the tree is the one it would parse
-    return root
-
-
 _PARSER_OPTIONS = {"huge_tree": True, "remove_comments": True, "remove_pis": True}
-_BAD_UTF8 = etree.ErrorTypes.ERR_INVALID_ENCODING
-_KEPT_PARSER_ERRORS = 100  # lxml's limit (tests/test_extract.py checks it)
 
 
-def _libxml2_reports_bad_utf8() -> bool:
-    parser = etree.HTMLParser(encoding="utf-8")
-    etree.fromstring("<p>开发区</p>".encode("gb18030"), parser=parser)
-    return any(error.type == _BAD_UTF8 for error in parser.error_log)
-
-
-_LIBXML2_REPORTS_BAD_UTF8 = _libxml2_reports_bad_utf8()
-
-
-def _parse_html(text: str, utf8: bytes | None = None) -> etree._Element | None:
-    """Parse the decoded page; utf8: the same page as UTF-8 bytes, which parse faster.
+def _parse_html(text: str) -> etree._Element | None:
+    """Parse the decoded page.
 
     lxml.etree's parser, not lxml.html's: the latter calls back into Python for every
-    element (to pick its class), a third of the time of reading a page. Given a str,
-    lxml first converts it for libxml2: bytes known to be UTF-8 are read as they are.
+    element (to pick its class), a third of the time of reading a page.
     """
     text = _XML_DECLARATION_RE.sub("", text, count=1)  # lxml refuses it in a str
-    if utf8 is not None:
-        parser = etree.HTMLParser(encoding="utf-8", **_PARSER_OPTIONS)
-        root = etree.fromstring(utf8, parser=parser)
-    else:
-        parser = etree.HTMLParser(**_PARSER_OPTIONS)
-        root = etree.fromstring(text, parser=parser)
+    parser = etree.HTMLParser(**_PARSER_OPTIONS)
+    root = etree.fromstring(text, parser=parser)
     if root is None:  # only white space or comments
         return None
     if any("Excessive depth" in error.message for error in parser.error_log):
@@ -357,63 +305,29 @@ def _parse_html(text: str, utf8: bytes | None = None) -> etree._Element | None:
 
 
 def _render_lines(root: etree._Element) -> list[Line]:
-    """Split the page into the lines a browser would show (blocks and <br> break lines).
-
-    The text of all lines is cleaned in one pass over the page, not line by line. White
-    space that would begin a line is held back until text follows it on that line: most
-    of it lies between two blocks and would only make empty lines.
-    """
+    """Split the page into the lines a browser would show (blocks and <br> break lines,
+    table cells are separated by a space); the text of all lines is cleaned in one pass."""
     lines: list[list[tuple[str, etree._Element]]] = []  # the pieces of each line
     pieces: list[tuple[str, etree._Element]] = []
     texts: list[str] = []  # every piece's text, a _LINE_BREAK after each line
-    held: list[tuple[str, etree._Element, bool]] = []  # white space: text, element, is tail
-    blocks, cells = _BLOCK_TAGS, _CELL_TAGS
     for event, element in etree.iterwalk(root, events=("start", "end")):
-        tag = element.tag
-        if tag in blocks or (tag == "br" and event == "start"):
-            if held:
-                held = []
+        if element.tag in _BLOCK_TAGS or (element.tag == "br" and event == "start"):
             if pieces:
                 lines.append(pieces)
                 pieces = []
                 texts.append(_LINE_BREAK)
-        elif tag in cells:
-            if held:
-                _add_held(held, pieces, texts)
-                held = []
+        elif element.tag in _CELL_TAGS:
             pieces.append((" ", element))
             texts.append(" ")
-        is_tail = event == "end"
-        text = element.tail if is_tail else element.text
-        if not text:
-            continue
-        if not pieces and text.isspace():
-            held.append((text, element, is_tail))
-            continue
-        if held:
-            _add_held(held, pieces, texts)
-            held = []
-        owner = element.getparent() if is_tail else element
-        if owner is not None:
+        owner = element if event == "start" else element.getparent()
+        text = element.text if event == "start" else element.tail
+        if text and owner is not None:
             pieces.append((text, owner))
             texts.append(text)
     if pieces:
         lines.append(pieces)
     cleaned = _clean_lines("".join(texts))
     return [Line(line, text) for line, text in zip(lines, cleaned, strict=False) if text]
-
-
-def _add_held(
-    held: list[tuple[str, etree._Element, bool]],
-    pieces: list[tuple[str, etree._Element]],
-    texts: list[str],
-) -> None:
-    """Add the white space held back at a line's start, now that text follows it."""
-    for text, element, is_tail in held:
-        owner = element.getparent() if is_tail else element
-        if owner is not None:
-            pieces.append((text, owner))
-            texts.append(text)
 
 
 # --- Articles -------------------------------------------------------------------------

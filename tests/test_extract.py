@@ -7,7 +7,6 @@ from conftest import FIXTURES
 from lxml import etree
 
 from investcrawl.extract import (
-    _KEPT_PARSER_ERRORS,
     Gone,
     NotAnArticle,
     Undecodable,
@@ -300,12 +299,6 @@ def test_a_wrong_charset_label_does_not_decide_the_encoding():
     assert doc.encoding == "utf-8"  # a wrong label: valid UTF-8 still wins
 
 
-def test_lxml_keeps_the_number_of_parser_errors_the_fast_path_counts_on():
-    parser = etree.HTMLParser(encoding="utf-8")
-    etree.fromstring(b"<p>" + b"</b>" * 150, parser=parser)
-    assert len(parser.error_log) == _KEPT_PARSER_ERRORS
-
-
 def test_utf8_pages_past_the_errors_lxml_keeps_are_read_once_and_checked_for_garbage():
     errors = b"<html><body>" + b"</b>" * 150
     doc = parse_document(errors + "<p>开发区新闻</p>".encode(), URL, "text/html")
@@ -375,7 +368,6 @@ def test_hostile_markup_does_not_break_extraction():
 
 
 def test_body_html_of_one_container_is_its_inner_html():
-    from lxml import etree
 
     from investcrawl.extract import _body_html
 

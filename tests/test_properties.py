@@ -6,31 +6,19 @@ import re
 import sqlite3
 import unicodedata
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lxml import etree
 
 from investcrawl.archive import ArchiveWriter, open_archive
 from investcrawl.dates import parse_published_at
+from investcrawl.extract import _CJK as EXTRACT_CJK
 from investcrawl.extract import (
-    _BLOCK_TAGS,
-    _CELL_TAGS,
-    _LINE_BREAK,
     ArticleExtraction,
     Rejected,
-    Undecodable,
-    _declared_encodings,
     _join_wrapped,
-    _parse_html,
-    _parse_utf8,
-    _render_lines,
-    _unwrap,
     clean_text,
-    decode_html,
     extract_article,
 )
-from investcrawl.extract import _CJK as EXTRACT_CJK
 from investcrawl.search import _CJK as CJK
 from investcrawl.search import BREAK, conditions, index_tokens, parse_query, search
 
@@ -62,95 +50,6 @@ def test_wrapped_chinese_is_joined(text):
 def test_wrapped_lines_are_joined_exactly_as_the_plain_pattern_says(text):
     plain = re.sub(rf"(?<=[{EXTRACT_CJK}])[ \t\r\f\v]*\n\s*(?=[{EXTRACT_CJK}])", "", text)
     assert _join_wrapped(text) == plain
-
-
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    html_soup,
-    st.sampled_from(["", "\ufeff", '<?xml version="1.0" encoding="gbk"?>', '<meta charset="gbk">']),
-)
-def test_utf8_pages_parse_from_their_bytes_as_from_their_text(html, prefix):
-    # extract.py hands libxml2 a UTF-8 page's bytes (faster) instead of the decoded text.
-    text = prefix + html.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    from_text, from_bytes = _parse_html(text), _parse_html(text, utf8=text.encode())
-    assert (from_text is None) == (from_bytes is None)
-    if from_text is not None:
-        assert etree.tostring(from_bytes, encoding="unicode") == etree.tostring(
-            from_text, encoding="unicode"
-        )
-
-
-def plain_render_lines(root):
-    """What extract._render_lines does, written plainly: every piece of text is kept."""
-    lines, pieces, texts = [], [], []
-    for event, element in etree.iterwalk(root, events=("start", "end")):
-        if element.tag in _BLOCK_TAGS or (element.tag == "br" and event == "start"):
-            if pieces:
-                lines.append(pieces)
-                pieces = []
-                texts.append(_LINE_BREAK)
-        elif element.tag in _CELL_TAGS:
-            pieces.append((" ", element))
-            texts.append(" ")
-        owner = element if event == "start" else element.getparent()
-        text = element.text if event == "start" else element.tail
-        if text and owner is not None:
-            pieces.append((text, owner))
-            texts.append(text)
-    if pieces:
-        lines.append(pieces)
-    cleaned = [" ".join(line.split()) for line in _unwrap("".join(texts)).split(_LINE_BREAK)]
-    return [(line, text) for line, text in zip(lines, cleaned, strict=False) if text]
-
-
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(html_soup, st.sampled_from(["", "<p>", "<div>\n <span>", "<table><tr>\n<td>", "\n"]))
-def test_lines_are_rendered_exactly_as_the_plain_renderer_says(html, prefix):
-    # _render_lines holds back the white space that begins a line; nothing else differs.
-    root = _parse_html(prefix + html)
-    if root is None:
-        return
-    rendered = [(line.pieces, line.text) for line in _render_lines(root)]
-    assert rendered == plain_render_lines(root)
-
-
-page_bytes = st.one_of(
-    html_soup.map(lambda html: html.encode("utf-8", "surrogatepass")),
-    html_soup.map(lambda html: html.encode("gb18030", "replace")),
-    st.tuples(html_soup, st.binary(max_size=8)).map(
-        lambda p: p[0].encode("utf-8", "replace") + p[1]
-    ),
-    st.binary(max_size=300),
-)
-
-
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.tuples(st.integers(0, 120), page_bytes).map(lambda p: b"</b>" * p[0] + p[1]),
-    st.sampled_from([None, "text/html", "text/html; charset=utf-8", "text/html; charset=gbk"]),
-)
-def test_pages_read_from_their_bytes_are_the_pages_decoding_reads(body, content_type):
-    # parse_document skips Python's decoding for pages that are UTF-8 beyond doubt: each
-    # such page must be valid UTF-8 and parse exactly as decoding it would have.
-    try:
-        root = _parse_utf8(body, _declared_encodings(body, content_type))
-    except Undecodable as refused:  # past lxml's error cap: checked as decode_html does
-        with pytest.raises(Undecodable) as decoding:
-            decode_html(body, content_type)
-        assert decoding.value.detail == refused.detail
-        return
-    if root is None:
-        return
-    try:
-        text, encoding = decode_html(body, content_type)
-    except Undecodable:  # not garbage to the fast path: it must still be valid UTF-8
-        body.decode("utf-8")
-        assert b"\x00" not in body
-        return
-    assert encoding == "utf-8"
-    decoded = _parse_html(text, utf8=body)
-    assert decoded is not None
-    assert etree.tostring(root, encoding="unicode") == etree.tostring(decoded, encoding="unicode")
 
 
 @settings(max_examples=300, deadline=None)
