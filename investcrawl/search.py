@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
-from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,8 +29,6 @@ from typing import Any
 BREAK = "zzbrk"  # between runs, so a phrase never spans a punctuation mark or a line
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _RUN_RE = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
-_UINT32 = next(code for code in "IL" if array(code).itemsize == 4)
-_SPACES = array(_UINT32, b" \0\0\0")
 
 
 def _runs(text: str | None) -> list[tuple[str, str]]:
@@ -40,34 +37,16 @@ def _runs(text: str | None) -> list[tuple[str, str]]:
 
 
 def index_tokens(text: str | None) -> str:
-    """The text as the index stores it: space-separated tokens.
-
-    Each Han run of two or more characters becomes its overlapping bigrams, any other run
-    stays whole, and a BREAK token stands between runs. Making one string per bigram
-    cost about 200 ns each (a 7,000-character article: 1.5 ms, once the crawl's largest
-    cost), so the bigrams of all runs are cut from one string that `_adjacent_pairs`
-    builds with array copies, and each Han run takes its slice of it.
-    """
-    found = _runs(text)
-    pairs = _adjacent_pairs("".join(map("".join, found)))
-    pieces, start = [], 0
-    for han, word in found:
-        run = han or word
-        if len(han) > 1:  # pair i is pairs[3i : 3i + 2]; the run's last pair starts at end - 2
-            pieces.append(pairs[3 * start : 3 * (start + len(run)) - 4])
+    """The text as the index stores it: space-separated tokens. Each Han run of two or
+    more characters becomes its overlapping bigrams, any other run stays whole, and a
+    BREAK token stands between runs."""
+    pieces = []
+    for han, word in _runs(text):
+        if len(han) > 1:
+            pieces.append(" ".join(a + b for a, b in zip(han, han[1:], strict=False)))
         else:
-            pieces.append(run)
-        start += len(run)
+            pieces.append(han or word)
     return f" {BREAK} ".join(pieces)
-
-
-def _adjacent_pairs(text: str) -> str:
-    """Every character with the next one, then a space: "abc" -> "ab bc c " (in C loops)."""
-    chars = array(_UINT32, text.encode("utf-32-le"))  # one code point per item
-    out = _SPACES * (3 * len(chars))
-    out[0::3] = chars
-    out[1 : len(out) - 3 : 3] = chars[1:]
-    return out.tobytes().decode("utf-32-le")
 
 
 @dataclass(frozen=True)

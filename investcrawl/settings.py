@@ -17,7 +17,6 @@ ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most the batc
 ARCHIVE_LOCK_TIMEOUT = 30  # seconds a write waits for another connection's lock, then fails
 ARCHIVE_MAX_BYTES = 0  # above 0: the archive may not grow past this (fails as a full disk)
 WARC_DIR = "data/warc"  # raw captures: WARC files, rotating at WARC_FILE_MAX_BYTES
-WARC_GZIP_LEVEL = 1  # zlib level of each record (1 fastest, 9 smallest; see warc.py)
 WARC_FILE_MAX_BYTES = 1_000_000_000  # a file this large is closed and the next one opened
 # Provenance in each WARC file's warcinfo record: the collection, and who ran the crawl
 # (a name and an e-mail address or URL, so that a reader of the WARC can ask).
@@ -101,7 +100,3 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_FORMATTER = "investcrawl.logformatter.LogFormatter"
-# Scrapy's check for generator callbacks that return a value reads the callback's source
-# with `ast` on every response (its cache never hits for bound methods): 4% of a crawl.
-# tests/test_crawl.py checks our callbacks instead.
-WARN_ON_GENERATOR_RETURN_VALUE = False

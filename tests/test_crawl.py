@@ -114,8 +114,8 @@ def test_unknown_spider_argument_fails_at_once(tmp_path):
 
 
 def test_no_callback_returns_a_value():
-    # WARN_ON_GENERATOR_RETURN_VALUE is off (Scrapy's check is costly): this is that check,
-    # once, over every generator method of our spiders.
+    # Scrapy warns at run time when a generator callback returns a value (lost); this is
+    # that check, once, over every generator method of our spiders, without a crawl.
     import inspect
 
     from scrapy.utils.misc import is_generator_with_return_value
