@@ -6,7 +6,7 @@ a city's listing shows article links under the section's breadcrumb with a pager
 article URLs have the known route, and article pages label 发布时间, 来源 and 发布开发区.
 Run this before a first harvest, or when a harvest failed with "reading failed ... has the
 template changed?": it fetches a handful of pages, reads them with the crawler's own
-functions (extract.py) and prints a line per assumption: ok; warn (the crawler copes, but
+functions (investcrawl/extract) and prints a line per assumption: ok; warn (the crawler copes, but
 site.py is out of date or a field is missing); FAIL (the crawler cannot work as it is: the
 command exits EXIT_PROTOCOL, 76).
 
@@ -272,7 +272,7 @@ class SiteCheck:
                     why = f"no {site.SECTION_NAME} breadcrumb above its article links"
                 tried.append(f"not read: {city} {_path(url)}: {why}")
                 continue
-            crumbs = " > ".join(extract._find_breadcrumb(doc.lines).steps)
+            crumbs = " > ".join(extract.find_breadcrumb(doc.lines).steps)
             text = f"{city} at {_path(url)}: HTTP {fetched.status}, {doc.encoding}, "
             text += f"{len(page.articles)} article links, breadcrumb {crumbs}"
             yield Check(WARN if tried else OK, "listing", "; ".join([text, *tried]))

@@ -369,7 +369,7 @@ def test_hostile_markup_does_not_break_extraction():
 
 def test_body_html_of_one_container_is_its_inner_html():
 
-    from investcrawl.extract import _body_html
+    from investcrawl.extract.article import _body_html
 
     root = etree.fromstring(
         '<div><img src="a.jpg"><p title="x>y">“甲” &amp; <b>乙</b><br>丙</p></div>',

@@ -10,14 +10,9 @@ from hypothesis import strategies as st
 
 from investcrawl.archive import ArchiveWriter, open_archive
 from investcrawl.dates import parse_published_at
-from investcrawl.extract import _CJK as EXTRACT_CJK
-from investcrawl.extract import (
-    ArticleExtraction,
-    Rejected,
-    _join_wrapped,
-    clean_text,
-    extract_article,
-)
+from investcrawl.extract import ArticleExtraction, Rejected, clean_text, extract_article
+from investcrawl.extract.page import _CJK as EXTRACT_CJK
+from investcrawl.extract.page import _join_wrapped
 from investcrawl.search import BREAK, conditions, index_tokens, parse_query, search
 
 URL = "http://127.0.0.1:1/index.php/home/news/detail/id/7.html"
@@ -38,7 +33,7 @@ html_soup = st.lists(st.one_of(PIECES, st.text(max_size=20)), max_size=60).map("
 @settings(max_examples=500, deadline=None)
 @given(st.text(st.sampled_from("中文。a \t\r\n\xa0\u3000\u200b"), max_size=40))
 def test_wrapped_chinese_is_joined(text):
-    # The fast pattern in extract.py against its plain definition.
+    # The fast pattern in extract/page.py against its plain definition.
     plain = re.sub(rf"(?<=[{EXTRACT_CJK}])[ \t\r\f\v]*\n\s*(?=[{EXTRACT_CJK}])", "", text)
     assert clean_text(text) == " ".join(plain.replace("\u200b", " ").split())
 

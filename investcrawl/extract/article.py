@@ -1,20 +1,12 @@
-"""Extraction: pure functions from a page's bytes and URL to what it says.
-
-Nothing here looks at class names or ids. A page is decoded, parsed, and read the way a
-person reads it: as lines of text in document order. The article is then found by what a
-reader sees (the breadcrumb, the 发布时间 / 来源 / 发布开发区 labels, the 上一条 / 下一条
-links, the footer), all of which `investcrawl.site` names.
-"""
+"""Reading an article: its breadcrumb, labels, title, body, images and links, by what a
+reader sees (the labels and words `investcrawl.site` names), never by class names."""
 
 from __future__ import annotations
 
-import codecs
 import html
 import re
-from collections import Counter
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from itertools import pairwise
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -23,314 +15,25 @@ from lxml import etree
 
 from investcrawl import gazetteer, site
 from investcrawl.dates import parse_published_at
-from investcrawl.items import Article
-
-
-class Rejected(Exception):
-    """A fetched page that is not an article, with the failure kind to record."""
-
-    kind = "parse_error"
-
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
-
-
-class NotAnArticle(Rejected):
-    kind = "not_an_article"
-
-
-class Gone(NotAnArticle):
-    """A page that says the article does not exist (a soft 404)."""
-
-
-class Unreadable(NotAnArticle):
-    """A page that shows the section's article anatomy in part but does not read as an
-    article (no 发布时间 label, no title): most likely a template the crawler does not know.
-    Transient: retried until a crawler that reads it comes."""
-
-    kind = "unreadable"
-
-
-class OffSection(NotAnArticle):
-    """An article of another section of the site (ids are shared site-wide)."""
-
-    kind = "off_section"
-
-
-class Undecodable(Rejected):
-    kind = "decode_error"
-
-
-class Truncated(Rejected):
-    """A page cut off before its end: the server closed the connection early, with no
-    Content-Length to tell (Scrapy then hands over what arrived)."""
-
-    kind = "truncated"
-
-
-# --- Decoding -------------------------------------------------------------------------
-
-_HEADER_CHARSET_RE = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
-_META_CHARSET_RE = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
-_ENCODING_ALIASES = {  # GB2312 and GBK are subsets of GB18030: decode with the superset
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "cp936": "gb18030",
-    "euc-cn": "gb18030",
-    "utf8": "utf-8",
-}
-_MAX_BAD_CHAR_RATIO = 0.01
-# How Python's codecs say bytes end in the middle of a character (UTF-8, GB18030).
-_CUT_REASONS = ("unexpected end of data", "incomplete multibyte sequence")
-# Control characters, private-use code points and replacement characters: what a wrong
-# decoding or binary data leaves behind; an article has at most a stray one.
-_BAD_CHAR_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
-
-
-def _normalise_encoding(name: str | None) -> str | None:
-    if not name:
-        return None
-    name = name.strip().lower()
-    try:
-        return codecs.lookup(_ENCODING_ALIASES.get(name, name)).name
-    except LookupError:
-        return None
-
-
-def decode_html(
-    body: bytes, content_type: str | None = None, declared: list[str] | None = None
-) -> tuple[str, str]:
-    """Decode a page, returning (text, encoding); raise Undecodable for garbage.
-
-    Valid UTF-8 wins (a wrong GBK label on a UTF-8 page is common, the reverse is
-    practically impossible); then the header charset, the <meta> charset, and GB18030,
-    the superset of every Chinese encoding these sites use. Latin-1 style codecs that
-    accept any bytes are never guessed: they would turn a Chinese page into mojibake.
-    declared: _declared_encodings(body, content_type), when the caller has it already.
-    """
-    if declared is None:
-        declared = _declared_encodings(body, content_type)
-    candidates = ["utf-8"]
-    for encoding in declared:
-        if encoding not in candidates:
-            candidates.append(encoding)
-    if "gb18030" not in candidates:
-        candidates.append("gb18030")
-    for encoding in candidates:
-        try:
-            text = body.decode(encoding)
-        except UnicodeDecodeError as error:
-            # A page cut off in the middle of a character (a truncated response) is still
-            # in this encoding: its last, incomplete character is dropped.
-            if error.reason not in _CUT_REASONS or error.start < len(body) - 4:
-                continue
-            text = body[: error.start].decode(encoding, errors="replace")
-        except LookupError:
-            continue
-        _reject_garbage(text)
-        return text, encoding
-    raise Undecodable(f"bytes are not valid in any of {', '.join(candidates)}")
-
-
-def _declared_encodings(body: bytes, content_type: str | None) -> list[str]:
-    """The known encodings the Content-Type header and the <meta> charset name."""
-    header = _HEADER_CHARSET_RE.search(content_type or "")
-    meta = _META_CHARSET_RE.search(body[:4096])
-    declared = (header and header[1], meta and meta[1].decode("ascii", "ignore"))
-    return [encoding for name in declared if (encoding := _normalise_encoding(name))]
-
-
-def _reject_garbage(text: str) -> None:
-    if not text.strip():
-        raise Undecodable("empty page")
-    bad = len(_BAD_CHAR_RE.findall(text))
-    if bad > _MAX_BAD_CHAR_RATIO * len(text):
-        raise Undecodable(f"{bad} control or unassigned characters in {len(text)}")
-
-
-# --- The page as a reader sees it -----------------------------------------------------
-
-_SKIPPED_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg")
-_BLOCK_TAGS = frozenset(
-    "address article aside blockquote center div dl fieldset figcaption figure footer "
-    "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody thead tfoot "
-    "tr ul caption body html".split()
+from investcrawl.extract.decoding import declared_encodings
+from investcrawl.extract.page import (
+    PARSER_OPTIONS,
+    Document,
+    Line,
+    clean_text,
+    parse_document,
+    text_of,
 )
-_CELL_TAGS = frozenset(("td", "th", "dt", "dd"))  # inline, separated by a space
-_CJK = "\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
-# White space holding a line break between two Chinese characters: the HTML source wrapped
-# a line of Chinese text, which a browser joins without a space. That is the white space
-# matched by (?<=[CJK])[ \t\r\f\v]*\n\s*(?=[CJK]), but a pattern that can start at a
-# space is tried at every character of the text. This one starts at a line break, which
-# the regex engine skips to, and _join_wrapped looks back over the spaces before it: 4%
-# fewer instructions for a whole extraction. tests/test_properties.py holds it to the
-# plain pattern.
-_WRAPPED_LINE_RE = re.compile(rf"\n(?=(\s*)[{_CJK}])")  # (the white space after it)
-_HORIZONTAL_SPACE = " \t\r\f\v"
-_CJK_CHAR_RE = re.compile(f"[{_CJK}]")
-_INVISIBLE = str.maketrans({"\u200b": " ", "\ufeff": " ", "\u180e": " "})
-_XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
-# A run of a few hundred tags with nothing between them (never seen on a real page).
-_DEEP_NESTING_RE = re.compile(r"(?:<[a-zA-Z][a-zA-Z0-9]*\b[^<>]*>\s*){256,}")
-
-
-_LINE_BREAK = "\x00"  # between rendered lines; never in a text node (libxml2 ends text at NUL)
-
-
-@dataclass
-class Line:
-    """One line of the page as rendered: text pieces and the element each comes from."""
-
-    pieces: list[tuple[str, etree._Element]]
-    text: str = ""
-
-
-@dataclass
-class Document:
-    url: str
-    root: etree._Element
-    encoding: str
-    html_title: str  # <title>, without the site-name suffix
-
-    @cached_property
-    def lines(self) -> list[Line]:
-        """The lines a reader sees (rendered on first use: listing pages never need them)."""
-        return _render_lines(self.root)
-
-    def links(self) -> Iterator[tuple[str, str]]:
-        """(absolute URL, link text) of every followable link, in document order."""
-        for anchor in self.root.iter("a", "area"):
-            href = (anchor.get("href") or "").strip()
-            if not href or href.startswith("#"):
-                continue
-            scheme = href.split(":", 1)[0].lower() if ":" in href else ""
-            if scheme and scheme not in ("http", "https"):
-                continue  # javascript:, mailto:, tel:, ...
-            try:
-                url = urljoin(self.url, href)
-            except ValueError:
-                continue
-            yield url.split("#", 1)[0], text_of(anchor)
-
-
-def text_of(element: etree._Element) -> str:
-    """The cleaned text of an element and its descendants."""
-    return clean_text(etree.tostring(element, method="text", encoding="unicode", with_tail=False))
-
-
-def clean_text(text: str) -> str:
-    """Collapse white space (nbsp, ideographic spaces included) and trim."""
-    return " ".join(_unwrap(text).split())
-
-
-def _clean_lines(text: str) -> list[str]:
-    """clean_text for each of the lines in text (split at _LINE_BREAK), in one pass."""
-    return [" ".join(line.split()) for line in _unwrap(text).split(_LINE_BREAK)]
-
-
-def _unwrap(text: str) -> str:
-    """Join Chinese text wrapped in the HTML source; make invisible characters spaces."""
-    if "\n" in text:
-        text = _join_wrapped(text)
-    # str.split() splits on every Unicode space (nbsp and U+3000 included); a few
-    # invisible characters that are not spaces to Python are made spaces first.
-    if not text.isascii() and ("\u200b" in text or "\ufeff" in text or "\u180e" in text):
-        text = text.translate(_INVISIBLE)  # rare, and slow on long non-ASCII text
-    return text
-
-
-def _join_wrapped(text: str) -> str:
-    """Remove the white space holding a line break between two Chinese characters."""
-    kept, end = [], 0  # end: where the text not yet copied to kept begins
-    for match in _WRAPPED_LINE_RE.finditer(text):
-        start = match.start()
-        if start < end:  # within white space already removed
-            continue
-        while start > end and text[start - 1] in _HORIZONTAL_SPACE:
-            start -= 1
-        if start > 0 and _CJK_CHAR_RE.match(text, start - 1):
-            kept.append(text[end:start])
-            end = match.end(1)
-    if not kept:
-        return text
-    kept.append(text[end:])
-    return "".join(kept)
-
-
-def parse_document(
-    body: bytes, url: str, content_type: str | None = None, declared: list[str] | None = None
-) -> Document:
-    """declared: the encodings to believe (default: what the header and <meta> say)."""
-    if declared is None:
-        declared = _declared_encodings(body, content_type)
-    text, encoding = decode_html(body, content_type, declared)
-    root = _parse_html(text)
-    if root is None:
-        raise NotAnArticle("no HTML document in the response")
-    etree.strip_elements(root, *_SKIPPED_TAGS, with_tail=False)
-    title = root.find(".//title")
-    html_title = text_of(title) if title is not None else ""
-    for head in root.findall("head"):
-        root.remove(head)  # its text is not on the page a reader sees
-    return Document(
-        url=url,
-        root=root,
-        encoding=encoding,
-        html_title=site.TITLE_SUFFIX_RE.sub("", html_title),
-    )
-
-
-_PARSER_OPTIONS = {"huge_tree": True, "remove_comments": True, "remove_pis": True}
-
-
-def _parse_html(text: str) -> etree._Element | None:
-    """Parse the decoded page.
-
-    lxml.etree's parser, not lxml.html's: the latter calls back into Python for every
-    element (to pick its class), a third of the time of reading a page.
-    """
-    text = _XML_DECLARATION_RE.sub("", text, count=1)  # lxml refuses it in a str
-    parser = etree.HTMLParser(**_PARSER_OPTIONS)
-    root = etree.fromstring(text, parser=parser)
-    if root is None:  # only white space or comments
-        return None
-    if any("Excessive depth" in error.message for error in parser.error_log):
-        # libxml2 drops everything below 2048 levels of nesting: cut such runs of tags
-        # (no real page has them) and parse again.
-        text = _DEEP_NESTING_RE.sub(lambda run: run[0][run[0].rstrip().rfind("<") :], text)
-        root = etree.fromstring(text, parser=etree.HTMLParser(**_PARSER_OPTIONS))
-    return root
-
-
-def _render_lines(root: etree._Element) -> list[Line]:
-    """Split the page into the lines a browser would show (blocks and <br> break lines,
-    table cells are separated by a space); the text of all lines is cleaned in one pass."""
-    lines: list[list[tuple[str, etree._Element]]] = []  # the pieces of each line
-    pieces: list[tuple[str, etree._Element]] = []
-    texts: list[str] = []  # every piece's text, a _LINE_BREAK after each line
-    for event, element in etree.iterwalk(root, events=("start", "end")):
-        if element.tag in _BLOCK_TAGS or (element.tag == "br" and event == "start"):
-            if pieces:
-                lines.append(pieces)
-                pieces = []
-                texts.append(_LINE_BREAK)
-        elif element.tag in _CELL_TAGS:
-            pieces.append((" ", element))
-            texts.append(" ")
-        owner = element if event == "start" else element.getparent()
-        text = element.text if event == "start" else element.tail
-        if text and owner is not None:
-            pieces.append((text, owner))
-            texts.append(text)
-    if pieces:
-        lines.append(pieces)
-    cleaned = _clean_lines("".join(texts))
-    return [Line(line, text) for line, text in zip(lines, cleaned, strict=False) if text]
-
-
-# --- Articles -------------------------------------------------------------------------
+from investcrawl.extract.rejected import (
+    Gone,
+    NotAnArticle,
+    OffSection,
+    Rejected,
+    Truncated,
+    Undecodable,
+    Unreadable,
+)
+from investcrawl.items import Article
 
 
 @dataclass
@@ -420,7 +123,7 @@ def extract_article(
             body, url, content_type, None, provinces, fetched_at, template_lines
         )
     except (NotAnArticle, Undecodable) as rejected:
-        if isinstance(rejected, OffSection) or not _declared_encodings(body, content_type):
+        if isinstance(rejected, OffSection) or not declared_encodings(body, content_type):
             raise
         try:
             return _extract_article(
@@ -445,7 +148,7 @@ def _extract_article(
     doc = parse_document(body, url, content_type, declared)
     lines = doc.lines
 
-    crumb = _find_breadcrumb(lines)
+    crumb = find_breadcrumb(lines)
     crumb_index, crumbs = crumb.index, crumb.steps
     in_section = crumb.in_section
     if len(crumbs) >= 2 and not in_section:  # a breadcrumb read, and another section's
@@ -533,7 +236,7 @@ def drop_lines(fragment: str, lines: Collection[str]) -> str:
     template lines inside the body's containers), each removed with its own markup."""
     if not fragment or not lines or not any(line in fragment for line in lines):
         return fragment
-    root = etree.fromstring(f"<div>{fragment}</div>", etree.HTMLParser(**_PARSER_OPTIONS))
+    root = etree.fromstring(f"<div>{fragment}</div>", etree.HTMLParser(**PARSER_OPTIONS))
     container = root.find(".//div")
     if container is None:
         return fragment
@@ -627,7 +330,7 @@ class Breadcrumb:
 _NO_BREADCRUMB = Breadcrumb(-1, [], "")
 
 
-def _find_breadcrumb(lines: list[Line]) -> Breadcrumb:
+def find_breadcrumb(lines: list[Line]) -> Breadcrumb:
     """The breadcrumb: its last line's index, its steps, its text.
 
     The first labelled one (您现在的位置：, 当前位置：, 位置：) whose first step is 首页 or
@@ -917,97 +620,3 @@ def _images(containers: list[etree._Element], url: str) -> list[str]:
             if urlsplit(absolute).scheme in ("http", "https"):
                 images.setdefault(absolute)
     return list(images)
-
-
-# --- Listings and the section index ---------------------------------------------------
-
-
-def city_provinces(doc: Document) -> dict[str, str]:
-    """City name -> province, read from the section index (see section_cities)."""
-    result: dict[str, str] = {}
-    for city, province, _ in section_cities(doc):
-        result.setdefault(city, province)
-    return result
-
-
-def section_cities(doc: Document) -> list[tuple[str, str, str]]:
-    """(city, province, URL) of each city the section index links, whatever its route.
-
-    A province heading is text (not a link) naming a province; the links that follow it,
-    up to the next heading, are its cities: links within the site's routes that are not
-    articles, pagers or the section itself, and share the route most of them have (a
-    link to another kind of page among them is left out).
-    """
-    result: list[tuple[str, str, str]] = []
-    province = ""
-    for element in doc.root.iter():
-        if not isinstance(element.tag, str):
-            continue
-        href = element.get("href") if element.tag == "a" else None
-        if href:
-            url = urljoin(doc.url, href.strip())
-            city = text_of(element)
-            if province and city and _may_be_listing(url, city):
-                result.append((city, province, url.split("#", 1)[0]))
-        else:
-            province = site.province_name(clean_text(element.text or "")) or province
-        if element.getparent() is not None and element.tail:
-            province = site.province_name(clean_text(element.tail)) or province
-    shapes = Counter(site.route_shape(url) for _, _, url in result)
-    if shapes:
-        # The commonest route; among equals, one with an id in it.
-        common = max(shapes, key=lambda shape: (shapes[shape], "{n}" in shape))
-        result = [city for city in result if site.route_shape(city[2]) == common]
-    return result
-
-
-def _may_be_listing(url: str, text: str) -> bool:
-    """A link that may lead to a listing: within the site's routes, not an article, the
-    home page, the section index or a pager, and named by a short text."""
-    path = urlsplit(url).path
-    return (
-        (path.startswith(site.ROUTE_PREFIX) or site.listing_key(url) is not None)
-        and site.article_id(url) is None
-        and not site.SECTION_INDEX_PATH_RE.match(path)
-        and text not in (site.HOME_CRUMB, site.SECTION_NAME, *site.PAGER_TEXTS)
-        and not site.PAGER_NUMBER_RE.match(text)
-        and len(text) <= 20
-    )
-
-
-@dataclass
-class ListingPage:
-    """What a listing page shows: its article links, its pager, its other links."""
-
-    articles: list[str]  # article URLs, in page order
-    pager: list[str]  # other pages of this listing (numbers, 下一页, >>, ...N, 尾页)
-    next_page: str | None  # the pager's 下一页 / >> link
-    others: list[tuple[str, str]]  # links that may lead to other listings: (URL, text)
-    in_section: bool  # the breadcrumb shows 开发区新闻
-
-    @property
-    def is_listing(self) -> bool:
-        """Shaped as a listing of the section: article links under its breadcrumb."""
-        return bool(self.articles) and self.in_section
-
-
-def read_listing(doc: Document) -> ListingPage:
-    """Read a page as a listing, by what it shows (no route is assumed)."""
-    page = ListingPage([], [], None, [], _find_breadcrumb(doc.lines).in_section)
-    seen: set[str] = set()
-    for url, text in doc.links():
-        if text in site.NEXT_PAGE_TEXTS and page.next_page is None and url != doc.url:
-            page.next_page = url  # (its number may have linked it already)
-        if url in seen:
-            continue
-        if site.article_id(url) is not None:
-            seen.add(url)
-            page.articles.append(url)
-        elif text in site.PAGER_TEXTS or site.PAGER_NUMBER_RE.match(text):
-            if url != doc.url:
-                seen.add(url)
-                page.pager.append(url)
-        elif _may_be_listing(url, text):
-            seen.add(url)
-            page.others.append((url, text))
-    return page
