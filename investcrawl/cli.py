@@ -82,10 +82,12 @@ def harvest(
     """
     from investcrawl.harvest import HarvestRefused, run_harvest
 
-    overrides = {**_settings(settings), "HARVEST_MAX_FAILURE_RATE": str(max_failure_rate)}
+    overrides = _settings(settings)
     spider_args = {"mode": mode, **({"base_url": base_url} if base_url else {})}
     try:
-        result, summary = run_harvest(Path(db_path), warc_dir, spider_args, log_file, overrides)
+        result, summary = run_harvest(
+            Path(db_path), warc_dir, spider_args, log_file, overrides, max_failure_rate
+        )
     except HarvestRefused as refused:
         click.echo(f"investcrawl: {refused}", err=True)
         sys.exit(refused.exit_code)

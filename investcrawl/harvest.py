@@ -34,16 +34,27 @@ def run_harvest(
     spider_args: dict[str, str],
     log_file: str | None,
     overrides: dict[str, str],
+    max_failure_rate: float = 0.5,
 ) -> tuple[Verdict, str]:
     """Run one harvest into db_file; return its verdict and summary.
 
     Raises HarvestRefused when it cannot start (another harvest holds the lock, the
-    archive or the log cannot be written), ValueError on a bad spider argument.
+    archive or the log cannot be written), ValueError on a bad spider argument or setting
+    (before anything is created).
     """
+    from investcrawl.spiders.investchn import InvestchnSpider
+
+    InvestchnSpider.check_arguments(**spider_args)
+    check_overrides(overrides)
     lock = take_lock(db_file)
     try:
         project = project_settings(
-            {"ARCHIVE_PATH": str(db_file), "WARC_DIR": warc_dir, **overrides}
+            {
+                "ARCHIVE_PATH": str(db_file),
+                "WARC_DIR": warc_dir,
+                "HARVEST_MAX_FAILURE_RATE": str(max_failure_rate),
+                **overrides,
+            }
         )
         check_archive(project)
         started = datetime.now(UTC)
@@ -73,6 +84,32 @@ def run_harvest(
     result = crawl_verdict(crawler)
     stats = crawler.stats.get_stats() if crawler.stats else {}
     return result, summary(stats, f"harvest {result.text}", log_path)
+
+
+# Settings a harvest takes as options: set with -s, they would escape the lock (another
+# archive than --db), the log the summary names, or the failure rate asked for.
+OPTION_SETTINGS = {
+    "ARCHIVE_PATH": "--db",
+    "WARC_DIR": "--warc-dir",
+    "LOG_FILE": "--log-file",
+    "HARVEST_MAX_FAILURE_RATE": "--max-failure-rate",
+}
+
+
+def check_overrides(overrides: dict[str, str]) -> None:
+    """Refuse -s settings a harvest cannot honour (ValueError, one line)."""
+    for name, option in OPTION_SETTINGS.items():
+        if name in overrides:
+            raise ValueError(f"-s {name} is not for harvests: use {option}")
+    if "ARCHIVE_ENABLED" in overrides and not check_enabled(overrides["ARCHIVE_ENABLED"]):
+        raise ValueError("-s ARCHIVE_ENABLED=False keeps nothing: a harvest is for archiving")
+
+
+def check_enabled(value: str) -> bool:
+    """A setting's text as Scrapy reads a boolean."""
+    from scrapy.settings import BaseSettings
+
+    return BaseSettings({"X": value}).getbool("X")
 
 
 def take_lock(db_file: Path) -> Any:
@@ -140,7 +177,6 @@ def crawl(spider_args: dict[str, str], project: Any) -> Any:
 
     from investcrawl.spiders.investchn import InvestchnSpider
 
-    InvestchnSpider.check_arguments(**spider_args)  # ValueError, before anything starts
     process = CrawlerProcess(project)
     crawler = process.create_crawler(InvestchnSpider)
     process.crawl(crawler, **spider_args)

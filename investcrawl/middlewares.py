@@ -26,6 +26,8 @@ from scrapy.http import Response
 from investcrawl import site
 from investcrawl.extract import is_truncated
 
+logger = logging.getLogger(__name__)
+
 
 class _OneLineRobotsErrors(logging.Filter):
     """Scrapy logs a robots.txt that could not be downloaded with its whole traceback
@@ -59,6 +61,7 @@ class SameHostMiddleware:
         if base_host in site.SITE_HOSTS and target.hostname in site.SITE_HOSTS:
             return  # investchn.com <-> www.investchn.com on the live site
         self.crawler.stats.inc_value("investcrawl/refused/off_host")
+        logger.info("refused %s: off the site's host %s (base_url)", request.url, netloc)
         raise IgnoreRequest("off the site's host")
 
 

@@ -162,6 +162,7 @@ class ArchivePipeline:
 
     def item_dropped(self, item: Any, exception: BaseException, **kwargs: Any) -> None:
         if isinstance(exception, InvalidArticle):
+            self.crawler.stats.inc_value("investcrawl/failures/invalid_item")
             url = ItemAdapter(item).get("url") or ""
             self._write("add_failure", url, "invalid_item", str(exception))
 

@@ -49,6 +49,10 @@ def test_second_harvest_fetches_only_what_is_new(mirror, tmp_path):
     first = run_harvest(mirror.url, archive)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "harvest OK" in first.stdout
+    # Every failure in the breakdown (the invalid item too): it adds up.
+    assert "failures: 6 (decode_error 1, http_404 2, invalid_item 1, not_an_article 1" in (
+        first.stdout
+    )
     assert_archive_matches(archive, expected(mirror, 1))
 
     mirror.set_phase(2)  # four new articles; older ones move down the listings

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, requests_between, rows, run_crawl
+from conftest import ROOT, requests_between, rows, run_crawl, run_harvest
 
 ARTICLE = "/index.php/home/news/detail/id/186529.html"
 
@@ -97,3 +97,32 @@ def test_crawl_modes_are_named_as_the_log_names_them(mirror, tmp_path):
     wrong = run_crawl(mirror.url, archive, "-a", "mode=walk")
     assert wrong.returncode == 2
     assert "mode must be one of incremental, resume, full" in wrong.stderr
+
+
+def test_parse_refuses_bad_spider_arguments_in_one_line(mirror, tmp_path):
+    for args in (["-a", "mode=bogus"], ["-a", "base_url=garbage"], ["-a", "foo=bar"]):
+        result = scrapy("parse", mirror.url + ARTICLE, *args, tmp_path=tmp_path)
+        assert result.returncode == 2, (args, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr and "never retrieved" not in result.stderr
+    assert_nothing_written(tmp_path)
+
+
+def test_crawls_and_harvests_that_would_keep_nothing_or_escape_their_options_are_refused(
+    mirror, tmp_path
+):
+    archive = tmp_path / "archive.db"
+    crawl = run_crawl(mirror.url, archive, settings={"ARCHIVE_ENABLED": "False"})
+    assert crawl.returncode == 2 and "ARCHIVE_ENABLED is off" in crawl.stderr
+    refused = {
+        "ARCHIVE_ENABLED=0": "keeps nothing",
+        f"ARCHIVE_PATH={tmp_path / 'other.db'}": "use --db",
+        f"LOG_FILE={tmp_path / 'my.log'}": "use --log-file",
+        "HARVEST_MAX_FAILURE_RATE=0.01": "use --max-failure-rate",
+    }
+    for setting, why in refused.items():
+        name, value = setting.split("=", 1)
+        result = run_harvest(mirror.url, archive, settings={name: value})
+        assert result.returncode == 2 and why in result.stderr, (setting, result.stderr)
+    bad_url = run_harvest("garbage", archive)
+    assert bad_url.returncode == 2 and "base_url must be" in bad_url.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing created first

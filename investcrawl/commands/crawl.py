@@ -34,6 +34,12 @@ class Command(CrawlCommand):
         if spidercls is None:
             super().run(args, opts)
             return
+        if not self.settings.getbool("ARCHIVE_ENABLED", True):
+            raise UsageError(
+                "ARCHIVE_ENABLED is off: a crawl would keep nothing (`scrapy parse` or "
+                "`scrapy shell` only look at pages)",
+                print_help=False,
+            )
         from investcrawl.harvest import summary
         from investcrawl.runs import crawl_verdict
 
