@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,10 +13,13 @@ from conftest import FAST_SETTINGS, ROOT, rows
 def test_an_installed_wheel_runs_the_demo_a_harvest_and_the_tools_from_another_folder(
     tmp_path,
 ):
-    dist, site = tmp_path / "dist", tmp_path / "site"
+    dist, site, source = tmp_path / "dist", tmp_path / "site", tmp_path / "source"
+    # A clean copy of the sources: a build/ folder left in the checkout would be reused.
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "data", "*.egg-info", "__pycache__", ".*_cache"))  # fmt: skip
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(dist), str(ROOT)],
+         "-w", str(dist), str(source)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr

@@ -65,6 +65,8 @@ def test_parse_reads_any_page_by_its_url_and_only_looks(mirror, tmp_path, path, 
     assert (item in items) if item else "[]" in items
     for fragment in requested:
         assert fragment in requests, (fragment, requests)
+    if path.endswith("/news/index.html"):  # read as the index: its cities, nothing else
+        assert requests.count("<GET") == 5, requests
     assert "Deferred" not in result.stderr
     # One page fetched (and robots.txt): no probe, no retries, nothing written.
     fetched = requests_between(before, mirror.requests())
