@@ -54,7 +54,13 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
     help="Fail the harvest when more than this share of requests became failures.",
 )
 @click.option(
-    "-s", "--set", "settings", multiple=True, metavar="NAME=VALUE", help="A Scrapy setting."
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A Scrapy setting (not those with an option here: ARCHIVE_PATH, WARC_DIR, LOG_FILE, "
+    "HARVEST_MAX_FAILURE_RATE).",
 )
 def harvest(
     db_path: str,
