@@ -14,9 +14,27 @@ import argparse
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapy.exceptions import UsageError
 from w3lib.url import is_url
 
 LOOKING = {"ARCHIVE_ENABLED": False}
+
+
+def checked_spider(crawler_process: Any, name: str, spargs: dict[str, str]) -> Any:
+    """The spider class `name`, its arguments checked (`check_arguments`): a bad one is a
+    one-line UsageError (exit 2) before anything starts. None for an unknown spider
+    (Scrapy's command reports it)."""
+    try:
+        spidercls = crawler_process.spider_loader.load(name)
+    except KeyError:
+        return None
+    check = getattr(spidercls, "check_arguments", None)
+    if check is not None:
+        try:
+            check(**spargs)
+        except (ValueError, TypeError) as error:
+            raise UsageError(str(error), print_help=False) from None
+    return spidercls
 
 
 class LookingCommand:

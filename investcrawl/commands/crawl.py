@@ -15,22 +15,15 @@ import sys
 from scrapy.commands.crawl import Command as CrawlCommand
 from scrapy.exceptions import UsageError
 
+from investcrawl.commands import checked_spider
+
 
 class Command(CrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1 or self.crawler_process is None:
             super().run(args, opts)
             return
-        try:
-            spidercls = self.crawler_process.spider_loader.load(args[0])
-        except KeyError:
-            spidercls = None  # the base command reports unknown spiders
-        check = getattr(spidercls, "check_arguments", None)
-        if check is not None:
-            try:
-                check(**opts.spargs)
-            except (ValueError, TypeError) as error:
-                raise UsageError(str(error), print_help=False) from None
+        spidercls = checked_spider(self.crawler_process, args[0], opts.spargs)
         if spidercls is None:
             super().run(args, opts)
             return
