@@ -407,7 +407,10 @@ def _record_at(directory: str | Path, name: str, offset: int) -> Iterator[Any]:
         try:
             record = next(iter(ArchiveIterator(handle)), None)
         except Exception as error:  # warcio's errors for bytes that are no WARC record
-            raise ValueError(f"no WARC record at offset {offset} ({error})") from None
+            # (warcio quotes the bytes it found: binary, not for a message)
+            raise ValueError(
+                f"no WARC record at offset {offset} ({type(error).__name__})"
+            ) from None
         if record is None:
             raise ValueError(f"no record at offset {offset}")
         yield record
