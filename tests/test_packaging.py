@@ -1,4 +1,4 @@
-"""investcrawl as a user installs it: a wheel, run from a folder that is not the checkout."""
+"""investcrawl as a user installs it: a wheel in a fresh venv, run from another folder."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from conftest import FAST_SETTINGS, ROOT, rows
 
 
-def test_an_installed_wheel_runs_the_demo_a_harvest_and_the_tools_from_another_folder(
+def test_a_wheel_in_a_fresh_venv_runs_the_demo_a_harvest_and_the_tools_from_another_folder(
     tmp_path,
 ):
-    dist, site, source = tmp_path / "dist", tmp_path / "site", tmp_path / "source"
+    dist, source = tmp_path / "dist", tmp_path / "source"
 
     # A clean copy of the sources: a build/ folder left in the checkout would be reused.
     def left_out(folder: str, names: list[str]) -> set[str]:
@@ -30,19 +31,26 @@ def test_an_installed_wheel_runs_the_demo_a_harvest_and_the_tools_from_another_f
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
     [wheel] = dist.glob("investcrawl-*.whl")
+    # A fresh venv, the wheel installed in it by its own pip run; its dependencies are this
+    # environment's, by a .pth line (installing them anew would need the network).
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    ask = [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+    site = Path(subprocess.run(ask, capture_output=True, text=True, check=True).stdout.strip())
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), wheel],
+        [python, "-m", "pip", "install", "-q", "--no-deps", wheel],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(site)}  # the wheel's copy, not the checkout's
-    env.pop("SCRAPY_SETTINGS_MODULE", None)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SCRAPY_SETTINGS_MODULE")}
 
     def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, *args], cwd=elsewhere, env=env, capture_output=True, text=True,
+            [python, *args], cwd=elsewhere, env=env, capture_output=True, text=True,
             timeout=300, check=False, **kwargs,
         )  # fmt: skip
 
@@ -55,7 +63,7 @@ def test_an_installed_wheel_runs_the_demo_a_harvest_and_the_tools_from_another_f
     assert (elsewhere / "data" / "demo.db").exists()
 
     mirror = subprocess.Popen(
-        [sys.executable, "-m", "investcrawl.mirror", "--port", "0"],
+        [python, "-m", "investcrawl.mirror", "--port", "0"],
         cwd=elsewhere, env=env, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -63,7 +71,11 @@ def test_an_installed_wheel_runs_the_demo_a_harvest_and_the_tools_from_another_f
         settings = [
             arg for name, value in FAST_SETTINGS.items() for arg in ("-s", f"{name}={value}")
         ]
-        harvest = run("-m", "investcrawl.cli", "harvest", "--base-url", url, *settings)
+        # The console script the wheel installs, as a user runs it.
+        harvest = subprocess.run(
+            [str(venv / "bin" / "investcrawl"), "harvest", "--base-url", url, *settings],
+            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
         assert harvest.returncode == 0, harvest.stdout + harvest.stderr
         archive = elsewhere / "data" / "archive.db"
         assert rows(archive, "SELECT count(*) AS n FROM articles") == [{"n": 23}]
