@@ -374,7 +374,7 @@ def _brotli(data):
 
 
 def _zstd_frames(data):  # two frames, as a server streaming its page may send
-    from investcrawl.warc import _zstd
+    from investcrawl.warc.decoders import _zstd
 
     return _zstd.compress(data[:10]) + _zstd.compress(data[10:])
 
@@ -401,12 +401,12 @@ def test_compressed_pages_are_kept_by_repair_and_read_back_decoded(tmp_path, enc
 
 def test_a_capture_decoding_to_more_than_a_crawl_takes_is_left_out(tmp_path, monkeypatch):
     # A small record that decodes to gigabytes (a zstd or gzip bomb) is not read whole.
-    from investcrawl import warc as warc_module
+    from investcrawl.warc import decoders, reading
 
-    monkeypatch.setattr(warc_module, "MAX_PAYLOAD", 10_000)
+    monkeypatch.setattr(reading, "MAX_PAYLOAD", 10_000)
     warc = WarcFile(tmp_path)
     urls = [f"http://127.0.0.1:1/Uploads/{n}.jpg" for n in (1, 2)]
-    bomb = warc_module._zstd.compress(bytes(50_000))
+    bomb = decoders._zstd.compress(bytes(50_000))
     for url, body, headers in ((urls[0], bomb, {"Content-Encoding": "zstd"}), (urls[1], b"ok", {})):
         response = HtmlResponse(url, body=body, headers=headers, request=Request(url))
         warc.write(response.request, response, "2026-11-26T00:00:00.000000Z")

@@ -1,0 +1,60 @@
+"""Raw captures: every response the crawler fetches, as WARC 1.1 records (warcio).
+
+An archived article's page fetched again with the same payload is written as a revisit
+record (identical-payload-digest) referring to its last whole capture.
+
+Files `WARC_DIR/investcrawl-{time}-{pid}-{serial}.warc.gz`, rotating at WARC_FILE_MAX_BYTES,
+each written as `….warc.gz.open` and renamed when closed cleanly; warcio writes each record
+as its own gzip member. A file left `.open` by a killed run is repaired on the next run:
+cut after its last whole record (gzip member complete, block digest right) and closed, or
+set aside as `.warc.gz.corrupt` when not even one record is readable. A run holds an
+exclusive lock (flock) on the file it writes: a file still locked belongs to a live run (a
+concurrent crawl with the same WARC_DIR) and is left alone.
+
+One module per concern: `writer` (a run's file: records, revisits, provenance), `repair`,
+`reading` (captures read back, revisits followed), `middleware` (the crawl's downloader
+middleware), `decoders` (content decoders warcio lacks, registered on import).
+
+Known limits: Scrapy does not keep the server's reason phrase, so the status line carries
+the standard phrase for the code; header names are as Scrapy normalises them (Title-Case).
+"""
+
+from __future__ import annotations
+
+from investcrawl.warc import decoders  # noqa: F401 (registers br and zstd with warcio)
+from investcrawl.warc.middleware import WarcCaptureMiddleware
+from investcrawl.warc.reading import (
+    MAX_PAYLOAD,
+    CapturedResponse,
+    iter_responses,
+    read_capture,
+    read_original,
+)
+from investcrawl.warc.repair import CORRUPT_SUFFIX, repair_open_files
+from investcrawl.warc.writer import (
+    CONFORMS_TO,
+    OPEN_SUFFIX,
+    Capture,
+    Original,
+    WarcFile,
+    payload_digest,
+    warc_date,
+)
+
+__all__ = [
+    "CONFORMS_TO",
+    "CORRUPT_SUFFIX",
+    "MAX_PAYLOAD",
+    "OPEN_SUFFIX",
+    "Capture",
+    "CapturedResponse",
+    "Original",
+    "WarcCaptureMiddleware",
+    "WarcFile",
+    "iter_responses",
+    "payload_digest",
+    "read_capture",
+    "read_original",
+    "repair_open_files",
+    "warc_date",
+]

@@ -1,0 +1,148 @@
+"""The downloader middleware that writes every response of a crawl to its WARC files."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider, NotConfigured
+from scrapy.http import Response
+
+from investcrawl import site
+
+if sys.version_info >= (3, 14):  # as Scrapy decodes zstd
+    pass
+else:
+    pass
+from investcrawl.archive import ArchiveError, archive_enabled, archive_error, read_only_uri
+from investcrawl.runs import ARCHIVE_ERROR_REASON, RunRecorder, archive_failed
+from investcrawl.warc.reading import read_original
+from investcrawl.warc.repair import repair_open_files
+from investcrawl.warc.writer import Original, WarcFile, warc_date
+
+
+class WarcCaptureMiddleware:
+    """Downloader middleware: writes every response, before decompression, to the run's WARC.
+
+    It sits next to the downloader, so it sees each response as it came off the wire
+    (retried 503s and redirects included). The capture is handed to the callback in
+    `response.meta['warc_capture']`.
+    """
+
+    def __init__(self, crawler: Crawler, directory: str, max_bytes: int = 10**9):
+        self.crawler = crawler
+        self.directory = directory
+        self.max_bytes = max_bytes  # a file this large is closed and the next one opened
+        self.warc: WarcFile | None = None
+        self.files = 0
+        self.reader: sqlite3.Connection | None = None  # the archive, for revisits
+        crawler.signals.connect(self.spider_opened, signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signals.spider_closed)
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
+        settings = crawler.settings
+        if not archive_enabled(settings):
+            raise NotConfigured  # ARCHIVE_ENABLED off: nothing is captured
+        return cls(
+            crawler,
+            settings.get("WARC_DIR", "data/warc"),
+            settings.getint("WARC_FILE_MAX_BYTES", 10**9),
+        )
+
+    def spider_opened(self, spider: Any = None) -> None:
+        self.info = self._provenance(spider)
+        try:
+            if Path(self.directory).exists():
+                repair_open_files(self.directory)
+            self._open_next()
+        except (OSError, ArchiveError) as error:  # raw pages are part of the archive
+            self._failed(error, stop=False)  # no WARC, no crawl
+            raise CloseSpider(ARCHIVE_ERROR_REASON) from None
+
+    def _open_next(self) -> None:
+        self.warc = WarcFile(self.directory, info=self.info, serial=self.files)
+        self.files += 1
+        self.stats.set_value("investcrawl/warc/file", self.warc.name)
+        self.stats.set_value("investcrawl/warc/files", self.files)
+        recorder = next(
+            (e for e in self.crawler.extensions.middlewares if isinstance(e, RunRecorder)), None
+        )
+        if recorder is not None:  # RunRecorder opened the run before us
+            recorder.link_warc_file(self.warc.name)
+
+    def _original(self, response: Response) -> Original | None:
+        """The last full capture of an archived article's page, for a revisit record when
+        its payload is the same (listings change: they are always written whole)."""
+        if response.status != 200 or site.article_id(response.url) is None:
+            return None
+        try:
+            if self.reader is None:
+                path = self.crawler.settings.get("ARCHIVE_PATH")
+                self.reader = sqlite3.connect(read_only_uri(path), uri=True, timeout=5)
+            found = self.reader.execute(
+                "SELECT warc_file, warc_offset FROM articles WHERE url = ?", [response.url]
+            ).fetchone()
+            if found is None or not found[0]:
+                return None
+            return read_original(self.directory, found[0], found[1])
+        except (sqlite3.Error, OSError, ValueError):  # not archived, or its file is gone
+            return None
+
+    def _provenance(self, spider: Any) -> dict[str, str | None]:
+        """The warcinfo fields of this run: who crawled, how, as part of what."""
+        settings = self.crawler.settings
+        run = self.stats.get_value("investcrawl/run_id")  # RunRecorder's, opened before us
+        return {
+            "isPartOf": settings.get("WARC_IS_PART_OF"),
+            "operator": settings.get("WARC_OPERATOR"),
+            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            "http-header-user-agent": settings.get("USER_AGENT"),
+            "description": f"spider {getattr(spider, 'name', '?')}"
+            + (f", crawl_runs.id {run}" if run else ""),
+        }
+
+    def spider_closed(self, spider: Any = None) -> None:
+        if self.reader is not None:
+            self.reader.close()
+        if self.warc is not None:
+            try:
+                self.warc.close()
+            except OSError as error:
+                self._failed(error, stop=False)
+            self.warc = None
+
+    def process_response(
+        self, request: Request, response: Response, spider: Any = None
+    ) -> Response:
+        if self.warc is not None:
+            date = warc_date(datetime.now(UTC))
+            original = self._original(response)
+            try:
+                capture = self.warc.write(request, response, date, original)
+                request.meta["warc_capture"] = capture
+                if original and (capture.file, capture.offset) == (original.file, original.offset):
+                    self.stats.inc_value("investcrawl/warc/revisits")
+                if self.warc.size >= self.max_bytes:  # rotate: closed files are readable
+                    self.warc.close()
+                    self._open_next()
+            except (OSError, ArchiveError) as error:  # the page may not be kept: stop here
+                if self.warc is not None:
+                    self.warc.abandon()
+                self.warc = None
+                self._failed(error)
+                return response
+            self.stats.inc_value("investcrawl/warc/records")
+        return response
+
+    def _failed(self, error: OSError | ArchiveError, *, stop: bool = True) -> None:
+        if isinstance(error, OSError):
+            cause = archive_error(error, self.directory)
+            error = ArchiveError(f"cannot write the run's WARC file: {cause}")
+        archive_failed(self.crawler, error, stop=stop)

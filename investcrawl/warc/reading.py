@@ -1,0 +1,152 @@
+"""Reading captures back: every response of a folder in capture order (revisits
+followed), or one record at an offset."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from warcio.archiveiterator import ArchiveIterator
+
+from investcrawl import site
+
+if sys.version_info >= (3, 14):  # as Scrapy decodes zstd
+    pass
+else:
+    pass
+from investcrawl.warc.writer import OPEN_SUFFIX, Capture, Original, to_the_second
+
+logger = logging.getLogger(__name__)
+
+
+MAX_PAYLOAD = 16 * 1024 * 1024  # what a crawl takes at most (DOWNLOAD_MAXSIZE's default)
+
+
+@dataclass(frozen=True)
+class CapturedResponse:
+    url: str
+    status: int
+    content_type: str | None
+    body: bytes  # the payload, transfer and content encodings undone
+    capture: Capture
+    may_be_cut: bool = False  # sent with neither Content-Length nor chunks: its end unknown
+    location: str | None = None  # a redirect's Location header
+
+
+def iter_responses(
+    directory: str | Path, missing: list[str] | None = None
+) -> Iterator[CapturedResponse]:
+    """Every response of the closed WARC files in directory, in capture order: a revisit
+    record as the page it refers to (its payload and place), with its own status and date.
+    A revisit whose original is not in directory is left out, its URL added to `missing`."""
+    originals: dict[tuple[str, str], tuple[str, int]] = {}  # (url, digest) of article pages
+    for path in sorted(Path(directory).glob("*.warc.gz")):
+        with open(path, "rb") as handle:
+            iterator = ArchiveIterator(handle)
+            for record in iterator:
+                headers = record.rec_headers
+                if record.rec_type == "revisit":
+                    url = headers.get_header("WARC-Refers-To-Target-URI")
+                    place = originals.get((url, headers.get_header("WARC-Payload-Digest")))
+                    if place is None:
+                        logger.warning("%s: a revisit of %s, whose capture is not in %s",
+                                       path.name, url, directory)  # fmt: skip
+                        if missing is not None:
+                            missing.append(url)
+                        continue
+                    original = read_capture(directory, *place)
+                    yield _captured(record, original.body, Capture(*place, ""))
+                    continue
+                if record.rec_type != "response":
+                    continue
+                # Decoded, at most what a crawl takes (a small record may decode to GBs).
+                body = record.content_stream().read(MAX_PAYLOAD + 1)  # before the offset
+                if len(body) > MAX_PAYLOAD:
+                    logger.warning("%s: the response at byte %d decodes to more than %d bytes: "
+                                   "left out", path.name, iterator.get_record_offset(),
+                                   MAX_PAYLOAD)  # fmt: skip
+                    continue
+                capture = Capture(path.name, iterator.get_record_offset(), "")
+                url = headers.get_header("WARC-Target-URI")
+                if site.article_id(url) is not None:  # only article pages have revisits
+                    digest = headers.get_header("WARC-Payload-Digest")
+                    originals[(url, digest)] = (capture.file, capture.offset)
+                yield _captured(record, body, capture)
+
+
+@contextmanager
+def _record_at(directory: str | Path, name: str, offset: int) -> Iterator[Any]:
+    """The record at `offset` of the WARC file `name` in directory (its `.open` file while
+    the run writing it goes on). ValueError when there is none."""
+    if Path(name).name != name or not name.endswith(".warc.gz"):
+        raise ValueError(f"not a WARC file name: {name!r}")
+    path = Path(directory) / name
+    if not path.exists() and (Path(directory) / (name + OPEN_SUFFIX)).exists():
+        path = Path(directory) / (name + OPEN_SUFFIX)
+    if offset < 0:
+        raise ValueError(f"no record at offset {offset}")
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        try:
+            record = next(iter(ArchiveIterator(handle)), None)
+        except Exception as error:  # warcio's errors for bytes that are no WARC record
+            # (warcio quotes the bytes it found: binary, not for a message)
+            raise ValueError(
+                f"no WARC record at offset {offset} ({type(error).__name__})"
+            ) from None
+        if record is None:
+            raise ValueError(f"no record at offset {offset}")
+        yield record
+
+
+def read_capture(directory: str | Path, name: str, offset: int) -> CapturedResponse:
+    """The response record at `offset` of the WARC file `name` in directory."""
+    with _record_at(directory, name, offset) as record:
+        if record.rec_type != "response":
+            raise ValueError(f"no response record at offset {offset}")
+        try:
+            body = record.content_stream().read()
+        except Exception as error:  # a damaged record
+            raise ValueError(f"the record at offset {offset} cannot be read ({error})") from None
+        return _captured(record, body, Capture(name, offset, ""))
+
+
+def read_original(directory: str | Path, name: str, offset: int) -> Original:
+    """The full response record at `offset` of `name`, as a revisit would refer to it."""
+    with _record_at(directory, name, offset) as record:
+        headers = record.rec_headers
+        if record.rec_type != "response" or not headers.get_header("WARC-Payload-Digest"):
+            raise ValueError(f"no response record with a payload digest at offset {offset}")
+        return Original(
+            headers.get_header("WARC-Target-URI"),
+            headers.get_header("WARC-Payload-Digest"),
+            headers.get_header("WARC-Record-ID"),
+            headers.get_header("WARC-Date"),
+            name,
+            offset,
+        )
+
+
+def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:
+    return CapturedResponse(
+        url=record.rec_headers.get_header("WARC-Target-URI"),
+        status=int(record.http_headers.get_statuscode()),
+        content_type=record.http_headers.get_header("Content-Type"),
+        body=body,
+        capture=Capture(
+            capture.file,
+            capture.offset,
+            to_the_second(record.rec_headers.get_header("WARC-Date")),
+            record.rec_headers.get_header("WARC-Payload-Digest") or "",
+        ),
+        may_be_cut=not (
+            record.http_headers.get_header("Content-Length")
+            or record.http_headers.get_header("Transfer-Encoding")
+        ),
+        location=record.http_headers.get_header("Location"),
+    )

@@ -1,0 +1,197 @@
+"""Writing a run's WARC file: request/response pairs, revisits, provenance."""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import http
+import io
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy import Request
+from scrapy.http import Response
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from investcrawl import __version__
+
+OPEN_SUFFIX = ".open"
+CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+
+
+@dataclass(frozen=True)
+class Capture:
+    file: str  # file name, relative to WARC_DIR
+    offset: int  # offset of the response record
+    date: str  # WARC-Date to the second (YYYY-MM-DDTHH:MM:SSZ), as the archive's times are
+    digest: str = ""  # WARC-Payload-Digest of a response record written in this run
+
+
+@dataclass(frozen=True)
+class Original:
+    """A full response record: what a revisit record of the same payload refers to."""
+
+    url: str
+    digest: str  # WARC-Payload-Digest
+    record_id: str
+    date: str  # its WARC-Date
+    file: str
+    offset: int
+
+
+def payload_digest(body: bytes) -> str:
+    """A WARC-Payload-Digest, as warcio writes it (sha1, base32)."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
+
+
+def warc_date(moment: datetime) -> str:
+    """A WARC-Date to the microsecond (WARC 1.1): a retried 503 and its 200 in the same
+    second still come in order."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_the_second(date: str | None) -> str | None:
+    return date[:19] + "Z" if date and len(date) > 20 else date
+
+
+def _headers(headers: Any) -> list[tuple[str, str]]:
+    """Every header value, repeated headers included, in order."""
+    pairs = []
+    for name, values in headers.items():
+        for value in values:
+            pairs.append((name.decode("latin-1"), value.decode("latin-1")))
+    return pairs
+
+
+class WarcFile:
+    """Appends request/response pairs to one WARC file of a run."""
+
+    def __init__(
+        self,
+        directory: str | Path,
+        prefix: str = "investcrawl",
+        info: dict[str, str] | None = None,
+        serial: int = 0,
+    ):
+        """info: the warcinfo record's fields (provenance), after software and format;
+        serial: the file's number in its run (files rotate at WARC_FILE_MAX_BYTES)."""
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.name = f"{prefix}-{stamp}-{os.getpid()}-{serial:05d}.warc.gz"
+        self.open_path = self.directory / (self.name + OPEN_SUFFIX)
+        self._file = open(self.open_path, "xb")  # noqa: SIM115 (closed in close())
+        fcntl.flock(self._file, fcntl.LOCK_EX)  # ours alone: released when closed, or dead
+        self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
+        fields = {
+            "software": f"investcrawl/{__version__} (Scrapy {scrapy.__version__}, warcio)",
+            "format": "WARC File Format 1.1",
+            "conformsTo": CONFORMS_TO,
+            **{name: value for name, value in (info or {}).items() if value},
+        }
+        record = self._writer.create_warcinfo_record(self.name, fields)
+        self.info_id = record.rec_headers.get_header("WARC-Record-ID")  # on every record
+        self._writer.write_record(record)
+        self._file.flush()
+
+    @property
+    def size(self) -> int:
+        return self._file.tell()
+
+    def write(
+        self, request: Request, response: Response, date: str, original: Original | None = None
+    ) -> Capture:
+        """Write the response and its request; return where the page's payload is.
+
+        When `original` (the last full capture of the URL) has the same payload, the
+        response is written as a revisit record (identical-payload-digest: its HTTP headers,
+        not the payload again), and the capture returned is the original's, so that every
+        pointer of the archive leads to a whole page.
+        """
+        protocol = getattr(response, "protocol", None) or "HTTP/1.1"
+        try:
+            phrase = http.HTTPStatus(response.status).phrase
+        except ValueError:
+            phrase = ""
+        status_line = f"{response.status} {phrase}".strip()
+        http_headers = StatusAndHeaders(status_line, _headers(response.headers), protocol=protocol)
+        digest = payload_digest(response.body)
+        revisit = (
+            original is not None and original.digest == digest and original.url == response.url
+        )
+        if revisit:
+            response_record = self._writer.create_revisit_record(
+                response.url,
+                digest,
+                original.url,
+                original.date,
+                http_headers=http_headers,
+                warc_headers_dict={
+                    **self._warc_headers(date, response),
+                    "WARC-Refers-To": original.record_id,
+                },
+            )
+        else:
+            response_record = self._writer.create_warc_record(
+                response.url,
+                "response",
+                payload=io.BytesIO(response.body),
+                length=len(response.body),  # known: warcio need not copy the body to measure it
+                http_headers=http_headers,
+                warc_headers_dict={
+                    **self._warc_headers(date, response),
+                    "WARC-Payload-Digest": digest,
+                },
+            )
+        parts = urlsplit(request.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        request_headers = [("Host", parts.netloc), *_headers(request.headers)]
+        request_record = self._writer.create_warc_record(
+            request.url,
+            "request",
+            payload=io.BytesIO(request.body),
+            length=len(request.body),
+            http_headers=StatusAndHeaders(
+                f"{request.method} {target} {protocol}", request_headers, is_http_request=True
+            ),
+            warc_headers_dict={
+                "WARC-Date": date,
+                "WARC-Warcinfo-ID": self.info_id,
+                "WARC-Concurrent-To": response_record.rec_headers.get_header("WARC-Record-ID"),
+            },
+        )
+        offset = self._file.tell()
+        self._writer.write_record(response_record)
+        self._writer.write_record(request_record)
+        self._file.flush()
+        if revisit:
+            return Capture(original.file, original.offset, to_the_second(date))
+        return Capture(self.name, offset, to_the_second(date), digest)
+
+    def _warc_headers(self, date: str, response: Response) -> dict[str, str]:
+        headers = {"WARC-Date": date, "WARC-Warcinfo-ID": self.info_id}
+        if getattr(response, "ip_address", None) is not None:
+            headers["WARC-IP-Address"] = str(response.ip_address)
+        return headers
+
+    def close(self) -> Path:
+        self._file.close()
+        final = self.directory / self.name
+        os.replace(self.open_path, final)
+        return final
+
+    def abandon(self) -> None:
+        """Stop writing after a failed write: the file stays `.open`, and the next run's
+        repair cuts it after its last complete record (a failed write may have left part
+        of one)."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
