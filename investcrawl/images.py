@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
+from w3lib.url import canonicalize_url
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
@@ -109,8 +110,9 @@ class ImageCapture:
     `on_site`, `new_request` and `failure_kind` it uses)."""
 
     images_seen: set[str]  # image URLs met in this run
-    # The URLs (as articles show them) of each image requested in this run, by the URL
-    # requested: two spellings of one image (the site's two host names) share its fetch.
+    # The URLs (as articles show them) of each image requested in this run, by the image's
+    # key: two spellings of one image (the site's two host names, Chinese file names
+    # written raw or percent-encoded, query arguments in another order) share its fetch.
     image_urls: dict[str, list[str]]
     image_outcomes: dict[str, tuple[str, dict[str, Any]]]  # by URL requested, once known
 
@@ -149,10 +151,11 @@ class ImageCapture:
                 detail = "a URL longer than URLLENGTH_LIMIT: not fetched"
                 self.record_image(url, "refused", {"detail": detail})
                 continue
-            if target in self.image_urls:  # another spelling of an image requested already
-                self.image_urls[target].append(url)
-                if target in self.image_outcomes:
-                    self.record_image(url, *self.image_outcomes[target])
+            key = image_key(target)
+            if key in self.image_urls:  # another spelling of an image requested already
+                self.image_urls[key].append(url)
+                if key in self.image_outcomes:
+                    self.record_image(url, *self.image_outcomes[key])
                 continue
             request = self.new_request(
                 target,
@@ -164,7 +167,7 @@ class ImageCapture:
             if request is None:  # requested as a page in this run
                 self.record_image(url, "refused", {"detail": "fetched as a page of the site"})
                 continue
-            self.image_urls[target] = [url]
+            self.image_urls[key] = [url]
             yield request
 
     def due_image_requests(self, limit: int) -> Iterator[scrapy.Request]:
@@ -200,9 +203,9 @@ class ImageCapture:
 
     def record_outcome(self, request: Any, kind: str, fields: dict[str, Any]) -> None:
         """What became of an image request, for every URL the articles show it by."""
-        target = request.meta.get("redirect_urls", [request.url])[0]
-        self.image_outcomes[target] = (kind, fields)
-        for url in self.image_urls.get(target, ()):
+        key = image_key(request.meta.get("redirect_urls", [request.url])[0])
+        self.image_outcomes[key] = (kind, fields)
+        for url in self.image_urls.get(key, ()):
             self.record_image(url, kind, fields)
 
     def record_image(self, url: str, kind: str, fields: dict[str, Any]) -> None:
@@ -212,6 +215,12 @@ class ImageCapture:
         self.crawler.signals.send_catch_log(
             investcrawl_signals.image_recorded, url=url, kind=kind, fields=fields
         )
+
+
+def image_key(url: str) -> str:
+    """One spelling per image URL, as Scrapy tells requests apart (its duplicate filter):
+    percent-encoded, query arguments sorted, no fragment."""
+    return canonicalize_url(url)
 
 
 def is_image_request(request: Any) -> bool:

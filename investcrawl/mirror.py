@@ -30,6 +30,7 @@ from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from investcrawl import site
 from investcrawl.faults import HUGE_BYTES, FaultPlan
@@ -124,8 +125,11 @@ class MirrorSite:
                 self._listings.setdefault(("city", article["city_id"]), []).append(article)
                 self._listings.setdefault(("zone", article["zone_id"]), []).append(article)
         # Every image the published articles show, by path: the mirror serves them.
-        self.image_paths = {
-            src for a in self.articles.values() for src in a.get("images", ()) if src[:1] == "/"
+        self.image_paths = {  # as requested: without the query, the file name decoded
+            unquote(src.split("?", 1)[0])
+            for a in self.articles.values()
+            for src in a.get("images", ())
+            if src[:1] == "/"
         }
         self.latest = sorted(
             (a for a in self.articles.values() if a.get("listed", True)), key=lambda a: -a["id"]
@@ -951,8 +955,8 @@ class Mirror:
         if key:
             page = render_listing(self.site, *key, host=host)
             return page or _not_found()
-        if path in self.site.image_paths:
-            return render_image(self.site, path, seen)
+        if unquote(path) in self.site.image_paths:
+            return render_image(self.site, unquote(path), seen)
         return _not_found()
 
 

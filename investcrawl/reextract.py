@@ -14,12 +14,13 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from itemadapter import ItemAdapter
+from w3lib.url import safe_url_string
 
 from investcrawl import settings, site
 from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
 from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Rejected, city_provinces, extract_article, parse_document
-from investcrawl.images import answer_row
+from investcrawl.images import answer_row, image_key
 from investcrawl.pipelines import invalid_article
 from investcrawl.warc import CapturedResponse, iter_responses
 
@@ -52,10 +53,13 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
             url, body, content_type = response.url, response.body, response.content_type
             capture = response.capture
             if 300 <= response.status < 400 and response.location:
-                redirects[url] = site.canonical_url(urljoin(url, response.location))
+                # As Scrapy's redirect middleware makes the next request's URL.
+                redirects[url] = safe_url_string(urljoin(url, response.location))
+                failed.pop(url, None)  # the last answer is this redirect
                 continue
+            redirects.pop(url, None)  # the last answer is this one, not a redirect
             if site.article_id(url) is None:
-                others[url] = _image_row(response)
+                others[image_key(url)] = _image_row(response)
             if response.status != 200:
                 if response.status >= 400 and urlsplit(url).path != "/robots.txt":
                     failed[url] = (response.status, capture.date)
@@ -98,10 +102,12 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
             parts = urlsplit(url)
             base_url = f"{parts.scheme}://{parts.netloc}"
             most = settings.IMAGES_PER_ARTICLE
-            shown.update((image, site.on_site(image, base_url)) for image in article.images[:most])
+            for image in article.images[:most]:
+                requested = site.on_site(image, base_url)
+                shown[image] = safe_url_string(requested) if requested else None
             seen["articles"] += 1
         for image, requested in sorted(shown.items()):
-            answer = others.get(_followed(requested, redirects)) if requested else None
+            answer = others.get(image_key(_followed(requested, redirects))) if requested else None
             if answer is not None:
                 writer.add_image(image, answer["kind"], answer)
         _add_http_failures(writer, failed, redirects, set(shown.values()))
@@ -132,14 +138,15 @@ def _add_http_failures(
     newest article: no failure); images have their own table."""
     writer.flush()
     top = writer.db.execute("SELECT max(id) FROM articles").fetchone()[0] or 0
-    asked = {}  # the URL each failed one was asked as
+    images = {image_key(url) for url in images if url}
+    targets = set(redirects.values())
+    asked: dict[str, list[str]] = {}  # the URLs each failed one was asked as
     for url in sorted(redirects):
-        end = _followed(url, redirects)
-        if end in failed and end != url:
-            asked.setdefault(end, []).append(url)
+        if url not in targets:  # the start of a chain (its middle hops were not asked)
+            asked.setdefault(_followed(url, redirects), []).append(url)
     for end, (status, date) in sorted(failed.items()):
-        for url in asked.get(end, [end]):
-            if url in images or end in images:
+        for url in asked.get(end, []) + ([end] if end not in targets else []):
+            if image_key(url) in images or image_key(end) in images:
                 continue
             _add_http_failure(writer, url, status, date, top)
 

@@ -610,3 +610,27 @@ def test_transient_failures_are_retried_by_the_next_harvest(mirror, tmp_path):
     assert rows(archive, "SELECT count(*) AS n FROM articles WHERE id = 186531") == [{"n": 1}]
     # Permanent failures wait (backoff): the 404 article was tried once only.
     assert mirror.requests()["/index.php/home/news/detail/id/186526.html"] == 1
+
+
+def test_reextract_records_a_failure_under_the_url_asked_and_only_for_the_last_answer(tmp_path):
+    # The failures of pages whose last captured answer was an error, as a crawl records
+    # them: a redirect chain's failure under its first URL (not its middle hops), nothing
+    # for a URL whose last answer was not an error, nothing for images.
+    from investcrawl.archive import ArchiveWriter, open_archive
+    from investcrawl.reextract import _add_http_failures
+
+    base = "http://127.0.0.1:1"
+    writer = ArchiveWriter(open_archive(tmp_path / "a.db"))
+    failed = {
+        f"{base}/gone.html": (404, "2026-11-29T00:00:00Z"),  # reached through two redirects
+        f"{base}/busy.html": (503, "2026-11-29T00:00:00Z"),  # asked directly
+        f"{base}/Uploads/%E7%AD%BE.jpg": (404, "2026-11-29T00:00:00Z"),  # an image
+    }
+    redirects = {f"{base}/first.html": f"{base}/hop.html", f"{base}/hop.html": f"{base}/gone.html"}
+    _add_http_failures(writer, failed, redirects, {f"{base}/Uploads/签.jpg"})
+    writer.close()
+    got = rows(tmp_path / "a.db", "SELECT url, kind FROM failures ORDER BY url")
+    assert got == [
+        {"url": f"{base}/busy.html", "kind": "http_error"},
+        {"url": f"{base}/first.html", "kind": "http_404"},
+    ]

@@ -189,6 +189,10 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
     shown = [
         "/Uploads/r/moved.jpg",  # redirects to an image: captured under the URL shown
         "/Uploads/r/to-article.jpg",  # redirects to an article (one not published yet)
+        "/Uploads/r/签约 现场.jpg",  # a Chinese file name with a space (Scrapy encodes it)
+        "/Uploads/r/缺失.jpg",  # ... missing: a row, never a failure (after reextract too)
+        "/Uploads/q/a.jpg?x=1&y=2",  # one image, its query arguments in two orders
+        "/Uploads/q/a.jpg?y=2&x=1",
         "/Uploads/2021/11/07/night.jpg#top",  # the same image as 186529's, with a fragment
         # ... and by the live site's host name (a crawl of a mirror fetches it there)
         "http://www.investchn.com/Uploads/2021/11/07/night.jpg",
@@ -196,6 +200,7 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
     ]
     served = variant(
         {186540: {"images": shown}},
+        image_faults={"/Uploads/r/缺失.jpg": "missing"},
         redirect_paths={
             "/Uploads/r/moved.jpg": "/Uploads/2021/11/07/bridge.jpg",
             "/Uploads/r/to-article.jpg": "/index.php/home/news/detail/id/186541.html",
@@ -210,6 +215,11 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
     assert got["/Uploads/r/moved.jpg"]["kind"] == "captured"
     assert got["/Uploads/r/to-article.jpg"]["kind"] == "refused"
     assert got[long_path]["kind"] == "refused" and "URLLENGTH_LIMIT" in got[long_path]["detail"]
+    assert got["/Uploads/r/签约 现场.jpg"]["kind"] == "captured"
+    assert got["/Uploads/r/缺失.jpg"]["kind"] == "http_404"
+    assert got["/Uploads/q/a.jpg?x=1&y=2"]["kind"] == got["/Uploads/q/a.jpg?y=2&x=1"]["kind"]
+    assert got["/Uploads/q/a.jpg?x=1&y=2"]["kind"] == "captured"
+    assert served.requests()["/Uploads/q/a.jpg"] == 1
     links = [r["url"] for r in rows(archive, "SELECT url FROM article_images")]
     assert served.url + "/Uploads/2021/11/07/night.jpg" in links  # the fragment dropped
     assert not any("#" in link for link in links)
@@ -225,8 +235,9 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
     command += ["--warc-dir", str(tmp_path / "warc"), "--db", str(rebuilt)]
     assert subprocess.run(command, capture_output=True, cwd=ROOT, check=False).returncode == 0
     again = {u.removeprefix(served.url): r for u, r in image_rows(rebuilt).items()}
-    moved = {k: v for k, v in got["/Uploads/r/moved.jpg"].items() if k != "attempts"}
-    assert {k: v for k, v in again["/Uploads/r/moved.jpg"].items() if k != "attempts"} == moved
+    for image in ("/Uploads/r/moved.jpg", "/Uploads/r/签约 现场.jpg", "/Uploads/r/缺失.jpg"):
+        crawled = {k: v for k, v in got[image].items() if k != "attempts"}
+        assert {k: v for k, v in again[image].items() if k != "attempts"} == crawled, image
     sql = "SELECT url, kind, detail FROM failures WHERE kind != 'too_large' ORDER BY url"
     assert rows(rebuilt, sql) == rows(archive, sql)
 

@@ -55,6 +55,7 @@ def decode_html(
     if "gb18030" not in candidates:
         candidates.append("gb18030")
     for encoding in candidates:
+        whole = True
         try:
             text = body.decode(encoding)
         except UnicodeDecodeError as error:
@@ -63,9 +64,15 @@ def decode_html(
             if error.reason not in _CUT_REASONS or error.start < len(body) - 4:
                 continue
             text = body[: error.start].decode(encoding, errors="replace")
+            whole = False
         except LookupError:
             continue
-        _reject_garbage(text)
+        # Valid UTF-8 with no NUL, declared as nothing else, is the page as written:
+        # random or binary bytes are practically never that, so it is not counted for
+        # garbage (control or private-use characters are its own); the count is for the
+        # encodings that had to be guessed.
+        sure = whole and encoding == "utf-8" and b"\x00" not in body
+        _reject_garbage(text, count=not (sure and all(e == "utf-8" for e in declared)))
         return text, encoding
     raise Undecodable(f"bytes are not valid in any of {', '.join(candidates)}")
 
@@ -78,9 +85,11 @@ def declared_encodings(body: bytes, content_type: str | None) -> list[str]:
     return [encoding for name in declared if (encoding := _normalise_encoding(name))]
 
 
-def _reject_garbage(text: str) -> None:
+def _reject_garbage(text: str, count: bool = True) -> None:
     if not text.strip():
         raise Undecodable("empty page")
+    if not count:
+        return
     bad = len(_BAD_CHAR_RE.findall(text))
     if bad > _MAX_BAD_CHAR_RATIO * len(text):
         raise Undecodable(f"{bad} control or unassigned characters in {len(text)}")
