@@ -168,6 +168,11 @@ IMAGE_KINDS = {
     "off_host": "permanent",  # on another host than the site's: not fetched (by design)
 }
 IMAGE_MAX_ATTEMPTS = 3  # runs that try an image that failed transiently
+# An image row (alias i) due for another try: failed transiently, fewer than the maximum.
+_IMAGE_DUE = "(i.kind IN ({}) AND i.attempts < {})".format(
+    ", ".join(f"'{kind}'" for kind, how in IMAGE_KINDS.items() if how == "transient"),
+    IMAGE_MAX_ATTEMPTS,
+)
 IMAGE_FIELDS = (
     "status", "content_type", "length", "payload_digest", "warc_file", "warc_offset",
     "fetched_at",
@@ -776,10 +781,6 @@ class ArchiveWriter:
             self.db.close()
 
 
-def _image_due(kind: str, attempts: int) -> bool:
-    return IMAGE_KINDS.get(kind) == "transient" and attempts < IMAGE_MAX_ATTEMPTS
-
-
 def _image_urls(images: str | list[str] | None) -> list[str]:
     """An article's `images`, as a list (it is stored as JSON)."""
     if isinstance(images, str):
@@ -924,23 +925,20 @@ class ArchiveState:
         good, or tried IMAGE_MAX_ATTEMPTS times."""
         with storage_errors(self.path):
             row = self.db.execute(
-                "SELECT kind, attempts FROM images WHERE url = ?", [url]
+                f"SELECT NOT {_IMAGE_DUE} FROM images i WHERE i.url = ?", [url]
             ).fetchone()
-        return row is not None and not _image_due(row[0], row[1])
+        return row is not None and bool(row[0])
 
     def due_images(self, limit: int, per_article: int = 100) -> list[tuple[str, int]]:
         """(URL, the newest article showing it) of the images archived articles show among
         their first `per_article`, that are not settled: never tried (a run stopped before
         it fetched them), or failed transiently. Newest articles first."""
-        transient = [kind for kind, how in IMAGE_KINDS.items() if how == "transient"]
-        marks = ",".join("?" * len(transient))
         with storage_errors(self.path):
             rows = self.db.execute(
                 "SELECT ai.url, max(ai.article_id) AS newest FROM article_images ai "
                 "LEFT JOIN images i ON i.url = ai.url WHERE ai.position < ? AND (i.url IS NULL "
-                f"OR (i.kind IN ({marks}) AND i.attempts < ?)) GROUP BY ai.url "
-                "ORDER BY newest DESC LIMIT ?",
-                [per_article, *transient, IMAGE_MAX_ATTEMPTS, limit],
+                f"OR {_IMAGE_DUE}) GROUP BY ai.url ORDER BY newest DESC LIMIT ?",
+                [per_article, limit],
             ).fetchall()
         return [(row[0], row[1]) for row in rows]
 

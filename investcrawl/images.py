@@ -35,7 +35,7 @@ from w3lib.url import canonicalize_url
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
-from investcrawl.middlewares import may_be_cut
+from investcrawl.middlewares import asked_url, may_be_cut
 
 if TYPE_CHECKING:
     from investcrawl.warc import Capture
@@ -203,7 +203,7 @@ class ImageCapture:
 
     def record_outcome(self, request: Any, kind: str, fields: dict[str, Any]) -> None:
         """What became of an image request, for every URL the articles show it by."""
-        key = image_key(request.meta.get("redirect_urls", [request.url])[0])
+        key = image_key(asked_url(request))
         self.image_outcomes[key] = (kind, fields)
         for url in self.image_urls.get(key, ()):
             self.record_image(url, kind, fields)

@@ -89,6 +89,12 @@ class RetryTruncatedMiddleware:
         return response
 
 
+def asked_url(request: Request) -> str:
+    """The URL the spider asked for (the first of its redirects): failures of a redirected
+    request are recorded there."""
+    return request.meta.get("redirect_urls", [request.url])[0]
+
+
 def may_be_cut(response: Response) -> bool:
     """The response had no length to check it against (Scrapy's "partial": no
     Content-Length, the connection closed), or came short of it and was kept anyway

@@ -22,7 +22,7 @@ from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Rejected, city_provinces, extract_article, parse_document
 from investcrawl.images import answer_row, image_key
 from investcrawl.pipelines import invalid_article
-from investcrawl.warc import CapturedResponse, iter_responses
+from investcrawl.warc import iter_responses
 
 # A ThinkPHP index action: where a section index found elsewhere than the assumed route
 # most likely is (a page without province headings gives no cities, whatever it is).
@@ -45,7 +45,8 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
     missing: list[str] = []  # revisits whose original is not in warc_dir
     # The images of the articles rebuilt, as the articles show them: the URL requested.
     shown: dict[str, str | None] = {}
-    others: dict[str, dict[str, Any]] = {}  # the last answer to each URL not an article's
+    # The last answer to each URL not an article's, as an image's kind and `images` columns.
+    others: dict[str, tuple[str, dict[str, Any]]] = {}
     failed: dict[str, tuple[int, str]] = {}  # URLs whose last answer is an error: status, date
     redirects: dict[str, str] = {}  # URL -> where its last answer redirected
     try:
@@ -59,7 +60,9 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
                 continue
             redirects.pop(url, None)  # the last answer is this one, not a redirect
             if site.article_id(url) is None:
-                others[image_key(url)] = _image_row(response)
+                others[image_key(url)] = answer_row(
+                    response.status, content_type, body, response.may_be_cut, capture
+                )
             if response.status != 200:
                 if response.status >= 400 and urlsplit(url).path != "/robots.txt":
                     failed[url] = (response.status, capture.date)
@@ -109,7 +112,7 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
         for image, requested in sorted(shown.items()):
             answer = others.get(image_key(_followed(requested, redirects))) if requested else None
             if answer is not None:
-                writer.add_image(image, answer["kind"], answer)
+                writer.add_image(image, *answer)
         _add_http_failures(writer, failed, redirects, set(shown.values()))
     finally:
         writer.close()
@@ -157,11 +160,3 @@ def _add_http_failure(writer: ArchiveWriter, url: str, status: int, date: str, t
     if kind == "http_404" and article_id is not None and article_id > top:
         return
     writer.add_failure(url, kind, f"HTTP {status}", seen=date)
-
-
-def _image_row(response: CapturedResponse) -> dict[str, Any]:
-    """What the crawl recorded of an image answered this way (images.py)."""
-    kind, fields = answer_row(
-        response.status, response.content_type, response.body, response.may_be_cut, response.capture
-    )
-    return {**fields, "kind": kind}

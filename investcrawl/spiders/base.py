@@ -33,7 +33,7 @@ from investcrawl.archive import (
 from investcrawl.boilerplate import MIN_ARTICLES, TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
 from investcrawl.images import ImageCapture, is_image_request
-from investcrawl.middlewares import may_be_cut
+from investcrawl.middlewares import asked_url, may_be_cut
 from investcrawl.pipelines import invalid_article
 from investcrawl.probe import Outcome
 from investcrawl.runs import archive_failed, open_crawl_archive
@@ -404,11 +404,6 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
             attempts=attempts,
             source=failed.source or (request.meta.get("source") if request is not None else None),
         )
-
-
-def asked_url(request: scrapy.Request) -> str:
-    """The URL the spider asked for: failures of a redirected request are recorded there."""
-    return request.meta.get("redirect_urls", [request.url])[0]
 
 
 def header(response: Response, name: bytes) -> str | None:
