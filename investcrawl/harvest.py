@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from investcrawl.archive import IMAGE_KINDS, ArchiveError
+from scrapy.settings import BaseSettings
+
+from investcrawl.archive import IMAGE_KINDS, ArchiveError, archive_enabled
 from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED
 from investcrawl.runs import Verdict, crawl_verdict
 
@@ -101,15 +103,8 @@ def check_overrides(overrides: dict[str, str]) -> None:
     for name, option in OPTION_SETTINGS.items():
         if name in overrides:
             raise ValueError(f"-s {name} is not for harvests: use {option}")
-    if "ARCHIVE_ENABLED" in overrides and not check_enabled(overrides["ARCHIVE_ENABLED"]):
+    if not archive_enabled(BaseSettings(overrides)):
         raise ValueError("-s ARCHIVE_ENABLED=False keeps nothing: a harvest is for archiving")
-
-
-def check_enabled(value: str) -> bool:
-    """A setting's text as Scrapy reads a boolean."""
-    from scrapy.settings import BaseSettings
-
-    return BaseSettings({"X": value}).getbool("X")
 
 
 def take_lock(db_file: Path) -> Any:

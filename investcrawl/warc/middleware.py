@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,6 @@ from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.http import Response
 
 from investcrawl import site
-
-if sys.version_info >= (3, 14):  # as Scrapy decodes zstd
-    pass
-else:
-    pass
 from investcrawl.archive import ArchiveError, archive_enabled, archive_error, read_only_uri
 from investcrawl.runs import ARCHIVE_ERROR_REASON, RunRecorder, archive_failed
 from investcrawl.warc.reading import read_original

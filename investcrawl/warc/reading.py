@@ -4,7 +4,6 @@ followed), or one record at an offset."""
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,11 +13,6 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from investcrawl import site
-
-if sys.version_info >= (3, 14):  # as Scrapy decodes zstd
-    pass
-else:
-    pass
 from investcrawl.warc.writer import OPEN_SUFFIX, Capture, Original, to_the_second
 
 logger = logging.getLogger(__name__)

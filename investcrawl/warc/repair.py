@@ -5,17 +5,12 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-if sys.version_info >= (3, 14):  # as Scrapy decodes zstd
-    pass
-else:
-    pass
 from investcrawl.warc.writer import OPEN_SUFFIX
 
 logger = logging.getLogger(__name__)
