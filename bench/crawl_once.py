@@ -9,6 +9,12 @@ import os
 import resource
 import sys
 
+# Parts of our crawl that bench.run leaves out, one at a time, to see what each costs.
+WITHOUT = {
+    "warc": ("DOWNLOADER_MIDDLEWARES", "investcrawl.warc.WarcCaptureMiddleware"),
+    "archive": ("ITEM_PIPELINES", "investcrawl.pipelines.ArchivePipeline"),
+}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -16,6 +22,13 @@ def main() -> None:
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--mode", default=None)
     parser.add_argument("--profile", default=None, help="write cProfile stats here")
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=sorted(WITHOUT),
+        help="leave out one part of our crawl (to measure what it costs)",
+    )
     parser.add_argument("-s", dest="settings", action="append", default=[])
     args = parser.parse_args()
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "investcrawl.settings")
@@ -40,6 +53,9 @@ def main() -> None:
 
         if args.mode:
             spider_args["mode"] = args.mode
+        for part in args.without:  # components dicts merge: only this one is taken out
+            name, component = WITHOUT[part]
+            settings.set(name, {component: None}, priority="cmdline")
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spidercls)
     process.crawl(crawler, **spider_args)
