@@ -29,16 +29,17 @@ class WaczError(ValueError):
 
 def warc_files(conn: sqlite3.Connection, warc_dir: Path, run: int | None) -> list[Path]:
     """The closed WARC files of a run (`warc_files`) with those holding the pages its
-    revisit records refer to, or every one in warc_dir."""
+    revisit records refer to and the images its pages show, or every one in warc_dir."""
     if run is None:
         files = sorted(warc_dir.glob("*.warc.gz"))
     else:
         try:
             found = conn.execute("SELECT name FROM warc_files WHERE run_id = ?", [run])
             names = {row[0] for row in found}
-        except sqlite3.OperationalError:  # an archive from before migration 0008
+            names |= _originals(conn, [warc_dir / name for name in names])
+            names |= _images_shown(conn, names)
+        except sqlite3.OperationalError:  # an archive from before migrations 0008, 0009
             raise WaczError("the archive lists no runs' files: run investcrawl migrate") from None
-        names |= _originals(conn, [warc_dir / name for name in names])
         files = [warc_dir / name for name in sorted(names) if (warc_dir / name).is_file()]
     if not files:
         where = f"run {run}" if run is not None else str(warc_dir)
@@ -62,6 +63,20 @@ def _originals(conn: sqlite3.Connection, files: list[Path]) -> set[str]:
                     found = conn.execute("SELECT warc_file FROM articles WHERE url = ?", [url])
                     names.update(row[0] for row in found if row[0])
     return names
+
+
+def _images_shown(conn: sqlite3.Connection, names: set[str]) -> set[str]:
+    """The files holding the images shown by the articles whose page is in these files: an
+    image is captured once, by the first run that met it (a zone's logo, years before)."""
+    marks = ", ".join("?" * len(names))
+    found = conn.execute(
+        "SELECT DISTINCT images.warc_file FROM articles "
+        "JOIN article_images ON article_images.article_id = articles.id "
+        "JOIN images ON images.url = article_images.url "
+        f"WHERE articles.warc_file IN ({marks}) AND images.warc_file IS NOT NULL",
+        sorted(names),
+    )
+    return {row[0] for row in found}
 
 
 def write_pages(conn: sqlite3.Connection, files: list[Path], path: Path) -> int:

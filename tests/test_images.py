@@ -160,6 +160,36 @@ def test_images_of_a_run_that_did_not_fetch_them_come_with_the_next(mirror, tmp_
     assert len(image_rows(archive)) == 2
 
 
+def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(variant, tmp_path):
+    # 186541, new in phase 2, shows the image 186529 showed in phase 1: run 2 does not fetch
+    # it again, so the package of run 2 needs run 1's file for it (not for its pages).
+    import zipfile
+
+    served = variant({186541: {"images": [SHARED]}})
+    archive, warc = tmp_path / "archive.db", tmp_path / "warc"
+    small = {"WARC_FILE_MAX_BYTES": "1"}  # a file for each capture: the image has its own
+    assert run_harvest(served.url, archive, settings=small).returncode == 0
+    served.set_phase(2)
+    assert run_harvest(served.url, archive, settings=small).returncode == 0
+    (image,) = rows(archive, "SELECT warc_file FROM images WHERE url = ?", served.url + SHARED)
+    run2 = {r["name"] for r in rows(archive, "SELECT name FROM warc_files WHERE run_id = 2")}
+    assert image["warc_file"] not in run2  # captured by run 1
+    pages = {r["warc_file"] for r in rows(archive, "SELECT warc_file FROM articles")}
+    assert image["warc_file"] not in pages  # no page of the package brings it along
+    output = tmp_path / "run2.wacz"
+    result = subprocess.run(
+        [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
+         "--warc-dir", str(warc), "-o", str(output), "--run", "2"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(output) as package:
+        packed = {n.removeprefix("archive/") for n in package.namelist()}
+        pages = package.read("pages/pages.jsonl").decode()
+    assert run2 <= packed and image["warc_file"] in packed
+    assert "/186541.html" in pages
+
+
 def test_a_page_showing_more_images_than_allowed_gets_the_first_ones(variant, tmp_path):
     # 186540 shows a logo past its limit of 2; 186529 shows it among its first two: it
     # is fetched for 186529. The images past a page's limit are left, now and later (no
