@@ -41,21 +41,17 @@ def main() -> None:
     if args.spider == "bare":
         from bench.bare_spider import BareSpider as spidercls
 
-        settings.set("ITEM_PIPELINES", {}, priority="cmdline")
-        settings.set(
-            "DOWNLOADER_MIDDLEWARES",
-            {"investcrawl.warc.WarcCaptureMiddleware": None},
-            priority="cmdline",
-        )
-        settings.set("EXTENSIONS", {"investcrawl.runs.RunRecorder": None}, priority="cmdline")
+        # Scrapy's own components only (setting a components dict replaces the project's).
+        for name in ("ITEM_PIPELINES", "DOWNLOADER_MIDDLEWARES", "EXTENSIONS"):
+            settings.set(name, {}, priority="cmdline")
     else:
         from investcrawl.spiders.investchn import InvestchnSpider as spidercls
 
         if args.mode:
             spider_args["mode"] = args.mode
-        for part in args.without:  # components dicts merge: only this one is taken out
+        for part in args.without:  # only this component goes: the others of its dict stay
             name, component = WITHOUT[part]
-            settings.set(name, {component: None}, priority="cmdline")
+            settings.set(name, {**settings.getdict(name), component: None}, priority="cmdline")
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spidercls)
     process.crawl(crawler, **spider_args)

@@ -29,17 +29,16 @@ class WaczError(ValueError):
 
 def warc_files(conn: sqlite3.Connection, warc_dir: Path, run: int | None) -> list[Path]:
     """The closed WARC files of a run (`warc_files`) with those holding the pages its
-    revisit records refer to and the images its pages show, or every one in warc_dir."""
+    revisit records refer to, or every one in warc_dir."""
     if run is None:
         files = sorted(warc_dir.glob("*.warc.gz"))
     else:
         try:
             found = conn.execute("SELECT name FROM warc_files WHERE run_id = ?", [run])
             names = {row[0] for row in found}
-            names |= _originals(conn, [warc_dir / name for name in names])
-            names |= _images_shown(conn, names)
-        except sqlite3.OperationalError:  # an archive from before migrations 0008, 0009
+        except sqlite3.OperationalError:  # an archive from before migration 0008
             raise WaczError("the archive lists no runs' files: run investcrawl migrate") from None
+        names |= _originals(conn, [warc_dir / name for name in names])
         files = [warc_dir / name for name in sorted(names) if (warc_dir / name).is_file()]
     if not files:
         where = f"run {run}" if run is not None else str(warc_dir)
@@ -65,18 +64,37 @@ def _originals(conn: sqlite3.Connection, files: list[Path]) -> set[str]:
     return names
 
 
-def _images_shown(conn: sqlite3.Connection, names: set[str]) -> set[str]:
-    """The files holding the images shown by the articles whose page is in these files: an
-    image is captured once, by the first run that met it (a zone's logo, years before)."""
+def write_images(conn: sqlite3.Connection, warc_dir: Path, files: list[Path], path: Path) -> int:
+    """Copy into the WARC file `path` the captures of the images that the pages of `files`
+    show and other files hold (an image is captured once, by the first run that met it: a
+    zone's logo, years before), so that a run's package replays its pages whole without
+    carrying those files; return how many."""
+    names = sorted(file.name for file in files)
     marks = ", ".join("?" * len(names))
-    found = conn.execute(
-        "SELECT DISTINCT images.warc_file FROM articles "
-        "JOIN article_images ON article_images.article_id = articles.id "
-        "JOIN images ON images.url = article_images.url "
-        f"WHERE articles.warc_file IN ({marks}) AND images.warc_file IS NOT NULL",
-        sorted(names),
-    )
-    return {row[0] for row in found}
+    try:
+        found = conn.execute(
+            "SELECT DISTINCT images.url, images.warc_file, images.warc_offset FROM articles "
+            "JOIN article_images ON article_images.article_id = articles.id "
+            "JOIN images ON images.url = article_images.url "
+            f"WHERE articles.warc_file IN ({marks}) AND images.warc_file NOT IN ({marks}) "
+            "ORDER BY images.warc_file, images.warc_offset",
+            names + names,
+        ).fetchall()
+    except sqlite3.OperationalError as error:
+        if "no such table" not in str(error):
+            raise
+        raise WaczError("the archive has no images table: run investcrawl migrate") from None
+    from investcrawl.warc import record_bytes
+
+    copied = 0
+    with open(path, "wb") as out:
+        for url, name, offset in found:
+            try:
+                out.write(record_bytes(warc_dir, name, offset))
+                copied += 1
+            except (OSError, ValueError) as error:
+                print(f"warning: the capture of {url} is left out: {error}", file=sys.stderr)
+    return copied
 
 
 def write_pages(conn: sqlite3.Connection, files: list[Path], path: Path) -> int:
@@ -107,10 +125,14 @@ def create(conn: sqlite3.Connection, warc_dir: Path, output: Path, run: int | No
         pages = Path(scratch) / "pages.jsonl"
         count = write_pages(conn, files, pages)
         arguments = ["create", "-o", str(output), "-p", str(pages), "--copy-pages"]
+        packed = list(files)
         if run is not None:
             arguments += ["--title", f"investcrawl run {run}"]
+            images = Path(scratch) / f"investcrawl-run-{run}-images.warc.gz"
+            if write_images(conn, warc_dir, files, images):
+                packed.append(images)
         with contextlib.redirect_stdout(sys.stderr):  # py-wacz reports its steps on stdout
-            code = wacz([*arguments, *map(str, files)])
+            code = wacz([*arguments, *map(str, packed)])
     if code:
         raise WaczError(f"py-wacz could not write {output} (exit {code})")
     return count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, rows, run_harvest
@@ -162,8 +163,12 @@ def test_images_of_a_run_that_did_not_fetch_them_come_with_the_next(mirror, tmp_
 
 def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(variant, tmp_path):
     # 186541, new in phase 2, shows the image 186529 showed in phase 1: run 2 does not fetch
-    # it again, so the package of run 2 needs run 1's file for it (not for its pages).
+    # it again. The package of run 2 carries a copy of that capture, not run 1's file.
+    import gzip
+    import io
     import zipfile
+
+    from warcio.archiveiterator import ArchiveIterator
 
     served = variant({186541: {"images": [SHARED]}})
     archive, warc = tmp_path / "archive.db", tmp_path / "warc"
@@ -171,11 +176,10 @@ def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(va
     assert run_harvest(served.url, archive, settings=small).returncode == 0
     served.set_phase(2)
     assert run_harvest(served.url, archive, settings=small).returncode == 0
-    (image,) = rows(archive, "SELECT warc_file FROM images WHERE url = ?", served.url + SHARED)
+    query = "SELECT warc_file, payload_digest FROM images WHERE url = ?"
+    (image,) = rows(archive, query, served.url + SHARED)
     run2 = {r["name"] for r in rows(archive, "SELECT name FROM warc_files WHERE run_id = 2")}
     assert image["warc_file"] not in run2  # captured by run 1
-    pages = {r["warc_file"] for r in rows(archive, "SELECT warc_file FROM articles")}
-    assert image["warc_file"] not in pages  # no page of the package brings it along
     output = tmp_path / "run2.wacz"
     result = subprocess.run(
         [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
@@ -183,10 +187,22 @@ def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(va
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    check = subprocess.run(
+        [str(Path(sys.executable).with_name("wacz")), "validate", "-f", str(output)],
+        capture_output=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
     with zipfile.ZipFile(output) as package:
-        packed = {n.removeprefix("archive/") for n in package.namelist()}
+        packed = {n.removeprefix("archive/"): n for n in package.namelist()}
+        copies = package.read(packed["investcrawl-run-2-images.warc.gz"])
+        index = gzip.decompress(package.read("indexes/index.cdx.gz")).decode()
         pages = package.read("pages/pages.jsonl").decode()
-    assert run2 <= packed and image["warc_file"] in packed
+    assert run2 <= set(packed) and image["warc_file"] not in packed
+    (record,) = ArchiveIterator(io.BytesIO(copies))
+    assert record.rec_type == "response"
+    assert record.rec_headers.get_header("WARC-Target-URI") == served.url + SHARED
+    assert record.rec_headers.get_header("WARC-Payload-Digest") == image["payload_digest"]
+    assert "/uploads/2021/11/07/night.jpg" in index.lower()  # replay finds it
     assert "/186541.html" in pages
 
 

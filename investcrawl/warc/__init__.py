@@ -29,6 +29,7 @@ from investcrawl.warc.reading import (
     iter_responses,
     read_capture,
     read_original,
+    record_bytes,
 )
 from investcrawl.warc.repair import CORRUPT_SUFFIX, repair_open_files
 from investcrawl.warc.writer import (
@@ -55,6 +56,7 @@ __all__ = [
     "payload_digest",
     "read_capture",
     "read_original",
+    "record_bytes",
     "repair_open_files",
     "warc_date",
 ]

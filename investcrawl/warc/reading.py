@@ -76,7 +76,8 @@ def iter_responses(
 @contextmanager
 def _record_at(directory: str | Path, name: str, offset: int) -> Iterator[Any]:
     """The record at `offset` of the WARC file `name` in directory (its `.open` file while
-    the run writing it goes on). ValueError when there is none."""
+    the run writing it goes on), with warcio's iterator that read it and the file. ValueError
+    when there is none."""
     if Path(name).name != name or not name.endswith(".warc.gz"):
         raise ValueError(f"not a WARC file name: {name!r}")
     path = Path(directory) / name
@@ -86,8 +87,9 @@ def _record_at(directory: str | Path, name: str, offset: int) -> Iterator[Any]:
         raise ValueError(f"no record at offset {offset}")
     with open(path, "rb") as handle:
         handle.seek(offset)
+        records = ArchiveIterator(handle)
         try:
-            record = next(iter(ArchiveIterator(handle)), None)
+            record = next(iter(records), None)
         except Exception as error:  # warcio's errors for bytes that are no WARC record
             # (warcio quotes the bytes it found: binary, not for a message)
             raise ValueError(
@@ -95,12 +97,12 @@ def _record_at(directory: str | Path, name: str, offset: int) -> Iterator[Any]:
             ) from None
         if record is None:
             raise ValueError(f"no record at offset {offset}")
-        yield record
+        yield record, records, handle
 
 
 def read_capture(directory: str | Path, name: str, offset: int) -> CapturedResponse:
     """The response record at `offset` of the WARC file `name` in directory."""
-    with _record_at(directory, name, offset) as record:
+    with _record_at(directory, name, offset) as (record, _, _):
         if record.rec_type != "response":
             raise ValueError(f"no response record at offset {offset}")
         try:
@@ -110,9 +112,19 @@ def read_capture(directory: str | Path, name: str, offset: int) -> CapturedRespo
         return _captured(record, body, Capture(name, offset, ""))
 
 
+def record_bytes(directory: str | Path, name: str, offset: int) -> bytes:
+    """The record at `offset` of `name` as it is stored (its gzip member), to be copied
+    whole into another WARC file."""
+    with _record_at(directory, name, offset) as (_, records, handle):
+        records.read_to_end()
+        start, length = records.get_record_offset(), records.get_record_length()
+        handle.seek(start)
+        return handle.read(length)
+
+
 def read_original(directory: str | Path, name: str, offset: int) -> Original:
     """The full response record at `offset` of `name`, as a revisit would refer to it."""
-    with _record_at(directory, name, offset) as record:
+    with _record_at(directory, name, offset) as (record, _, _):
         headers = record.rec_headers
         if record.rec_type != "response" or not headers.get_header("WARC-Payload-Digest"):
             raise ValueError(f"no response record with a payload digest at offset {offset}")
