@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -204,6 +205,16 @@ def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(va
     assert record.rec_headers.get_header("WARC-Payload-Digest") == image["payload_digest"]
     assert "/uploads/2021/11/07/night.jpg" in index.lower()  # replay finds it
     assert "/186541.html" in pages
+    # An archive from before migration 0009 (no images tables): one line, exit 1.
+    with sqlite3.connect(archive) as conn:
+        conn.execute("DROP TABLE article_images")
+    result = subprocess.run(
+        [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
+         "--warc-dir", str(warc), "-o", str(tmp_path / "old.wacz"), "--run", "2"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the archive has no images table: run investcrawl migrate" in result.stderr
 
 
 def test_a_page_showing_more_images_than_allowed_gets_the_first_ones(variant, tmp_path):
