@@ -73,10 +73,12 @@ def write_images(conn: sqlite3.Connection, warc_dir: Path, files: list[Path], pa
     marks = ", ".join("?" * len(names))
     try:
         found = conn.execute(
-            "SELECT DISTINCT images.url, images.warc_file, images.warc_offset FROM articles "
+            # One copy of each capture (two spellings of an image share theirs).
+            "SELECT min(images.url), images.warc_file, images.warc_offset FROM articles "
             "JOIN article_images ON article_images.article_id = articles.id "
             "JOIN images ON images.url = article_images.url "
             f"WHERE articles.warc_file IN ({marks}) AND images.warc_file NOT IN ({marks}) "
+            "GROUP BY images.warc_file, images.warc_offset "
             "ORDER BY images.warc_file, images.warc_offset",
             names + names,
         ).fetchall()
