@@ -77,7 +77,8 @@ def write_images(conn: sqlite3.Connection, warc_dir: Path, files: list[Path], pa
             "SELECT min(images.url), images.warc_file, images.warc_offset FROM articles "
             "JOIN article_images ON article_images.article_id = articles.id "
             "JOIN images ON images.url = article_images.url "
-            f"WHERE articles.warc_file IN ({marks}) AND images.warc_file NOT IN ({marks}) "
+            f"WHERE articles.warc_file IN ({marks}) AND images.warc_file IS NOT NULL "
+            f"AND images.warc_file NOT IN ({marks}) "
             "GROUP BY images.warc_file, images.warc_offset "
             "ORDER BY images.warc_file, images.warc_offset",
             names + names,
@@ -92,10 +93,12 @@ def write_images(conn: sqlite3.Connection, warc_dir: Path, files: list[Path], pa
     with open(path, "wb") as out:
         for url, name, offset in found:
             try:
-                out.write(record_bytes(warc_dir, name, offset))
-                copied += 1
-            except (OSError, ValueError) as error:
+                record = record_bytes(warc_dir, name, offset)
+            except (OSError, ValueError) as error:  # a file gone or damaged since
                 print(f"warning: the capture of {url} is left out: {error}", file=sys.stderr)
+                continue
+            out.write(record)  # an error writing the package is not a warning
+            copied += 1
     return copied
 
 

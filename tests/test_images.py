@@ -179,7 +179,7 @@ def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(va
     assert run_harvest(served.url, archive, settings=small).returncode == 0
     served.set_phase(2)
     assert run_harvest(served.url, archive, settings=small).returncode == 0
-    query = "SELECT url, warc_file, payload_digest FROM images ORDER BY url"
+    query = "SELECT url, warc_file, warc_offset, payload_digest FROM images ORDER BY url"
     image, alias = rows(archive, query)
     assert {image["url"], alias["url"]} == {served.url + url for url in spellings}
     assert (image["warc_file"], image["payload_digest"]) == (
@@ -212,6 +212,19 @@ def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(va
     assert record.rec_headers.get_header("WARC-Payload-Digest") == image["payload_digest"]
     assert "/uploads/2021/11/07/night.jpg" in index.lower()  # replay finds it
     assert "/186541.html" in pages
+    source = (warc / image["warc_file"]).read_bytes()
+    assert copies == source[image["warc_offset"] : image["warc_offset"] + len(copies)]
+    # The image's file damaged since (cut in its record): a warning, the package without it.
+    (warc / image["warc_file"]).write_bytes(source[: image["warc_offset"] + len(copies) // 2])
+    result = subprocess.run(
+        [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
+         "--warc-dir", str(warc), "-o", str(tmp_path / "cut.wacz"), "--run", "2"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"warning: the capture of {image['url']} is left out" in result.stderr
+    with zipfile.ZipFile(tmp_path / "cut.wacz") as package:
+        assert "archive/investcrawl-run-2-images.warc.gz" not in package.namelist()
     # An archive from before migration 0009 (no images tables): one line, exit 1.
     with sqlite3.connect(archive) as conn:
         conn.execute("DROP TABLE article_images")

@@ -4,6 +4,7 @@ followed), or one record at an offset."""
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -119,7 +120,15 @@ def record_bytes(directory: str | Path, name: str, offset: int) -> bytes:
         records.read_to_end()
         start, length = records.get_record_offset(), records.get_record_length()
         handle.seek(start)
-        return handle.read(length)
+        member = handle.read(length)
+    whole = zlib.decompressobj(wbits=31)  # one gzip member, to its end
+    try:
+        whole.decompress(member)
+    except zlib.error:
+        pass
+    if not whole.eof or whole.unused_data:
+        raise ValueError(f"the record at offset {offset} of {name} is damaged")
+    return member
 
 
 def read_original(directory: str | Path, name: str, offset: int) -> Original:
