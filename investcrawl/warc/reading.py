@@ -116,8 +116,12 @@ def read_capture(directory: str | Path, name: str, offset: int) -> CapturedRespo
 def record_bytes(directory: str | Path, name: str, offset: int) -> bytes:
     """The record at `offset` of `name` as it is stored (its gzip member), to be copied
     whole into another WARC file."""
+    damaged = ValueError(f"the record at offset {offset} of {name} is damaged")
     with _record_at(directory, name, offset) as (_, records, handle):
-        records.read_to_end()
+        try:
+            records.read_to_end()
+        except Exception:  # warcio's errors for a record cut or garbled
+            raise damaged from None
         start, length = records.get_record_offset(), records.get_record_length()
         handle.seek(start)
         member = handle.read(length)
@@ -125,9 +129,9 @@ def record_bytes(directory: str | Path, name: str, offset: int) -> bytes:
     try:
         whole.decompress(member)
     except zlib.error:
-        pass
+        raise damaged from None
     if not whole.eof or whole.unused_data:
-        raise ValueError(f"the record at offset {offset} of {name} is damaged")
+        raise damaged
     return member
 
 
