@@ -98,7 +98,9 @@ def test_tokenizing_any_text_is_safe_for_fts(text):
     query = parse_query(text)
     if query.match:
         conn = sqlite3.connect(":memory:")
-        conn.execute("CREATE VIRTUAL TABLE f USING fts5(t)")
+        # As the archive's index (migration 0004): the ascii tokenizer splits on the spaces
+        # only. (unicode61 drops characters its older Unicode tables call marks, ᦰ.)
+        conn.execute("CREATE VIRTUAL TABLE f USING fts5(t, content='', tokenize='ascii')")
         conn.execute("INSERT INTO f VALUES (?)", [tokens])
         # Any text, searched for itself, is found (and the MATCH expression is valid).
         assert conn.execute("SELECT count(*) FROM f WHERE f MATCH ?", [query.match]).fetchone() == (
