@@ -120,19 +120,27 @@ def record_bytes(directory: str | Path, name: str, offset: int) -> bytes:
     with _record_at(directory, name, offset) as (_, records, handle):
         try:
             records.read_to_end()
-        except Exception:  # warcio's errors for a record cut or garbled
+            start, length = records.get_record_offset(), records.get_record_length()
+            handle.seek(start)
+            whole = whole_gzip_member(handle, length)
+        except Exception:  # warcio's or zlib's errors for a record cut or garbled
             raise damaged from None
-        start, length = records.get_record_offset(), records.get_record_length()
+        if not whole:
+            raise damaged
         handle.seek(start)
-        member = handle.read(length)
-    whole = zlib.decompressobj(wbits=31)  # one gzip member, to its end
-    try:
-        whole.decompress(member)
-    except zlib.error:
-        raise damaged from None
-    if not whole.eof or whole.unused_data:
-        raise damaged
-    return member
+        return handle.read(length)
+
+
+def whole_gzip_member(handle: Any, length: int) -> bool:
+    """Whether the next `length` bytes of handle are one gzip member, to its end."""
+    member = zlib.decompressobj(wbits=31)
+    while length > 0 and not member.eof:
+        chunk = handle.read(min(length, 1 << 16))
+        if not chunk:
+            break
+        length -= len(chunk)
+        member.decompress(chunk)
+    return member.eof and length == 0 and not member.unused_data
 
 
 def read_original(directory: str | Path, name: str, offset: int) -> Original:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import zlib
 from pathlib import Path
-from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
+from investcrawl.warc.reading import whole_gzip_member
 from investcrawl.warc.writer import OPEN_SUFFIX
 
 logger = logging.getLogger(__name__)
@@ -57,22 +56,10 @@ def _end_of_last_complete_record(path: Path) -> int:
                 iterator.read_to_end(record)
                 offset, length = iterator.get_record_offset(), iterator.get_record_length()
                 raw.seek(offset)
-                if not _whole_gzip_member(raw, length):
+                if not whole_gzip_member(raw, length):
                     logger.info("%s: record at byte %d is cut short", path.name, offset)
                     break
                 end = offset + length
         except Exception as error:  # a damaged member, header or digest: stop before it
             logger.info("%s: stopping at byte %d (%s)", path.name, end, error)
     return end
-
-
-def _whole_gzip_member(handle: Any, length: int) -> bool:
-    """Whether the next `length` bytes of handle are one gzip member, to its end."""
-    member = zlib.decompressobj(wbits=31)
-    while length > 0 and not member.eof:
-        chunk = handle.read(min(length, 1 << 16))
-        if not chunk:
-            break
-        length -= len(chunk)
-        member.decompress(chunk)
-    return member.eof and length == 0 and not member.unused_data
