@@ -152,6 +152,21 @@ def run_harvest(
     )
 
 
+def run_wacz(archive: Path, output: Path, *extra: str) -> subprocess.CompletedProcess:
+    """`investcrawl wacz` of the archive and the WARC folder beside it, into output."""
+    command = [
+        sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
+        "--warc-dir", str(archive.parent / "warc"), "-o", str(output), *extra,
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def validate_wacz(output: Path) -> subprocess.CompletedProcess:
+    """py-wacz's own check of a package."""
+    wacz = str(Path(sys.executable).with_name("wacz"))
+    return subprocess.run([wacz, "validate", "-f", str(output)], capture_output=True, timeout=300)
+
+
 # --- Mirror variants: the fixture spec with a few articles changed or added ---------------
 
 SPEC = json.loads(DEFAULT_SPEC.read_text(encoding="utf-8"))

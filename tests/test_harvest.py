@@ -24,7 +24,9 @@ from conftest import (
     rows,
     run_crawl,
     run_harvest,
+    run_wacz,
     slow_settings,
+    validate_wacz,
 )
 from scrapy import Request
 from scrapy.http import HtmlResponse
@@ -282,20 +284,15 @@ def test_wacz_of_the_collection_and_of_a_run_validates_and_lists_every_article(m
     assert run_harvest(mirror.url, archive).returncode == 0
     full = run_harvest(mirror.url, archive, "--mode", "full")  # unchanged pages: revisits
     assert full.returncode == 0 and "unchanged pages as revisit records" in full.stdout
-    wacz_tool = str(Path(sys.executable).with_name("wacz"))
     for name, extra in (
         ("all.wacz", ()),
         ("run2.wacz", ("--run", "2")),
         ("run3.wacz", ("--run", "3")),
     ):
         output = tmp_path / name
-        result = subprocess.run(
-            [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
-             "--warc-dir", str(tmp_path / "warc"), "-o", str(output), *extra],
-            capture_output=True, text=True, cwd=ROOT,
-        )  # fmt: skip
+        result = run_wacz(archive, output, *extra)
         assert result.returncode == 0, result.stderr
-        check = subprocess.run([wacz_tool, "validate", "-f", str(output)], capture_output=True)
+        check = validate_wacz(output)
         assert check.returncode == 0, check.stdout + check.stderr
         with zipfile.ZipFile(output) as package:
             listed = package.read("pages/pages.jsonl").decode().splitlines()
@@ -332,11 +329,7 @@ def test_wacz_of_the_collection_and_of_a_run_validates_and_lists_every_article(m
         if name == "run3.wacz":
             assert refers  # the re-crawl wrote revisits, and they replay
     # Nothing to package: one line, exit 1.
-    result = subprocess.run(
-        [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
-         "--warc-dir", str(tmp_path / "warc"), "-o", str(tmp_path / "x.wacz"), "--run", "9"],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+    result = run_wacz(archive, tmp_path / "x.wacz", "--run", "9")
     assert result.returncode == 1 and "no closed WARC file of run 9" in result.stderr
 
 

@@ -6,10 +6,9 @@ import re
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import ROOT, rows, run_harvest
+from conftest import ROOT, rows, run_harvest, run_wacz, validate_wacz
 
 from investcrawl.images import answer_row, image_kind, looks_whole
 from investcrawl.mirror import MirrorSite, render_image
@@ -189,16 +188,9 @@ def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(va
     run2 = {r["name"] for r in rows(archive, "SELECT name FROM warc_files WHERE run_id = 2")}
     assert image["warc_file"] not in run2  # captured by run 1
     output = tmp_path / "run2.wacz"
-    result = subprocess.run(
-        [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
-         "--warc-dir", str(warc), "-o", str(output), "--run", "2"],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+    result = run_wacz(archive, output, "--run", "2")
     assert result.returncode == 0, result.stderr
-    check = subprocess.run(
-        [str(Path(sys.executable).with_name("wacz")), "validate", "-f", str(output)],
-        capture_output=True,
-    )
+    check = validate_wacz(output)
     assert check.returncode == 0, check.stdout + check.stderr
     with zipfile.ZipFile(output) as package:
         packed = {n.removeprefix("archive/"): n for n in package.namelist()}
@@ -216,11 +208,7 @@ def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(va
     assert copies == source[image["warc_offset"] : image["warc_offset"] + len(copies)]
     # The image's file damaged since (cut in its record): a warning, the package without it.
     (warc / image["warc_file"]).write_bytes(source[: image["warc_offset"] + len(copies) // 2])
-    result = subprocess.run(
-        [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
-         "--warc-dir", str(warc), "-o", str(tmp_path / "cut.wacz"), "--run", "2"],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+    result = run_wacz(archive, tmp_path / "cut.wacz", "--run", "2")
     assert result.returncode == 0, result.stderr
     assert f"warning: the capture of {image['url']} is left out" in result.stderr
     with zipfile.ZipFile(tmp_path / "cut.wacz") as package:
@@ -228,11 +216,7 @@ def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(va
     # An archive from before migration 0009 (no images tables): one line, exit 1.
     with sqlite3.connect(archive) as conn:
         conn.execute("DROP TABLE article_images")
-    result = subprocess.run(
-        [sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
-         "--warc-dir", str(warc), "-o", str(tmp_path / "old.wacz"), "--run", "2"],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+    result = run_wacz(archive, tmp_path / "old.wacz", "--run", "2")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "the archive has no images table: run investcrawl migrate" in result.stderr
 
