@@ -310,6 +310,12 @@ def content_hash(article: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
 
 
+def http_failure(status: int) -> tuple[str, str]:
+    """The failure kind and detail of an HTTP error status (a page's, in `failures`, or an
+    image's, in `images`): 404 and 410 say it is gone."""
+    return ("http_404" if status in (404, 410) else "http_error"), f"HTTP {status}"
+
+
 def retry_after(kind: str, failed_runs: int) -> timedelta:
     """How long to wait before fetching a failed URL again."""
     if FAILURE_KINDS[kind] == "transient":

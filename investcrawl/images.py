@@ -35,6 +35,7 @@ from w3lib.url import canonicalize_url
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
+from investcrawl.archive import http_failure
 from investcrawl.middlewares import asked_url, may_be_cut
 
 if TYPE_CHECKING:
@@ -85,14 +86,12 @@ def answer_row(
         kind = image_kind(content_type, body)
         if kind == "captured" and cut and not looks_whole(body):
             kind = "truncated"
+        detail = {
+            "not_an_image": f"a {content_type or 'response without Content-Type'}",
+            "truncated": "cut off: no Content-Length, and it does not end as its format does",
+        }.get(kind, "")
     else:
-        kind = "http_404" if status in (404, 410) else "http_error"
-    detail = {
-        "http_404": f"HTTP {status}",
-        "http_error": f"HTTP {status}",
-        "not_an_image": f"a {content_type or 'response without Content-Type'}",
-        "truncated": "cut off: no Content-Length, and it does not end as its format does",
-    }.get(kind, "")
+        kind, detail = http_failure(status)
     return kind, {
         "detail": detail,
         "status": status,

@@ -17,7 +17,7 @@ from itemadapter import ItemAdapter
 from w3lib.url import safe_url_string
 
 from investcrawl import settings, site
-from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
+from investcrawl.archive import ArchiveState, ArchiveWriter, http_failure, open_archive
 from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Rejected, city_provinces, extract_article, parse_document
 from investcrawl.images import answer_row, image_key
@@ -155,8 +155,8 @@ def _add_http_failures(
 
 
 def _add_http_failure(writer: ArchiveWriter, url: str, status: int, date: str, top: int) -> None:
-    kind = "http_404" if status in (404, 410) else "http_error"
+    kind, detail = http_failure(status)
     article_id = site.article_id(url)
     if kind == "http_404" and article_id is not None and article_id > top:
         return
-    writer.add_failure(url, kind, f"HTTP {status}", seen=date)
+    writer.add_failure(url, kind, detail, seen=date)

@@ -27,6 +27,7 @@ from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
     archive_enabled,
+    http_failure,
     open_archive,
     utc_now,
 )
@@ -271,13 +272,11 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         if failure.check(HttpError):
             response = failure.value.response
             status = response.status
-            if status in (404, 410):
-                kind, detail = "http_404", f"HTTP {status}"
-            elif 300 <= status < 400:  # a redirect Scrapy would not follow (file:, data: ...)
+            if 300 <= status < 400:  # a redirect Scrapy would not follow (file:, data: ...)
                 location = header(response, b"Location") or ""
                 kind, detail = "refused", f"HTTP {status} redirect to {location[:200]!r}"
             else:
-                kind, detail = "http_error", f"HTTP {status}"
+                kind, detail = http_failure(status)
         elif failure.check(IgnoreRequest):  # robots.txt, off-site or endless redirects
             why = failure.getErrorMessage() or "request refused"
             kind = "refused"
