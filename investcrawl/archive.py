@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import sqlite_utils
 
+from investcrawl.boilerplate import Learned, take_out
 from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_DATAERR
 from investcrawl.search import index_tokens
 
@@ -404,6 +405,32 @@ def _add_images(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0010_template_lines_with_evidence")
+def _template_lines_with_evidence(db: sqlite_utils.Database) -> None:
+    # Lines learned as template, with their evidence (boilerplate.py): per layout, on a
+    # share of its pages, at one edge of the text. The lines the learner before this
+    # migration took out (on a count of articles, anywhere in a body, with no revision)
+    # are kept as they were in template_lines_0006 and no longer applied; `investcrawl
+    # reextract` gives back the text they took (docs/operations.md).
+    db.execute("ALTER TABLE template_lines RENAME TO template_lines_0006")
+    db["template_lines"].create(
+        {
+            "layout": str,
+            "line": str,
+            "edge": str,  # 'start' or 'end': where in the text it is
+            "layout_pages": int,  # the layout's pages read when it was learned
+            "pages": int,  # of those, the pages holding it at that edge
+            "zones": int,  # development zones among them
+            "learned_at": str,
+        },
+        pk=("layout", "line"),
+        not_null={"learned_at", "edge", "layout_pages", "pages", "zones"},
+    )
+    # Why a version was replaced: '' a newer reading of the page (an edit on the site, a
+    # better reading); 'template line: …' a learned template line taken out of it.
+    db["article_revisions"].add_column("reason", str, not_null_default="")
+
+
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
 
 
@@ -585,41 +612,46 @@ class ArchiveWriter:
         self._cleared.add(url)
         self._maybe_flush()
 
-    def learn_template_line(self, line: str, article_ids: Iterable[int]) -> None:
-        """Record a line learned as template (boilerplate.py) and remove it from the bodies
-        of the articles stored with it (their search index entries follow); the article
-        that made it one is not among them (it is written without it)."""
+    def learn_template_line(self, learned: Learned) -> None:
+        """Record a line learned as template (boilerplate.py), with its evidence, and take
+        it out of the articles read before holding it, each keeping its version as read
+        in `article_revisions` (reason 'template line: …'; their search index entries
+        follow). The article that made it one is not among them (it is written without it)."""
         self.flush()  # the articles it was seen in are written first
         try:
             with write_transaction(self.db, self.path):
-                # The articles stored with it, and the one that made it a template line.
-                articles = len(set(article_ids)) + 1
                 self.db["template_lines"].upsert(
-                    {"line": line, "articles": articles, "learned_at": utc_now()}, pk="line"
+                    {
+                        "layout": learned.layout,
+                        "line": learned.line,
+                        "edge": learned.edge,
+                        "layout_pages": learned.layout_pages,
+                        "pages": learned.pages,
+                        "zones": learned.zones,
+                        "learned_at": utc_now(),
+                    },
+                    pk=("layout", "line"),
                 )
-                self._strip_line(line, sorted(set(article_ids)))
+                self._take_out_line(learned.line, sorted(learned.article_ids))
         except Exception as error:
             self.error = archive_error(error, self.path)
             raise self.error from error
 
-    def _strip_line(self, line: str, article_ids: list[int]) -> None:
-        """Remove the line from these articles and from every stored body holding it (an
-        article of an earlier run may). Revisions keep it: they are the past as stored."""
-        from investcrawl.boilerplate import take_out  # the extraction's rule, not a copy
-
+    def _take_out_line(self, line: str, article_ids: list[int]) -> None:
+        """Take the line out of these articles' text (at its edges, as the extraction
+        does), keeping each one's version before as a revision."""
         conn = self.db.conn
-        found = conn.execute("SELECT id FROM articles WHERE instr(body, ?)", [line])
-        ids = sorted({*article_ids, *(row[0] for row in found)})
-        for chunk in _chunks(ids):
+        now = utc_now()
+        for chunk in _chunks(article_ids):
             marks = ",".join("?" * len(chunk))
             cursor = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", chunk)
             names = [column[0] for column in cursor.description]
             for values in cursor.fetchall():
                 row = dict(zip(names, values, strict=True))
                 old_body = row["body"]
-                take_out(row, {line})
-                if row["body"] == old_body:
+                if not take_out(row, {line}):
                     continue
+                self._keep_revision(row["id"], replaced_at=now, reason=f"template line: {line}")
                 _search_index(conn, [(row["id"], row["title"], old_body)], delete=True)
                 conn.execute(
                     "UPDATE articles SET body = ?, body_html = ?, content_hash = ? WHERE id = ?",
@@ -766,16 +798,16 @@ class ArchiveWriter:
             _search_index(conn, old.fetchall(), delete=True)
         _search_index(conn, [(row["id"], row["title"], row["body"]) for row in new + changed])
 
-    def _keep_revision(self, article_id: int, replaced_at: str) -> None:
+    def _keep_revision(self, article_id: int, replaced_at: str, reason: str = "") -> None:
         names = ", ".join(
             column
             for column in self.db["article_revisions"].columns_dict
-            if column not in ("revision_id", "article_id", "replaced_at")
+            if column not in ("revision_id", "article_id", "replaced_at", "reason")
         )
         self.db.conn.execute(
-            f"INSERT INTO article_revisions (article_id, replaced_at, {names}) "
-            f"SELECT id, ?, {names} FROM articles WHERE id = ?",
-            [replaced_at, article_id],
+            f"INSERT INTO article_revisions (article_id, replaced_at, reason, {names}) "
+            f"SELECT id, ?, ?, {names} FROM articles WHERE id = ?",
+            [replaced_at, reason, article_id],
         )
 
     def close(self) -> None:
@@ -870,10 +902,11 @@ class ArchiveState:
             ).fetchall()
         return (row[0] for row in rows)
 
-    def template_lines(self) -> list[str]:
-        """The lines learned as template (boilerplate.py)."""
+    def template_lines(self) -> list[tuple[str, str]]:
+        """The lines learned as template, as (layout, line) pairs (boilerplate.py)."""
         with storage_errors(self.path):
-            return [row[0] for row in self.db.execute("SELECT line FROM template_lines")]
+            rows = self.db.execute("SELECT layout, line FROM template_lines")
+            return [(layout, line) for layout, line in rows]
 
     def empty_field_shares(self, fields: Iterable[str]) -> tuple[int, dict[str, float]]:
         """How many articles the archive holds, and the share of them with each field

@@ -1,90 +1,193 @@
-"""Template lines: text a template puts around every article, learned from the pages read.
+"""Template lines: text a template puts at the edge of every article, learned with evidence.
 
-Tool and share lines of kinds known in advance are named in site.py (【打印本页】, 分享到,
-责任编辑: ...). A template may add any other line (a subscription notice, a disclaimer),
-which no list can name: a line that recurs verbatim at the edges of `min_articles`
-articles with different titles and different bodies is template, not text. (The same
-press release reprinted under several zones shares its lines: articles with one title or
-one body count once; and a line is never taken out of a body it is all of, unless the
-article has images.) Once learned it is left out of the body of every article read after
-(extract_article's template_lines), stored in the archive's `template_lines` table, and
-removed from every stored body holding it (ArchiveWriter.learn_template_line), so the
-archive holds no copy of it whatever the order pages came in (revisions keep the past as
-it was stored).
+Tool and share lines, lists of links and controls are left out of a body by what they
+are on the page itself (extract/body.py). A template may also put a line of plain text
+at the start or the end of every article (a subscription notice, a disclaimer without a
+label) that nothing on one page tells from the article's own. Real text recurs too:
+picture captions (图为签约仪式现场。), bylines, 供稿 and 摄影 lines, （完）, a zone's stock
+sentence. So a line is template only on the evidence the site-level template detectors use
+(Bar-Yossef & Rajagopalan; Gibson et al.): it is on most pages of one layout, at the same
+place. Here:
 
-Only the edges of a body are looked at (its first EDGE_LINES and last EDGE_LINES lines,
-each at most MAX_LINE_CHARS long): article text repeated verbatim in twenty different
-articles is rare there. Learning happens within a run (a first walk sees every template
-many times over); the lines learned are kept for every later run. Memory is bounded: past
-MAX_CANDIDATES lines, those seen least lately are forgotten (a template line, seen in
-article after article, is not among them).
+- a layout is where the page's template puts its labels (Article.layout): pages of one
+  template share it;
+- the same place is the same edge of the text (its first or its last EDGE_LINES lines);
+- most pages is a share, SHARE (90%), of the layout's pages read in this run, counted once
+  a layout has MIN_PAGES (50) of them: a count of articles would, on a large enough
+  archive, take any caption or byline;
+- and the pages holding it come from at least MIN_ZONES (3) development zones: a zone's
+  stock sentence, on every article of the one zone a listing walk reads first, is not
+  template. Articles with one title, or one body, count once (a release reprinted under
+  several zones, or retitled by each).
+
+A learned line is left out of the bodies of the layout's pages read after (at their edges
+only, never from the middle of a text), and is taken out of those read before in this run
+with a revision kept for each (ArchiveWriter.learn_template_line): nothing is rewritten
+without a trace, and `investcrawl reextract --no-template-lines` gives every body back as
+its page had it. Learning happens within one run; the lines learned, with their evidence,
+are kept in the archive's `template_lines` for every later run.
+
+Memory is bounded: past MAX_CANDIDATES lines, those seen least lately are forgotten (a
+template line, seen on page after page, is not among them), and a line seen on more than
+MAX_PAGES_HELD pages without being learned is text: it is no longer counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from investcrawl.extract import drop_lines
+from investcrawl.extract import EDGE_LINES, drop_lines
 
-EDGE_LINES = 3
-MAX_LINE_CHARS = 80
-MIN_ARTICLES = 20  # the TEMPLATE_LINE_MIN_ARTICLES setting's default
+MIN_PAGES = 50  # the TEMPLATE_LINE_MIN_PAGES setting's default
+SHARE = 0.9  # the TEMPLATE_LINE_SHARE setting's default
+MIN_ZONES = 3
 MAX_CANDIDATES = 100_000  # then the tenth seen least lately is forgotten (bounded memory)
+MAX_PAGES_HELD = 5_000  # a candidate on more pages than this, not learned, is text
+
+
+@dataclass
+class Candidate:
+    """A line at one edge of the text of one layout's pages, and those pages."""
+
+    article_ids: set[int] = field(default_factory=set)
+    titles: set[int] = field(default_factory=set)
+    bodies: set[int] = field(default_factory=set)
+    zones: set[str] = field(default_factory=set)
+    pages: int = 0  # holding it, a reprint counted once (one title, or one body retitled)
+
+    def add(self, article_id: int, title_hash: int, body_hash: int, zone: str) -> None:
+        if title_hash not in self.titles and body_hash not in self.bodies:
+            self.pages += 1
+        self.article_ids.add(article_id)
+        self.titles.add(title_hash)
+        self.bodies.add(body_hash)
+        self.zones.add(zone)
+
+
+@dataclass
+class Learned:
+    """A line learned as template, its evidence, and the articles read before holding it."""
+
+    layout: str
+    line: str
+    edge: str  # "start" or "end"
+    layout_pages: int  # pages of the layout read (distinct titles)
+    pages: int  # of those, the pages holding the line at that edge
+    zones: int  # development zones among them
+    article_ids: set[int]  # the articles read before, holding it (to be revised)
 
 
 class TemplateLines:
-    def __init__(self, known: Iterable[str] = (), min_articles: int = MIN_ARTICLES):
-        self.known: set[str] = set(known)
-        self.min_articles = min_articles
-        # A candidate line -> the articles it was in, their titles' and bodies' hashes.
-        self._seen: dict[str, tuple[set[int], set[int], set[int]]] = {}
+    def __init__(
+        self,
+        known: Iterable[tuple[str, str]] = (),
+        min_pages: int = MIN_PAGES,
+        share: float = SHARE,
+        min_zones: int = MIN_ZONES,
+    ):
+        """known: (layout, line) pairs learned before."""
+        self.known: dict[str, set[str]] = {}
+        for layout, line in known:
+            self.known.setdefault(layout, set()).add(line)
+        self.min_pages, self.share, self.min_zones = min_pages, share, min_zones
+        self._layouts: dict[str, int] = {}  # layout -> its pages read (reprints too)
+        self._seen: dict[tuple[str, str, str], Candidate] = {}  # (layout, edge, line)
+        self._spent: set[tuple[str, str, str]] = set()  # candidates found to be text
 
-    def process(self, article: MutableMapping[str, Any]) -> list[tuple[str, set[int]]]:
-        """Take the known lines out of an article (read before they were learned, it may
-        hold one), note its body, and take out the lines it made template lines too.
-        Returns those, each with the other articles seen holding it (to be cleaned)."""
-        take_out(article, self.known)
-        learned = self.observe(article["id"], article.get("body") or "", article.get("title") or "")
-        for line, article_ids in learned:
-            take_out(article, {line})
-            article_ids.discard(article["id"])
+    def process(self, article: MutableMapping[str, Any]) -> list[Learned]:
+        """Take the known lines of its layout out of an article (read before they were
+        learned, it may hold one), note its text, and return the lines it made template
+        lines (taken out of it here), each with the other articles seen holding it (to be
+        revised)."""
+        take_out(article, self.known.get(article.get("layout") or "", set()))
+        learned = self.observe(
+            article["id"],
+            article.get("layout") or "",
+            article.get("body") or "",
+            article.get("title") or "",
+            article.get("zone") or "",
+        )
+        for found in learned:
+            take_out(article, {found.line})
+            found.article_ids.discard(article["id"])
         return learned
 
-    def observe(self, article_id: int, body: str, title: str = "") -> list[tuple[str, set[int]]]:
-        """Note the edge lines of an article's body; return the lines this article made
-        template lines, each with the articles it was seen in (to be cleaned). Articles
-        with the same title, or the same body, count once: reprints of one release (the
-        same title, bodies that differ by a line; or the same body retitled) count once."""
-        lines = body.split("\n")
-        edges = lines[:EDGE_LINES] + lines[-EDGE_LINES:]
-        learned = []
+    def observe(
+        self, article_id: int, layout: str, body: str, title: str = "", zone: str = ""
+    ) -> list[Learned]:
+        """Note the edge lines of an article's text; return the lines this article made
+        template lines."""
+        if not layout or not body:
+            return []
+        pages = self._layouts[layout] = self._layouts.get(layout, 0) + 1
         title_hash, body_hash = hash(title), hash(body)
-        for line in dict.fromkeys(edges):
-            if not line or len(line) > MAX_LINE_CHARS or line in self.known:
-                continue
-            # Seen again: moved to the end of the dict, away from those forgotten first.
-            seen = self._seen.pop(line, None) or (set(), set(), set())
-            self._seen[line] = seen
-            article_ids, titles, bodies = seen
-            article_ids.add(article_id)
-            titles.add(title_hash)
-            bodies.add(body_hash)
-            if min(len(titles), len(bodies)) >= self.min_articles:
-                self.known.add(line)
-                learned.append((line, self._seen.pop(line)[0]))
+        lines = body.split("\n")
+        known = self.known.get(layout, set())
+        learned = []
+        # The first and the last EDGE_LINES lines (of a short text, its halves).
+        at_start = min(EDGE_LINES, len(lines) // 2)
+        at_end = min(EDGE_LINES, len(lines) - at_start)
+        edges = (("start", lines[:at_start]), ("end", lines[len(lines) - at_end :]))
+        for edge, edge_lines in edges:
+            for line in dict.fromkeys(edge_lines):
+                key = (layout, edge, line)
+                if not line or line in known or key in self._spent:
+                    continue
+                # Seen again: moved to the end of the dict, away from those forgotten first.
+                seen = self._seen.pop(key, None) or Candidate()
+                self._seen[key] = seen
+                seen.add(article_id, title_hash, body_hash, zone)
+                found = self._judge(layout, edge, line, pages, seen)
+                if found is not None:
+                    known = self.known.setdefault(layout, set())
+                    known.add(line)
+                    learned.append(found)
+                elif len(seen.article_ids) > MAX_PAGES_HELD:
+                    del self._seen[key]
+                    self._spent.add(key)
         if len(self._seen) > MAX_CANDIDATES:  # a template line, seen all the time, stays
-            for line in list(islice(self._seen, MAX_CANDIDATES // 10)):
-                del self._seen[line]
+            for key in list(islice(self._seen, MAX_CANDIDATES // 10)):
+                del self._seen[key]
         return learned
 
+    def _judge(
+        self, layout: str, edge: str, line: str, layout_pages: int, seen: Candidate
+    ) -> Learned | None:
+        """The evidence that a line is template: on SHARE of a layout's MIN_PAGES or more
+        pages, at one edge, from MIN_ZONES zones (reprints count once among the pages
+        holding it, and as many times as read among the layout's: never for it)."""
+        if layout_pages < self.min_pages or seen.pages < self.share * layout_pages:
+            return None
+        if len(seen.zones - {""}) < self.min_zones:
+            return None
+        del self._seen[(layout, edge, line)]
+        return Learned(
+            layout,
+            line,
+            edge,
+            layout_pages,
+            seen.pages,
+            len(seen.zones - {""}),
+            seen.article_ids,
+        )
 
-def take_out(article: MutableMapping[str, Any], lines: set[str]) -> None:
-    """Remove these lines from an article's body and body_html; unless nothing would be
-    left of an article without images: then they are its own text (a one-line notice)."""
+
+def take_out(article: MutableMapping[str, Any], lines: set[str]) -> bool:
+    """Remove these lines from the edges of an article's text (its first and last
+    EDGE_LINES lines, as the learner saw them) and from its body_html; unless nothing
+    would be left of an article without images: then they are its own text (a one-line
+    notice). Whether anything was removed."""
     body = article.get("body") or ""
-    kept = [text for text in body.split("\n") if text not in lines]
-    if (kept or article.get("images")) and len(kept) < body.count("\n") + 1:
-        article["body"] = "\n".join(kept)
-        article["body_html"] = drop_lines(article.get("body_html") or "", lines)
+    text = body.split("\n")
+    edges = set(range(min(EDGE_LINES, len(text)))) | set(
+        range(max(0, len(text) - EDGE_LINES), len(text))
+    )
+    kept = [line for index, line in enumerate(text) if index not in edges or line not in lines]
+    if len(kept) == len(text) or not (kept or article.get("images")):
+        return False
+    article["body"] = "\n".join(kept)
+    article["body_html"] = drop_lines(article.get("body_html") or "", lines)
+    return True

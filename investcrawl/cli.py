@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from investcrawl.archive import DEFAULT_ARCHIVE_PATH, ArchiveError, open_archive, read_only_uri
+from investcrawl.settings import TEMPLATE_LINE_MIN_PAGES
 
 
 @click.group()
@@ -108,8 +109,24 @@ def harvest(
     "--warc-dir", required=True, type=click.Path(exists=True, file_okay=False), help="WARC files."
 )
 @click.option("--db", "db_path", required=True, help="Archive to rebuild (created if missing).")
-def reextract(warc_dir: str, db_path: str) -> None:
+@click.option(
+    "--no-template-lines",
+    is_flag=True,
+    help="Apply and learn no template line: every body as its page had it.",
+)
+@click.option(
+    "--template-line-min-pages",
+    type=click.IntRange(min=1),
+    default=TEMPLATE_LINE_MIN_PAGES,
+    show_default=True,
+    help="Pages of a layout read before one of its lines can be learned as template.",
+)
+def reextract(
+    warc_dir: str, db_path: str, no_template_lines: bool, template_line_min_pages: int
+) -> None:
     """Rebuild articles from WARC captures with the current extractor, offline.
+
+    Bodies that change become revisions, as in a crawl.
 
     Example:
 
@@ -118,7 +135,12 @@ def reextract(warc_dir: str, db_path: str) -> None:
     from investcrawl.reextract import reextract as run
 
     try:
-        counts = run(warc_dir, db_path)
+        counts = run(
+            warc_dir,
+            db_path,
+            template_lines=not no_template_lines,
+            min_pages=template_line_min_pages,
+        )
     except ArchiveError as error:
         raise click.ClickException(f"cannot rebuild: {error}") from None
     click.echo(

@@ -3,8 +3,10 @@
 A redesign does not make pages fail to download: it makes them fail to *read*. Of the
 article pages a run fetched, some read (articles) and some do not: a page that shows the
 section's anatomy but does not read (extract.Unreadable), one a listing or a 上一条 link
-says exists and that does not read as an article, and one read without a title or a date
-(invalid_item) are reading failures. Pages retried because they failed before are left
+says exists and that does not read as an article, one read without a title or a date, or
+without text or images (invalid_item) are reading failures; a page read whose body is
+mostly links (extract.ArticleExtraction.doubt: a list read for the text) is stored, and
+counted with them. Pages retried because they failed before are left
 out when they fail again (no news about the site: one bad old page must not fail every
 harvest), and counted when they read (today's site still reads).
 The judge fails the run (exit 76, one line naming
@@ -62,6 +64,7 @@ class ReadingJudge:
         self.read = 0
         self.fields_read = 0  # articles read but the canary: whose fields are judged
         self.failed: Counter[str] = Counter()  # symptom -> pages
+        self.doubted: Counter[str] = Counter()  # symptom -> pages read, and stored, in doubt
         self.empty: Counter[str] = Counter()  # field -> articles read with it empty
         self.history: tuple[int, dict[str, float]] = (0, {})
         # URLs of this run's failures that say a page is no article (READING_KINDS): made
@@ -72,6 +75,7 @@ class ReadingJudge:
         crawler.signals.connect(self.item_scraped, signals.item_scraped)
         crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
         crawler.signals.connect(self.item_dropped, signals.item_dropped)
+        crawler.signals.connect(self.reading_doubted, investcrawl_signals.reading_doubted)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
 
     @classmethod
@@ -120,6 +124,12 @@ class ReadingJudge:
         self.read_failures.add(url)
         self.not_read(url, str(exception), response.meta.get("source") if response else None)
 
+    def reading_doubted(self, url: str, doubt: str, source: str | None = None) -> None:
+        """An article read and stored whose reading may be wrong: counted with the pages
+        that did not read (a template whose body comes out as links is not read)."""
+        if source not in ("retry", "canary"):
+            self.doubted[doubt] += 1
+
     def not_read(self, url: str, detail: str, source: str | None) -> None:
         """An article page that did not read: counted, unless it is a retry (a page that
         failed before is no news about the site); the canary's failure is kept apart."""
@@ -137,10 +147,10 @@ class ReadingJudge:
 
     def verdict(self) -> str | None:
         """The alarm, one line, or None when the run read the site as well as before."""
-        failed = sum(self.failed.values())
-        pages = failed + self.read
+        failed = sum(self.failed.values()) + sum(self.doubted.values())
+        pages = sum(self.failed.values()) + self.read  # a page in doubt was read
         if failed >= self.min_failed and failed > self.max_failed_share * pages:
-            common = self.failed.most_common(1)[0][0]
+            common = (self.failed + self.doubted).most_common(1)[0][0]
             return (
                 f"reading failed on {failed} of {pages} article pages: {common} — has the "
                 "template changed? see investcrawl check-site"

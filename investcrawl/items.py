@@ -27,3 +27,6 @@ class Article:
     encoding: str | None = None  # how the page was decoded
     warc_file: str | None = None  # the capture this was read from
     warc_offset: int | None = None
+    # Where the page's template puts its labels (extract.layout_of): pages of one template
+    # share it; template lines are learned per layout (boilerplate.py). Not archived.
+    layout: str = ""

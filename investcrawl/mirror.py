@@ -240,6 +240,41 @@ def paragraphs_of(article: dict[str, Any]) -> list[str]:
     return ["".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5)]
 
 
+# Article text that recurs across articles, as on real sites: each line on a few percent
+# of them (a caption first, a byline or a closing last), and a stock sentence on every
+# article of a few zones. Text, which no template learner may take (boilerplate.py).
+CAPTIONS = (
+    "图为签约仪式现场。",
+    "图为项目开工现场。",
+    "图为园区一角。",
+    "图为企业生产车间。",
+    "图为推介会现场。",
+)
+CLOSINGS = (
+    "（记者 王晓明）",
+    "（通讯员 李华 记者 张敏）",
+    "沈建华 摄",
+    "（经济开发区管委会供稿）",
+    "（完）",
+    "特此公告。",
+)
+STOCK_SENTENCE = "{zone}是国家级经济技术开发区，重点发展新能源汽车和集成电路产业。"
+STOCK_ZONES_EVERY = 20  # zones whose every article ends with the stock sentence
+
+
+def _with_recurring_text(article: dict[str, Any], zone: dict[str, Any], zone_index: int) -> None:
+    """Give a synthetic article the text that recurs on real sites (its paragraphs fixed)."""
+    rng = random.Random(article["id"] * 7 + 3)
+    paragraphs = paragraphs_of(article)
+    if rng.random() < 0.15:  # each caption on about 3% of the articles
+        paragraphs.insert(0, rng.choice(CAPTIONS))
+    if zone_index % STOCK_ZONES_EVERY == 0:
+        paragraphs.append(STOCK_SENTENCE.format(zone=zone["name"]))
+    if rng.random() < 0.2:  # each closing on 2 to 5% of them
+        paragraphs.append(rng.choices(CLOSINGS, weights=(5, 3, 2, 3, 4, 2))[0])
+    article["paragraphs"] = paragraphs
+
+
 def synthetic_spec(
     articles: int,
     cities: int = 50,
@@ -247,12 +282,15 @@ def synthetic_spec(
     seed: int = 1,
     new_by_phase: dict | None = None,
     images_every: int = 0,
+    recurring_text: bool = False,
 ) -> dict[str, Any]:
     """A site of the given size, pages of 10-30 KB, for benchmarks.
 
     new_by_phase: {phase: count} articles published later (ids above the others).
     images_every: above 0, every so many articles show a photo of their own and their
     zone's logo (shared by the zone's articles).
+    recurring_text: articles carry captions, bylines, closings and their zone's stock
+    sentence (CAPTIONS, CLOSINGS, STOCK_SENTENCE), as real articles do.
     """
     rng = random.Random(seed)
     provinces: list[dict[str, Any]] = []
@@ -304,6 +342,8 @@ def synthetic_spec(
                     f"/Uploads/photo/{next_id}.jpg",
                     f"/Uploads/logo/{zone['id']}.png",
                 ]
+            if recurring_text:
+                _with_recurring_text(specs[-1], zone, zone["id"] - 5000)
             next_id += 1
     return {"page_size": 20, "provinces": provinces, "articles": specs}
 
@@ -1093,6 +1133,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--images", type=int, default=0, metavar="N", help="with --synthetic: images on every Nth"
     )
+    parser.add_argument(
+        "--recurring-text",
+        action="store_true",
+        help="with --synthetic: captions, bylines, closings, zones' stock sentences",
+    )
     parser.add_argument("--cache", action="store_true", help="keep rendered pages (benchmarks)")
     parser.add_argument("--faults", type=int, metavar="SEED", help="play a seeded fault plan")
     parser.add_argument("--fault-rate", type=float, default=0.4, help="share of faulty pages")
@@ -1116,7 +1161,12 @@ def main(argv: list[str] | None = None) -> None:
             int(k): int(v) for k, v in (pair.split("=") for pair in args.new.split(",") if pair)
         }
         spec = synthetic_spec(
-            args.synthetic, args.cities, args.zones, new_by_phase=later, images_every=args.images
+            args.synthetic,
+            args.cities,
+            args.zones,
+            new_by_phase=later,
+            images_every=args.images,
+            recurring_text=args.recurring_text,
         )
         mirror_site = MirrorSite.from_spec(spec)
     else:

@@ -12,6 +12,7 @@ from scrapy.exceptions import CloseSpider, DropItem, NotConfigured
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl.archive import ArchiveError, ArchiveWriter, archive_enabled
+from investcrawl.boilerplate import Learned
 from investcrawl.runs import (
     ARCHIVE_ERROR,
     ARCHIVE_ERROR_REASON,
@@ -69,9 +70,10 @@ class TemplateLinesPipeline:
     """Learn the lines a template puts around every article (boilerplate.py).
 
     The spider's TemplateLines (`template_lines`) is the one the extraction leaves known
-    lines out with; here each article's body is noted, and a line seen in enough articles
-    becomes known: it is taken out of this article, and the archive pipeline takes it out
-    of the articles stored before (signal template_line_learned).
+    lines out with; here each article's text is noted, and a line on enough of a layout's
+    pages becomes known: it is taken out of this article, and the archive pipeline takes it
+    out of the articles stored before, with a revision of each (signal
+    template_line_learned).
     """
 
     def __init__(self, crawler: Crawler):
@@ -87,11 +89,20 @@ class TemplateLinesPipeline:
         lines = getattr(self.crawler.spider, "template_lines", None)
         if lines is None:
             return item
-        for line, article_ids in lines.process(ItemAdapter(item)):
+        for learned in lines.process(ItemAdapter(item)):
             self.crawler.stats.inc_value("investcrawl/template_lines/learned")
-            logger.info("template line learned (in %d articles): %r", len(article_ids) + 1, line)
+            logger.info(
+                "template line learned (at the %s of the text of %d of %d pages of a layout, "
+                "from %d zones; %d articles stored with it are revised): %r",
+                learned.edge,
+                learned.pages,
+                learned.layout_pages,
+                learned.zones,
+                len(learned.article_ids),
+                learned.line,
+            )
             self.crawler.signals.send_catch_log(
-                investcrawl_signals.template_line_learned, line=line, article_ids=article_ids
+                investcrawl_signals.template_line_learned, learned=learned
             )
         return item
 
@@ -157,8 +168,8 @@ class ArchivePipeline:
     def image_recorded(self, url: str, kind: str, fields: dict[str, Any]) -> None:
         self._write("add_image", url, kind, fields)
 
-    def line_learned(self, line: str, article_ids: set[int]) -> None:
-        self._write("learn_template_line", line, article_ids)
+    def line_learned(self, learned: Learned) -> None:
+        self._write("learn_template_line", learned)
 
     def item_dropped(self, item: Any, exception: BaseException, **kwargs: Any) -> None:
         if isinstance(exception, InvalidArticle):

@@ -29,17 +29,29 @@ from investcrawl.warc import iter_responses
 INDEX_SUFFIX = "/index.html"
 
 
-def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
+def reextract(
+    warc_dir: str | Path,
+    db_path: str | Path,
+    *,
+    template_lines: bool = True,
+    min_pages: int = settings.TEMPLATE_LINE_MIN_PAGES,
+) -> dict[str, int]:
     """Replay every captured article into the archive at db_path; return counts.
 
     Provinces come from the captured section index (at the assumed route, where the
     archive says the crawl found it, or any other index page); template lines are the
-    archive's, and are learned from the replayed bodies as a crawl learns them.
+    archive's, and are learned from the replayed bodies as a crawl learns them. Without
+    template_lines, none is applied or learned: every body as its page had it.
     """
+    learn = template_lines
     writer = ArchiveWriter(open_archive(db_path))
     state = ArchiveState(writer.db)
     index_paths = {site.SECTION_INDEX_PATH, urlsplit(state.get("section_index_url") or "").path}
-    template_lines = TemplateLines(state.template_lines(), settings.TEMPLATE_LINE_MIN_ARTICLES)
+    template_lines = TemplateLines(
+        state.template_lines() if learn else (),
+        min_pages=min_pages,
+        share=settings.TEMPLATE_LINE_SHARE,
+    )
     provinces: dict[str, str] = {}
     seen = {"responses": 0, "articles": 0, "rejected": 0}
     missing: list[str] = []  # revisits whose original is not in warc_dir
@@ -99,8 +111,9 @@ def reextract(warc_dir: str | Path, db_path: str | Path) -> dict[str, int]:
                 seen["rejected"] += 1
                 continue
             adapter = ItemAdapter(article)  # as the pipelines do:
-            for line, article_ids in template_lines.process(adapter):
-                writer.learn_template_line(line, article_ids)
+            if learn:
+                for learned in template_lines.process(adapter):
+                    writer.learn_template_line(learned)
             writer.add_article(adapter)
             parts = urlsplit(url)
             base_url = f"{parts.scheme}://{parts.netloc}"

@@ -33,7 +33,10 @@ HARVEST_MAX_FAILURE_RATE = 0.5  # a run with more failures per request fails (ex
 HARVEST_IMAGE_LIMIT = 1000  # images of earlier runs' articles (not captured yet) per run
 
 # --- Reading the site (see docs/architecture.md) --------------------------------------
-TEMPLATE_LINE_MIN_ARTICLES = 20  # a line at the edge of this many bodies is template, not text
+# A line at one edge of the text of this share of a layout's pages (once it has this many
+# pages in a run, from 3 zones or more) is template, not text (boilerplate.py).
+TEMPLATE_LINE_MIN_PAGES = 50
+TEMPLATE_LINE_SHARE = 0.9
 # The reading judge (drift.py): a run fails (exit 76) when more than this share of the
 # article pages it fetched does not read (and at least READING_MIN_FAILED of them) ...
 READING_MAX_FAILED_SHARE = 0.2

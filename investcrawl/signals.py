@@ -8,8 +8,12 @@ failure_cleared(url): a page that is not an article (a listing, the section inde
 read whole; a failure recorded for it before is cleared. (An article's is cleared when it
 is stored.)
 
-template_line_learned(line, article_ids): a line was learned as template (boilerplate.py);
-the archive pipeline records it and removes it from those articles, stored before.
+template_line_learned(learned): a line was learned as template (boilerplate.Learned); the
+archive pipeline records it and takes it out of the articles stored before holding it,
+keeping a revision of each.
+
+reading_doubted(url, doubt, source): an article page read, and stored, whose reading may be
+wrong (extract.ArticleExtraction.doubt: its body mostly links); the reading judge counts it.
 
 image_recorded(url, kind, fields): what became of an image an article shows (images.py);
 the archive pipeline stores it in `images` (kind: archive.IMAGE_KINDS; fields: its columns).
@@ -18,4 +22,5 @@ the archive pipeline stores it in `images` (kind: archive.IMAGE_KINDS; fields: i
 failure_recorded = object()
 failure_cleared = object()
 template_line_learned = object()
+reading_doubted = object()
 image_recorded = object()

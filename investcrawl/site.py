@@ -67,19 +67,54 @@ COLUMN_NAMES = (SECTION_NAME, "新闻中心", "资讯动态", "新闻动态", "�
 TOOL_WORDS = frozenset(
     "打印本页 打印 打印文章 关闭窗口 关闭本页 关闭 返回顶部 返回列表 返回 收藏本页 加入收藏 "
     "收藏 分享 分享到 分享至 大 中 小 默认 字体 字号 微信 微博 新浪微博 腾讯微博 QQ空间 QQ好友 "
-    "QQ 朋友圈 人人网 豆瓣 复制链接 保护视力色 推荐给朋友 在线投稿".split()
+    "QQ 朋友圈 人人网 豆瓣 复制链接 保护视力色 推荐给朋友 在线投稿 "
+    "放大 缩小 正常 标准 超大 A+ A- A 打印此页 关闭此页 收藏此页 返回首页 回到顶部 "
+    "我要纠错 纠错 打印正文 关闭正文 视力保护色 字体大小 字号大小 分享给朋友 用手机看 "
+    "阅读剩余全文 展开全文 阅读全文 查看全文 展开剩余 分享让更多人看到 收藏文章 小字号 大字号 "
+    "中字号".split()
 )
 # Labels whose value makes one token with them ("责任编辑：张三", "浏览次数：120", "字体：大").
 TOOL_LABELS = (
-    "字体", "字号", "分享到", "分享至", "分享", "责任编辑", "编辑", "审核", "校对",
+    "字体", "字号", "分享到", "分享至", "分享", "责任编辑", "责编", "编辑", "审核", "校对",
     "浏览次数", "浏览量", "浏览", "阅读次数", "阅读量", "阅读", "点击数", "点击量", "点击",
     "访问量", "访问次数",
 )  # fmt: skip
 TOOL_LABEL_RE = re.compile("^(?:" + "|".join(TOOL_LABELS) + r")[:：]\S{0,16}$")
-TOOL_PREFIXES = ("手机扫一扫", "扫一扫", "扫描二维码", "微信扫一扫")
+TOOL_PREFIXES = (
+    "手机扫一扫", "扫一扫", "扫描二维码", "微信扫一扫", "扫码关注", "关注公众号", "关注微信公众号",
+)  # fmt: skip
+# Labels of the editor's line, which closes an article's text (责任编辑：…, (责编：…)).
+EDITOR_LABELS = ("责任编辑", "责编", "编辑", "审核", "校对", "编审", "终审", "初审", "值班编辑")
+# Labels of lines after an article that tag it (关键词：…): not its text.
+KEYWORD_LABELS = (
+    "关键字",
+    "关键词",
+    "标签",
+    "Tags",
+    "TAG",
+    "Tag",
+    "相关热词搜索",
+    "相关热词",
+    "热词",
+)
 TOOL_PREFIX_RE = re.compile("^(?:" + "|".join(TOOL_PREFIXES) + r")\S{0,24}$")
+# Headings of what real templates put after an article (lists of other pages, rankings,
+# links): a line that begins so, after the article's text, ends the body. (Assumed, from
+# government, zone and newspaper templates; the lists are found without them too, as runs
+# of link lines: extract/body.py.)
+NAV_HEADINGS = (
+    "相关阅读", "相关新闻", "相关文章", "相关链接", "相关报道", "相关稿件", "相关信息", "推荐阅读",
+    "推荐新闻", "推荐文章", "为你推荐", "为您推荐", "热点排行", "点击排行", "阅读排行", "新闻排行",
+    "热门文章", "热门新闻", "热门推荐", "热点新闻", "热点推荐", "最新文章", "最新新闻", "最新资讯",
+    "最新动态", "友情链接", "猜你喜欢", "延伸阅读", "往期回顾", "精彩推荐", "图文推荐", "排行榜",
+    "网友评论", "发表评论", "我要评论", "最新评论", "热门评论", "全部评论", "评论列表", "相关专题",
+)  # fmt: skip
+# Labels of a disclaimer box after an article (声明：本网转载…).
+DISCLAIMER_LABELS = ("免责声明", "版权声明", "郑重声明", "特别声明", "声明")
 # Text that marks the end of an article's own content (prev/next links, then the footer).
 FOOTER_MARKERS = ("与我们联系", "版权所有", "Copyright", "copyright", "©")  # known
+# The registration numbers every Chinese site's footer shows (assumed: the law's).
+FOOTER_MARKERS += ("ICP备", "公网安备", "网站标识码", "ICP证")
 # Text of a 200 page that is really an error page (assumed; any page without the
 # article anatomy is rejected anyway, these only make the failure detail clearer).
 GONE_MARKERS = ("该新闻不存在", "已被删除", "页面不存在", "信息不存在")

@@ -371,7 +371,7 @@ def test_hostile_markup_does_not_break_extraction():
 
 def test_body_html_of_one_container_is_its_inner_html():
 
-    from investcrawl.extract.article import _body_html
+    from investcrawl.extract.body import body_html as _body_html
 
     root = etree.fromstring(
         '<div><img src="a.jpg"><p title="x>y">“甲” &amp; <b>乙</b><br>丙</p></div>',
@@ -390,7 +390,8 @@ def test_template_c_column_heading_tools_and_a_template_line():
     # Column heading above the title, labels in their own elements (来源 first), tool and
     # share lines, a 责任编辑 line, the body split in two containers, 上一篇.
     line = "欢迎关注“开发区在线”微信公众号，获取更多园区资讯。"
-    article = extract("c_tools_template_line.html", "text/html", template_lines={line})
+    layout = extract("c_tools_template_line.html").layout
+    article = extract("c_tools_template_line.html", "text/html", template_lines={layout: {line}})
     assert article.title == "大丰港区集装箱吞吐量创新高"
     assert (article.source, article.zone, article.city) == (
         "大丰日报",

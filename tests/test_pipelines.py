@@ -9,24 +9,19 @@ from conftest import rows
 from scrapy import signals
 from scrapy.utils.test import get_crawler
 
-from investcrawl import boilerplate
 from investcrawl import signals as investcrawl_signals
 from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
     ArchiveWriter,
-    content_hash,
     open_archive,
 )
-from investcrawl.boilerplate import TemplateLines
 from investcrawl.items import Article
 from investcrawl.pipelines import (
     ArchivePipeline,
     InvalidArticle,
-    TemplateLinesPipeline,
     ValidateArticlePipeline,
 )
-from investcrawl.search import search
 from investcrawl.spiders.investchn import InvestchnSpider
 
 
@@ -116,6 +111,7 @@ def test_every_field_round_trips(tmp_path):
     stored = rows(archive, "SELECT * FROM articles")[0]
     expected = dataclasses.asdict(item)
     expected["images"] = '["http://127.0.0.1:1/a.jpg"]'
+    del expected["layout"]  # where the page put its labels: for the template learner only
     assert {key: stored[key] for key in expected} == expected
     assert stored["first_seen_at"] == stored["last_seen_at"] == item.fetched_at
     assert len(stored["content_hash"]) == 64
@@ -201,34 +197,7 @@ def test_archive_schema(tmp_path):
         "0007_facet_indexes",
         "0008_warc_files",
         "0009_images",
-    ]
-
-
-def test_a_learned_template_line_leaves_stored_bodies_and_the_search_index(tmp_path):
-    archive = tmp_path / "a.db"
-    line = "欢迎关注园区公众号。"
-    writer = ArchiveWriter(open_archive(archive))
-    for article_id in (1, 2, 3):
-        body = f"第{article_id}篇的正文。\n{line}"
-        html = f"<p>第{article_id}篇的正文。</p><div><p>{line}</p></div>"
-        writer.add_article(dataclasses.asdict(article(article_id, body=body, body_html=html)))
-    writer.learn_template_line(line, {1, 2})  # (3 holds it too: every stored body is cleaned)
-    writer.close()
-    got = {row["id"]: row for row in rows(archive, "SELECT * FROM articles")}
-    assert [got[i]["body"] for i in (1, 2, 3)] == [
-        "第1篇的正文。",
-        "第2篇的正文。",
-        "第3篇的正文。",
-    ]
-    assert got[1]["body_html"] == "<p>第1篇的正文。</p>"  # the div held only the line
-    assert got[1]["content_hash"] == content_hash(got[1])
-    db = open_archive(archive)
-    assert [hit["id"] for hit in search(db.conn, "公众号")] == []
-    assert sorted(hit["id"] for hit in search(db.conn, "正文")) == [1, 2, 3]
-    db.close()
-    # Seen in the two stored articles and in the one (not stored yet) that made it template.
-    assert rows(archive, "SELECT line, articles FROM template_lines") == [
-        {"line": line, "articles": 3}
+        "0010_template_lines_with_evidence",
     ]
 
 
@@ -309,53 +278,6 @@ def test_any_error_in_a_batch_fails_the_writer_not_only_sqlite_ones(tmp_path):
     assert rows(tmp_path / "a.db", "SELECT count(*) AS n FROM articles") == [{"n": 0}]
 
 
-def test_template_lines_are_learned_and_left_out_of_every_later_article(tmp_path):
-    crawler = crawler_for(tmp_path / "a.db", TEMPLATE_LINE_MIN_ARTICLES=2)
-    crawler.spider = crawler._create_spider()
-    pipeline = TemplateLinesPipeline.from_crawler(crawler)
-    learned = []
-
-    def line_learned(line, article_ids):
-        learned.append((line, article_ids))
-
-    crawler.signals.connect(line_learned, signal=investcrawl_signals.template_line_learned)
-    line = "本网转载文章仅供参考。"
-
-    def item(article_id):
-        body = f"第{article_id}篇。\n{line}"
-        return article(article_id, body=body, body_html=f"<p>第{article_id}篇。</p><p>{line}</p>")
-
-    first = pipeline.process_item(item(1))
-    assert line in first.body and not learned  # seen once: text, for now
-    second = pipeline.process_item(item(2))  # seen twice: template
-    assert learned == [(line, {1})]  # the archive pipeline cleans article 1
-    assert (second.body, second.body_html) == ("第2篇。", "<p>第2篇。</p>")
-    # Read before the line was learned, it still holds it: left out all the same.
-    third = pipeline.process_item(item(3))
-    assert (third.body, third.body_html) == ("第3篇。", "<p>第3篇。</p>")
-    assert crawler.spider.template_lines.known == {line}
-
-
-def test_reprints_of_one_release_teach_no_template_line():
-    # The same press release under five zones shares every line: identical bodies count
-    # once. Bodies that differ and share a line teach it.
-    lines = TemplateLines(min_articles=3)
-    release = "开发区召开推进会。\n会议部署了下半年的重点工作。\n会议要求各单位抓好落实。"
-    assert not any(lines.process({"id": i, "body": release}) for i in range(1, 6))
-    # Reprints that differ by a line (the zone that reprinted it) share the title.
-    reprints = [
-        {"id": i, "title": "推进会召开", "body": f"{release}\n（第{i}开发区转载）"}
-        for i in range(20, 30)
-    ]
-    assert not any(lines.process(reprint) for reprint in reprints)
-    assert lines.known == set()
-    learned = [
-        lines.process({"id": i, "title": f"标题{i}", "body": f"第{i}篇的正文。\n（完）"})
-        for i in range(10, 13)
-    ]
-    assert learned[-1] == [("（完）", {10, 11})] and lines.known == {"（完）"}
-
-
 def test_an_archive_before_migration_0006_gets_province_sources(tmp_path):
     import sqlite_utils
 
@@ -366,7 +288,7 @@ def test_an_archive_before_migration_0006_gets_province_sources(tmp_path):
     migrations.apply(db, stop_before="0006_template_lines_and_province_source")
     for article_id, province in ((1, "江苏"), (2, "")):
         row = dataclasses.asdict(article(article_id, province=province))
-        del row["province_source"]
+        del row["province_source"], row["layout"]
         db["articles"].insert({**row, "images": "[]"})
     db.close()
     open_archive(path).close()
@@ -374,7 +296,7 @@ def test_an_archive_before_migration_0006_gets_province_sources(tmp_path):
         {"id": 1, "province_source": "index"},  # the index was its only source then
         {"id": 2, "province_source": ""},
     ]
-    assert rows(path, "SELECT count(*) AS n FROM template_lines") == [{"n": 0}]
+    assert rows(path, "SELECT count(*) AS n FROM template_lines_0006") == [{"n": 0}]
 
 
 def test_an_archive_before_migration_0009_links_its_articles_images(tmp_path):
@@ -387,7 +309,9 @@ def test_an_archive_before_migration_0009_links_its_articles_images(tmp_path):
     migrations.apply(db, stop_before="0009_images")
     shown = {1: '["http://x/a.jpg", "http://x/b.jpg"]', 2: "[]", 3: '["http://x/a.jpg"]'}
     for article_id, images in shown.items():
-        db["articles"].insert({**dataclasses.asdict(article(article_id)), "images": images})
+        row = dataclasses.asdict(article(article_id))
+        del row["layout"]
+        db["articles"].insert({**row, "images": images})
     db.close()
     open_archive(path).close()
     links = rows(path, "SELECT article_id, position, url FROM article_images ORDER BY 1, 2")
@@ -415,45 +339,3 @@ def test_an_edited_article_s_images_are_linked_as_they_are_now(tmp_path):
     writer.close()
     links = rows(archive, "SELECT article_id, position, url FROM article_images")
     assert [tuple(row.values()) for row in links] == [(5, 0, "http://x/c.jpg")]
-
-
-def test_a_learned_line_leaves_articles_of_earlier_runs_too(tmp_path):
-    archive = tmp_path / "a.db"
-    line = "欢迎关注园区公众号。"
-    writer = ArchiveWriter(open_archive(archive))
-    writer.add_article(dataclasses.asdict(article(9, body=f"早先的正文。\n{line}")))
-    writer.add_article(dataclasses.asdict(article(1, body=f"第一篇。\n{line}")))
-    writer.learn_template_line(line, {1})  # this run saw article 1; 9 is older
-    writer.close()
-    assert [r["body"] for r in rows(archive, "SELECT body FROM articles ORDER BY id")] == [
-        "第一篇。",
-        "早先的正文。",
-    ]
-
-
-def test_template_lines_seen_lately_survive_a_full_candidate_store(monkeypatch):
-    # The store of candidate lines is full of lines seen twice; a template line that
-    # starts appearing then is still learned (the lines seen least lately are forgotten).
-    monkeypatch.setattr(boilerplate, "MAX_CANDIDATES", 100)
-    lines = TemplateLines(min_articles=20)
-    for i in range(300):  # 150 lines, each in two different bodies
-        lines.process({"id": i, "title": f"{i}", "body": f"第{i}篇。\n句子{i // 2}"})
-    for i in range(1000, 1020):
-        lines.process({"id": i, "title": f"{i}", "body": f"第{i}篇。\n欢迎关注。"})
-    assert lines.known == {"欢迎关注。"}
-
-
-def test_a_body_that_is_all_template_lines_keeps_them():
-    lines = TemplateLines(known={"欢迎关注。"})
-    one_line = {"id": 1, "title": "通知", "body": "欢迎关注。", "body_html": "<p>欢迎关注。</p>"}
-    lines.process(one_line)
-    assert one_line["body"] == "欢迎关注。"  # nothing else: its own text
-
-
-def test_one_body_under_many_titles_teaches_nothing():
-    lines = TemplateLines(min_articles=3)
-    for i in range(10):  # the same release retitled by each zone
-        lines.process(
-            {"id": i, "title": f"第{i}开发区：推进会召开", "body": "推进会召开。\n（完）"}
-        )
-    assert lines.known == set()

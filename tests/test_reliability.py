@@ -21,13 +21,13 @@ from conftest import ROOT, rows, run_crawl, run_harvest, slow_settings, start_mi
 from investcrawl.faults import FaultPlan
 from investcrawl.mirror import DEFAULT_SPEC, MirrorSite, synthetic_spec
 
-SEED, RATE, ARTICLES, CITIES, ZONES = 5, 0.5, 80, 3, 6
+SEED, RATE, ARTICLES, CITIES, ZONES = 5, 0.5, 80, 3, 9
 FAULT_SETTINGS = {
     "DOWNLOAD_TIMEOUT": "2",
     "REDIRECT_MAX_TIMES": "3",
-    # 80 articles, a third of them in template c: its template line recurs in fewer than
-    # the default 20 (test_templates.py tests the default at scale).
-    "TEMPLATE_LINE_MIN_ARTICLES": "5",
+    # 80 articles, a third of them in template c (one city, three zones): fewer pages of
+    # its layout than the default 50 (test_templates.py tests the default at scale).
+    "TEMPLATE_LINE_MIN_PAGES": "10",
 }
 
 

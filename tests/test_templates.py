@@ -49,7 +49,8 @@ def test_a_plain_crawl_reads_every_article_of_an_unseen_family(args, tmp_path):
     served = start_mirror(*args)
     try:
         archive = tmp_path / "archive.db"
-        result = run_crawl(served.url, archive)
+        # The fixture site has 32 articles: fewer pages of a layout than the default 50.
+        result = run_crawl(served.url, archive, settings={"TEMPLATE_LINE_MIN_PAGES": "10"})
         requested = served.requests()
     finally:
         served.process.terminate()
@@ -81,6 +82,11 @@ def test_a_plain_crawl_reads_every_article_of_an_unseen_family(args, tmp_path):
     if template in ("c", "d"):
         learned = [row["line"] for row in rows(archive, "SELECT line FROM template_lines")]
         assert learned == [TEMPLATE_LINE]
+        # The pages stored before it was learned keep their text as read, as revisions.
+        revised = rows(archive, "SELECT reason, body FROM article_revisions")
+        assert 0 < len(revised) < 10
+        assert all(TEMPLATE_LINE in row["body"] for row in revised)
+        assert {row["reason"] for row in revised} == {f"template line: {TEMPLATE_LINE}"}
     if "other" in args:
         assert "/index.php/home/news/index.html" in requested  # assumed: 404, then the home
         listings = [path for path in requested if "/lists/" in path]
@@ -175,8 +181,8 @@ def test_a_2000_article_site_in_every_family_at_other_routes_is_harvested_whole(
         assert_archive_matches(archive, expected)
         assert_images_captured_once(archive, mirror_site, served)
         assert_no_template_line(archive)
-        learned = [row["line"] for row in rows(archive, "SELECT line FROM template_lines")]
-        assert learned == [TEMPLATE_LINE]
+        learned = rows(archive, "SELECT DISTINCT line FROM template_lines")
+        assert learned == [{"line": TEMPLATE_LINE}]  # in the layouts of templates c and d
 
         served.set_phase(2)
         before = served.requests()
@@ -253,18 +259,29 @@ def test_reextraction_of_an_unseen_family_gives_the_same_rows(tmp_path):
     served = start_mirror("--template", "c", "--routes", "other")
     try:
         archive = tmp_path / "archive.db"
-        assert run_crawl(served.url, archive).returncode == 0
+        settings = {"TEMPLATE_LINE_MIN_PAGES": "10"}  # 32 articles: a small layout
+        assert run_crawl(served.url, archive, settings=settings).returncode == 0
     finally:
         served.process.terminate()
         served.process.wait(timeout=10)
-    rebuilt = tmp_path / "rebuilt.db"
-    command = [sys.executable, "-m", "investcrawl.cli", "reextract"]
-    command += ["--warc-dir", str(tmp_path / "warc"), "--db", str(rebuilt)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
+
+    def rebuild(name, *options):
+        rebuilt = tmp_path / name
+        command = [sys.executable, "-m", "investcrawl.cli", "reextract", *options]
+        command += ["--warc-dir", str(tmp_path / "warc"), "--db", str(rebuilt)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+        return rebuilt
+
+    rebuilt = rebuild("rebuilt.db", "--template-line-min-pages", "10")
     sql = "SELECT * FROM articles ORDER BY id"
     assert rows(rebuilt, sql) == rows(archive, sql)
     assert rows(rebuilt, "SELECT line FROM template_lines") == [{"line": TEMPLATE_LINE}]
+    # The text as the pages had it: every body with its template line, nothing learned.
+    as_read = rebuild("as_read.db", "--no-template-lines")
+    bodies = rows(as_read, "SELECT body FROM articles")
+    assert bodies and all(row["body"].endswith(TEMPLATE_LINE) for row in bodies)
+    assert rows(as_read, "SELECT line FROM template_lines") == []
 
 
 def test_soft_404s_in_words_we_do_not_know_end_the_probe_and_raise_no_alarm(variant, tmp_path):

@@ -6,7 +6,8 @@ reader sees (the breadcrumb, the 发布时间 / 来源 / 发布开发区 labels,
 links, the footer), all of which `investcrawl.site` names.
 
 One module per concern: `decoding` (bytes to text), `page` (text to the lines a reader
-sees), `article` (lines to an article, or why not), `listing` (the section index and
+sees), `article` (lines to an article, or why not), `body` (where an article's text
+begins and ends, and which of its lines are text), `listing` (the section index and
 listing pages); `rejected` holds the reasons a page is not read as an article.
 """
 
@@ -14,14 +15,13 @@ from __future__ import annotations
 
 from investcrawl.extract.article import (
     ArticleExtraction,
-    drop_lines,
     extract_article,
     find_breadcrumb,
-    is_tool_line,
     is_truncated,
     province_of,
     sanitize_html,
 )
+from investcrawl.extract.body import EDGE_LINES, drop_lines, is_tool_line
 from investcrawl.extract.decoding import (
     decode_html,
 )
@@ -49,6 +49,7 @@ from investcrawl.extract.rejected import (
 )
 
 __all__ = [
+    "EDGE_LINES",
     "ArticleExtraction",
     "Document",
     "Gone",

@@ -3,26 +3,37 @@ reader sees (the labels and words `investcrawl.site` names), never by class name
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
-from urllib.parse import urldefrag, urljoin, urlsplit
 
 import nh3
 from lxml import etree
 
 from investcrawl import gazetteer, site
 from investcrawl.dates import parse_published_at
+from investcrawl.extract.body import (
+    CONTROL,
+    EDGE_LINES,
+    LINK,
+    TEXT,
+    BodyLines,
+    body_elements,
+    body_html,
+    drop_lines,
+    images,
+    line_kind,
+    link_kind,
+    link_share,
+    read_body,
+)
 from investcrawl.extract.decoding import declared_encodings
 from investcrawl.extract.page import (
-    PARSER_OPTIONS,
     Document,
     Line,
     clean_text,
     parse_document,
-    text_of,
 )
 from investcrawl.extract.rejected import (
     Gone,
@@ -40,6 +51,8 @@ from investcrawl.items import Article
 class ArticleExtraction:
     article: Article
     date_fallback: bool  # dateparser was needed for 发布时间
+    # Why the reading may be wrong, though it gave an article (the reading judge counts it).
+    doubt: str | None = None
 
 
 _LABEL_OF = {alias: canonical for canonical, al in site.LABEL_ALIASES.items() for alias in al}
@@ -61,37 +74,17 @@ def _label_of(match: re.Match[str]) -> str:
 
 
 _OTHER_LABEL_RE = re.compile(r"\s[【\[]?[^\s:：\d]{1,8}\s*[:：]")  # 浏览次数: 作者: ...
+# Labels that end a value even when glued to it (江苏大丰经济开发区责任编辑：周红).
+_GLUED_LABEL_RE = re.compile(
+    "(?:"
+    + "|".join(map(re.escape, sorted({*site.TOOL_LABELS, *site.EDITOR_LABELS, "作者"}, key=len)))
+    + r")\s*[:：]"
+)
+# A line that is a label and its value, and not one the site's (作者：张三, 点击：12).
+_OTHER_LABEL_LINE_RE = re.compile(r"^[【\[]?[^\s:：\d]{1,6}\s*[:：]\S{0,12}$")
 _VALUE_TRIM = " |丨/\\-—·•,，;；【】[]"
-# 上一条:, 上一篇 <a>, 上一条>>, 上一条新闻： ... but not a sentence: 上一条消息称.
-_END_RE = re.compile(
-    r"^[\s【\[]*(?:" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + r")(?:新闻|文章|信息)?"
-    r"(?![\u3400-\u9fff])"  # not followed by more Han characters: a sentence
-)
 _PREV_NEXT_RE = re.compile("(" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + ")")
-_MAX_TOOL_LINE = 120  # characters: a share bar naming ten services is half of that
-# What a tool line begins with: a bracket or one of its words.
-_TOOL_START_RE = re.compile(
-    r"[\s【\[(（]*(?:"
-    + "|".join(sorted({*site.TOOL_WORDS, *site.TOOL_LABELS, *site.TOOL_PREFIXES}, key=len)[::-1])
-    + ")"
-)
-_TOKEN_SPLIT_RE = re.compile(r"[\s【】\[\]()（）|丨/]+")
-
-
-def is_tool_line(text: str) -> bool:
-    """A line of the page's tools (print, close, font size, share, views, editor): every
-    token of it is one that site.py names."""
-    if len(text) > _MAX_TOOL_LINE or not _TOOL_START_RE.match(text):
-        return False  # a paragraph, a sentence: most lines a page has
-    tokens = [token for token in _TOKEN_SPLIT_RE.split(text) if token]
-    return bool(tokens) and all(
-        token in site.TOOL_WORDS
-        or site.TOOL_LABEL_RE.match(token)
-        or site.TOOL_PREFIX_RE.match(token)
-        or (token.isdigit() and index > 0)  # a count after its label: "浏览次数： 120"
-        or token.rstrip(":：") in site.TOOL_WORDS
-        for index, token in enumerate(tokens)
-    )
+_MAX_LINK_SHARE = 0.5  # a body more links than this is doubtful
 
 
 def extract_article(
@@ -102,12 +95,12 @@ def extract_article(
     provinces: Mapping[str, str] | None = None,
     fetched_at: str | None = None,
     may_be_cut: bool = False,
-    template_lines: Collection[str] = (),
+    template_lines: Mapping[str, Collection[str]] | None = None,
 ) -> ArticleExtraction:
     """Read an article page into an Article; raise Rejected when it is not one.
 
-    template_lines: lines known to recur verbatim across articles of a template
-    (boilerplate.TemplateLines): left out of the body, as tool lines are.
+    template_lines: by layout (Article.layout), the lines a template puts at the edges of
+    every article's text (boilerplate.TemplateLines): left out of the body there.
 
     may_be_cut: the response had no length to check it against (no Content-Length, the
     connection closed: Scrapy flags it "partial"); a page that begins but does not end is
@@ -140,7 +133,7 @@ def _extract_article(
     declared: list[str] | None,
     provinces: Mapping[str, str] | None,
     fetched_at: str | None,
-    template_lines: Collection[str],
+    template_lines: Mapping[str, Collection[str]] | None,
 ) -> ArticleExtraction:
     article_id = site.article_id(url)
     if article_id is None:
@@ -157,29 +150,35 @@ def _extract_article(
     if meta_start is None:
         raise _not_read(doc, in_section, f"no {site.LABEL_PUBLISHED} label")
     meta_first, meta_end, fields = _read_metadata(lines, meta_start)
-    end = _find_end(lines, meta_end)
-    title = _find_title(lines, crumb_index, meta_first, meta_start, doc.html_title)
+    _, title = _find_title(lines, crumb_index, meta_first, meta_start, doc.html_title)
+    region = read_body(lines, meta_end, len(lines))
+    if crumb_index >= 0:
+        # Date and source below the text: the body is between the title and the labels.
+        above = _title_below_crumb(lines, crumb_index, meta_first, doc.html_title)
+        if above is not None:
+            above_region = read_body(lines, above[0] + 1, meta_first)
+            if above_region.text_chars > max(2 * region.text_chars, _MIN_TEXT_ABOVE):
+                title, region = above[1], above_region
     if not title:
         raise _not_read(doc, in_section, f"no title before the {site.LABEL_PUBLISHED} line")
     if title in site.COLUMN_NAMES:
         raise Unreadable(f"the title read is the column name {title!r}")
 
-    # The body's lines that are article text: not tool lines, not template lines.
-    is_text = [
-        line.text not in template_lines and not is_tool_line(line.text)
-        for line in lines[meta_end:end]
-    ]
-    containers = _body_elements(lines, meta_end, end, is_text)
-    if not any(is_text) and not _images(containers, url):
-        # A body that is all template lines, and no photo article: they are its own text.
-        is_text = [not is_tool_line(line.text) for line in lines[meta_end:end]]
-        containers = _body_elements(lines, meta_end, end, is_text)
-    pairs = list(zip(lines[meta_end:end], is_text, strict=True))
+    region = _labels_after_text(lines, region, fields)
+    layout = layout_of(lines[meta_start])
+    kept = _without_template_lines(lines, region, (template_lines or {}).get(layout, ()))
+    first, last = region.first, region.last
+    # The body's HTML: what lies between the line before the region read and the line
+    # that ended it, less the elements holding only lines that are not text (a photo
+    # article's pictures are there too).
+    is_text = [False] * (first - region.start) + kept + [False] * (region.stop - last - 1)
+    containers = body_elements(lines, region.start - 1, region.stop, is_text)
+    pairs = list(zip(lines[first : last + 1], kept, strict=True))
     body_lines = [line.text for line, text in pairs if text]
     removed = {line.text for line, text in pairs if not text}
     city, category = _city_and_category(crumbs)
     published = parse_published_at(fields.get(site.LABEL_PUBLISHED, ""))
-    prev_id, next_id = _prev_next(lines[end:] if end < len(lines) else [])
+    prev_id, next_id = _prev_next(lines[max(last + 1, region.start) :])
     zone = fields.get(site.LABEL_ZONE, "")
     province, province_source = province_of(city, zone, provinces or {})
     article = Article(
@@ -195,14 +194,21 @@ def _extract_article(
         province_source=province_source,
         category=category,
         body="\n".join(body_lines),
-        body_html=sanitize_html(drop_lines(_body_html(containers, body_lines), removed)),
-        images=_images(containers, url),
+        body_html=sanitize_html(drop_lines(body_html(containers, body_lines), removed)),
+        images=images(containers, url),
         prev_id=prev_id,
         next_id=next_id,
         fetched_at=fetched_at,
         encoding=doc.encoding,
+        layout=layout,
     )
-    return ArticleExtraction(article, date_fallback=bool(published and published.via_fallback))
+    doubt = None
+    kept_lines = [line for line, text in pairs if text]
+    if kept_lines and link_share(kept_lines) > _MAX_LINK_SHARE:
+        doubt = "the body read is mostly links to other pages"
+    return ArticleExtraction(
+        article, date_fallback=bool(published and published.via_fallback), doubt=doubt
+    )
 
 
 _START_OF_DOCUMENT_RE = re.compile(rb"<(?:!doctype|html|body)\b", re.I)
@@ -226,43 +232,6 @@ def is_truncated(body: bytes) -> bool:
     return bool(_START_OF_DOCUMENT_RE.search(body, 0, 65536)) and not (
         _END_OF_DOCUMENT_RE.search(body, max(0, len(body) - 65536))
     )
-
-
-_LINE_BLOCKS = frozenset(("p", "div", "li", "tr", "td", "center", "section", "span", "font", "h5"))
-
-
-def drop_lines(fragment: str, lines: Collection[str]) -> str:
-    """The body HTML without the elements whose text is one of these lines (tool and
-    template lines inside the body's containers), each removed with its own markup."""
-    if not fragment or not lines or not any(line in fragment for line in lines):
-        return fragment
-    root = etree.fromstring(f"<div>{fragment}</div>", etree.HTMLParser(**PARSER_OPTIONS))
-    container = root.find(".//div")
-    if container is None:
-        return fragment
-    for element in list(container.iter(*_LINE_BLOCKS)):
-        if element is container or element.getparent() is None:
-            continue
-        if text_of(element) in lines and element.find(".//img") is None:
-            _remove_keeping_tail(element)
-    for element in container.iter():  # lines between <br>s: text of no element of their own
-        if element.text and clean_text(element.text) in lines:
-            element.text = None
-        if element is not container and element.tail and clean_text(element.tail) in lines:
-            element.tail = None
-    whole = etree.tostring(container, encoding="unicode", method="html")
-    return whole[whole.index(">") + 1 : whole.rindex("</")].strip()
-
-
-def _remove_keeping_tail(element: etree._Element) -> None:
-    parent = element.getparent()
-    if element.tail:
-        previous = element.getprevious()
-        if previous is not None:
-            previous.tail = (previous.tail or "") + element.tail
-        else:
-            parent.text = (parent.text or "") + element.tail
-    parent.remove(element)
 
 
 def sanitize_html(fragment: str) -> str:
@@ -337,23 +306,47 @@ def find_breadcrumb(lines: list[Line]) -> Breadcrumb:
     开发区新闻, on its line or the next; else the first line that begins 首页 > 开发区新闻.
     Steps are split on the separators (>, >>, », /, →, 》, spaced dashes); steps that are
     elements of their own, whose separators a stylesheet draws, are the line's pieces;
-    steps that are blocks of their own (<li>) are the short lines that follow.
+    steps in pieces (each in its <li> with the separator at the start of the next, rows of
+    a nested table) are the short lines that follow while a separator joins them; steps
+    that are blocks of their own with no separator are the short lines that follow.
     """
     unlabelled: tuple[int, str] | None = None
     for index, line in enumerate(lines):
         text = line.text
+        following = lines[index + 1].text if index + 1 < len(lines) else ""
         label = _CRUMB_LABEL_RE.search(text)
         if label:
             rest = text[label.end() :]
-            following = lines[index + 1].text if index + 1 < len(lines) else ""
-            if _FIRST_STEP_RE.match(rest) or (not rest.strip() and following in _STEPS_START):
+            if _FIRST_STEP_RE.match(rest) or (not rest.strip() and _FIRST_STEP_RE.match(following)):
                 return _crumb_steps(lines, index, rest)
-        if unlabelled is None and _HOME_THEN_SECTION_RE.match(text):
+        if unlabelled is None and (
+            _HOME_THEN_SECTION_RE.match(text)
+            or (len(text) <= _MAX_STEP and _HOME_THEN_SECTION_RE.match(f"{text} {following}"))
+        ):
             unlabelled = (index, text)
     return _crumb_steps(lines, *unlabelled) if unlabelled else _NO_BREADCRUMB
 
 
+_MAX_STEP = 30  # characters of a line holding breadcrumb steps that continue the one before
+_LEADING_SEPARATOR_RE = re.compile(rf"^\s*(?:{_SEPARATORS}|[-–—]\s)")
+_TRAILING_SEPARATOR_RE = re.compile(rf"(?:{_SEPARATORS}|\s[-–—])\s*$")
+
+
 def _crumb_steps(lines: list[Line], index: int, text: str) -> Breadcrumb:
+    first_index = index
+    # Steps in pieces: the short lines that follow, while a separator ends the text so far
+    # or begins the next line (or the label stood alone and the next line is 首页 …).
+    while index + 1 < len(lines) and index - first_index < 5 and not _has_city_and_category(text):
+        following = lines[index + 1].text
+        joined = (
+            _LEADING_SEPARATOR_RE.match(following)
+            or _TRAILING_SEPARATOR_RE.search(text)
+            or (not text.strip() and _FIRST_STEP_RE.match(following))
+        )
+        if len(following) > _MAX_STEP or not joined:
+            break
+        text = f"{text} {following}".strip()
+        index += 1
     steps = [step for step in (s.strip() for s in _SPLIT_RE.split(text)) if step]
     if len(steps) < 2 and len(lines[index].pieces) > 2:  # separators drawn by a stylesheet
         pieces = [clean_text(piece) for piece, _ in lines[index].pieces]
@@ -361,16 +354,23 @@ def _crumb_steps(lines: list[Line], index: int, text: str) -> Breadcrumb:
         start = next((i for i, piece in enumerate(pieces) if piece in _STEPS_START), None)
         if start is not None:
             steps = pieces[start:]
-    last = index
-    if not steps:  # steps are blocks of their own: 首页 (or 开发区新闻), then short ones
+    if len(steps) < 2:  # steps are blocks of their own: 首页 (or 开发区新闻), then short ones
+        steps = [step for step in steps if step in _STEPS_START]
         for following in lines[index + 1 : index + 5]:
             fits = following.text in _STEPS_START if not steps else len(following.text) <= 8
             if not fits:
                 break
             steps.append(following.text)
             text += " > " + following.text
-            last += 1
-    return Breadcrumb(last, steps, text)
+            index += 1
+    return Breadcrumb(index, steps, text)
+
+
+def _has_city_and_category(text: str) -> bool:
+    """The breadcrumb read so far goes down to a category: the lines after it are not its
+    steps (a title after a trailing separator)."""
+    steps = [step for step in (s.strip() for s in _SPLIT_RE.split(text)) if step]
+    return site.SECTION_NAME in steps and len(steps) - steps.index(site.SECTION_NAME) > 2
 
 
 def _city_and_category(crumbs: list[str]) -> tuple[str, str]:
@@ -409,30 +409,75 @@ def _read_metadata(lines: list[Line], start: int) -> tuple[int, int, dict[str, s
     the metadata's first line too.
     """
     first = start
-    while first > max(start - 2, 0) and _starts_with_label(lines[first - 1].text):
-        first -= 1
+    # The label lines before it; a line of another label (作者：) among them is passed.
+    for index in range(start - 1, max(start - 4, -1), -1):
+        text = lines[index].text
+        if _starts_with_label(text):
+            first = index
+        elif not _OTHER_LABEL_LINE_RE.match(text):
+            break
     end = start + 1
     while end < min(len(lines), start + 8) and (
         _starts_with_label(lines[end].text) or _is_label_only(lines[end - 1].text)
     ):
         end += 1
     fields: dict[str, str] = {}
+    _read_labels(lines[first:end], fields)
+    return first, end, fields
+
+
+def _read_labels(lines: list[Line], fields: dict[str, str]) -> None:
+    """Read the values of the labels on these lines into fields (the first value read of
+    a label is kept)."""
     pending = None  # a label alone on the previous line
-    for line in lines[first:end]:
-        matches = _labels(line.text)
+    for line in lines:
+        text = _text_without_controls(line)
+        matches = _labels(text)
         if pending and (not matches or matches[0].start() > 0):
-            value = line.text[: matches[0].start() if matches else None]
+            value = text[: matches[0].start() if matches else None]
             fields.setdefault(pending, value.strip(_VALUE_TRIM))
-        pending = _label_of(matches[0]) if _is_label_only(line.text) else None
+        pending = _label_of(matches[0]) if _is_label_only(text) else None
         for match, following in pairwise([*matches, None]):
             if pending:
                 break
-            value = line.text[match.end() : following.start() if following else None]
-            other = _OTHER_LABEL_RE.search(" " + value)
+            value = text[match.end() : following.start() if following else None]
+            other = _OTHER_LABEL_RE.search(" " + value) or _GLUED_LABEL_RE.search(" " + value)
             if other:
                 value = value[: max(0, other.start() - 1)]
             fields.setdefault(_label_of(match), value.strip(_VALUE_TRIM))
-    return first, end, fields
+
+
+_MAX_LABELS_AFTER = 3  # label lines after an article's text (来源：… below the body)
+
+
+def _labels_after_text(lines: list[Line], region: BodyLines, fields: dict[str, str]) -> BodyLines:
+    """The region without the label lines that end its text (来源：… after the body, as
+    some templates put it): their values are read into fields (after those read above)."""
+    last = region.last
+    while (
+        last >= region.first
+        and region.last - last < _MAX_LABELS_AFTER
+        and _starts_with_label(lines[last].text)
+        and len(lines[last].text) <= _MAX_TITLE
+    ):
+        last -= 1
+    if last == region.last:
+        return region
+    _read_labels(lines[last + 1 : region.last + 1], fields)
+    while last >= region.first and not region.kept[last - region.first]:
+        last -= 1  # (tool lines before them)
+    return replace(region, last=last, kept=region.kept[: last - region.first + 1])
+
+
+def _text_without_controls(line: Line) -> str:
+    """A line's text without what its links that do something say (a 参与互动 button
+    glued to a value)."""
+    kinds = [link_kind(owner) for _, owner in line.pieces]
+    if CONTROL not in kinds:
+        return line.text
+    return clean_text(
+        "".join(text for (text, _), kind in zip(line.pieces, kinds, strict=True) if kind != CONTROL)
+    )
 
 
 def _starts_with_label(text: str) -> bool:
@@ -445,44 +490,103 @@ def _is_label_only(text: str) -> bool:
     return bool(match) and match.end() == len(text)
 
 
-def _label_then_link(line: Line) -> bool:
-    """A line that begins with a 上一篇 label in an element of its own (<span>上一篇</span>
-    <a>…): its text runs on into the link's, without a separator."""
-    first = next((text.strip() for text, _ in line.pieces if text.strip()), "")
-    return first.rstrip(":：") in site.PREV_LABELS + site.NEXT_LABELS
-
-
-def _find_end(lines: list[Line], start: int) -> int:
-    """Index of the first line after the body: 上一条/下一条, else the footer."""
-    for index in range(start, len(lines)):
-        if _END_RE.match(lines[index].text) or _label_then_link(lines[index]):
-            return index
-    for index in range(start, len(lines)):
-        if any(marker in lines[index].text for marker in site.FOOTER_MARKERS):
-            return index
-    return len(lines)
-
-
 def _find_title(
     lines: list[Line], crumb_index: int, meta_first: int, meta_start: int, html_title: str
-) -> str:
-    """The title: of the lines between the breadcrumb and the metadata (at most five),
-    the one that matches <title> best, the nearest the metadata among equals. Column
-    headings (开发区新闻, 新闻中心) and tool lines are never the title."""
+) -> tuple[int, str]:
+    """The title and its line's index: of the lines between the breadcrumb and the
+    metadata (at most five), the one that matches <title> best, the nearest the metadata
+    among equals. Column headings (开发区新闻, 新闻中心) and tool lines are never the title.
+    Without such a line: the text before the labels on the metadata line, else <title>."""
     meta_text = lines[meta_start].text
     first_label = _labels(meta_text)[0]
     before_label = meta_text[: first_label.start()].strip()
     candidates = [
-        line.text
-        for line in lines[max(crumb_index + 1, meta_first - 5) : meta_first]
-        if not is_tool_line(line.text) and line.text not in site.COLUMN_NAMES
+        (index, lines[index].text)
+        for index in range(max(crumb_index + 1, meta_first - 5), meta_first)
+        if _may_be_title(lines[index])
     ]
+    best = max(
+        reversed(candidates),
+        key=lambda candidate: _title_match(candidate[1], html_title),
+        default=None,
+    )
+    # The text before the labels on their line (a title, or the site's name): when no
+    # line before matches <title> as well.
     if before_label and meta_first == meta_start:
-        candidates.append(before_label)
+        if best is None or _title_match(before_label, html_title) > _title_match(
+            best[1], html_title
+        ):
+            best = (meta_start, before_label)
+    return best or (meta_first - 1, html_title)
+
+
+def _may_be_title(line: Line) -> bool:
+    return (
+        line.text not in site.COLUMN_NAMES
+        and not _OTHER_LABEL_LINE_RE.match(line.text)
+        and line_kind(line) in (TEXT, LINK)
+    )
+
+
+_MAX_TITLE = 100  # characters
+# A body above the labels must have this much more text than one below them.
+_MIN_TEXT_ABOVE = 40
+
+
+def _title_below_crumb(
+    lines: list[Line], crumb_index: int, meta_first: int, html_title: str
+) -> tuple[int, str] | None:
+    """When the labels come after the text: the title, the first of the few lines after
+    the breadcrumb that matches <title> best (a heading, not a paragraph)."""
+    candidates = []
+    for index in range(crumb_index + 1, meta_first):
+        line = lines[index]
+        if len(candidates) == 3 or (candidates and line_kind(line) == TEXT and _is_sentence(line)):
+            break
+        if _may_be_title(line) and len(line.text) <= _MAX_TITLE and not _is_sentence(line):
+            candidates.append((index, line.text))
     if not candidates:
-        return html_title
-    best = max(reversed(candidates), key=lambda candidate: _title_match(candidate, html_title))
-    return best
+        return None
+    return max(candidates, key=lambda candidate: _title_match(candidate[1], html_title))
+
+
+def _is_sentence(line: Line) -> bool:
+    return line.text.endswith(("。", "！", "？", "；", "”"))
+
+
+def layout_of(line: Line) -> str:
+    """Where a template puts a line (its metadata): the path of tags to its element, each
+    with its place among its like siblings (html/body/div[2]/div[1]/p[1]). Pages of one
+    template share it; class names are not used."""
+    element = line.pieces[0][1]
+    steps = []
+    for node in (element, *element.iterancestors()):
+        parent = node.getparent()
+        if parent is None:
+            steps.append(str(node.tag))
+            break
+        position = sum(1 for sibling in node.itersiblings(node.tag, preceding=True)) + 1
+        steps.append(f"{node.tag}[{position}]")
+    return "/".join(reversed(steps))
+
+
+def _without_template_lines(
+    lines: list[Line], region: BodyLines, known: Collection[str]
+) -> list[bool]:
+    """region.kept, less the known template lines of the page's layout among the first and
+    last EDGE_LINES text lines (where the learner saw them; never in the middle of the
+    text); unless nothing would be left of the text."""
+    if not known or region.empty:
+        return region.kept
+    kept = list(region.kept)
+    texts = [i for i, keep in enumerate(kept) if keep]
+    edges = texts[:EDGE_LINES] + texts[-EDGE_LINES:]
+    dropped = [i for i in edges if lines[region.first + i].text in known]
+    if len(set(dropped)) == len(texts):
+        return kept  # all of it: then they are its own text (a one-line notice)
+    for i in dropped:
+        kept[i] = False
+    return kept
 
 
 def _title_match(candidate: str, html_title: str) -> int:
@@ -502,7 +606,7 @@ def _title_match(candidate: str, html_title: str) -> int:
 def _prev_next(lines: list[Line]) -> tuple[int | None, int | None]:
     """Article ids linked as 上一条 and 下一条 (only in the lines after the body)."""
     found: dict[str, int] = {}
-    for line in lines[:6]:
+    for line in lines:
         label = None
         for text, owner in line.pieces:
             marker = _PREV_NEXT_RE.findall(text)
@@ -529,94 +633,3 @@ def _enclosing_link(element: etree._Element) -> etree._Element | None:
             return candidate
         candidate = candidate.getparent()
     return None
-
-
-def _body_elements(
-    lines: list[Line], meta_end: int, end: int, is_text: list[bool]
-) -> list[etree._Element]:
-    """The elements that hold the body: the siblings between the metadata and the end.
-
-    Found as the children of the lowest common ancestor of the metadata and the end
-    marker that lie strictly between the two (the body may have no text at all: a photo
-    article). Empty when the body shares an element with them; the body HTML is then
-    rebuilt from the body text.
-    """
-    meta_el = lines[meta_end - 1].pieces[0][1]
-    if end < len(lines):
-        end_el, include_end = lines[end].pieces[0][1], False
-    elif end > meta_end:  # no end marker: up to the branch of the last line
-        end_el, include_end = lines[end - 1].pieces[-1][1], True
-    else:
-        return []
-    meta_path = [meta_el, *meta_el.iterancestors()]
-    end_path = [end_el, *end_el.iterancestors()]
-    meta_set = set(meta_path)
-    common = next((el for el in end_path if el in meta_set), None)
-    if common is None or common is meta_el or common is end_el:
-        return []
-    children = list(common)
-    first = children.index(meta_path[meta_path.index(common) - 1]) + 1
-    last = children.index(end_path[end_path.index(common) - 1]) + (1 if include_end else 0)
-    between = children[first:last]
-    if between and not all(is_text):
-        holds_text = _elements_with_text(lines[meta_end:end], is_text)
-        between = [
-            el
-            for el in between
-            if el in holds_text or not _has_text(el) or el.find(".//img") is not None
-        ]
-    while len(between) == 1 and len(between[0]) == 1 and not (between[0].text or "").strip():
-        between = [between[0][0]]  # descend through wrappers such as <tr><td>
-    return between
-
-
-def _elements_with_text(lines: list[Line], is_text: list[bool]) -> set:
-    """Every element (and its ancestors) that holds a piece of a line of article text."""
-    found: set = set()
-    for line, text in zip(lines, is_text, strict=True):
-        if not text:
-            continue
-        for _, owner in line.pieces:
-            for element in (owner, *owner.iterancestors()):
-                if element in found:
-                    break
-                found.add(element)
-    return found
-
-
-def _has_text(element: etree._Element) -> bool:
-    return bool("".join(element.itertext()).strip())
-
-
-# Containers kept whole: their children (rows, items) mean nothing outside them.
-_WHOLE_TAGS = frozenset(("table", "tbody", "thead", "tfoot", "tr", "ul", "ol", "dl"))
-
-
-def _body_html(containers: list[etree._Element], body_lines: list[str]) -> str:
-    if not containers:
-        return "".join(f"<p>{html.escape(line)}</p>\n" for line in body_lines)
-    if len(containers) == 1 and len(containers[0]) == 0:
-        return html.escape(containers[0].text or "").strip()
-    if len(containers) == 1 and containers[0].tag not in _WHOLE_TAGS:
-        # Its inner HTML: serialized whole (one call), tags cut off.
-        whole = etree.tostring(containers[0], encoding="unicode", method="html", with_tail=False)
-        # The start tag ends at the first ">" (the serializer escapes it in attributes).
-        return whole[whole.index(">") + 1 : whole.rindex("</")].strip()
-    return "".join(
-        etree.tostring(el, encoding="unicode", method="html", with_tail=True) for el in containers
-    ).strip()
-
-
-def _images(containers: list[etree._Element], url: str) -> list[str]:
-    """The absolute http(s) URLs of the images shown, in order, once each, without
-    fragments (a fragment names no other image)."""
-    images: dict[str, None] = {}  # ordered, and a look-up that stays fast on hostile pages
-    for container in containers:
-        for img in container.iter("img"):
-            src = (img.get("src") or img.get("data-src") or img.get("data-original") or "").strip()
-            if not src or src.lower().startswith(("data:", "javascript:")):
-                continue
-            absolute = urldefrag(urljoin(url, src))[0]
-            if urlsplit(absolute).scheme in ("http", "https"):
-                images.setdefault(absolute)
-    return list(images)

@@ -34,6 +34,13 @@ _HORIZONTAL_SPACE = " \t\r\f\v"
 _CJK_CHAR_RE = re.compile(f"[{_CJK}]")
 _INVISIBLE = str.maketrans({"\u200b": " ", "\ufeff": " ", "\u180e": " "})
 _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
+# </body> and </html>: a browser reads on after them (an included header that is a whole
+# document, a stray end tag mid-page); libxml2 drops everything that follows. They close
+# nothing a reader sees, so they are taken out before parsing.
+_DOCUMENT_END_TAG_RE = re.compile(r"</(?:body|html)\s*>", re.I)
+# What a browser does not show: style="display:none" or "visibility:hidden", the hidden
+# attribute, hidden form fields (a list of links hidden by a stylesheet is not caught).
+_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 # A run of a few hundred tags with nothing between them (never seen on a real page).
 _DEEP_NESTING_RE = re.compile(r"(?:<[a-zA-Z][a-zA-Z0-9]*\b[^<>]*>\s*){256,}")
 
@@ -132,8 +139,11 @@ def parse_document(
     if root is None:
         raise NotAnArticle("no HTML document in the response")
     etree.strip_elements(root, *_SKIPPED_TAGS, with_tail=False)
-    title = root.find(".//title")
+    title = root.find(".//title")  # the first, as a browser's title bar shows
     html_title = text_of(title) if title is not None else ""
+    # A <title> anywhere (a second document's, inside the body) is not shown.
+    etree.strip_elements(root, "title", with_tail=False)
+    _strip_hidden(root)
     for head in root.findall("head"):
         root.remove(head)  # its text is not on the page a reader sees
     return Document(
@@ -154,6 +164,7 @@ def _parse_html(text: str) -> etree._Element | None:
     element (to pick its class), a third of the time of reading a page.
     """
     text = _XML_DECLARATION_RE.sub("", text, count=1)  # lxml refuses it in a str
+    text = _DOCUMENT_END_TAG_RE.sub("", text)
     parser = etree.HTMLParser(**PARSER_OPTIONS)
     root = etree.fromstring(text, parser=parser)
     if root is None:  # only white space or comments
@@ -164,6 +175,29 @@ def _parse_html(text: str) -> etree._Element | None:
         text = _DEEP_NESTING_RE.sub(lambda run: run[0][run[0].rstrip().rfind("<") :], text)
         root = etree.fromstring(text, parser=etree.HTMLParser(**PARSER_OPTIONS))
     return root
+
+
+def _strip_hidden(root: etree._Element) -> None:
+    """Remove the elements a browser does not show (their tails are shown: kept)."""
+    for element in root.xpath("//*[@hidden or @style or (self::input and @type)]"):
+        if (
+            element.get("hidden") is not None
+            or (element.tag == "input" and element.get("type", "").lower() == "hidden")
+            or _HIDDEN_STYLE_RE.search(element.get("style") or "")
+        ) and element.getparent() is not None:
+            remove_keeping_tail(element)
+
+
+def remove_keeping_tail(element: etree._Element) -> None:
+    """Take an element out of its parent; the text that followed it stays."""
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
 
 
 def _render_lines(root: etree._Element) -> list[Line]:

@@ -31,7 +31,7 @@ from investcrawl.archive import (
     open_archive,
     utc_now,
 )
-from investcrawl.boilerplate import MIN_ARTICLES, TemplateLines
+from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
 from investcrawl.images import ImageCapture, is_image_request
 from investcrawl.middlewares import asked_url, may_be_cut
@@ -168,7 +168,8 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         if self._template_lines is None:
             self._template_lines = TemplateLines(
                 self.open_state().template_lines(),
-                min_articles=self.settings.getint("TEMPLATE_LINE_MIN_ARTICLES", MIN_ARTICLES),
+                min_pages=self.settings.getint("TEMPLATE_LINE_MIN_PAGES"),
+                share=self.settings.getfloat("TEMPLATE_LINE_SHARE"),
             )
         return self._template_lines
 
@@ -231,6 +232,15 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
             return
         if extraction.date_fallback:
             self.crawler.stats.inc_value("investcrawl/date_fallback")
+        if extraction.doubt:
+            self.crawler.stats.inc_value("investcrawl/reading/doubtful")
+            logger.warning("doubtful reading of %s: %s", response.url, extraction.doubt)
+            self.crawler.signals.send_catch_log(
+                investcrawl_signals.reading_doubted,
+                url=url,
+                doubt=extraction.doubt,
+                source=request.meta.get("source") if request is not None else None,
+            )
         article = extraction.article
         if capture is not None:
             article.warc_file, article.warc_offset = capture.file, capture.offset

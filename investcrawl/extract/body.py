@@ -1,0 +1,431 @@
+"""The article's body: where its text begins and ends, and which of its lines are text.
+
+Real templates put anything between an article and the footer: menus, sidebars, lists of
+links to other articles (相关阅读, 热点排行 …), pagers, promos, disclaimers, editor lines,
+share widgets, QR-code prompts; many have no 上一条/下一条 to mark the end. The end is found
+by what the lines are, as a reader tells (GNE's and jusText's idea): a line made mostly of
+links to other pages is navigation, not text, and a run of them ends the article; a line
+of controls (javascript: links, buttons, words site.py names, glued or not) is a tool;
+a heading that opens a list of other pages (site.NAV_HEADINGS) or a disclaimer ends it;
+上一条/下一条 and the footer end it. Lines around the text that are not text are left
+out; inside the text, only tool lines are (a link inside an article, an attachment, stays).
+
+Nothing here deletes a line because a list lacks it: a line is dropped only for what it is
+on this page (a link, a control, a tool word); lines that recur on other pages are the
+template learner's, with its own evidence (boilerplate.py).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from lxml import etree
+
+from investcrawl import site
+from investcrawl.extract.page import (
+    PARSER_OPTIONS,
+    Line,
+    clean_text,
+    remove_keeping_tail,
+    text_of,
+)
+
+# 上一条:, 上一篇 <a>, 上一条>>, 上一条新闻： ... but not a sentence: 上一条消息称.
+_END_RE = re.compile(
+    r"^[\s【\[]*(?:" + "|".join(site.PREV_LABELS + site.NEXT_LABELS) + r")(?:新闻|文章|信息)?"
+    r"(?![\u3400-\u9fff])"  # not followed by more Han characters: a sentence
+)
+_MAX_TOOL_LINE = 120  # characters: a share bar naming ten services is half of that
+# What a tool line begins with: a bracket or one of its words.
+_TOOL_WORDS_LONGEST_FIRST = sorted(
+    {*site.TOOL_WORDS, *site.TOOL_LABELS, *site.TOOL_PREFIXES}, key=len, reverse=True
+)
+_TOOL_START_RE = re.compile(
+    r"[\s【\[(（]*(?:" + "|".join(map(re.escape, _TOOL_WORDS_LONGEST_FIRST)) + ")"
+)
+_TOKEN_SPLIT_RE = re.compile(r"[\s【】\[\]()（）|丨/]+")
+# Between glued tool words: brackets, separators, colons.
+_GLUE_RE = re.compile(r"[\s【】\[\]()（）|丨/:：·•、,，]+")
+_GLUED_WORDS = frozenset({*site.TOOL_WORDS, *site.TOOL_LABELS})
+_LONGEST_GLUED_WORD = max(map(len, _GLUED_WORDS))
+_MAX_GLUED_LINE = 40
+# A pager of the page's own parts or of a list: 【1】【2】【3】, 首页 | 上一页 1 下一页 | 尾页.
+_PAGER_WORDS = "|".join(map(re.escape, (*site.PAGER_TEXTS, site.HOME_CRUMB)))
+_PAGER_RE = re.compile(
+    rf"^(?:[\s【】\[\]<>«»‹›.…|丨]*(?:\d{{1,3}}|{_PAGER_WORDS}))+[\s【】\[\]<>«»‹›.…|丨]*$"
+)
+_EDITOR_RE = re.compile(
+    r"^[\s【\[(（]*(?:" + "|".join(map(re.escape, site.EDITOR_LABELS)) + r")\s*[:：]"
+)
+_KEYWORDS_RE = re.compile(
+    r"^[\s【\[(（]*(?:" + "|".join(map(re.escape, site.KEYWORD_LABELS)) + r")\s*[】\])）]?\s*[:：]"
+)
+# A line that is only a date, or a date and time: a list's, not a sentence.
+_DATE_LINE_RE = re.compile(
+    r"^[\s(（\[]*\d{2,4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
+    r"(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?[\s)）\]]*$"
+)
+_MAX_LIST_HEADING = 20  # characters of a line ending in a colon that opens a list
+_NAV_HEADING_RE = re.compile(
+    r"^[\s【\[■▌▍|·•>]*(?:" + "|".join(map(re.escape, site.NAV_HEADINGS)) + r")"
+)
+_DISCLAIMER_RE = re.compile(
+    r"^[\s【\[(（]*(?:"
+    + "|".join(map(re.escape, site.DISCLAIMER_LABELS))
+    + r")\s*[】\])）]?\s*[:：]"
+)
+# What a sentence of article text has that a menu, a control or a title has not.
+_SENTENCE_RE = re.compile(r"[。！？；!?;]")
+_MAX_CONTROL_LINE = 40  # characters: a line of controls or a short nav line
+LINK_SHARE = 0.6  # a line this much link text is a link (navigation), not text
+LINK_RUN = 3  # so many link lines in a row after the text: a list of other pages
+# Links that are the article's own: its pictures, its attachments.
+_OWN_LINK_RE = re.compile(
+    r"\.(?:jpe?g|png|gif|bmp|webp|tiff?|pdf|docx?|xlsx?|pptx?|wps|zip|rar|7z)$", re.I
+)
+_CONTROL_TAGS = frozenset(("button", "select", "option", "label", "input", "textarea"))
+
+
+def is_tool_line(text: str) -> bool:
+    """A line of the page's tools (print, close, font size, share, views, editor, a pager):
+    every token of it is one that site.py names, or its words glued together
+    (打印关闭, 打印字体：放大正常缩小分享)."""
+    if len(text) > _MAX_TOOL_LINE:
+        return False  # a paragraph
+    if _PAGER_RE.match(text):
+        return True
+    if not _TOOL_START_RE.match(text):
+        return False  # a sentence: most lines a page has
+    tokens = [token for token in _TOKEN_SPLIT_RE.split(text) if token]
+    return (
+        bool(tokens)
+        and all(
+            token in site.TOOL_WORDS
+            or site.TOOL_LABEL_RE.match(token)
+            or site.TOOL_PREFIX_RE.match(token)
+            or (token.isdigit() and index > 0)  # a count after its label: "浏览次数： 120"
+            or token.rstrip(":：") in site.TOOL_WORDS
+            for index, token in enumerate(tokens)
+        )
+        or (len(text) <= _MAX_GLUED_LINE and _glued_tool_words(text))
+    )
+
+
+def _glued_tool_words(text: str) -> bool:
+    """The line is tool words written one after another with no space (a browser shows
+    <a>打印</a><a>关闭</a> as 打印关闭), counts after them allowed."""
+    joined = _GLUE_RE.sub("", text)
+    if not joined:
+        return False
+    # reachable[i]: joined[:i] splits into tool words and numbers
+    reachable = [True] + [False] * len(joined)
+    for start in range(len(joined)):
+        if not reachable[start]:
+            continue
+        if joined[start].isdigit() and start > 0:
+            end = start
+            while end < len(joined) and joined[end].isdigit():
+                end += 1
+            reachable[end] = True
+        for end in range(start + 1, min(len(joined), start + _LONGEST_GLUED_WORD) + 1):
+            if joined[start:end] in _GLUED_WORDS:
+                reachable[end] = True
+    return reachable[-1]
+
+
+@dataclass
+class LineLinks:
+    pages: int  # characters in links to other pages
+    controls: int  # characters in links that do something (javascript:, #) or form controls
+    total: int
+
+
+def line_links(line: Line) -> LineLinks:
+    """How much of a line is link text, and of which kind."""
+    pages = controls = total = 0
+    for text, owner in line.pieces:
+        length = len(text.strip())
+        if not length:
+            continue
+        total += length
+        kind = link_kind(owner)
+        if kind == PAGE:
+            pages += length
+        elif kind == CONTROL:
+            controls += length
+    return LineLinks(pages, controls, total)
+
+
+PAGE, CONTROL = "page", "control"
+
+
+def link_kind(element: etree._Element) -> str | None:
+    """'page' when the element is (inside) a link to another page, 'control' when inside
+    a link that does something on this page or a form control, else None."""
+    candidate: etree._Element | None = element
+    for _ in range(5):
+        if candidate is None:
+            return None
+        tag = candidate.tag
+        if tag == "a":
+            href = (candidate.get("href") or "").strip()
+            if not href:
+                return None  # an anchor, not a link
+            lowered = href.lower()
+            if lowered.startswith(("javascript:", "#")) or lowered in ("", "void(0)"):
+                return CONTROL
+            if _OWN_LINK_RE.search(urlsplit(href).path):
+                return None  # the article's picture or attachment
+            return PAGE
+        if tag in _CONTROL_TAGS or candidate.get("onclick"):
+            return CONTROL
+        if tag in ("p", "div", "li", "td", "body"):
+            return None
+        candidate = candidate.getparent()
+    return None
+
+
+# The kinds of a line in the body's region.
+TEXT, LINK, TOOL, DATE, EDITOR, HEADING, END = (
+    "text", "link", "tool", "date", "editor", "heading", "end"
+)  # fmt: skip
+
+
+def line_kind(line: Line) -> str:
+    """What a line between an article's metadata and the footer is: END (上一条, the
+    footer), HEADING (a list of other pages or a disclaimer begins), EDITOR (the editor's
+    line, which closes the text), TOOL (controls, tool words, a pager, keywords), DATE (a
+    date alone: a list's), LINK (mostly links to other pages), else TEXT."""
+    text = line.text
+    if _END_RE.match(text) or _label_then_link(line):
+        return END
+    if any(marker in text for marker in site.FOOTER_MARKERS):
+        return END
+    if len(text) <= _MAX_CONTROL_LINE and _NAV_HEADING_RE.match(text):
+        return HEADING
+    if _DISCLAIMER_RE.match(text):
+        return HEADING
+    if len(text) <= _MAX_CONTROL_LINE and _EDITOR_RE.match(text):
+        return EDITOR
+    if is_tool_line(text) or (len(text) <= _MAX_TOOL_LINE // 2 and _KEYWORDS_RE.match(text)):
+        return TOOL
+    if _DATE_LINE_RE.match(text):
+        return DATE
+    links = line_links(line)
+    if not links.total:
+        return TEXT
+    short = len(text) <= _MAX_CONTROL_LINE and not _SENTENCE_RE.search(text)
+    if short and links.controls * 2 >= links.total:
+        return TOOL
+    if links.pages + links.controls >= LINK_SHARE * links.total:
+        return LINK
+    return TEXT
+
+
+def _label_then_link(line: Line) -> bool:
+    """A line that begins with a 上一篇 label in an element of its own (<span>上一篇</span>
+    <a>…): its text runs on into the link's, without a separator."""
+    first = next((text.strip() for text, _ in line.pieces if text.strip()), "")
+    return first.rstrip(":：") in site.PREV_LABELS + site.NEXT_LABELS
+
+
+# Template lines are looked for at the edges of a body: its first and last lines.
+EDGE_LINES = 3
+
+
+@dataclass
+class BodyLines:
+    """The body read from lines[start:stop]: first and last are the indexes of its first
+    and last text line (first > last: no text); kept[i] says whether lines[first + i] is
+    article text."""
+
+    start: int
+    first: int
+    last: int
+    kept: list[bool]
+    stop: int  # where reading stopped: the index of the line that ended the body
+    text_chars: int  # characters of its text lines (links not counted)
+
+    @property
+    def empty(self) -> bool:
+        return self.first > self.last
+
+
+def read_body(lines: list[Line], start: int, stop: int) -> BodyLines:
+    """Read lines[start:stop] as an article's body: from its first text line to its last,
+    up to what ends it (END; after some text, a HEADING, the EDITOR's line or a run of
+    LINK_RUN links, dates between them not counted). Before the first text line, headings
+    and lists are passed over (a list between the metadata and the text); inside the
+    text, tool lines are left out and links kept; a short line ending in a colon right
+    before what ends the text opens the list that follows (理论新闻精选：), not text."""
+    kinds: list[str] = []
+    end = stop
+    links: list[int] = []  # the indexes in kinds of the link lines since the last text
+    for index in range(start, stop):
+        kind = line_kind(lines[index])
+        text_seen = TEXT in kinds
+        if kind == END or (text_seen and kind in (HEADING, EDITOR)):
+            end = index
+            break
+        kinds.append(kind)
+        if kind == LINK:
+            links.append(len(kinds) - 1)
+        elif kind not in (DATE, TOOL):
+            links = []
+        if text_seen and len(links) >= LINK_RUN:
+            run_start = links[-LINK_RUN]
+            end = start + run_start
+            kinds = kinds[:run_start]
+            break
+    # A list's heading (理论新闻精选：) between the text and what ended it.
+    last_text = max((i for i, kind in enumerate(kinds) if kind == TEXT), default=None)
+    if last_text is not None and end < stop:
+        text = lines[start + last_text].text
+        if text.endswith((":", "：")) and len(text) <= _MAX_LIST_HEADING:
+            kinds[last_text] = HEADING
+    texts = [i for i, kind in enumerate(kinds) if kind == TEXT]
+    if not texts:
+        return BodyLines(start, start, start - 1, [], end, 0)
+    first, last = texts[0], texts[-1]
+    kept = [kind in (TEXT, LINK) for kind in kinds[first : last + 1]]
+    chars = sum(len(lines[start + i].text) for i in texts)
+    return BodyLines(start, start + first, start + last, kept, end, chars)
+
+
+def link_share(lines: list[Line]) -> float:
+    """The share of these lines' text that is in links to other pages."""
+    pages = total = 0
+    for line in lines:
+        links = line_links(line)
+        pages += links.pages
+        total += links.total
+    return pages / total if total else 0.0
+
+
+# --- The body's HTML --------------------------------------------------------------------
+
+
+def body_elements(
+    lines: list[Line], before: int, after: int, is_text: list[bool]
+) -> list[etree._Element]:
+    """The elements that hold the body: the siblings between lines[before] (the line
+    before the body: the metadata, the title, a tool line) and lines[after] (the line
+    after it; len(lines) when the page ends).
+
+    Found as the children of the lowest common ancestor of the two lines' elements that lie
+    strictly between them (the body may have no text at all: a photo article). is_text
+    says which of lines[before + 1:after] are article text: children holding none of them
+    (but images) are left out. Empty when the body shares an element with the lines
+    around it; the body HTML is then rebuilt from the body text.
+    """
+    if before < 0:
+        return []
+    start_el = lines[before].pieces[0][1]
+    if after < len(lines):
+        end_el, include_end = lines[after].pieces[0][1], False
+    elif after - 1 > before:  # nothing after the body: up to the branch of the last line
+        end_el, include_end = lines[after - 1].pieces[-1][1], True
+    else:
+        return []
+    start_path = [start_el, *start_el.iterancestors()]
+    end_path = [end_el, *end_el.iterancestors()]
+    start_set = set(start_path)
+    common = next((el for el in end_path if el in start_set), None)
+    if common is None or common is start_el or common is end_el:
+        return []
+    children = list(common)
+    first = children.index(start_path[start_path.index(common) - 1]) + 1
+    last = children.index(end_path[end_path.index(common) - 1]) + (1 if include_end else 0)
+    between = children[first:last]
+    if between and not all(is_text):
+        holds_text = _elements_with_text(lines[before + 1 : after], is_text)
+        between = [
+            el
+            for el in between
+            if el in holds_text or not _has_text(el) or el.find(".//img") is not None
+        ]
+    while len(between) == 1 and len(between[0]) == 1 and not (between[0].text or "").strip():
+        between = [between[0][0]]  # descend through wrappers such as <tr><td>
+    return between
+
+
+def _elements_with_text(lines: list[Line], is_text: list[bool]) -> set:
+    """Every element (and its ancestors) that holds a piece of a line of article text."""
+    found: set = set()
+    for line, text in zip(lines, is_text, strict=True):
+        if not text:
+            continue
+        for _, owner in line.pieces:
+            for element in (owner, *owner.iterancestors()):
+                if element in found:
+                    break
+                found.add(element)
+    return found
+
+
+def _has_text(element: etree._Element) -> bool:
+    return bool("".join(element.itertext()).strip())
+
+
+# Containers kept whole: their children (rows, items) mean nothing outside them.
+_WHOLE_TAGS = frozenset(("table", "tbody", "thead", "tfoot", "tr", "ul", "ol", "dl"))
+
+
+def body_html(containers: list[etree._Element], body_lines: list[str]) -> str:
+    if not containers:
+        return "".join(f"<p>{html.escape(line)}</p>\n" for line in body_lines)
+    if len(containers) == 1 and len(containers[0]) == 0:
+        return html.escape(containers[0].text or "").strip()
+    if len(containers) == 1 and containers[0].tag not in _WHOLE_TAGS:
+        # Its inner HTML: serialized whole (one call), tags cut off.
+        whole = etree.tostring(containers[0], encoding="unicode", method="html", with_tail=False)
+        # The start tag ends at the first ">" (the serializer escapes it in attributes).
+        return whole[whole.index(">") + 1 : whole.rindex("</")].strip()
+    return "".join(
+        etree.tostring(el, encoding="unicode", method="html", with_tail=True) for el in containers
+    ).strip()
+
+
+def images(containers: list[etree._Element], url: str) -> list[str]:
+    """The absolute http(s) URLs of the images shown, in order, once each, without
+    fragments (a fragment names no other image)."""
+    found: dict[str, None] = {}  # ordered, and a look-up that stays fast on hostile pages
+    for container in containers:
+        for img in container.iter("img"):
+            src = (img.get("src") or img.get("data-src") or img.get("data-original") or "").strip()
+            if not src or src.lower().startswith(("data:", "javascript:")):
+                continue
+            absolute = urldefrag(urljoin(url, src))[0]
+            if urlsplit(absolute).scheme in ("http", "https"):
+                found.setdefault(absolute)
+    return list(found)
+
+
+_LINE_BLOCKS = frozenset(("p", "div", "li", "tr", "td", "center", "section", "span", "font", "h5"))
+
+
+def drop_lines(fragment: str, lines: Collection[str]) -> str:
+    """The body HTML without the elements whose text is one of these lines (tool and
+    template lines inside the body's containers), each removed with its own markup."""
+    if not fragment or not lines or not any(line in fragment for line in lines):
+        return fragment
+    root = etree.fromstring(f"<div>{fragment}</div>", etree.HTMLParser(**PARSER_OPTIONS))
+    container = root.find(".//div")
+    if container is None:
+        return fragment
+    for element in list(container.iter(*_LINE_BLOCKS)):
+        if element is container or element.getparent() is None:
+            continue
+        if text_of(element) in lines and element.find(".//img") is None:
+            remove_keeping_tail(element)
+    for element in container.iter():  # lines between <br>s: text of no element of their own
+        if element.text and clean_text(element.text) in lines:
+            element.text = None
+        if element is not container and element.tail and clean_text(element.tail) in lines:
+            element.tail = None
+    whole = etree.tostring(container, encoding="unicode", method="html")
+    return whole[whole.index(">") + 1 : whole.rindex("</")].strip()
