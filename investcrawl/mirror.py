@@ -208,8 +208,9 @@ class MirrorSite:
                 "category": a["category"],
                 "body": "\n".join(paragraphs_of(a)),
                 "images": [base_url + src for src in a.get("images", [])],
-                "prev_id": a["prev_id"],
-                "next_id": a["next_id"],
+                # (template e shows no 上一条/下一条)
+                "prev_id": a["prev_id"] if template != "e" else None,
+                "next_id": a["next_id"] if template != "e" else None,
                 "encoding": "gb18030" if encoding.startswith("gbk") else "utf-8",
             }
         return rows
@@ -308,7 +309,7 @@ def synthetic_spec(
             {
                 "id": city_id,
                 "name": f"城市{index}",
-                "template": "abcd"[index % 4],  # every family the crawler reads
+                "template": "abcde"[index % 5],  # every family the crawler reads
                 "zones": city_zones,
                 "page_size": 20,
             }
@@ -506,6 +507,50 @@ def _article_z(mirror, a, city, zone) -> str:
 """
 
 
+def _article_e(mirror, a, city, zone) -> str:
+    """A government portal's redesign: its header is a whole document of its own (a stray
+    </html> before the article), the page's <title> is the column's, the breadcrumb's
+    steps each in an <li>, font buttons, the date and source below the text, then share and
+    QR prompts, a 相关阅读 list of other articles (and a hidden one), a disclaimer, a
+    footer joined by 丨; no 上一条/下一条."""
+    meta = [f"发布时间：{E(a['date'])}"]
+    if a["source"] is not None:
+        meta.append(f"来源：{E(a['source'])}")
+    if a.get("zone_label", True):
+        meta.append(f"发布开发区：{E(zone['name'])}")
+    paragraphs = [f"<p>{E(p)}</p>" for p in paragraphs_of(a)]
+    if a.get("raw_html"):
+        paragraphs.insert(1, a["raw_html"])
+    paragraphs += [f'<p><img src="{E(src)}"></p>' for src in a.get("images", [])]
+    others = [i for i in range(a["id"] - 3, a["id"] + 4) if i != a["id"] and i in mirror.articles]
+    related = "".join(
+        f'<li><a href="{site.ARTICLE_PATH.format(id=i)}">{E(mirror.articles[i]["title"])}</a>'
+        f"<span>{E(mirror.articles[i]['date'])}</span></li>"
+        for i in others
+    )
+    return f"""<!DOCTYPE html>
+<html><head><!--charset--><title>开发区新闻</title></head>
+<body>
+<html><head><title>头部</title></head><body><div class="head">{SLOGAN}<a href="/">首页</a>丨<a href="{mirror.index_path}">开发区新闻</a></div></body></html>
+<div class="crumb"><ul><li>当前位置：</li><li><a href="/">首页</a></li><li>&gt; <a href="{mirror.index_path}">开发区新闻</a></li><li>&gt; <a href="{mirror.listing_path("city", city["id"])}">{E(city["name"])}</a></li><li>&gt; {E(a["category"])}</li></ul></div>
+<div class="article"><h1>{E(a["title"])}</h1>
+<div class="font">字号：<a href="javascript:;">A+</a> <a href="javascript:;">A</a> <a href="javascript:;">A-</a></div>
+<div class="TRS_Editor">
+{chr(10).join(paragraphs)}
+</div>
+<div class="attr">{"　".join(meta)}</div>
+<div class="share"><span>分享到：</span><a href="javascript:;">微信</a><a href="javascript:;">微博</a></div>
+<div class="qr">扫一扫在手机打开当前页</div>
+<div class="related"><h3>相关阅读</h3><ul>{related}</ul></div>
+<div class="more" style="display:none"><ul>{related}</ul></div>
+<div class="statement">声明：本网站转载的文章仅代表作者观点，与本网站立场无关。</div>
+</div>
+<div class="foot"><a href="/">网站首页</a>丨<a href="/about.html">关于我们</a>丨<a href="/map.html">网站地图</a>
+<p>苏ICP备05012345号 版权所有：投促中国</p></div>
+</body></html>
+"""
+
+
 def _prev_next_title(mirror: MirrorSite, article_id: int | None) -> str:
     linked = mirror.articles.get(article_id) if article_id else None
     return linked["title"] if linked else f"第{article_id}号新闻"
@@ -606,6 +651,7 @@ _ARTICLE_TEMPLATES = {
     "b": _article_b,
     "c": _article_c,
     "d": _article_d,
+    "e": _article_e,
     "z": _article_z,
 }
 
@@ -1147,7 +1193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--template",
         choices=sorted(_ARTICLE_TEMPLATES),
-        help="serve every page in this template (a, b: the first two; c, d: unseen "
+        help="serve every page in this template (a, b: the first two; c, d, e: unseen "
         "families; z: a redesign the crawler cannot read)",
     )
     parser.add_argument(

@@ -157,7 +157,9 @@ def _extract_article(
         above = _title_below_crumb(lines, crumb_index, meta_first, doc.html_title)
         if above is not None:
             above_region = read_body(lines, above[0] + 1, meta_first)
-            if above_region.text_chars > max(2 * region.text_chars, _MIN_TEXT_ABOVE):
+            if above_region.sentence_chars > 2 * region.sentence_chars or (
+                region.empty and above_region.empty and _images_between(lines, above_region, url)
+            ):  # (a photo article's pictures above the labels)
                 title, region = above[1], above_region
     if not title:
         raise _not_read(doc, in_section, f"no title before the {site.LABEL_PUBLISHED} line")
@@ -529,8 +531,6 @@ def _may_be_title(line: Line) -> bool:
 
 
 _MAX_TITLE = 100  # characters
-# A body above the labels must have this much more text than one below them.
-_MIN_TEXT_ABOVE = 40
 
 
 def _title_below_crumb(
@@ -548,6 +548,14 @@ def _title_below_crumb(
     if not candidates:
         return None
     return max(candidates, key=lambda candidate: _title_match(candidate[1], html_title))
+
+
+def _images_between(lines: list[Line], region: BodyLines, url: str) -> list[str]:
+    """The images shown in a region of no text (a photo article's)."""
+    return images(
+        body_elements(lines, region.start - 1, region.stop, [False] * (region.stop - region.start)),
+        url,
+    )
 
 
 def _is_sentence(line: Line) -> bool:

@@ -66,7 +66,8 @@ _KEYWORDS_RE = re.compile(
 )
 # A line that is only a date, or a date and time: a list's, not a sentence.
 _DATE_LINE_RE = re.compile(
-    r"^[\s(（\[]*\d{2,4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
+    r"^[\s(（\[]*(?:\d{2,4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
+    r"|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4})"
     r"(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?[\s)）\]]*$"
 )
 _MAX_LIST_HEADING = 20  # characters of a line ending in a colon that opens a list
@@ -141,7 +142,7 @@ def _glued_tool_words(text: str) -> bool:
 class LineLinks:
     pages: int  # characters in links to other pages
     controls: int  # characters in links that do something (javascript:, #) or form controls
-    total: int
+    total: int  # characters of the line (a date beside a link not counted: a list's)
 
 
 def line_links(line: Line) -> LineLinks:
@@ -149,7 +150,7 @@ def line_links(line: Line) -> LineLinks:
     pages = controls = total = 0
     for text, owner in line.pieces:
         length = len(text.strip())
-        if not length:
+        if not length or _DATE_LINE_RE.match(text):
             continue
         total += length
         kind = link_kind(owner)
@@ -248,7 +249,7 @@ class BodyLines:
     last: int
     kept: list[bool]
     stop: int  # where reading stopped: the index of the line that ended the body
-    text_chars: int  # characters of its text lines (links not counted)
+    sentence_chars: int  # characters of its text lines that hold a sentence
 
     @property
     def empty(self) -> bool:
@@ -292,7 +293,7 @@ def read_body(lines: list[Line], start: int, stop: int) -> BodyLines:
         return BodyLines(start, start, start - 1, [], end, 0)
     first, last = texts[0], texts[-1]
     kept = [kind in (TEXT, LINK) for kind in kinds[first : last + 1]]
-    chars = sum(len(lines[start + i].text) for i in texts)
+    chars = sum(len(text) for i in texts if _SENTENCE_RE.search(text := lines[start + i].text))
     return BodyLines(start, start + first, start + last, kept, end, chars)
 
 
