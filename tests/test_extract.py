@@ -597,3 +597,154 @@ def test_valid_utf8_is_the_page_as_written_and_not_counted_for_garbage():
         decode_html(page, "text/html; charset=gbk")  # declared otherwise: counted
     with pytest.raises(Undecodable):
         decode_html(b"\x00" * 50 + page, "text/html")  # NULs: binary, counted
+
+
+# --- Where the article ends: each rule, on a page of its own ------------------------------
+
+
+PARAGRAPHS = (
+    "<p>图为开航仪式现场。</p><p>大丰港区新开通一条至东南亚的集装箱航线。</p><p>（记者 王晓明）</p>"
+)
+
+
+def page_of(
+    between: str, after: str = "", head: str = "", crumb: str = "", text: str = PARAGRAPHS
+) -> bytes:
+    """An article page: a breadcrumb, a title, the labels, the text (by default three
+    paragraphs, the last a byline), then `after` and a footer; `between` goes before the
+    text."""
+    crumb = crumb or (
+        '<div>当前位置：<a href="/">首页</a> &gt; <a href="/n.html">开发区新闻</a> &gt; 盐城 &gt; 文字新闻</div>'
+    )
+    return f"""<html><head><meta charset="utf-8"><title>大丰港区新开航线-投促中国</title></head><body>
+{head}{crumb}
+<div class="main"><h1>大丰港区新开航线</h1>
+<div>发布时间：2021-11-13 来源：大丰日报 发布开发区：江苏大丰经济开发区</div>{between}
+<div class="text">{text}</div>
+{after}</div>
+<div class="foot">网站首页丨关于我们丨网站地图 版权所有：投促中国</div></body></html>""".encode()
+
+
+TEXT = "图为开航仪式现场。\n大丰港区新开通一条至东南亚的集装箱航线。\n（记者 王晓明）"
+RELATED = "".join(
+    f'<li><a href="/index.php/home/news/detail/id/{i}.html">大丰港区第{i}号新闻标题</a></li>'
+    for i in range(186500, 186506)
+)
+
+
+def read(page: bytes):
+    return extract_article(page, URL, content_type="text/html; charset=utf-8").article
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        pytest.param(f"<ul>{RELATED}</ul>", id="a list of links, no heading"),
+        pytest.param(f"<h3>相关阅读</h3><ul>{RELATED}</ul>", id="a 相关阅读 list"),
+        pytest.param(
+            f'<div style="display: none"><p>隐藏的段落。</p><ul>{RELATED}</ul></div>', id="hidden"
+        ),
+        pytest.param("<p>声明：本网转载的文章仅代表作者观点。</p>", id="a disclaimer"),
+        pytest.param(
+            "<p>(责编：李华)</p><p>关注公众号了解更多开发区动态。</p>", id="an editor line"
+        ),
+        pytest.param(
+            '<p><a href="javascript:;">打印</a><a href="javascript:;">关闭</a></p>',
+            id="glued tools",
+        ),
+        pytest.param(
+            "<p>打印 字体：<a>放大</a><a>正常</a><a>缩小</a> <a>分享</a></p>", id="font words"
+        ),
+        pytest.param("<p>【1】【2】【3】</p>", id="a pager"),
+        pytest.param(f"<p>热门文章：</p><ul>{RELATED}</ul>", id="a list's heading"),
+        pytest.param(
+            "".join(
+                f'<p><a href="/x/{i}.html">链接{i}号新闻</a></p><p>2021-11-0{i}</p>'
+                for i in range(1, 5)
+            ),
+            id="links between dates",
+        ),
+    ],
+)
+def test_what_follows_the_text_is_not_text(after):
+    article = read(page_of("", after))
+    assert article.body == TEXT
+    for junk in (
+        "大丰港区第",
+        "隐藏",
+        "声明",
+        "责编",
+        "公众号",
+        "打印",
+        "放大",
+        "【1】",
+        "热门",
+        "链接",
+    ):
+        assert junk not in article.body_html
+
+
+def test_links_inside_the_text_stay_when_its_sentences_go_on_after_them():
+    # Three links in the article's own element, text after them there: the article's.
+    links = "".join(f'<p><a href="/a/{i}.html">附：第{i}号项目介绍</a></p>' for i in range(3))
+    text = PARAGRAPHS.replace("<p>（记者", f"{links}<p>项目将于年内开工。</p><p>（记者")
+    assert read(page_of("", text=text)).body.split("\n") == [
+        "图为开航仪式现场。",
+        "大丰港区新开通一条至东南亚的集装箱航线。",
+        *(f"附：第{i}号项目介绍" for i in range(3)),
+        "项目将于年内开工。",
+        "（记者 王晓明）",
+    ]
+
+
+def test_a_stray_end_of_document_before_the_article_is_read_past():
+    # An included header that is a whole document: libxml2 alone stops at its </html>.
+    header = "<html><head><title>头部</title></head><body><div>网站头部</div></body></html>"
+    article = read(page_of("", head=header))
+    assert (article.title, article.body, article.city) == ("大丰港区新开航线", TEXT, "盐城")
+
+
+@pytest.mark.parametrize(
+    "crumb",
+    [
+        '<ul><li>当前位置：</li><li><a href="/">首页</a></li><li>&gt; <a>开发区新闻</a></li><li>&gt; <a>盐城</a></li><li>&gt; 文字新闻</li></ul>',
+        '<ul><li><a href="/">首页</a></li><li>&gt; 开发区新闻</li><li>&gt; 盐城</li><li>&gt; 文字新闻</li></ul>',
+        "<table><tr><td>您现在的位置：</td></tr><tr><td><table><tr><td>首页 &gt; 开发区新闻 &gt;</td></tr>"
+        "<tr><td>盐城 &gt; 文字新闻</td></tr></table></td></tr></table>",
+    ],
+    ids=["li steps", "li steps, no label", "nested table"],
+)
+def test_a_breadcrumb_in_pieces_gives_city_and_category(crumb):
+    article = read(page_of("", crumb=crumb))
+    assert (article.city, article.category, article.title) == (
+        "盐城",
+        "文字新闻",
+        "大丰港区新开航线",
+    )
+
+
+def test_labels_below_the_text_and_a_column_title():
+    page = f"""<html><head><meta charset="utf-8"><title>开发区新闻</title></head><body>
+<div>当前位置：首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻</div>
+<h1>大丰港区新开航线</h1><div><a href="javascript:;">A+</a> <a href="javascript:;">A-</a></div>
+<div><p>大丰港区新开通一条至东南亚的集装箱航线。</p><p>（完）</p></div>
+<div>发布时间：2021-11-13 来源：大丰日报</div>
+<div><h3>相关阅读</h3><ul>{RELATED}</ul></div><div>版权所有：投促中国</div></body></html>""".encode()
+    article = read(page)
+    assert (article.title, article.source, article.published_at) == (
+        "大丰港区新开航线",
+        "大丰日报",
+        "2021-11-13",
+    )
+    assert article.body == "大丰港区新开通一条至东南亚的集装箱航线。\n（完）"
+
+
+def test_a_body_of_links_is_read_in_doubt():
+    links = "".join(f'<p><a href="/a/{i}.html">其他新闻第{i}篇</a></p>' for i in range(3))
+    some_links = PARAGRAPHS.replace("<p>（记者", f"{links}<p>（记者")
+    extraction = extract_article(page_of("", text=some_links), URL)
+    assert extraction.doubt is None  # half text
+    assert extraction.article.body.endswith("其他新闻第2篇\n（记者 王晓明）")
+    only_links = f"<p>短讯。</p>{links}<p>完。</p>"
+    extraction = extract_article(page_of("", text=only_links), URL)
+    assert extraction.doubt == "the body read is mostly links to other pages"

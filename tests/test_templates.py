@@ -163,6 +163,30 @@ def test_a_field_that_stops_reading_fails_the_harvest(variant, tmp_path, lacking
         assert "source empty on 4 of 4 articles read (archive: 13%)" in result.stdout
 
 
+def test_bodies_that_read_as_lists_of_links_fail_the_harvest_and_are_kept(variant, tmp_path):
+    # Two new articles of phase 2 (in template a) read, but what is read as their text is
+    # mostly links to other pages (the links inside the text: sentences follow them there):
+    # stored as read, and counted by the reading judge, which fails the run.
+    links = "".join(
+        f'<p><a href="/index.php/home/news/detail/id/{i}.html">开发区其他新闻标题第{i}篇</a></p>'
+        for i in (186500, 186502, 186505)
+    )
+    listy = {"paragraphs": ["短讯。", "完。"], "raw_html": links}
+    served = variant({i: listy for i in (186541, 186542)})
+    archive = tmp_path / "archive.db"
+    assert run_harvest(served.url, archive).returncode == 0
+    served.set_phase(2)
+    result = run_harvest(served.url, archive)
+    assert result.returncode == 76, result.stdout + result.stderr
+    assert (  # (of the four new pages and the canary)
+        "reading failed on 2 of 5 article pages: the body read is mostly links to other pages"
+    ) in result.stdout
+    kept = rows(archive, "SELECT body FROM articles WHERE id IN (186541, 186542)")
+    assert [row["body"].split("\n") for row in kept] == 2 * [
+        ["短讯。", *(f"开发区其他新闻标题第{i}篇" for i in (186500, 186502, 186505)), "完。"]
+    ]
+
+
 def state_of(archive):
     return {row["key"]: row["value"] for row in rows(archive, "SELECT * FROM crawl_state")}
 

@@ -279,6 +279,9 @@ def read_body(lines: list[Line], start: int, stop: int) -> BodyLines:
             links = []
         if text_seen and len(links) >= LINK_RUN:
             run_start = links[-LINK_RUN]
+            if _inside_text(lines, start, kinds, run_start, stop):
+                links = []  # links in the article's own text (sentences follow them there)
+                continue
             end = start + run_start
             kinds = kinds[:run_start]
             break
@@ -295,6 +298,47 @@ def read_body(lines: list[Line], start: int, stop: int) -> BodyLines:
     kept = [kind in (TEXT, LINK) for kind in kinds[first : last + 1]]
     chars = sum(len(text) for i in texts if _SENTENCE_RE.search(text := lines[start + i].text))
     return BodyLines(start, start + first, start + last, kept, end, chars)
+
+
+def _inside_text(lines: list[Line], start: int, kinds: list[str], run: int, stop: int) -> bool:
+    """Whether a run of links (from lines[start + run] to the last line read) lies inside
+    the article's text: in the element that holds the text read so far (one that does not
+    hold the labels or title before it), with text after it in that element (a sentence,
+    a byline: dropping them would lose the article's own text)."""
+    if start == 0:
+        return False
+    held = [lines[start + i].pieces[0][1] for i, kind in enumerate(kinds[:run]) if kind == TEXT]
+    container = _common_ancestor(held)
+    if container is not None and len(held) == 1:
+        container = container.getparent()  # one paragraph: what holds it
+    before = lines[start - 1].pieces[0][1]
+    if container is None or container is before or container in before.iterancestors():
+        return False  # the text's element holds the labels too: it is the page's
+    if not _holds(container, lines[start + run]):
+        return False
+    for index in range(start + len(kinds), stop):
+        line = lines[index]
+        kind = line_kind(line)
+        if kind in (END, HEADING, EDITOR):
+            return False
+        if kind == TEXT:
+            return _holds(container, line)
+    return False
+
+
+def _common_ancestor(elements: list[etree._Element]) -> etree._Element | None:
+    if not elements:
+        return None
+    common = [elements[0], *elements[0].iterancestors()]
+    for element in elements[1:]:
+        path = {element, *element.iterancestors()}
+        common = [candidate for candidate in common if candidate in path]
+    return common[0] if common else None
+
+
+def _holds(container: etree._Element, line: Line) -> bool:
+    element = line.pieces[0][1]
+    return element is container or container in element.iterancestors()
 
 
 def link_share(lines: list[Line]) -> float:
