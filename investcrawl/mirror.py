@@ -508,8 +508,8 @@ def _article_z(mirror, a, city, zone) -> str:
 
 
 def _article_e(mirror, a, city, zone) -> str:
-    """A government portal's redesign: its header is a whole document of its own (a stray
-    </html> before the article), the page's <title> is the column's, the breadcrumb's
+    """A government portal's redesign: its header, included, ends the document (a stray
+    </body></html> before the article), the page's <title> is the column's, the breadcrumb's
     steps each in an <li>, font buttons, the date and source below the text, then share and
     QR prompts, a 相关阅读 list of other articles (and a hidden one), a disclaimer, a
     footer joined by 丨; no 上一条/下一条."""
@@ -531,7 +531,7 @@ def _article_e(mirror, a, city, zone) -> str:
     return f"""<!DOCTYPE html>
 <html><head><!--charset--><title>开发区新闻</title></head>
 <body>
-<html><head><title>头部</title></head><body><div class="head">{SLOGAN}<a href="/">首页</a>丨<a href="{mirror.index_path}">开发区新闻</a></div></body></html>
+<div class="head">{SLOGAN}<a href="/">首页</a>丨<a href="{mirror.index_path}">开发区新闻</a></div></body></html>
 <div class="crumb"><ul><li>当前位置：</li><li><a href="/">首页</a></li><li>&gt; <a href="{mirror.index_path}">开发区新闻</a></li><li>&gt; <a href="{mirror.listing_path("city", city["id"])}">{E(city["name"])}</a></li><li>&gt; {E(a["category"])}</li></ul></div>
 <div class="article"><h1>{E(a["title"])}</h1>
 <div class="font">字号：<a href="javascript:;">A+</a> <a href="javascript:;">A</a> <a href="javascript:;">A-</a></div>

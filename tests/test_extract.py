@@ -697,10 +697,23 @@ def test_links_inside_the_text_stay_when_its_sentences_go_on_after_them():
     ]
 
 
-def test_a_stray_end_of_document_before_the_article_is_read_past():
-    # An included header that is a whole document: libxml2 alone stops at its </html>.
-    header = "<html><head><title>头部</title></head><body><div>网站头部</div></body></html>"
-    article = read(page_of("", head=header))
+@pytest.mark.parametrize(
+    "stray",
+    [
+        pytest.param("before", id="a whole header document before the page's own"),
+        pytest.param("<div>网站头部</div></body></html>", id="an included header ending the document"),
+        pytest.param("<div>网站头部<p></body></html></p></div>", id="</body></html> in a paragraph"),
+        pytest.param("<html><head><title>头部</title></head><body><div>头部</div></body></html>", id="a nested document"),
+    ],
+)
+def test_a_stray_end_of_document_before_the_article_is_read_past(stray):
+    # libxml2 alone stops at a </html> that closes the page (all but the last case).
+    if stray == "before":
+        header = "<html><head><title>头部</title></head><body><div>网站头部</div></body></html>\n"
+        page = header.encode() + page_of("")
+    else:
+        page = page_of("", head=stray)
+    article = read(page)
     assert (article.title, article.body, article.city) == ("大丰港区新开航线", TEXT, "盐城")
 
 

@@ -205,7 +205,7 @@ def test_the_pipeline_learns_and_later_articles_are_read_without_the_line(tmp_pa
 
 
 def test_a_20000_article_site_keeps_every_real_line_and_loses_every_template_line(tmp_path):
-    """20,000 articles of a synthetic site in four template families, read and archived
+    """20,000 articles of a synthetic site in five template families, read and archived
     as a crawl does (extraction, the template learner with its default evidence, the
     archive writer) in the order a listing walk reads them (city by city, zone by zone):
     captions on 3%, bylines and closings on 2 to 5%, a stock sentence on every article of
