@@ -70,6 +70,7 @@ _DATE_LINE_RE = re.compile(
     r"|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4})"
     r"(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?[\s)）\]]*$"
 )
+_FOOTER_RE = re.compile("|".join(map(re.escape, site.FOOTER_MARKERS)))
 _MAX_LIST_HEADING = 20  # characters of a line ending in a colon that opens a list
 _NAV_HEADING_RE = re.compile(
     r"^[\s【\[■▌▍|·•>]*(?:" + "|".join(map(re.escape, site.NAV_HEADINGS)) + r")"
@@ -204,7 +205,7 @@ def line_kind(line: Line) -> str:
     text = line.text
     if _END_RE.match(text) or _label_then_link(line):
         return END
-    if any(marker in text for marker in site.FOOTER_MARKERS):
+    if _FOOTER_RE.search(text):
         return END
     if len(text) <= _MAX_CONTROL_LINE and _NAV_HEADING_RE.match(text):
         return HEADING
