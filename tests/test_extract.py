@@ -701,9 +701,16 @@ def test_links_inside_the_text_stay_when_its_sentences_go_on_after_them():
     "stray",
     [
         pytest.param("before", id="a whole header document before the page's own"),
-        pytest.param("<div>网站头部</div></body></html>", id="an included header ending the document"),
-        pytest.param("<div>网站头部<p></body></html></p></div>", id="</body></html> in a paragraph"),
-        pytest.param("<html><head><title>头部</title></head><body><div>头部</div></body></html>", id="a nested document"),
+        pytest.param(
+            "<div>网站头部</div></body></html>", id="an included header ending the document"
+        ),
+        pytest.param(
+            "<div>网站头部<p></body></html></p></div>", id="</body></html> in a paragraph"
+        ),
+        pytest.param(
+            "<html><head><title>头部</title></head><body><div>头部</div></body></html>",
+            id="a nested document",
+        ),
     ],
 )
 def test_a_stray_end_of_document_before_the_article_is_read_past(stray):
