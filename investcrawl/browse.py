@@ -267,7 +267,8 @@ def metadata(database: str, warc_dir: str | Path | None = None) -> dict[str, Any
     tables["failures"] = {"description": "Pages not archived yet, each with its reason."}
     tables["crawl_runs"] = {"description": "One row per crawl or harvest.", "sort_desc": "id"}
     tables["article_revisions"] = {
-        "description": "Earlier versions of articles the site changed.",
+        "description": "Earlier versions of articles: the site changed them, or a template "
+        "line learned later was taken out of their text (reason).",
     }
     return {
         "title": "investcrawl: 开发区新闻 of investchn.com",
@@ -422,9 +423,8 @@ def extra_template_vars(view_name: str, database: str, table: str, request: Any,
         if not found:
             return {}
         row = dict(found[0])
-        revisions = await db.execute(
-            "SELECT revision_id, replaced_at, title, fetched_at, warc_file FROM "
-            "article_revisions WHERE article_id = ? ORDER BY revision_id DESC",
+        revisions = await db.execute(  # (*: `reason` only once migrated)
+            "SELECT * FROM article_revisions WHERE article_id = ? ORDER BY revision_id DESC",
             [row["id"]],
         )
         capture = _capture_path(datasette, database, row["id"])
@@ -433,7 +433,15 @@ def extra_template_vars(view_name: str, database: str, table: str, request: Any,
             "paragraphs": [line for line in (row["body"] or "").splitlines() if line.strip()],
             "capture_url": capture if row["warc_file"] else None,
             "revisions": [
-                {**dict(r), "capture_url": f"{capture}?revision={r['revision_id']}"}
+                {
+                    "revision_id": r["revision_id"],
+                    "replaced_at": r["replaced_at"],
+                    "reason": dict(r).get("reason") or "",
+                    "title": r["title"],
+                    "fetched_at": r["fetched_at"],
+                    "warc_file": r["warc_file"],
+                    "capture_url": f"{capture}?revision={r['revision_id']}",
+                }
                 for r in revisions.rows
             ],
             "record": {

@@ -308,11 +308,13 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
         raise click.ClickException(f"no article {article_id} in {db_path}")
     article = dict(row)
     article["images"] = json.loads(article["images"] or "[]")
+    # (SELECT *: an archive not migrated yet has no `reason`; read-only commands never
+    # migrate)
+    shown = ("revision_id", "replaced_at", "reason", "title", "published_at", "fetched_at")
     revisions = [
-        dict(r)
+        {key: dict(r).get(key, "") for key in (*shown, "warc_file", "warc_offset")}
         for r in conn.execute(
-            "SELECT revision_id, replaced_at, title, published_at, fetched_at, warc_file, "
-            "warc_offset FROM article_revisions WHERE article_id = ? ORDER BY revision_id",
+            "SELECT * FROM article_revisions WHERE article_id = ? ORDER BY revision_id",
             [article_id],
         )
     ]
@@ -335,8 +337,9 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
     click.echo("")
     click.echo(f"{len(revisions)} earlier revision(s)")
     for revision in revisions:
+        why = f" ({revision['reason']})" if revision["reason"] else ""
         click.echo(
-            f"  #{revision['revision_id']} replaced {revision['replaced_at']}: "
+            f"  #{revision['revision_id']} replaced {revision['replaced_at']}{why}: "
             f"{revision['title']} (fetched {revision['fetched_at']})"
         )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from click.testing import CliRunner
 from conftest import rows
 from itemadapter import ItemAdapter
 from scrapy.utils.test import get_crawler
@@ -14,6 +15,7 @@ from investcrawl import boilerplate
 from investcrawl import signals as investcrawl_signals
 from investcrawl.archive import ArchiveWriter, content_hash, open_archive
 from investcrawl.boilerplate import Learned, TemplateLines
+from investcrawl.cli import cli
 from investcrawl.extract import extract_article
 from investcrawl.items import Article
 from investcrawl.mirror import (
@@ -174,6 +176,8 @@ def test_a_learned_line_leaves_the_stored_bodies_with_a_revision_each(tmp_path):
     ) == [
         {"layout": "L1", "line": NOTICE, "edge": "end", "layout_pages": 60, "pages": 58, "zones": 4}
     ]
+    shown = CliRunner().invoke(cli, ["show", "1", "--db", str(archive)])
+    assert f"(template line: {NOTICE}): 标题1" in shown.output, shown.output
 
 
 def test_the_pipeline_learns_and_later_articles_are_read_without_the_line(tmp_path):
