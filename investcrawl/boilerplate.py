@@ -44,7 +44,7 @@ from investcrawl.extract import EDGE_LINES, drop_lines
 MIN_PAGES = 50  # the TEMPLATE_LINE_MIN_PAGES setting's default
 SHARE = 0.9  # the TEMPLATE_LINE_SHARE setting's default
 MIN_ZONES = 3
-MAX_CANDIDATES = 100_000  # then the tenth seen least lately is forgotten (bounded memory)
+MAX_CANDIDATES = 20_000  # then the tenth seen least lately is forgotten (about 1 KB each)
 MAX_PAGES_HELD = 5_000  # a candidate on more pages than this, not learned, is text
 
 
