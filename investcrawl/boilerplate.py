@@ -13,7 +13,8 @@ place. Here:
   template share it;
 - the same place is the same edge of the text (its first or its last EDGE_LINES lines);
 - most pages is a share, SHARE (90%), of the layout's pages read in this run, counted once
-  a layout has MIN_PAGES (50) of them: a count of articles would, on a large enough
+  a layout has MIN_PAGES (200) of them (a listing walk reads like articles together: fifty
+  notices first would all open 各有关企业：): a count of articles would, on a large enough
   archive, take any caption or byline;
 - and the pages holding it come from at least MIN_ZONES (3) development zones: a zone's
   stock sentence, on every article of the one zone a listing walk reads first, is not
@@ -34,6 +35,7 @@ MAX_PAGES_HELD pages without being learned is text: it is no longer counted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from itertools import islice
@@ -41,7 +43,7 @@ from typing import Any
 
 from investcrawl.extract import EDGE_LINES, drop_lines
 
-MIN_PAGES = 50  # the TEMPLATE_LINE_MIN_PAGES setting's default
+MIN_PAGES = 200  # the TEMPLATE_LINE_MIN_PAGES setting's default
 SHARE = 0.9  # the TEMPLATE_LINE_SHARE setting's default
 MIN_ZONES = 3
 MAX_CANDIDATES = 20_000  # then the tenth seen least lately is forgotten (about 1 KB each)
@@ -186,8 +188,11 @@ def take_out(article: MutableMapping[str, Any], lines: set[str]) -> bool:
         range(max(0, len(text) - EDGE_LINES), len(text))
     )
     kept = [line for index, line in enumerate(text) if index not in edges or line not in lines]
-    if len(kept) == len(text) or not (kept or article.get("images")):
+    images = article.get("images")
+    if isinstance(images, str):  # as stored: JSON
+        images = json.loads(images or "[]")
+    if len(kept) == len(text) or not (kept or images):
         return False
     article["body"] = "\n".join(kept)
-    article["body_html"] = drop_lines(article.get("body_html") or "", lines)
+    article["body_html"] = drop_lines(article.get("body_html") or "", lines, edges_only=True)
     return True

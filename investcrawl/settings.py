@@ -35,7 +35,7 @@ HARVEST_IMAGE_LIMIT = 1000  # images of earlier runs' articles (not captured yet
 # --- Reading the site (see docs/architecture.md) --------------------------------------
 # A line at one edge of the text of this share of a layout's pages (once it has this many
 # pages in a run, from 3 zones or more) is template, not text (boilerplate.py).
-TEMPLATE_LINE_MIN_PAGES = 50
+TEMPLATE_LINE_MIN_PAGES = 200
 TEMPLATE_LINE_SHARE = 0.9
 # The reading judge (drift.py): a run fails (exit 76) when more than this share of the
 # article pages it fetched does not read (and at least READING_MIN_FAILED of them) ...

@@ -14,6 +14,7 @@ from lxml import etree
 from investcrawl import gazetteer, site
 from investcrawl.dates import parse_published_at
 from investcrawl.extract.body import (
+    ANCHOR,
     CONTROL,
     EDGE_LINES,
     LINK,
@@ -152,15 +153,21 @@ def _extract_article(
     meta_first, meta_end, fields = _read_metadata(lines, meta_start)
     _, title = _find_title(lines, crumb_index, meta_first, meta_start, doc.html_title)
     region = read_body(lines, meta_end, len(lines))
+    doubt = region.doubt
     if crumb_index >= 0:
-        # Date and source below the text: the body is between the title and the labels.
+        # Date and source below the text: the body is between the title and the labels,
+        # when sentences are there and none after the labels (or, in a photo article, its
+        # pictures). Sentences on both sides (a summary above, a short text below): the
+        # text below, in doubt.
         above = _title_below_crumb(lines, crumb_index, meta_first, doc.html_title)
         if above is not None:
             above_region = read_body(lines, above[0] + 1, meta_first)
-            if above_region.sentence_chars > 2 * region.sentence_chars or (
+            if (above_region.sentence_chars and not region.sentence_chars) or (
                 region.empty and above_region.empty and _images_between(lines, above_region, url)
-            ):  # (a photo article's pictures above the labels)
-                title, region = above[1], above_region
+            ):
+                title, region, doubt = above[1], above_region, above_region.doubt
+            elif above_region.sentence_chars > 2 * region.sentence_chars:
+                doubt = "text both above and below the labels"
     if not title:
         raise _not_read(doc, in_section, f"no title before the {site.LABEL_PUBLISHED} line")
     if title in site.COLUMN_NAMES:
@@ -204,7 +211,6 @@ def _extract_article(
         encoding=doc.encoding,
         layout=layout,
     )
-    doubt = None
     kept_lines = [line for line, text in pairs if text]
     if kept_lines and link_share(kept_lines) > _MAX_LINK_SHARE:
         doubt = "the body read is mostly links to other pages"
@@ -323,13 +329,15 @@ def find_breadcrumb(lines: list[Line]) -> Breadcrumb:
                 return _crumb_steps(lines, index, rest)
         if unlabelled is None and (
             _HOME_THEN_SECTION_RE.match(text)
-            or (len(text) <= _MAX_STEP and _HOME_THEN_SECTION_RE.match(f"{text} {following}"))
+            or (len(text) <= _MAX_STEPS and _HOME_THEN_SECTION_RE.match(f"{text} {following}"))
         ):
             unlabelled = (index, text)
     return _crumb_steps(lines, *unlabelled) if unlabelled else _NO_BREADCRUMB
 
 
-_MAX_STEP = 30  # characters of a line holding breadcrumb steps that continue the one before
+_MAX_STEPS = 30  # characters of a line holding breadcrumb steps that continue the one before
+_MAX_STEP = 12  # … of a line holding one step after a trailing separator (a title is longer)
+_HEADING_TAGS = frozenset(("h1", "h2", "h3"))
 _LEADING_SEPARATOR_RE = re.compile(rf"^\s*(?:{_SEPARATORS}|[-–—]\s)")
 _TRAILING_SEPARATOR_RE = re.compile(rf"(?:{_SEPARATORS}|\s[-–—])\s*$")
 
@@ -340,12 +348,15 @@ def _crumb_steps(lines: list[Line], index: int, text: str) -> Breadcrumb:
     # or begins the next line (or the label stood alone and the next line is 首页 …).
     while index + 1 < len(lines) and index - first_index < 5 and not _has_city_and_category(text):
         following = lines[index + 1].text
+        if lines[index + 1].pieces[0][1].tag in _HEADING_TAGS:
+            break  # the title, after a trailing separator
+        leading = _LEADING_SEPARATOR_RE.match(following)
         joined = (
-            _LEADING_SEPARATOR_RE.match(following)
-            or _TRAILING_SEPARATOR_RE.search(text)
+            (leading and len(following) <= _MAX_STEPS)
+            or (_TRAILING_SEPARATOR_RE.search(text) and len(following) <= _MAX_STEP)
             or (not text.strip() and _FIRST_STEP_RE.match(following))
         )
-        if len(following) > _MAX_STEP or not joined:
+        if not joined:
             break
         text = f"{text} {following}".strip()
         index += 1
@@ -428,16 +439,31 @@ def _read_metadata(lines: list[Line], start: int) -> tuple[int, int, dict[str, s
     return first, end, fields
 
 
+_MAX_VALUE = 40  # characters of a label's value on the line after it
+_CLAUSE_RE = re.compile(r"[。！？；，]")
+
+
 def _read_labels(lines: list[Line], fields: dict[str, str]) -> None:
     """Read the values of the labels on these lines into fields (the first value read of
-    a label is kept)."""
+    a label is kept). What control links say is not read (a 参与互动 button glued to a
+    value), unless the value is nothing else (a zone named in a javascript: link)."""
+    _read_label_values(lines, fields, _text_without_controls)
+    emptied = {label for label, value in fields.items() if not value}
+    if emptied:
+        again: dict[str, str] = {}
+        _read_label_values(lines, again, lambda line: line.text)
+        fields.update({label: again[label] for label in emptied if again.get(label)})
+
+
+def _read_label_values(lines: list[Line], fields: dict[str, str], text_of_line) -> None:
     pending = None  # a label alone on the previous line
     for line in lines:
-        text = _text_without_controls(line)
+        text = text_of_line(line)
         matches = _labels(text)
         if pending and (not matches or matches[0].start() > 0):
             value = text[: matches[0].start() if matches else None]
-            fields.setdefault(pending, value.strip(_VALUE_TRIM))
+            if len(value) <= _MAX_VALUE and not _CLAUSE_RE.search(value):  # not a paragraph
+                fields.setdefault(pending, value.strip(_VALUE_TRIM))
         pending = _label_of(matches[0]) if _is_label_only(text) else None
         for match, following in pairwise([*matches, None]):
             if pending:
@@ -454,14 +480,15 @@ _MAX_LABELS_AFTER = 3  # label lines after an article's text (来源：… below
 
 def _labels_after_text(lines: list[Line], region: BodyLines, fields: dict[str, str]) -> BodyLines:
     """The region without the label lines that end its text (来源：… after the body, as
-    some templates put it): their values are read into fields (after those read above)."""
+    some templates put it): the values of labels not read above are read into fields."""
     last = region.last
     while (
         last >= region.first
         and region.last - last < _MAX_LABELS_AFTER
         and _starts_with_label(lines[last].text)
         and len(lines[last].text) <= _MAX_TITLE
-    ):
+        and not fields.get(_label_of(_LABEL_RE.match(lines[last].text)))
+    ):  # (a label read above already: the line is the text's, 来源：国家统计局…)
         last -= 1
     if last == region.last:
         return region
@@ -475,10 +502,14 @@ def _text_without_controls(line: Line) -> str:
     """A line's text without what its links that do something say (a 参与互动 button
     glued to a value)."""
     kinds = [link_kind(owner) for _, owner in line.pieces]
-    if CONTROL not in kinds:
+    if CONTROL not in kinds and ANCHOR not in kinds:
         return line.text
     return clean_text(
-        "".join(text for (text, _), kind in zip(line.pieces, kinds, strict=True) if kind != CONTROL)
+        "".join(
+            text
+            for (text, _), kind in zip(line.pieces, kinds, strict=True)
+            if kind not in (CONTROL, ANCHOR)
+        )
     )
 
 

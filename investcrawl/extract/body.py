@@ -53,11 +53,15 @@ _GLUE_RE = re.compile(r"[\s【】\[\]()（）|丨/:：·•、,，]+")
 _GLUED_WORDS = frozenset({*site.TOOL_WORDS, *site.TOOL_LABELS})
 _LONGEST_GLUED_WORD = max(map(len, _GLUED_WORDS))
 _MAX_GLUED_LINE = 40
-# A pager of the page's own parts or of a list: 【1】【2】【3】, 首页 | 上一页 1 下一页 | 尾页.
-_PAGER_WORDS = "|".join(map(re.escape, (*site.PAGER_TEXTS, site.HOME_CRUMB)))
-_PAGER_RE = re.compile(
-    rf"^(?:[\s【】\[\]<>«»‹›.…|丨]*(?:\d{{1,3}}|{_PAGER_WORDS}))+[\s【】\[\]<>«»‹›.…|丨]*$"
-)
+# A pager of the page's own parts or of a list: 【1】【2】【3】, 首页 | 上一页 1 下一页 | 尾页
+# (split into tokens: a pattern of alternatives backtracks without end on a row of years).
+_PAGER_SPLIT_RE = re.compile(r"[\s【】\[\]<>«»‹›.…|丨]+")
+_PAGER_WORDS = frozenset((*site.PAGER_TEXTS, site.HOME_CRUMB))
+# The end of a sentence: never in a line of tools, a footer, a heading or an editor's line.
+_PROSE_RE = re.compile(r"[。！？；]")
+_CLAUSE_RE = re.compile(r"[。！？；，]")  # … nor a comma, in a footer or a heading
+# A label before a link: 附件：<a>…</a>, 详情请见：<a>…</a>.
+_LABELLED_LINK_RE = re.compile(r"^[^:：]{1,8}[:：]")
 _EDITOR_RE = re.compile(
     r"^[\s【\[(（]*(?:" + "|".join(map(re.escape, site.EDITOR_LABELS)) + r")\s*[:：]"
 )
@@ -86,8 +90,9 @@ _MAX_CONTROL_LINE = 40  # characters: a line of controls or a short nav line
 LINK_SHARE = 0.6  # a line this much link text is a link (navigation), not text
 LINK_RUN = 3  # so many link lines in a row after the text: a list of other pages
 # Links that are the article's own: its pictures, its attachments.
+# (anywhere in the link: a download script's query names the file, filename=a.pdf)
 _OWN_LINK_RE = re.compile(
-    r"\.(?:jpe?g|png|gif|bmp|webp|tiff?|pdf|docx?|xlsx?|pptx?|wps|zip|rar|7z)$", re.I
+    r"\.(?:jpe?g|png|gif|bmp|webp|tiff?|pdf|docx?|xlsx?|pptx?|wps|zip|rar|7z)(?:$|[?&#])", re.I
 )
 _CONTROL_TAGS = frozenset(("button", "select", "option", "label", "input", "textarea"))
 
@@ -96,9 +101,9 @@ def is_tool_line(text: str) -> bool:
     """A line of the page's tools (print, close, font size, share, views, editor, a pager):
     every token of it is one that site.py names, or its words glued together
     (打印关闭, 打印字体：放大正常缩小分享)."""
-    if len(text) > _MAX_TOOL_LINE:
-        return False  # a paragraph
-    if _PAGER_RE.match(text):
+    if len(text) > _MAX_TOOL_LINE or _PROSE_RE.search(text):
+        return False  # a paragraph, a sentence
+    if _is_pager(text):
         return True
     if not _TOOL_START_RE.match(text):
         return False  # a sentence: most lines a page has
@@ -117,26 +122,36 @@ def is_tool_line(text: str) -> bool:
     )
 
 
+def _is_pager(text: str) -> bool:
+    """A pager: page numbers (up to three digits) and pager words, with a pager word or
+    brackets around two numbers or more (a row of years, a lone number are not one)."""
+    tokens = [token for token in _PAGER_SPLIT_RE.split(text) if token]
+    if not tokens:
+        return text.strip() in _PAGER_WORDS  # », >>
+    numbers = sum(token.isdigit() and len(token) <= 3 for token in tokens)
+    words = sum(token in _PAGER_WORDS for token in tokens)
+    if numbers + words < len(tokens):
+        return False
+    return words > 0 or (numbers >= 2 and ("【" in text or "[" in text))
+
+
 def _glued_tool_words(text: str) -> bool:
     """The line is tool words written one after another with no space (a browser shows
-    <a>打印</a><a>关闭</a> as 打印关闭), counts after them allowed."""
+    <a>打印</a><a>关闭</a> as 打印关闭), one of them of two characters or more (not AAA)."""
     joined = _GLUE_RE.sub("", text)
     if not joined:
         return False
-    # reachable[i]: joined[:i] splits into tool words and numbers
+    # reachable[i]: joined[:i] splits into tool words; long[i]: one of them is not a letter
     reachable = [True] + [False] * len(joined)
+    long = [False] * (len(joined) + 1)
     for start in range(len(joined)):
         if not reachable[start]:
             continue
-        if joined[start].isdigit() and start > 0:
-            end = start
-            while end < len(joined) and joined[end].isdigit():
-                end += 1
-            reachable[end] = True
         for end in range(start + 1, min(len(joined), start + _LONGEST_GLUED_WORD) + 1):
             if joined[start:end] in _GLUED_WORDS:
                 reachable[end] = True
-    return reachable[-1]
+                long[end] = long[end] or long[start] or end - start >= 2
+    return reachable[-1] and long[-1]
 
 
 @dataclass
@@ -162,12 +177,13 @@ def line_links(line: Line) -> LineLinks:
     return LineLinks(pages, controls, total)
 
 
-PAGE, CONTROL = "page", "control"
+PAGE, CONTROL, ANCHOR = "page", "control", "anchor"
 
 
 def link_kind(element: etree._Element) -> str | None:
-    """'page' when the element is (inside) a link to another page, 'control' when inside
-    a link that does something on this page or a form control, else None."""
+    """PAGE when the element is (inside) a link to another page, CONTROL when inside a
+    link that does something on this page or a form control, ANCHOR when inside a link to
+    a place in this page, else None."""
     candidate: etree._Element | None = element
     for _ in range(5):
         if candidate is None:
@@ -178,9 +194,11 @@ def link_kind(element: etree._Element) -> str | None:
             if not href:
                 return None  # an anchor, not a link
             lowered = href.lower()
-            if lowered.startswith(("javascript:", "#")) or lowered in ("", "void(0)"):
+            if lowered.startswith("javascript:") or lowered in ("#", "void(0)"):
                 return CONTROL
-            if _OWN_LINK_RE.search(urlsplit(href).path):
+            if lowered.startswith("#"):
+                return ANCHOR  # a place in the page: a contents list's, a button's
+            if _OWN_LINK_RE.search(href):
                 return None  # the article's picture or attachment
             return PAGE
         if tag in _CONTROL_TAGS or candidate.get("onclick"):
@@ -192,29 +210,34 @@ def link_kind(element: etree._Element) -> str | None:
 
 
 # The kinds of a line in the body's region.
-TEXT, LINK, TOOL, DATE, EDITOR, HEADING, END = (
-    "text", "link", "tool", "date", "editor", "heading", "end"
+TEXT, LINK, TOOL, NOTE, DATE, EDITOR, HEADING, END = (
+    "text", "link", "tool", "note", "date", "editor", "heading", "end"
 )  # fmt: skip
 
 
 def line_kind(line: Line) -> str:
     """What a line between an article's metadata and the footer is: END (上一条, the
     footer), HEADING (a list of other pages or a disclaimer begins), EDITOR (the editor's
-    line, which closes the text), TOOL (controls, tool words, a pager, keywords), DATE (a
-    date alone: a list's), LINK (mostly links to other pages), else TEXT."""
+    line, which closes the text), TOOL (controls, tool words, a pager), NOTE (keywords:
+    not text at the edges of the text, text inside it), DATE (a date alone), LINK (mostly
+    links to other pages), else TEXT. A sentence is never a footer, a heading, an editor's
+    line or a tool; a linked sentence, or a link after a label (附件：, 详情请见：), is text."""
     text = line.text
     if _END_RE.match(text) or _label_then_link(line):
         return END
-    if _FOOTER_RE.search(text):
+    sentence = _CLAUSE_RE.search(text)
+    if not sentence and _FOOTER_RE.search(text):
         return END
-    if len(text) <= _MAX_CONTROL_LINE and _NAV_HEADING_RE.match(text):
+    if not sentence and len(text) <= _MAX_CONTROL_LINE and _NAV_HEADING_RE.match(text):
         return HEADING
     if _DISCLAIMER_RE.match(text):
-        return HEADING
-    if len(text) <= _MAX_CONTROL_LINE and _EDITOR_RE.match(text):
+        return HEADING  # (a sentence: but the text goes on after it only if it is its own)
+    if not _PROSE_RE.search(text) and len(text) <= _MAX_CONTROL_LINE and _EDITOR_RE.match(text):
         return EDITOR
-    if is_tool_line(text) or (len(text) <= _MAX_TOOL_LINE // 2 and _KEYWORDS_RE.match(text)):
+    if is_tool_line(text):
         return TOOL
+    if len(text) <= _MAX_TOOL_LINE // 2 and _KEYWORDS_RE.match(text):
+        return NOTE
     if _DATE_LINE_RE.match(text):
         return DATE
     links = line_links(line)
@@ -224,6 +247,8 @@ def line_kind(line: Line) -> str:
     if short and links.controls * 2 >= links.total:
         return TOOL
     if links.pages + links.controls >= LINK_SHARE * links.total:
+        if _PROSE_RE.search(text) or _LABELLED_LINK_RE.match(text):
+            return TEXT  # a linked sentence; 附件：<a>…</a>
         return LINK
     return TEXT
 
@@ -251,6 +276,7 @@ class BodyLines:
     kept: list[bool]
     stop: int  # where reading stopped: the index of the line that ended the body
     sentence_chars: int  # characters of its text lines that hold a sentence
+    doubt: str | None  # why where it ends may be wrong
 
     @property
     def empty(self) -> bool:
@@ -260,32 +286,48 @@ class BodyLines:
 def read_body(lines: list[Line], start: int, stop: int) -> BodyLines:
     """Read lines[start:stop] as an article's body: from its first text line to its last,
     up to what ends it (END; after some text, a HEADING, the EDITOR's line or a run of
-    LINK_RUN links, dates between them not counted). Before the first text line, headings
-    and lists are passed over (a list between the metadata and the text); inside the
-    text, tool lines are left out and links kept; a short line ending in a colon right
-    before what ends the text opens the list that follows (理论新闻精选：), not text."""
+    LINK_RUN links, dates and tools between them not counted). Before the first text line,
+    headings and lists are passed over (a list between the metadata and the text). What
+    seems to end the text does not when sentences follow it in the text's own element (a
+    subheading, a list of links, a 声明 inside the article); where the text has no element
+    of its own (paragraphs beside the title and labels) and sentences follow it beside its
+    paragraphs, it ends, in doubt. Inside the text, tool lines are left out; links, notes
+    and dates kept; a date right after the text (a notice's) is text; a short line ending
+    in a colon right before what ended the text opens the list that follows
+    (理论新闻精选：), not text."""
     kinds: list[str] = []
     end = stop
+    doubt = None
     links: list[int] = []  # the indexes in kinds of the link lines since the last text
     for index in range(start, stop):
         kind = line_kind(lines[index])
         text_seen = TEXT in kinds
-        if kind == END or (text_seen and kind in (HEADING, EDITOR)):
+        if kind == END:
             end = index
             break
+        if text_seen and kind in (HEADING, EDITOR):
+            after = _after_the_end(lines, start, kinds, index, stop, sentences=True)
+            if after != _GOES_ON:
+                end, doubt = index, after
+                break
+            kind = TEXT  # the article's own subheading, 声明, 审核：
         kinds.append(kind)
         if kind == LINK:
             links.append(len(kinds) - 1)
-        elif kind not in (DATE, TOOL):
+        elif kind not in (DATE, TOOL, NOTE):
             links = []
         if text_seen and len(links) >= LINK_RUN:
             run_start = links[-LINK_RUN]
-            if _inside_text(lines, start, kinds, run_start, stop):
-                links = []  # links in the article's own text (sentences follow them there)
+            after = _after_the_end(lines, start, kinds[:run_start], index, stop)
+            if after == _GOES_ON:
+                links = []  # links in the article's own text
                 continue
-            end = start + run_start
+            end, doubt = start + run_start, after
             kinds = kinds[:run_start]
             break
+    for i in range(1, len(kinds)):  # a date right after the text: a notice's, text
+        if kinds[i] == DATE and kinds[i - 1] == TEXT:
+            kinds[i] = TEXT
     # A list's heading (理论新闻精选：) between the text and what ended it.
     last_text = max((i for i, kind in enumerate(kinds) if kind == TEXT), default=None)
     if last_text is not None and end < stop:
@@ -294,37 +336,52 @@ def read_body(lines: list[Line], start: int, stop: int) -> BodyLines:
             kinds[last_text] = HEADING
     texts = [i for i, kind in enumerate(kinds) if kind == TEXT]
     if not texts:
-        return BodyLines(start, start, start - 1, [], end, 0)
+        return BodyLines(start, start, start - 1, [], end, 0, None)
     first, last = texts[0], texts[-1]
-    kept = [kind in (TEXT, LINK) for kind in kinds[first : last + 1]]
+    kept = [kind in (TEXT, LINK, NOTE, DATE) for kind in kinds[first : last + 1]]
     chars = sum(len(text) for i in texts if _SENTENCE_RE.search(text := lines[start + i].text))
-    return BodyLines(start, start + first, start + last, kept, end, chars)
+    return BodyLines(start, start + first, start + last, kept, end, chars, doubt)
 
 
-def _inside_text(lines: list[Line], start: int, kinds: list[str], run: int, stop: int) -> bool:
-    """Whether a run of links (from lines[start + run] to the last line read) lies inside
-    the article's text: in the element that holds the text read so far (one that does not
-    hold the labels or title before it), with text after it in that element (a sentence,
-    a byline: dropping them would lose the article's own text)."""
+_GOES_ON = "goes on"  # _after_the_end: the text is the article's, after what seemed its end
+_DOUBT_AFTER_END = "sentences follow where the text seems to end"
+
+
+def _after_the_end(
+    lines: list[Line], start: int, kinds: list[str], index: int, stop: int, sentences: bool = False
+) -> str | None:
+    """What follows what seems to end the text (the line at index, the last of a run of
+    links): _GOES_ON when text follows it in the element holding the text read so far (one
+    that does not hold the labels or title before it: the article's own); the doubt, when
+    the text has no such element and sentences follow beside its paragraphs; else None
+    (the text ends). sentences: only a sentence (not a byline) counts as text after it."""
     if start == 0:
-        return False
-    held = [lines[start + i].pieces[0][1] for i, kind in enumerate(kinds[:run]) if kind == TEXT]
+        return None
+    held = [lines[start + i].pieces[0][1] for i, kind in enumerate(kinds) if kind == TEXT]
+    following = None
+    for line in lines[index + 1 : stop]:
+        kind = line_kind(line)
+        if kind == END:
+            break
+        if kind == TEXT and (not sentences or _SENTENCE_RE.search(line.text)):
+            following = line
+            break
+    if following is None or not held:
+        return None
     container = _common_ancestor(held)
     if container is not None and len(held) == 1:
         container = container.getparent()  # one paragraph: what holds it
     before = lines[start - 1].pieces[0][1]
-    if container is None or container is before or container in before.iterancestors():
-        return False  # the text's element holds the labels too: it is the page's
-    if not _holds(container, lines[start + run]):
-        return False
-    for index in range(start + len(kinds), stop):
-        line = lines[index]
-        kind = line_kind(line)
-        if kind in (END, HEADING, EDITOR):
-            return False
-        if kind == TEXT:
-            return _holds(container, line)
-    return False
+    if container is not None and not (container is before or container in before.iterancestors()):
+        return _GOES_ON if _holds(container, following) else None
+    # The text's paragraphs stand beside the labels: whether what follows is the
+    # article's cannot be told by where it is. Beside them, with sentences: in doubt.
+    parents = {element.getparent() for element in held}
+    element = following.pieces[0][1]
+    if sentences or _SENTENCE_RE.search(following.text):
+        if any(parent is element or parent in element.iterancestors() for parent in parents):
+            return _DOUBT_AFTER_END
+    return None
 
 
 def _common_ancestor(elements: list[etree._Element]) -> etree._Element | None:

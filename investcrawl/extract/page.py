@@ -178,14 +178,26 @@ def _parse_html(text: str) -> etree._Element | None:
 
 
 def _strip_hidden(root: etree._Element) -> None:
-    """Remove the elements a browser does not show (their tails are shown: kept)."""
+    """Remove the elements a browser does not show (their tails are shown: kept): lists,
+    menus, widgets. Hidden prose stays: the rest of an article behind a 展开全文 button, or
+    its second page, is text a reader reveals with a click."""
     for element in root.xpath("//*[@hidden or @style or (self::input and @type)]"):
         if (
             element.get("hidden") is not None
             or (element.tag == "input" and element.get("type", "").lower() == "hidden")
             or _HIDDEN_STYLE_RE.search(element.get("style") or "")
         ) and element.getparent() is not None:
-            remove_keeping_tail(element)
+            if not _holds_prose(element):
+                remove_keeping_tail(element)
+
+
+def _holds_prose(element: etree._Element) -> bool:
+    """Sentences, most of them outside links."""
+    text = "".join(element.itertext())
+    if "。" not in text:
+        return False
+    linked = sum(len("".join(a.itertext())) for a in element.iter("a"))
+    return linked * 2 < len(text.strip())
 
 
 def remove_keeping_tail(element: etree._Element) -> None:
