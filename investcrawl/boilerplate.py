@@ -194,5 +194,6 @@ def take_out(article: MutableMapping[str, Any], lines: set[str]) -> bool:
     if len(kept) == len(text) or not (kept or images):
         return False
     article["body"] = "\n".join(kept)
-    article["body_html"] = drop_lines(article.get("body_html") or "", lines, edges_only=True)
+    # (drop_lines takes a line out of the HTML wherever it stands: not one the text keeps)
+    article["body_html"] = drop_lines(article.get("body_html") or "", set(lines) - set(kept))
     return True

@@ -112,7 +112,8 @@ NAV_HEADINGS = (
 # Labels of a disclaimer box after an article (声明：本网转载…).
 DISCLAIMER_LABELS = ("免责声明", "版权声明", "郑重声明", "特别声明", "声明")
 # Text that marks the end of an article's own content (prev/next links, then the footer).
-FOOTER_MARKERS = ("与我们联系", "版权所有", "Copyright", "copyright", "©")  # known
+# (© alone is not one: a photo credit says （图片©大丰日报）)
+FOOTER_MARKERS = ("与我们联系", "版权所有", "Copyright", "COPYRIGHT")  # known
 # The registration numbers every Chinese site's footer shows (assumed: the law's).
 FOOTER_MARKERS += ("ICP备", "公网安备", "网站标识码", "ICP证")
 # Text of a 200 page that is really an error page (assumed; any page without the

@@ -63,8 +63,16 @@ _LABEL_NAMES = sorted(_LABEL_OF, key=len, reverse=True)  # longest first: 发布
 # space or the line's end (<dt>发布时间</dt><dd>…</dd>); short aliases such as 开发区 never
 # do, or every zone name would end in a label.
 _BARE_LABELS = (site.LABEL_ZONE, site.LABEL_PUBLISHED, site.LABEL_SOURCE)
+# Aliases that are common words need what is not a Han character before them (争分夺秒抢时间
+# 2021年… is a title): the site's own labels may be glued to the value before them.
+_WORD_ALIASES = frozenset(("时间", "开发区"))
 _LABEL_RE = re.compile(
-    r"[【\[]?(?:(?P<label>" + "|".join(map(re.escape, _LABEL_NAMES)) + r")\s*"
+    r"[【\[]?(?:(?P<label>"
+    + "|".join(
+        (r"(?<![\u3400-\u9fff])" if name in _WORD_ALIASES else "") + re.escape(name)
+        for name in _LABEL_NAMES
+    )
+    + r")\s*"
     r"(?:[:：]|[】\]]\s*[:：]?|(?=\d{4}))"
     r"|(?P<bare>" + "|".join(map(re.escape, _BARE_LABELS)) + r")(?:\s+|$))\s*"
 )
@@ -184,7 +192,9 @@ def _extract_article(
     containers = body_elements(lines, region.start - 1, region.stop, is_text)
     pairs = list(zip(lines[first : last + 1], kept, strict=True))
     body_lines = [line.text for line, text in pairs if text]
-    removed = {line.text for line, text in pairs if not text}
+    # Lines left out of the text leave the HTML too (wherever they stand: not those the
+    # text keeps elsewhere, a caption also in the middle).
+    removed = {line.text for line, text in pairs if not text} - set(body_lines)
     city, category = _city_and_category(crumbs)
     published = parse_published_at(fields.get(site.LABEL_PUBLISHED, ""))
     prev_id, next_id = _prev_next(lines[max(last + 1, region.start) :])
@@ -422,17 +432,29 @@ def _read_metadata(lines: list[Line], start: int) -> tuple[int, int, dict[str, s
     the metadata's first line too.
     """
     first = start
-    # The label lines before it; a line of another label (作者：) among them is passed.
+    # The label lines before it (not another 发布时间: a title 时间：见证…); a line of
+    # another label (作者：) among them is passed.
     for index in range(start - 1, max(start - 4, -1), -1):
         text = lines[index].text
-        if _starts_with_label(text):
+        if _starts_with_label(text) and _label_of(_LABEL_RE.match(text)) != site.LABEL_PUBLISHED:
             first = index
         elif not _OTHER_LABEL_LINE_RE.match(text):
             break
+    # The label lines after it, each a label not read yet (the text may begin 时间：…), and
+    # the value of a label alone on its line (short: not the text's first paragraph).
+    seen = {_label_of(match) for line in lines[first : start + 1] for match in _labels(line.text)}
     end = start + 1
-    while end < min(len(lines), start + 8) and (
-        _starts_with_label(lines[end].text) or _is_label_only(lines[end - 1].text)
-    ):
+    while end < min(len(lines), start + 8):
+        text = lines[end].text
+        match = _LABEL_RE.match(text)
+        if match and len(text) < 120 and _label_of(match) not in seen:
+            seen.add(_label_of(match))
+        elif not (
+            _is_label_only(lines[end - 1].text)
+            and len(text) <= _MAX_VALUE
+            and not _CLAUSE_RE.search(text)
+        ):
+            break
         end += 1
     fields: dict[str, str] = {}
     _read_labels(lines[first:end], fields)
@@ -500,14 +522,16 @@ def _labels_after_text(lines: list[Line], region: BodyLines, fields: dict[str, s
 
 def _text_without_controls(line: Line) -> str:
     """A line's text without what its links that do something say (a 参与互动 button
-    glued to a value)."""
+    glued to a value); a label alone in its element is followed by a colon
+    (<span>来源</span><span>大丰日报</span> reads 来源：大丰日报)."""
     kinds = [link_kind(owner) for _, owner in line.pieces]
-    if CONTROL not in kinds and ANCHOR not in kinds:
+    alone = [text.strip() in _LABEL_OF for text, _ in line.pieces]
+    if CONTROL not in kinds and ANCHOR not in kinds and not any(alone):
         return line.text
     return clean_text(
         "".join(
-            text
-            for (text, _), kind in zip(line.pieces, kinds, strict=True)
+            text + ("：" if label else "")
+            for (text, _), kind, label in zip(line.pieces, kinds, alone, strict=True)
             if kind not in (CONTROL, ANCHOR)
         )
     )

@@ -223,8 +223,8 @@ def line_kind(line: Line) -> str:
     links to other pages), else TEXT. A sentence is never a footer, a heading, an editor's
     line or a tool; a linked sentence, or a link after a label (附件：, 详情请见：), is text."""
     text = line.text
-    if _END_RE.match(text) or _label_then_link(line):
-        return END
+    if (_END_RE.match(text) or _label_then_link(line)) and not _PROSE_RE.search(text):
+        return END  # (上一篇《…》中，… is a sentence)
     sentence = _CLAUSE_RE.search(text)
     if not sentence and _FOOTER_RE.search(text):
         return END
@@ -234,6 +234,8 @@ def line_kind(line: Line) -> str:
         return HEADING  # (a sentence: but the text goes on after it only if it is its own)
     if not _PROSE_RE.search(text) and len(text) <= _MAX_CONTROL_LINE and _EDITOR_RE.match(text):
         return EDITOR
+    if site.TOOL_PREFIX_RE.match(text):
+        return NOTE  # 扫一扫… after the text; 扫一扫下方二维码即可报名 inside it
     if is_tool_line(text):
         return TOOL
     if len(text) <= _MAX_TOOL_LINE // 2 and _KEYWORDS_RE.match(text):
@@ -311,6 +313,12 @@ def read_body(lines: list[Line], start: int, stop: int) -> BodyLines:
                 end, doubt = index, after
                 break
             kind = TEXT  # the article's own subheading, 声明, 审核：
+        elif (
+            kind == HEADING
+            and _PROSE_RE.search(lines[index].text)
+            and all(k in (TOOL, NOTE) for k in kinds)
+        ):
+            kind = TEXT  # 郑重声明：… opening the text: the article's own
         kinds.append(kind)
         if kind == LINK:
             links.append(len(kinds) - 1)
@@ -343,6 +351,8 @@ def read_body(lines: list[Line], start: int, stop: int) -> BodyLines:
     return BodyLines(start, start + first, start + last, kept, end, chars, doubt)
 
 
+# A closing line in brackets: （完）, （记者 王晓明）, （管委会供稿）.
+_CLOSING_RE = re.compile(r"^[（(][^（()）]{1,30}[)）]$")
 _GOES_ON = "goes on"  # _after_the_end: the text is the article's, after what seemed its end
 _DOUBT_AFTER_END = "sentences follow where the text seems to end"
 
@@ -354,18 +364,23 @@ def _after_the_end(
     links): _GOES_ON when text follows it in the element holding the text read so far (one
     that does not hold the labels or title before it: the article's own); the doubt, when
     the text has no such element and sentences follow beside its paragraphs; else None
-    (the text ends). sentences: only a sentence (not a byline) counts as text after it."""
+    (the text ends). sentences: only a sentence or a closing in brackets (（完）) counts
+    as text after it (not a 关注公众号 prompt, nor a Loading...)."""
     if start == 0:
         return None
     held = [lines[start + i].pieces[0][1] for i, kind in enumerate(kinds) if kind == TEXT]
     following = None
+    next_to_it = True  # nothing but dates between it and what follows
     for line in lines[index + 1 : stop]:
         kind = line_kind(line)
         if kind == END:
             break
-        if kind == TEXT and (not sentences or _SENTENCE_RE.search(line.text)):
+        if kind == TEXT and (
+            not sentences or _SENTENCE_RE.search(line.text) or _CLOSING_RE.match(line.text)
+        ):
             following = line
             break
+        next_to_it = next_to_it and kind == DATE
     if following is None or not held:
         return None
     container = _common_ancestor(held)
@@ -374,13 +389,14 @@ def _after_the_end(
     before = lines[start - 1].pieces[0][1]
     if container is not None and not (container is before or container in before.iterancestors()):
         return _GOES_ON if _holds(container, following) else None
-    # The text's paragraphs stand beside the labels: whether what follows is the
-    # article's cannot be told by where it is. Beside them, with sentences: in doubt.
+    # The text's paragraphs stand beside the labels: what follows is the article's when
+    # sentences go on beside its paragraphs right after it; with other lines between, it
+    # cannot be told: in doubt.
     parents = {element.getparent() for element in held}
     element = following.pieces[0][1]
     if sentences or _SENTENCE_RE.search(following.text):
         if any(parent is element or parent in element.iterancestors() for parent in parents):
-            return _DOUBT_AFTER_END
+            return _GOES_ON if next_to_it else _DOUBT_AFTER_END
     return None
 
 
@@ -508,7 +524,8 @@ def images(containers: list[etree._Element], url: str) -> list[str]:
     return list(found)
 
 
-_LINE_BLOCKS = frozenset(("p", "div", "li", "tr", "td", "center", "section", "span", "font", "h5"))
+# (not td: a cell is part of a line, as the page is rendered)
+_LINE_BLOCKS = frozenset(("p", "div", "li", "tr", "center", "section", "span", "font", "h5"))
 
 
 def drop_lines(fragment: str, lines: Collection[str]) -> str:
