@@ -768,3 +768,180 @@ def test_a_body_of_links_is_read_in_doubt():
     only_links = f"<p>短讯。</p>{links}<p>完。</p>"
     extraction = extract_article(page_of("", text=only_links), URL)
     assert extraction.doubt == "the body read is mostly links to other pages"
+
+
+# --- Real text that looks like what ends an article (found by an attack on the reading) ---
+
+P1 = "<p>11月8日，大丰开发区举行项目签约仪式，共签约项目12个，总投资85亿元。</p>"
+P2 = "<p>会议强调，要持续优化营商环境，推动项目早落地、早投产、早见效。</p>"
+LINKS = "".join(f'<p><a href="/a/{i}.html">第{i}号配套政策</a></p>' for i in range(3))
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        pytest.param(
+            P1 + "<p>企业可一站式办理ICP备案等23个事项。</p>" + P2,
+            ["企业可一站式办理ICP备案等23个事项。"],
+            id="a footer word in a sentence",
+        ),
+        pytest.param(
+            P1 + "<p>相关信息显示，今年以来全区新增企业320家。</p>" + P2,
+            ["相关信息显示，今年以来全区新增企业320家。"],
+            id="a heading word in a sentence",
+        ),
+        pytest.param(P1 + "<p><strong>最新动态</strong></p>" + P2, ["最新动态"], id="a subheading"),
+        pytest.param(
+            P1
+            + "<p>审核：区商务局在5个工作日内完成审核；</p><p>兑现：审核通过后拨付资金。</p>"
+            + P2,
+            ["审核：区商务局在5个工作日内完成审核；", "兑现：审核通过后拨付资金。"],
+            id="an editor label in a list",
+        ),
+        pytest.param(P1 + "<p>校对：张三</p>" + P2, ["校对：张三"], id="an editor line mid-text"),
+        pytest.param(
+            P1 + "<p>声明：本次活动不收取任何费用，请企业谨防上当受骗。</p>" + P2,
+            ["声明：本次活动不收取任何费用，请企业谨防上当受骗。"],
+            id="a 声明 of the article",
+        ),
+        pytest.param(
+            "<p>郑重声明：近期有不法分子冒用我区名义招商，请企业提高警惕。</p>" + P2,
+            ["郑重声明：近期有不法分子冒用我区名义招商，请企业提高警惕。"],
+            id="opening with 郑重声明",
+        ),
+        pytest.param(
+            P1 + P2 + "<p>（编辑：王五）</p><p>（完）</p>",
+            ["（完）"],
+            id="（完） after an editor line",
+        ),
+        pytest.param(
+            P1 + P2 + "<p>特此公告。</p><p>江苏大丰经济开发区管理委员会</p><p>2021年11月10日</p>",
+            ["2021年11月10日"],
+            id="a notice's date",
+        ),
+        pytest.param(
+            P1
+            + P2
+            + '<p><a href="/module/download/downfile.jsp?filename=1711101234.pdf">附件：项目申报表.pdf</a></p>',
+            ["附件：项目申报表.pdf"],
+            id="an attachment behind a script",
+        ),
+        pytest.param(
+            P1
+            + P2
+            + '<p>详情请见：<a href="/index.php/home/news/detail/id/186000.html">招商引资优惠政策</a></p>',
+            ["详情请见：招商引资优惠政策"],
+            id="a labelled link",
+        ),
+        pytest.param(
+            P1 + "<p>来源：国家统计局盐城调查队</p>",
+            ["来源：国家统计局盐城调查队"],
+            id="a 来源 credit, 来源 read above",
+        ),
+        pytest.param(
+            P1 + "<table><tr><td></td><td>2019</td><td>2020</td><td>2021</td></tr></table>" + P2,
+            ["2019 2020 2021"],
+            id="a row of years",
+        ),
+        pytest.param(
+            P1 + "<p>QQ：123456789</p><p>AAA</p>" + P2,
+            ["QQ：123456789", "AAA"],
+            id="not glued tool words",
+        ),
+        pytest.param(
+            P1
+            + '<p><a href="#a1">一、项目概况</a></p><p><a href="#a2">二、投资规模</a></p><p><a href="#a3">三、进度安排</a></p>'
+            + P2,
+            ["一、项目概况"],
+            id="a contents list",
+        ),
+        pytest.param(
+            P1 + "<p>扫一扫下方二维码即可报名</p>" + P2,
+            ["扫一扫下方二维码即可报名"],
+            id="扫一扫 in the text",
+        ),
+        pytest.param(
+            P1
+            + '<div id="rest" style="display:none">'
+            + P2
+            + '</div><a href="javascript:;">展开全文</a>',
+            [P2[3:-4]],
+            id="the rest behind 展开全文",
+        ),
+        pytest.param(P1 + LINKS + P2, ["第0号配套政策", P2[3:-4]], id="links in its own element"),
+    ],
+)
+def test_real_text_that_looks_like_an_end_stays(text, kept):
+    article = read(page_of("", text=text))
+    lines = article.body.split("\n")
+    assert P1[3:-4] in lines or text.startswith("<p>郑重")
+    for line in kept:
+        assert line in lines, (line, lines)
+
+
+def test_links_mid_text_beside_the_labels_go_on_the_text():
+    # Paragraphs with no element of their own (beside the title and the labels): sentences
+    # right after a list of links go on the text.
+    page = f"""<html><head><meta charset="utf-8"><title>大丰港区新开航线</title></head><body>
+<div>当前位置：首页 &gt; 开发区新闻 &gt; 盐城 &gt; 文字新闻</div>
+<div class="main"><h1>大丰港区新开航线</h1><div>发布时间：2021-11-13 来源：大丰日报</div>
+{P1}{LINKS}{P2}<h3>相关阅读</h3><ul>{RELATED}</ul></div><div>版权所有：投促中国</div></body></html>"""
+    extraction = extract_article(page.encode(), URL, content_type="text/html; charset=utf-8")
+    assert extraction.article.body.split("\n") == [
+        P1[3:-4],
+        *(f"第{i}号配套政策" for i in range(3)),
+        P2[3:-4],
+    ]
+    # With other lines between them and the sentences: cut there, in doubt (loudly).
+    cut = page.replace(
+        LINKS + P2, LINKS + "<p>分享到：微信</p>" + "<p>网友留言：这个项目很好。</p>"
+    )
+    extraction = extract_article(cut.encode(), URL, content_type="text/html; charset=utf-8")
+    assert extraction.article.body == P1[3:-4]
+    assert extraction.doubt == "sentences follow where the text seems to end"
+
+
+@pytest.mark.parametrize(
+    ("meta", "field", "value"),
+    [
+        (
+            '发布时间：2021-11-13 来源：大丰日报 发布开发区：<a href="javascript:;">江苏大丰经济开发区</a>',
+            "zone",
+            "江苏大丰经济开发区",
+        ),
+        (
+            "<span>发布时间</span><span>2021-11-13</span> <span>来源</span><span>大丰日报</span>",
+            "source",
+            "大丰日报",
+        ),
+        ("<p>发布时间：2021-11-13</p><p>来源：大丰日报</p><p>发布开发区：</p>", "zone", ""),
+    ],
+    ids=["a zone in a javascript: link", "labels in elements of their own", "an empty label last"],
+)
+def test_labels_in_odd_markup(meta, field, value):
+    page = page_of("").replace(
+        "<div>发布时间：2021-11-13 来源：大丰日报 发布开发区：江苏大丰经济开发区</div>".encode(),
+        f"<div>{meta}</div>".encode(),
+    )
+    article = read(page)
+    assert getattr(article, field) == value
+    assert article.body == TEXT  # (the first paragraph is no label's value)
+
+
+def test_a_title_holding_时间_before_a_year_is_no_label():
+    page = page_of("").replace(
+        "<h1>大丰港区新开航线</h1>".encode(),
+        "<h1>争分夺秒抢时间 2021年大丰港区新开航线</h1>".encode(),
+    )
+    article = read(page)
+    assert (article.title, article.published_at) == (
+        "争分夺秒抢时间 2021年大丰港区新开航线",
+        "2021-11-13",
+    )
+
+
+def test_a_row_of_years_is_read_at_once():
+    # A pattern of alternatives took minutes on such a line (catastrophic backtracking).
+    row = "".join(f"<td>{year}</td>" for year in range(2000, 2030)) + "<td>备注</td>"
+    article = read(page_of("", text=P1 + f"<table><tr>{row}</tr></table>" + P2))
+    assert " ".join(str(year) for year in range(2000, 2030)) + " 备注" in article.body
