@@ -6,9 +6,10 @@ reader sees (the breadcrumb, the 发布时间 / 来源 / 发布开发区 labels,
 links, the footer), all of which `investcrawl.site` names.
 
 One module per concern: `decoding` (bytes to text), `page` (text to the lines a reader
-sees), `article` (lines to an article, or why not), `body` (where an article's text
-begins and ends, and which of its lines are text), `listing` (the section index and
-listing pages); `rejected` holds the reasons a page is not read as an article.
+sees), `article` (lines to an article, or why not), `breadcrumb` (where the page says it
+is), `body` (where an article's text begins and ends, and which of its lines are text),
+`listing` (the section index and listing pages); `rejected` holds the reasons a page is
+not read as an article.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from __future__ import annotations
 from investcrawl.extract.article import (
     ArticleExtraction,
     extract_article,
-    find_breadcrumb,
     is_truncated,
     province_of,
     sanitize_html,
 )
 from investcrawl.extract.body import EDGE_LINES, drop_lines, is_tool_line
+from investcrawl.extract.breadcrumb import find_breadcrumb
 from investcrawl.extract.decoding import (
     decode_html,
 )

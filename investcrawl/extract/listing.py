@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from investcrawl import site
-from investcrawl.extract.article import find_breadcrumb
+from investcrawl.extract.breadcrumb import find_breadcrumb
 from investcrawl.extract.page import Document, clean_text, text_of
 
 
