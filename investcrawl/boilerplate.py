@@ -18,8 +18,8 @@ place. Here:
   archive, take any caption or byline;
 - and the pages holding it come from at least MIN_ZONES (3) development zones: a zone's
   stock sentence, on every article of the one zone a listing walk reads first, is not
-  template. Articles with one title, or one body, count once (a release reprinted under
-  several zones, or retitled by each).
+  template. (A release reprinted under several zones shares its lines; it would have to
+  be most of a layout's 200 pages to be taken for its template.)
 
 A learned line is left out of the bodies of the layout's pages read after (at their edges
 only, never from the middle of a text), and is taken out of those read before in this run
@@ -28,9 +28,11 @@ without a trace, and `investcrawl reextract --no-template-lines` gives every bod
 its page had it. Learning happens within one run; the lines learned, with their evidence,
 are kept in the archive's `template_lines` for every later run.
 
-Memory is bounded: past MAX_CANDIDATES lines, those seen least lately are forgotten (a
-template line, seen on page after page, is not among them), and a line seen on more than
-MAX_PAGES_HELD pages without being learned is text: it is no longer counted.
+Memory is bounded: a line that has missed so many of its layout's pages that it could no
+longer reach the share before it holds MAX_PAGES_HELD pages is dropped (it is text: a
+byline, a caption); a line on MAX_PAGES_HELD pages and not learned (from too few zones) is
+text and no longer counted; past MAX_CANDIDATES lines, those seen least lately are
+forgotten (a template line, seen on page after page, is not among them).
 """
 
 from __future__ import annotations
@@ -55,18 +57,8 @@ class Candidate:
     """A line at one edge of the text of one layout's pages, and those pages."""
 
     article_ids: set[int] = field(default_factory=set)
-    titles: set[int] = field(default_factory=set)
-    bodies: set[int] = field(default_factory=set)
     zones: set[str] = field(default_factory=set)
-    pages: int = 0  # holding it, a reprint counted once (one title, or one body retitled)
-
-    def add(self, article_id: int, title_hash: int, body_hash: int, zone: str) -> None:
-        if title_hash not in self.titles and body_hash not in self.bodies:
-            self.pages += 1
-        self.article_ids.add(article_id)
-        self.titles.add(title_hash)
-        self.bodies.add(body_hash)
-        self.zones.add(zone)
+    pages: int = 0  # holding it
 
 
 @dataclass
@@ -76,7 +68,7 @@ class Learned:
     layout: str
     line: str
     edge: str  # "start" or "end"
-    layout_pages: int  # pages of the layout read (distinct titles)
+    layout_pages: int  # pages of the layout read
     pages: int  # of those, the pages holding the line at that edge
     zones: int  # development zones among them
     article_ids: set[int]  # the articles read before, holding it (to be revised)
@@ -95,7 +87,11 @@ class TemplateLines:
         for layout, line in known:
             self.known.setdefault(layout, set()).add(line)
         self.min_pages, self.share, self.min_zones = min_pages, share, min_zones
-        self._layouts: dict[str, int] = {}  # layout -> its pages read (reprints too)
+        # Pages a candidate may miss and still be learned before it holds MAX_PAGES_HELD:
+        # past that it never will, and is dropped (what recurs on a few percent of the
+        # pages, bylines, captions, would otherwise be held all through a crawl).
+        self._max_missed = MAX_PAGES_HELD * (1 - share) / share if share else float("inf")
+        self._layouts: dict[str, int] = {}  # layout -> its pages read
         self._seen: dict[tuple[str, str, str], Candidate] = {}  # (layout, edge, line)
         self._spent: set[tuple[str, str, str]] = set()  # candidates found to be text
 
@@ -109,7 +105,6 @@ class TemplateLines:
             article["id"],
             article.get("layout") or "",
             article.get("body") or "",
-            article.get("title") or "",
             article.get("zone") or "",
         )
         for found in learned:
@@ -117,15 +112,12 @@ class TemplateLines:
             found.article_ids.discard(article["id"])
         return learned
 
-    def observe(
-        self, article_id: int, layout: str, body: str, title: str = "", zone: str = ""
-    ) -> list[Learned]:
+    def observe(self, article_id: int, layout: str, body: str, zone: str = "") -> list[Learned]:
         """Note the edge lines of an article's text; return the lines this article made
         template lines."""
         if not layout or not body:
             return []
         pages = self._layouts[layout] = self._layouts.get(layout, 0) + 1
-        title_hash, body_hash = hash(title), hash(body)
         lines = body.split("\n")
         known = self.known.get(layout, set())
         learned = []
@@ -141,12 +133,16 @@ class TemplateLines:
                 # Seen again: moved to the end of the dict, away from those forgotten first.
                 seen = self._seen.pop(key, None) or Candidate()
                 self._seen[key] = seen
-                seen.add(article_id, title_hash, body_hash, zone)
+                seen.article_ids.add(article_id)
+                seen.zones.add(zone)
+                seen.pages += 1
                 found = self._judge(layout, edge, line, pages, seen)
                 if found is not None:
                     known = self.known.setdefault(layout, set())
                     known.add(line)
                     learned.append(found)
+                elif pages - seen.pages > self._max_missed:
+                    del self._seen[key]  # can no longer be learned: text
                 elif len(seen.article_ids) > MAX_PAGES_HELD:
                     del self._seen[key]
                     self._spent.add(key)
@@ -159,21 +155,14 @@ class TemplateLines:
         self, layout: str, edge: str, line: str, layout_pages: int, seen: Candidate
     ) -> Learned | None:
         """The evidence that a line is template: on SHARE of a layout's MIN_PAGES or more
-        pages, at one edge, from MIN_ZONES zones (reprints count once among the pages
-        holding it, and as many times as read among the layout's: never for it)."""
+        pages, at one edge, from MIN_ZONES zones."""
         if layout_pages < self.min_pages or seen.pages < self.share * layout_pages:
             return None
         if len(seen.zones - {""}) < self.min_zones:
             return None
         del self._seen[(layout, edge, line)]
         return Learned(
-            layout,
-            line,
-            edge,
-            layout_pages,
-            seen.pages,
-            len(seen.zones - {""}),
-            seen.article_ids,
+            layout, line, edge, layout_pages, seen.pages, len(seen.zones - {""}), seen.article_ids
         )
 
 

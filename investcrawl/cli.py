@@ -521,10 +521,18 @@ def migrate(db_path: str) -> None:
     if not Path(db_path).is_file():
         raise click.ClickException(f"no archive at {db_path}")
     try:
-        open_archive(db_path).close()
+        db = open_archive(db_path)
+        legacy = db.execute("SELECT count(*) FROM template_lines_0006").fetchone()[0]
+        db.close()
     except ArchiveError as error:
         raise click.ClickException(f"cannot migrate: {error}") from None
     click.echo(f"{db_path} is up to date")
+    if legacy:  # lines the learner before migration 0010 took out of bodies, unrevised
+        click.echo(
+            f"{legacy} line(s) in template_lines_0006 were taken out of bodies by an earlier "
+            "investcrawl: `investcrawl reextract` gives the text back (docs/operations.md, "
+            "Upgrading)"
+        )
 
 
 def warc_dir_option(help_text: str, *, exists: bool = False) -> Any:

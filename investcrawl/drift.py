@@ -4,13 +4,13 @@ A redesign does not make pages fail to download: it makes them fail to *read*. O
 article pages a run fetched, some read (articles) and some do not: a page that shows the
 section's anatomy but does not read (extract.Unreadable), one a listing or a 上一条 link
 says exists and that does not read as an article, one read without a title or a date, or
-without text or images (invalid_item) are reading failures; a page read whose body is
-mostly links (extract.ArticleExtraction.doubt: a list read for the text) is stored, and
-counted with them. Pages retried because they failed before are left
-out when they fail again (no news about the site: one bad old page must not fail every
-harvest), and counted when they read (today's site still reads).
-The judge fails the run (exit 76, one line naming
-the symptom) when
+without text or images (invalid_item) are reading failures; a page read in doubt
+(extract.ArticleExtraction.doubt: its text mostly links, sentences after where its text
+seems to end, sentences above and below its labels) is stored, and counted with them.
+Pages retried because they failed before are left out when they fail again (no news
+about the site: one bad old page must not fail every harvest), and counted when they read
+(today's site still reads). The judge fails the run (exit 76, one line naming the symptom)
+when
 
 - more than READING_MAX_FAILED_SHARE of the article pages it fetched failed to read (and
   at least READING_MIN_FAILED did), or
@@ -64,7 +64,7 @@ class ReadingJudge:
         self.read = 0
         self.fields_read = 0  # articles read but the canary: whose fields are judged
         self.failed: Counter[str] = Counter()  # symptom -> pages
-        self.doubted: Counter[str] = Counter()  # symptom -> pages read, and stored, in doubt
+        self.doubted: dict[str, str] = {}  # URL -> why: pages read, and stored, in doubt
         self.empty: Counter[str] = Counter()  # field -> articles read with it empty
         self.history: tuple[int, dict[str, float]] = (0, {})
         # URLs of this run's failures that say a page is no article (READING_KINDS): made
@@ -121,6 +121,7 @@ class ReadingJudge:
         if not getattr(exception, "field", None):  # not pipelines.InvalidArticle
             return
         url = ItemAdapter(item).get("url") or ""
+        self.doubted.pop(url, None)  # not stored after all: counted as not read
         self.read_failures.add(url)
         self.not_read(url, str(exception), response.meta.get("source") if response else None)
 
@@ -128,7 +129,7 @@ class ReadingJudge:
         """An article read and stored whose reading may be wrong: counted with the pages
         that did not read (a template whose body comes out as links is not read)."""
         if source not in ("retry", "canary"):
-            self.doubted[doubt] += 1
+            self.doubted[url] = doubt
 
     def not_read(self, url: str, detail: str, source: str | None) -> None:
         """An article page that did not read: counted, unless it is a retry (a page that
@@ -147,10 +148,11 @@ class ReadingJudge:
 
     def verdict(self) -> str | None:
         """The alarm, one line, or None when the run read the site as well as before."""
-        failed = sum(self.failed.values()) + sum(self.doubted.values())
+        doubted = Counter(self.doubted.values())
+        failed = sum(self.failed.values()) + sum(doubted.values())
         pages = sum(self.failed.values()) + self.read  # a page in doubt was read
         if failed >= self.min_failed and failed > self.max_failed_share * pages:
-            common = (self.failed + self.doubted).most_common(1)[0][0]
+            common = (self.failed + doubted).most_common(1)[0][0]
             return (
                 f"reading failed on {failed} of {pages} article pages: {common} — has the "
                 "template changed? see investcrawl check-site"

@@ -28,5 +28,6 @@ class Article:
     warc_file: str | None = None  # the capture this was read from
     warc_offset: int | None = None
     # Where the page's template puts its labels (extract.layout_of): pages of one template
-    # share it; template lines are learned per layout (boilerplate.py). Not archived.
+    # share it; template lines are learned per layout (boilerplate.py). Not a column of
+    # the archive (feed exports, -O, carry it).
     layout: str = ""

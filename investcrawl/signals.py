@@ -13,7 +13,7 @@ archive pipeline records it and takes it out of the articles stored before holdi
 keeping a revision of each.
 
 reading_doubted(url, doubt, source): an article page read, and stored, whose reading may be
-wrong (extract.ArticleExtraction.doubt: its body mostly links); the reading judge counts it.
+wrong (extract.ArticleExtraction.doubt: why); the reading judge counts it.
 
 image_recorded(url, kind, fields): what became of an image an article shows (images.py);
 the archive pipeline stores it in `images` (kind: archive.IMAGE_KINDS; fields: its columns).

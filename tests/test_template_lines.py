@@ -90,17 +90,25 @@ def test_a_zone_s_stock_sentence_on_every_page_read_first_is_text():
     assert lines.known == {}
 
 
-def test_reprints_of_one_release_count_once():
-    # The same release under five zones (one body), retitled (one body), or reprinted
-    # with a line of the zone (one title): each counts as one page.
-    lines = TemplateLines(min_pages=3)
+def test_a_release_reprinted_under_several_zones_is_no_template():
+    # A tenth of a layout's pages are one release, reprinted by four zones.
+    lines = TemplateLines(min_pages=50)
     release = "开发区召开推进会。\n会议部署了下半年的重点工作。\n（完）"
-    for i in range(10):
-        lines.process(page(i, zone=ZONES[i % 4], body=release, title=f"{i}：推进会召开"))
-        lines.process(
-            page(100 + i, zone=ZONES[i % 4], body=f"{release}\n（{i}区转载）", title="同题")
-        )
+    for i in range(500):
+        body = release if i % 10 == 0 else f"第{i}篇的正文。\n第{i}篇的结尾。"
+        assert lines.process(page(i, zone=ZONES[i % 4], body=body)) == []
     assert lines.known == {}
+
+
+def test_lines_that_recur_on_a_few_pages_are_not_held_all_crawl_long():
+    # Twenty bylines, each on 2% of 30,000 pages: text, let go of as soon as it could no
+    # longer reach the share (memory stays bounded whatever the crawl's length).
+    lines = TemplateLines()
+    for i in range(30_000):
+        body = f"第{i}篇的正文。\n（记者 第{i % 50}号）" if i % 50 < 20 else f"第{i}篇的正文。"
+        lines.process(page(i, zone=ZONES[i % 4], body=body))
+    assert lines.known == {}
+    assert max(len(candidate.article_ids) for candidate in lines._seen.values()) < 1_000
 
 
 def test_a_learned_line_is_taken_only_from_the_edges_of_a_text():
@@ -261,3 +269,35 @@ def test_a_20000_article_site_keeps_every_real_line_and_loses_every_template_lin
     revised = rows(tmp_path / "a.db", "SELECT reason, body FROM article_revisions")
     assert revised and all(row["body"].endswith(TEMPLATE_LINE) for row in revised)
     assert {row["reason"] for row in revised} == {f"template line: {TEMPLATE_LINE}"}
+
+
+def test_migrate_says_when_an_earlier_learner_took_lines_out(tmp_path):
+    import sqlite_utils
+
+    from investcrawl.archive import migrations
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="0010_template_lines_with_evidence")
+    db["template_lines"].insert({"line": "图为签约仪式现场。", "articles": 20, "learned_at": "x"})
+    db.close()
+    result = CliRunner().invoke(cli, ["migrate", "--db", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 line(s) in template_lines_0006" in result.output
+    assert "investcrawl reextract" in result.output
+    assert rows(path, "SELECT line FROM template_lines_0006") == [{"line": "图为签约仪式现场。"}]
+    assert rows(path, "SELECT count(*) AS n FROM template_lines") == [{"n": 0}]
+
+
+def test_a_page_in_doubt_then_dropped_is_counted_once(tmp_path):
+    from investcrawl.drift import ReadingJudge
+    from investcrawl.pipelines import InvalidArticle
+
+    crawler = get_crawler(InvestchnSpider, {"ARCHIVE_PATH": str(tmp_path / "a.db")})
+    judge = ReadingJudge(crawler)
+    url = "http://127.0.0.1:1/index.php/home/news/detail/id/1.html"
+    judge.reading_doubted(url, "the body read is mostly links to other pages")
+    judge.item_dropped({"url": url}, InvalidArticle("published_at", "cannot read a date"))
+    for i in range(2, 10):  # eight pages that read
+        judge.item_scraped(page(i))
+    assert judge.verdict() is None  # one page of nine: not two

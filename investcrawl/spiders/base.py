@@ -31,7 +31,7 @@ from investcrawl.archive import (
     open_archive,
     utc_now,
 )
-from investcrawl.boilerplate import TemplateLines
+from investcrawl.boilerplate import MIN_PAGES, SHARE, TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
 from investcrawl.images import ImageCapture, is_image_request
 from investcrawl.middlewares import asked_url, may_be_cut
@@ -168,8 +168,8 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         if self._template_lines is None:
             self._template_lines = TemplateLines(
                 self.open_state().template_lines(),
-                min_pages=self.settings.getint("TEMPLATE_LINE_MIN_PAGES"),
-                share=self.settings.getfloat("TEMPLATE_LINE_SHARE"),
+                min_pages=self.settings.getint("TEMPLATE_LINE_MIN_PAGES", MIN_PAGES),
+                share=self.settings.getfloat("TEMPLATE_LINE_SHARE", SHARE),
             )
         return self._template_lines
 
