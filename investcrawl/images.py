@@ -182,8 +182,18 @@ class ImageCapture:
 
     def image_failed(self, failure: Failure) -> list[scrapy.Request]:
         response = getattr(failure.value, "response", None)
+        request = failure.request
+        target = image_key(request.url)
         if isinstance(response, Response):  # a non-2xx answer: recorded as it came
             self.record_answer(response)
+        elif request.meta.get("redirect_urls") and target in self.image_urls:
+            # Redirected to an image this run requested already (the duplicate filter drops
+            # the redirect): the same image, whose outcome it shares, now or once known.
+            shown = self.image_urls.get(image_key(asked_url(request)), [])
+            self.image_urls[target].extend(shown)
+            if target in self.image_outcomes:
+                for url in shown:
+                    self.record_image(url, *self.image_outcomes[target])
         else:
             kind, detail = self.failure_kind(failure)
             self.record_outcome(failure.request, kind, {"detail": detail})

@@ -9,6 +9,7 @@ from lxml import etree
 from investcrawl.extract import (
     Gone,
     NotAnArticle,
+    OffSection,
     Undecodable,
     Unreadable,
     city_provinces,
@@ -945,3 +946,27 @@ def test_a_row_of_years_is_read_at_once():
     row = "".join(f"<td>{year}</td>" for year in range(2000, 2030)) + "<td>备注</td>"
     article = read(page_of("", text=P1 + f"<table><tr>{row}</tr></table>" + P2))
     assert " ".join(str(year) for year in range(2000, 2030)) + " 备注" in article.body
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        '<p>上一篇：<a href="/index.php/home/news/detail/id/186500.html">另一篇新闻</a></p>',
+        '<p>【上一条】<a href="/index.php/home/news/detail/id/186500.html">另一篇新闻</a></p>',
+        '<p><span>上一篇</span><a href="/index.php/home/news/detail/id/186500.html">另一篇新闻</a></p>',
+        '<p>上一条新闻：<a href="/index.php/home/news/detail/id/186500.html">另一篇新闻</a></p>',
+        '<p>上一条&gt;&gt;<a href="/index.php/home/news/detail/id/186500.html">另一篇新闻</a></p>',
+    ],
+)
+def test_the_body_ends_at_any_form_of_the_prev_next_label(marker):
+    article = read(page_of("", after=marker + "<p>网友留言：这篇文章很好。</p>"))
+    assert article.body == TEXT and article.prev_id == 186500
+    # A sentence that begins with the same words is text.
+    text = PARAGRAPHS.replace("<p>（记者", "<p>上一条消息称，项目将于年内开工。</p><p>（记者")
+    assert "上一条消息称，项目将于年内开工。" in read(page_of("", text=text)).body
+
+
+def test_a_labelled_breadcrumb_of_another_section_in_list_items_is_off_section():
+    crumb = "<ul><li>当前位置：</li><li>首页</li><li>&gt; 政策法规</li><li>&gt; 江苏</li></ul>"
+    with pytest.raises(OffSection):
+        read(page_of("", crumb=crumb))
