@@ -369,3 +369,18 @@ def test_browsing_during_a_harvest_shows_committed_articles_and_never_an_error(t
         server.stop()
         mirror.process.terminate()
         mirror.process.wait(timeout=10)
+
+
+def test_a_capture_pointer_anywhere_inside_a_record_is_a_plain_error(crawled):
+    # A pointer moved into a record (a damaged or tampered row) lands where warcio may read
+    # a record with no HTTP part: one line (404), never a 500.
+    from investcrawl.warc import read_capture
+
+    for article in articles(crawled)[:3]:
+        for delta in range(1, 300):
+            try:
+                read_capture(
+                    crawled.parent / "warc", article["warc_file"], article["warc_offset"] + delta
+                )
+            except ValueError:
+                pass

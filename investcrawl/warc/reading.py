@@ -108,9 +108,11 @@ def read_capture(directory: str | Path, name: str, offset: int) -> CapturedRespo
             raise ValueError(f"no response record at offset {offset}")
         try:
             body = record.content_stream().read()
-        except Exception as error:  # a damaged record
-            raise ValueError(f"the record at offset {offset} cannot be read ({error})") from None
-        return _captured(record, body, Capture(name, offset, ""))
+            return _captured(record, body, Capture(name, offset, ""))
+        except Exception as error:  # a damaged record, or bytes read as one with no HTTP
+            raise ValueError(
+                f"the record at offset {offset} cannot be read ({type(error).__name__})"
+            ) from None
 
 
 def record_bytes(directory: str | Path, name: str, offset: int) -> bytes:
