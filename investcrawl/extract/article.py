@@ -501,7 +501,9 @@ def layout_of(line: Line) -> str:
         if parent is None:
             steps.append(str(node.tag))
             break
-        position = sum(1 for sibling in node.itersiblings(node.tag, preceding=True)) + 1
+        # (compared here: lxml refuses a tag name holding a control character as a filter)
+        position = sum(1 for other in node.itersiblings(preceding=True) if other.tag == node.tag)
+        position += 1
         steps.append(f"{node.tag}[{position}]")
     return "/".join(reversed(steps))
 
