@@ -138,7 +138,8 @@ def score(extractor: str, part: str) -> Score:
     counts = dict.fromkeys(fields, 0)
     every = failed = 0
     wrong: dict[str, list[str]] = {}
-    for case in cases(part):
+    read_cases = cases(part)
+    for case in read_cases:
         try:
             got: dict[str, Any] = read(case)
         except Exception:  # a rejection or a crash: every field wrong
@@ -149,7 +150,7 @@ def score(extractor: str, part: str) -> Score:
         every += not bad
         if bad:
             wrong[case.name] = bad
-    return Score(len(cases(part)), counts, every, failed, wrong)
+    return Score(len(read_cases), counts, every, failed, wrong)
 
 
 def table(parts: tuple[str, ...] = PARTS) -> list[str]:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from investcrawl.extract import EDGE_LINES, drop_lines
+from investcrawl.extract import EDGE_LINES, drop_lines, edge_indexes
 
 MIN_PAGES = 200  # the TEMPLATE_LINE_MIN_PAGES setting's default
 SHARE = 0.9  # the TEMPLATE_LINE_SHARE setting's default
@@ -173,9 +173,7 @@ def take_out(article: MutableMapping[str, Any], lines: set[str]) -> bool:
     notice). Whether anything was removed."""
     body = article.get("body") or ""
     text = body.split("\n")
-    edges = set(range(min(EDGE_LINES, len(text)))) | set(
-        range(max(0, len(text) - EDGE_LINES), len(text))
-    )
+    edges = edge_indexes(len(text))
     kept = [line for index, line in enumerate(text) if index not in edges or line not in lines]
     images = article.get("images")
     if isinstance(images, str):  # as stored: JSON

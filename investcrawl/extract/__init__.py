@@ -21,7 +21,7 @@ from investcrawl.extract.article import (
     province_of,
     sanitize_html,
 )
-from investcrawl.extract.body import EDGE_LINES, drop_lines, is_tool_line
+from investcrawl.extract.body import EDGE_LINES, drop_lines, edge_indexes, is_tool_line
 from investcrawl.extract.breadcrumb import find_breadcrumb
 from investcrawl.extract.decoding import (
     decode_html,
@@ -66,6 +66,7 @@ __all__ = [
     "clean_text",
     "decode_html",
     "drop_lines",
+    "edge_indexes",
     "extract_article",
     "find_breadcrumb",
     "is_tool_line",

@@ -15,14 +15,15 @@ from investcrawl import gazetteer, site
 from investcrawl.dates import parse_published_at
 from investcrawl.extract.body import (
     ANCHOR,
+    CLAUSE_RE,
     CONTROL,
-    EDGE_LINES,
     LINK,
     TEXT,
     BodyLines,
     body_elements,
     body_html,
     drop_lines,
+    edge_indexes,
     images,
     line_kind,
     link_kind,
@@ -160,7 +161,7 @@ def _extract_article(
     if meta_start is None:
         raise _not_read(doc, in_section, f"no {site.LABEL_PUBLISHED} label")
     meta_first, meta_end, fields = _read_metadata(lines, meta_start)
-    _, title = _find_title(lines, crumb_index, meta_first, meta_start, doc.html_title)
+    title = _find_title(lines, crumb_index, meta_first, meta_start, doc.html_title)
     region = read_body(lines, meta_end, len(lines))
     doubt = region.doubt
     if crumb_index >= 0:
@@ -325,7 +326,7 @@ def _read_metadata(lines: list[Line], start: int) -> tuple[int, int, dict[str, s
         elif not (
             _is_label_only(lines[end - 1].text)
             and len(text) <= _MAX_VALUE
-            and not _CLAUSE_RE.search(text)
+            and not CLAUSE_RE.search(text)
         ):
             break
         end += 1
@@ -335,7 +336,6 @@ def _read_metadata(lines: list[Line], start: int) -> tuple[int, int, dict[str, s
 
 
 _MAX_VALUE = 40  # characters of a label's value on the line after it
-_CLAUSE_RE = re.compile(r"[。！？；，]")
 
 
 def _read_labels(lines: list[Line], fields: dict[str, str]) -> None:
@@ -357,7 +357,7 @@ def _read_label_values(lines: list[Line], fields: dict[str, str], text_of_line) 
         matches = _labels(text)
         if pending and (not matches or matches[0].start() > 0):
             value = text[: matches[0].start() if matches else None]
-            if len(value) <= _MAX_VALUE and not _CLAUSE_RE.search(value):  # not a paragraph
+            if len(value) <= _MAX_VALUE and not CLAUSE_RE.search(value):  # not a paragraph
                 fields.setdefault(pending, value.strip(_VALUE_TRIM))
         pending = _label_of(matches[0]) if _is_label_only(text) else None
         for match, following in pairwise([*matches, None]):
@@ -422,32 +422,30 @@ def _is_label_only(text: str) -> bool:
 
 def _find_title(
     lines: list[Line], crumb_index: int, meta_first: int, meta_start: int, html_title: str
-) -> tuple[int, str]:
-    """The title and its line's index: of the lines between the breadcrumb and the
-    metadata (at most five), the one that matches <title> best, the nearest the metadata
-    among equals. Column headings (开发区新闻, 新闻中心) and tool lines are never the title.
-    Without such a line: the text before the labels on the metadata line, else <title>."""
+) -> str:
+    """The title: of the lines between the breadcrumb and the metadata (at most five),
+    the one that matches <title> best, the nearest the metadata among equals. Column
+    headings (开发区新闻, 新闻中心) and tool lines are never the title. Without such a line:
+    the text before the labels on the metadata line, else <title>."""
     meta_text = lines[meta_start].text
     first_label = _labels(meta_text)[0]
     before_label = meta_text[: first_label.start()].strip()
     candidates = [
-        (index, lines[index].text)
-        for index in range(max(crumb_index + 1, meta_first - 5), meta_first)
-        if _may_be_title(lines[index])
+        line.text
+        for line in lines[max(crumb_index + 1, meta_first - 5) : meta_first]
+        if _may_be_title(line)
     ]
     best = max(
         reversed(candidates),
-        key=lambda candidate: _title_match(candidate[1], html_title),
+        key=lambda candidate: _title_match(candidate, html_title),
         default=None,
     )
     # The text before the labels on their line (a title, or the site's name): when no
     # line before matches <title> as well.
     if before_label and meta_first == meta_start:
-        if best is None or _title_match(before_label, html_title) > _title_match(
-            best[1], html_title
-        ):
-            best = (meta_start, before_label)
-    return best or (meta_first - 1, html_title)
+        if best is None or _title_match(before_label, html_title) > _title_match(best, html_title):
+            best = before_label
+    return best or html_title
 
 
 def _may_be_title(line: Line) -> bool:
@@ -518,9 +516,10 @@ def _without_template_lines(
         return region.kept
     kept = list(region.kept)
     texts = [i for i, keep in enumerate(kept) if keep]
-    edges = texts[:EDGE_LINES] + texts[-EDGE_LINES:]
-    dropped = [i for i in edges if lines[region.first + i].text in known]
-    if len(set(dropped)) == len(texts):
+    dropped = [
+        texts[i] for i in edge_indexes(len(texts)) if lines[region.first + texts[i]].text in known
+    ]
+    if len(dropped) == len(texts):
         return kept  # all of it: then they are its own text (a one-line notice)
     for i in dropped:
         kept[i] = False

@@ -59,7 +59,7 @@ _PAGER_SPLIT_RE = re.compile(r"[\s【】\[\]<>«»‹›.…|丨]+")
 _PAGER_WORDS = frozenset((*site.PAGER_TEXTS, site.HOME_CRUMB))
 # The end of a sentence: never in a line of tools, a footer, a heading or an editor's line.
 _PROSE_RE = re.compile(r"[。！？；]")
-_CLAUSE_RE = re.compile(r"[。！？；，]")  # … nor a comma, in a footer or a heading
+CLAUSE_RE = re.compile(r"[。！？；，]")  # … nor a comma, in a footer, a heading, a label's value
 # A label before a link: 附件：<a>…</a>, 详情请见：<a>…</a>.
 _LABELLED_LINK_RE = re.compile(r"^[^:：]{1,8}[:：]")
 _EDITOR_RE = re.compile(
@@ -225,7 +225,7 @@ def line_kind(line: Line) -> str:
     text = line.text
     if (_END_RE.match(text) or _label_then_link(line)) and not _PROSE_RE.search(text):
         return END  # (上一篇《…》中，… is a sentence)
-    sentence = _CLAUSE_RE.search(text)
+    sentence = CLAUSE_RE.search(text)
     if not sentence and _FOOTER_RE.search(text):
         return END
     if not sentence and len(text) <= _MAX_CONTROL_LINE and _NAV_HEADING_RE.match(text):
@@ -264,6 +264,11 @@ def _label_then_link(line: Line) -> bool:
 
 # Template lines are looked for at the edges of a body: its first and last lines.
 EDGE_LINES = 3
+
+
+def edge_indexes(count: int) -> set[int]:
+    """The indexes of the first and the last EDGE_LINES of `count` lines of text."""
+    return set(range(min(EDGE_LINES, count))) | set(range(max(0, count - EDGE_LINES), count))
 
 
 @dataclass
@@ -387,15 +392,15 @@ def _after_the_end(
     if container is not None and len(held) == 1:
         container = container.getparent()  # one paragraph: what holds it
     before = lines[start - 1].pieces[0][1]
-    if container is not None and not (container is before or container in before.iterancestors()):
-        return _GOES_ON if _holds(container, following) else None
+    element = following.pieces[0][1]
+    if container is not None and not _within(before, container):
+        return _GOES_ON if _within(element, container) else None
     # The text's paragraphs stand beside the labels: what follows is the article's when
     # sentences go on beside its paragraphs right after it; with other lines between, it
     # cannot be told: in doubt.
-    parents = {element.getparent() for element in held}
-    element = following.pieces[0][1]
+    parents = {paragraph.getparent() for paragraph in held}
     if sentences or _SENTENCE_RE.search(following.text):
-        if any(parent is element or parent in element.iterancestors() for parent in parents):
+        if any(_within(element, parent) for parent in parents):
             return _GOES_ON if next_to_it else _DOUBT_AFTER_END
     return None
 
@@ -410,8 +415,8 @@ def _common_ancestor(elements: list[etree._Element]) -> etree._Element | None:
     return common[0] if common else None
 
 
-def _holds(container: etree._Element, line: Line) -> bool:
-    element = line.pieces[0][1]
+def _within(element: etree._Element, container: etree._Element | None) -> bool:
+    """Whether the element is the container or inside it."""
     return element is container or container in element.iterancestors()
 
 

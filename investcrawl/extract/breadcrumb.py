@@ -106,7 +106,7 @@ def _crumb_steps(lines: list[Line], index: int, text: str) -> Breadcrumb:
             break
         text = f"{text} {following}".strip()
         index += 1
-    steps = [step for step in (s.strip() for s in _SPLIT_RE.split(text)) if step]
+    steps = _steps_of(text)
     if len(steps) < 2 and len(lines[index].pieces) > 2:  # separators drawn by a stylesheet
         pieces = [clean_text(piece) for piece, _ in lines[index].pieces]
         pieces = [piece for piece in pieces if piece and not _SPLIT_RE.fullmatch(piece)]
@@ -125,10 +125,15 @@ def _crumb_steps(lines: list[Line], index: int, text: str) -> Breadcrumb:
     return Breadcrumb(index, steps, text)
 
 
+def _steps_of(text: str) -> list[str]:
+    """A breadcrumb's text split into its steps."""
+    return [step for step in (s.strip() for s in _SPLIT_RE.split(text)) if step]
+
+
 def _has_city_and_category(text: str) -> bool:
     """The breadcrumb read so far goes down to a category: the lines after it are not its
     steps (a title after a trailing separator)."""
-    steps = [step for step in (s.strip() for s in _SPLIT_RE.split(text)) if step]
+    steps = _steps_of(text)
     return site.SECTION_NAME in steps and len(steps) - steps.index(site.SECTION_NAME) > 2
 
 
