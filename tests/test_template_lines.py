@@ -5,7 +5,9 @@ stock sentence), and never taken out of a stored body without a revision."""
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 
+import pytest
 from click.testing import CliRunner
 from conftest import rows
 from itemadapter import ItemAdapter
@@ -13,7 +15,7 @@ from scrapy.utils.test import get_crawler
 
 from investcrawl import boilerplate
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import ArchiveWriter, content_hash, open_archive
+from investcrawl.archive import ArchiveError, ArchiveWriter, content_hash, open_archive
 from investcrawl.boilerplate import Learned, TemplateLines
 from investcrawl.cli import cli
 from investcrawl.extract import extract_article
@@ -301,3 +303,43 @@ def test_a_page_in_doubt_then_dropped_is_counted_once(tmp_path):
     for i in range(2, 10):  # eight pages that read
         judge.item_scraped(page(i))
     assert judge.verdict() is None  # one page of nine: not two
+
+
+def test_a_learned_line_meeting_a_held_lock_or_a_full_disk_rewrites_nothing(tmp_path):
+    """Taking a line out of stored bodies is one transaction: when it cannot be written (the
+    lock held past its wait, the archive at its size cap) every body stays as read, no
+    revision or template_lines row is half-written, and the writer refuses what follows."""
+    for fault in ("lock", "full"):
+        archive = tmp_path / f"{fault}.db"
+        writer = ArchiveWriter(open_archive(archive))
+        for article_id in range(1, 40):
+            body = f"第{article_id}篇的正文，" + "很长的句子。" * 200 + f"\n{NOTICE}"
+            item = Article(
+                id=article_id,
+                url=f"http://127.0.0.1:1/index.php/home/news/detail/id/{article_id}.html",
+                title=f"标题{article_id}",
+                published_at="2021-11-10",
+                body=body,
+                fetched_at="2026-11-26T00:00:00Z",
+            )
+            writer.add_article(dataclasses.asdict(item))
+        writer.close()
+        size = archive.stat().st_size
+        if fault == "lock":
+            writer = ArchiveWriter(open_archive(archive, lock_timeout=0.3))
+            holder = sqlite3.connect(archive, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")  # another program's open write transaction
+        else:  # revisions of 39 long bodies cannot fit in what is left
+            writer = ArchiveWriter(open_archive(archive, max_bytes=size + 4096))
+        with pytest.raises(ArchiveError):
+            writer.learn_template_line(Learned("L1", NOTICE, "end", 300, 290, 4, set(range(1, 40))))
+        with pytest.raises(ArchiveError):  # fail-stop
+            writer.add_failure("http://x/1", "http_404")
+        if fault == "lock":
+            holder.execute("ROLLBACK")
+            holder.close()
+        writer.db.close()
+        bodies = rows(archive, "SELECT body FROM articles")
+        assert len(bodies) == 39 and all(row["body"].endswith(NOTICE) for row in bodies), fault
+        assert rows(archive, "SELECT count(*) AS n FROM article_revisions") == [{"n": 0}]
+        assert rows(archive, "SELECT count(*) AS n FROM template_lines") == [{"n": 0}]
