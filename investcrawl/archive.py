@@ -548,17 +548,25 @@ class ArchiveWriter:
     An article already archived with the same content hash only gets its `last_seen_at`
     updated; with another hash, the stored version moves to `article_revisions` first.
     Storing an article clears any failure recorded for its URL.
+
+    replay: the rows come from captures read back (reextract), not from pages just
+    fetched: a row read from an older capture than the stored row's (`fetched_at`) is left
+    out (counted `older`), and so is a failure seen before the stored row was fetched;
+    replaying history never puts an earlier version over a later one.
     """
 
-    def __init__(self, db: sqlite_utils.Database, batch_size: int = 200):
+    def __init__(self, db: sqlite_utils.Database, batch_size: int = 200, replay: bool = False):
         self.db = db
         self.path = _database_file(db)
         self.batch_size = batch_size
+        self.replay = replay
         self._articles: dict[int, dict[str, Any]] = {}
         self._failures: dict[str, dict[str, Any]] = {}
         self._cleared: set[str] = set()  # URLs read whole since they failed: no longer failures
         self._images: dict[str, dict[str, Any]] = {}
-        self.counts = {"new": 0, "updated": 0, "unchanged": 0, "failed": 0, "images": 0}
+        self.counts = {
+            "new": 0, "updated": 0, "unchanged": 0, "older": 0, "failed": 0, "images": 0
+        }  # fmt: skip
         self.error: ArchiveError | None = None  # the write that failed, if one did
 
     def add_article(self, article: Mapping[str, Any]) -> None:
@@ -711,6 +719,14 @@ class ArchiveWriter:
     def _write_failures(self, failures: list[dict[str, Any]]) -> None:
         conn = self.db.conn
         for failure in failures:
+            if (
+                self.replay
+                and conn.execute(
+                    "SELECT 1 FROM articles WHERE url = ? AND fetched_at > ?",
+                    [failure["url"], failure["last_seen"]],
+                ).fetchone()
+            ):
+                continue  # the page read after this answer: the archive has that reading
             row = conn.execute(
                 "SELECT failed_runs FROM failures WHERE url = ?", [failure["url"]]
             ).fetchone()
@@ -745,10 +761,19 @@ class ArchiveWriter:
             row["content_hash"] = content_hash(row)
         conn = self.db.conn
         stored: dict[int, str] = {}
+        stored_at: dict[int, str] = {}  # replay: when each stored row was fetched
+        older = 0
         for ids in _chunks([row["id"] for row in articles]):
             marks = ",".join("?" * len(ids))
-            query = f"SELECT id, content_hash FROM articles WHERE id IN ({marks})"
-            stored.update(conn.execute(query, ids).fetchall())
+            query = f"SELECT id, content_hash, fetched_at FROM articles WHERE id IN ({marks})"
+            for article_id, digest, fetched_at in conn.execute(query, ids).fetchall():
+                stored[article_id] = digest
+                if self.replay:
+                    stored_at[article_id] = fetched_at
+        if self.replay:  # never an earlier capture over a later one
+            kept = [row for row in articles if stored_at.get(row["id"], "") <= row["fetched_at"]]
+            older = len(articles) - len(kept)
+            articles = kept
         new = [row for row in articles if row["id"] not in stored]
         changed = [
             row
@@ -768,7 +793,7 @@ class ArchiveWriter:
         if changed:
             self.db["articles"].upsert_all(changed, pk="id")
         conn.executemany(
-            "UPDATE articles SET last_seen_at = ? WHERE id = ?",
+            "UPDATE articles SET last_seen_at = max(last_seen_at, ?) WHERE id = ?",
             [(row["fetched_at"], row["id"]) for row in unchanged],
         )
         conn.executemany("DELETE FROM failures WHERE url = ?", [(row["url"],) for row in articles])
@@ -783,7 +808,9 @@ class ArchiveWriter:
                 for position, url in enumerate(_image_urls(row["images"]))
             ],
         )
-        return {"new": len(new), "updated": len(changed), "unchanged": len(unchanged)}
+        return {
+            "new": len(new), "updated": len(changed), "unchanged": len(unchanged), "older": older
+        }  # fmt: skip
 
     def _index(self, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
         """Keep the search index in step with the articles written (same transaction).

@@ -126,14 +126,22 @@ def reextract(
 ) -> None:
     """Rebuild articles from WARC captures with the current extractor, offline.
 
-    Bodies that change become revisions, as in a crawl.
+    Bodies that change become revisions, as in a crawl. It takes the archive's lock, as a
+    harvest does (exit 75 while a harvest holds it), and never puts a row read from an
+    older capture over the archive's (counted as older).
 
     Example:
 
         investcrawl reextract --warc-dir data/warc --db /tmp/rebuilt.db
     """
+    from investcrawl.harvest import HarvestRefused, take_lock
     from investcrawl.reextract import reextract as run
 
+    try:
+        lock = take_lock(Path(db_path), "reextract")
+    except HarvestRefused as refused:
+        click.echo(f"investcrawl: {refused}", err=True)
+        sys.exit(refused.exit_code)
     try:
         counts = run(
             warc_dir,
@@ -143,10 +151,13 @@ def reextract(
         )
     except ArchiveError as error:
         raise click.ClickException(f"cannot rebuild: {error}") from None
+    finally:
+        lock.close()
     click.echo(
         f"{counts['responses']} responses read: {counts['articles']} articles "
-        f"({counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged), "
-        f"{counts['rejected']} rejected"
+        f"({counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged"
+        + (f", {counts['older']} older than the archive's reading" if counts["older"] else "")
+        + f"), {counts['rejected']} rejected"
     )
     if counts["missing"]:  # pages the captures refer to but do not hold: not rebuilt
         raise click.ClickException(

@@ -107,8 +107,11 @@ def check_overrides(overrides: dict[str, str]) -> None:
         raise ValueError("-s ARCHIVE_ENABLED=False keeps nothing: a harvest is for archiving")
 
 
-def take_lock(db_file: Path) -> Any:
-    """The harvest lock of db_file (`ARCHIVE.lock`, flock), held until closed."""
+def take_lock(db_file: Path, command: str = "harvest") -> Any:
+    """The lock of the archive db_file (`ARCHIVE.lock` beside the file it resolves to, so
+    that a symlink or another spelling of the path is the same archive), held until
+    closed: one harvest or reextract writes an archive at a time."""
+    db_file = Path(os.path.realpath(db_file))
     path = db_file.with_name(db_file.name + ".lock")
     try:
         db_file.parent.mkdir(parents=True, exist_ok=True)
@@ -124,15 +127,17 @@ def take_lock(db_file: Path) -> Any:
         holder = handle.read().strip() or "unknown"
         handle.close()
         raise HarvestRefused(
-            f"another harvest is running on {db_file} (lock {path}, {holder})", EXIT_LOCKED
+            f"another harvest or reextract is running on {db_file} (lock {path}: {holder})",
+            EXIT_LOCKED,
         ) from None
     try:
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
+        note = f"{command}, pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        handle.write(note + "\n")
         handle.flush()
     except OSError as error:  # a full disk: the lock is held, only its note is missing
-        logging.getLogger(__name__).warning("cannot note the harvest in %s: %s", path, error)
+        logging.getLogger(__name__).warning("cannot note the %s in %s: %s", command, path, error)
     return handle
 
 

@@ -2,7 +2,9 @@
 
 Responses are replayed in capture order through the same extraction, validation and
 archive writer as a crawl, so an improved extractor reaches the whole history and the rows
-come out as a crawl of the same pages made them (fetched_at is the capture's WARC-Date).
+come out as a crawl of the same pages made them (fetched_at is the capture's WARC-Date);
+a row is never replaced by one read from an older capture (the archive's writer in replay
+mode: the archive may hold a reading of a capture not in these files).
 The images the articles show get their `images` rows from their last captured answer, and
 pages whose last answer was an HTTP error their `failures` rows.
 """
@@ -44,7 +46,7 @@ def reextract(
     template_lines, none is applied or learned: every body as its page had it.
     """
     learn = template_lines
-    writer = ArchiveWriter(open_archive(db_path))
+    writer = ArchiveWriter(open_archive(db_path), replay=True)
     state = ArchiveState(writer.db)
     index_paths = {site.SECTION_INDEX_PATH, urlsplit(state.get("section_index_url") or "").path}
     template_lines = TemplateLines(

@@ -499,7 +499,7 @@ def test_a_second_concurrent_harvest_refuses(mirror, tmp_path):
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         refused = run_harvest(mirror.url, archive)
     assert refused.returncode == 75
-    assert "another harvest is running" in refused.stderr
+    assert "another harvest or reextract is running" in refused.stderr
     assert mirror.requests() == {}
 
 
