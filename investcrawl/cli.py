@@ -647,6 +647,39 @@ def wacz(db_path: str, warc_dir: str, output: str, run: int | None) -> None:
     click.echo(f"{output}: {pages} pages")
 
 
+@cli.command()
+@db_option
+@warc_dir_option("The archive's WARC files.", exists=True)
+@click.option(
+    "--show", type=click.IntRange(0), default=20, show_default=True, help="Problems listed."
+)
+@_guard
+def verify(db_path: str, warc_dir: str, show: int) -> None:
+    """Check that every capture the archive points at is there: each article's, each
+    revision's and each captured image's WARC record (whole, and the article's page), and
+    every WARC file the runs wrote. Exit 0 when all resolve, 1 when one does not.
+
+    Example:
+
+        investcrawl verify --db data/archive.db --warc-dir data/warc
+    """
+    from investcrawl.verify import Checked, problems
+
+    conn = _read(db_path)
+    checked = Checked()
+    found = 0
+    for problem in problems(conn, Path(warc_dir), checked):
+        found += 1
+        if found <= show:
+            click.echo(f"{problem.what}: {problem.why}")
+    verdict = "all resolve" if not found else f"{found} do not resolve"
+    click.echo(
+        f"{checked.pointers} capture pointers and {checked.files} WARC files checked "
+        f"in {warc_dir}: {verdict}"
+    )
+    sys.exit(1 if found else 0)
+
+
 @cli.command("check-site")
 @click.option("--base-url", default=None, help="Check a mirror (default: the live site).")
 @click.option(

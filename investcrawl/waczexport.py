@@ -103,18 +103,27 @@ def write_images(conn: sqlite3.Connection, warc_dir: Path, files: list[Path], pa
 
 
 def write_pages(conn: sqlite3.Connection, files: list[Path], path: Path) -> int:
-    """pages.jsonl: the articles whose page is in one of the files; return how many."""
+    """pages.jsonl: the articles whose page is in one of the files; return how many. An
+    article whose capture is not where the archive says (a file replaced or cut since) is
+    left out, with a warning line (`investcrawl verify` lists every such pointer)."""
+    from investcrawl.verify import unresolved
+
     names = [file.name for file in files]
     marks = ", ".join("?" * len(names))
     rows = conn.execute(
-        f"SELECT id, url, fetched_at, title, body FROM articles WHERE warc_file IN ({marks}) "
-        "ORDER BY id",
+        "SELECT id, url, fetched_at, title, body, warc_file, warc_offset FROM articles "
+        f"WHERE warc_file IN ({marks}) ORDER BY id",
         names,
     )
     count = 0
     with open(path, "w", encoding="utf-8") as out:
         out.write(json.dumps(PAGES_HEADER, ensure_ascii=False) + "\n")
-        for article_id, url, fetched_at, title, body in rows:
+        for article_id, url, fetched_at, title, body, name, offset in rows:
+            why = unresolved(files[0].parent, url, name, offset)
+            if why is not None:
+                print(f"warning: article {article_id} is left out: {name} at {offset}: {why}",
+                      file=sys.stderr)  # fmt: skip
+                continue
             page = {"id": str(article_id), "url": url, "ts": fetched_at, "title": title}
             out.write(json.dumps({**page, "text": body}, ensure_ascii=False) + "\n")
             count += 1

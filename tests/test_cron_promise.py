@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, rows, run_harvest
+import pytest
+from conftest import ROOT, rows, run_harvest, run_wacz
 
 from investcrawl.harvest import HarvestRefused, take_lock
 from investcrawl.mirror import DEFAULT_SPEC, MirrorSite
+from investcrawl.warc import WarcFile, repair_open_files
 
 EDITED = 186538  # edited on the site in phase 2
 
@@ -99,3 +101,94 @@ def test_reextract_never_puts_an_older_capture_over_the_archive_s_reading(mirror
     # The whole history replayed gives the same rows again.
     assert reextract(warc, archive).returncode == 0
     assert rows(archive, "SELECT body, fetched_at FROM articles WHERE id = ?", EDITED) == [newer]
+
+
+# --- 2. WARC file names -----------------------------------------------------------------
+
+
+def test_a_warc_file_is_never_replaced_nor_reopened(tmp_path, caplog):
+    # Cron in a container is PID 1 every time and a restored VM's clock steps back: two
+    # runs' names may meet on the time and the PID. The run's token keeps them apart, and
+    # a name taken anyway is never written over.
+    first, second = WarcFile(tmp_path), WarcFile(tmp_path)
+    assert first.name != second.name  # same second, same PID
+    first.close()
+    second.close()
+    live = WarcFile(tmp_path, token="same")
+    other = tmp_path / live.name  # another run's file, closed under the same name
+    other.write_bytes(b"another run's captures")
+    with pytest.raises(FileExistsError):
+        live.close()
+    assert other.read_bytes() == b"another run's captures"
+    assert live.open_path.exists()  # kept, and read from where it is
+    # The next run's repair does not write over it either: an error line, the file left.
+    assert repair_open_files(tmp_path) == []
+    assert other.read_bytes() == b"another run's captures" and live.open_path.exists()
+    assert "exists already" in caplog.text
+
+
+def test_verify_finds_every_capture_that_does_not_resolve(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    warc = tmp_path / "warc"
+    assert run_harvest(mirror.url, archive).returncode == 0
+    ok = cli("verify", "--db", str(archive), "--warc-dir", str(warc))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "all resolve" in ok.stdout
+    articles = rows(archive, "SELECT count(*) AS n FROM articles")[0]["n"]
+    # The run's file replaced by a small one (what a name collision did): every pointer
+    # into it now leads nowhere.
+    (path,) = warc.iterdir()
+    small = WarcFile(tmp_path / "other")
+    path.write_bytes(small.close().read_bytes())
+    broken = cli("verify", "--db", str(archive), "--warc-dir", str(warc), "--show", "1000")
+    assert broken.returncode == 1
+    named = broken.stdout.splitlines()[:-1]
+    images = rows(archive, "SELECT count(*) AS n FROM images WHERE kind = 'captured'")[0]["n"]
+    assert len(named) == articles + images
+    assert sum(line.startswith("article ") for line in named) == articles
+    assert f"{articles + images} do not resolve" in broken.stdout
+    # wacz says which pages it leaves out rather than packing them as if whole.
+    packed = run_wacz(archive, tmp_path / "a.wacz")
+    assert packed.returncode == 0 and packed.stdout.strip().endswith(": 0 pages")
+    assert packed.stderr.count("is left out") >= articles
+    # A full harvest captures every page whole again: the archive points at it.
+    healed = run_harvest(mirror.url, archive, "--mode", "full")
+    assert healed.returncode == 0, healed.stdout
+    images_left = cli("verify", "--db", str(archive), "--warc-dir", str(warc), "--show", "1000")
+    assert not [line for line in images_left.stdout.splitlines() if line.startswith("article")]
+
+
+# --- 3. A day of robots.txt Disallow: / ---------------------------------------------------
+
+DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
+
+
+def test_a_day_of_robots_disallow_writes_nothing_off(variant, tmp_path):
+    site = variant({}, robots_by_phase={"2": DISALLOW_ALL, "3": "User-agent: *\nDisallow:\n"})
+    archive = tmp_path / "archive.db"
+    assert run_harvest(site.url, archive).returncode == 0
+    state = rows(archive, "SELECT * FROM crawl_state ORDER BY key")
+    sql = "SELECT * FROM failures ORDER BY url"
+    before = {f["url"]: f for f in rows(archive, sql)}
+    site.set_phase(2)  # new articles, and robots.txt forbids everything
+    refused = run_harvest(site.url, archive)
+    assert refused.returncode == 1
+    assert "FAILED: robots.txt forbade" in refused.stdout
+    failures = [f for f in rows(archive, sql) if before.get(f["url"]) != f]
+    # Only what the run asked for (the index, the canary, a probe's window): no id taken
+    # for one that exists, no 5,000-id walk, nothing permanent, no state moved.
+    assert 0 < len(failures) <= 30, len(failures)
+    assert {f["kind"] for f in failures} == {"robots_txt"}
+    assert rows(archive, "SELECT * FROM crawl_state ORDER BY key") == state
+
+    site.set_phase(3)  # robots.txt is back to normal
+    back = run_harvest(site.url, archive)
+    assert back.returncode == 0, back.stdout
+    archived = {row["id"] for row in rows(archive, "SELECT id FROM articles")}
+    assert set(expected(site, 3)) == archived  # the day's new articles are in
+    top = max(archived)
+    left = rows(archive, "SELECT url, kind FROM failures")
+    assert not [f for f in left if f["kind"] == "robots_txt"]
+    # The probe's ids past the top that now answer 404 are settled, not kept for retries.
+    ids = [int(f["url"].rsplit("/", 1)[1][:-5]) for f in left if "/detail/id/" in f["url"]]
+    assert not [i for i in ids if i > top], ids

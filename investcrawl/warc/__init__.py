@@ -3,8 +3,10 @@
 An archived article's page fetched again with the same payload is written as a revisit
 record (identical-payload-digest) referring to its last whole capture.
 
-Files `WARC_DIR/investcrawl-{time}-{pid}-{serial}.warc.gz`, rotating at WARC_FILE_MAX_BYTES,
-each written as `….warc.gz.open` and renamed when closed cleanly; warcio writes each record
+Files `WARC_DIR/investcrawl-{time}-{pid}-{run token}-{serial}.warc.gz`, rotating at
+WARC_FILE_MAX_BYTES, each written as `….warc.gz.open` and renamed when closed cleanly (a
+random token per run: no two runs share a name, whatever the clock and the PID; a file is
+created exclusively and never renamed over another file); warcio writes each record
 as its own gzip member. A file left `.open` by a killed run is repaired on the next run:
 cut after its last whole record (gzip member complete, block digest right) and closed, or
 set aside as `.warc.gz.corrupt` when not even one record is readable. A run holds an

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,9 @@ from investcrawl.archive import ArchiveError, archive_enabled, archive_error, re
 from investcrawl.runs import ARCHIVE_ERROR_REASON, RunRecorder, archive_failed
 from investcrawl.warc.reading import read_original
 from investcrawl.warc.repair import repair_open_files
-from investcrawl.warc.writer import Original, WarcFile, warc_date
+from investcrawl.warc.writer import Original, WarcFile, run_token, warc_date
+
+logger = logging.getLogger(__name__)
 
 
 class WarcCaptureMiddleware:
@@ -34,6 +37,7 @@ class WarcCaptureMiddleware:
         self.max_bytes = max_bytes  # a file this large is closed and the next one opened
         self.warc: WarcFile | None = None
         self.files = 0
+        self.token = run_token()  # in every file name of the run: no other run's
         self.reader: sqlite3.Connection | None = None  # the archive, for revisits
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
@@ -61,7 +65,7 @@ class WarcCaptureMiddleware:
             raise CloseSpider(ARCHIVE_ERROR_REASON) from None
 
     def _open_next(self) -> None:
-        self.warc = WarcFile(self.directory, info=self.info, serial=self.files)
+        self.warc = WarcFile(self.directory, info=self.info, serial=self.files, token=self.token)
         self.files += 1
         self.stats.set_value("investcrawl/warc/file", self.warc.name)
         self.stats.set_value("investcrawl/warc/files", self.files)
@@ -83,10 +87,22 @@ class WarcCaptureMiddleware:
             found = self.reader.execute(
                 "SELECT warc_file, warc_offset FROM articles WHERE url = ?", [response.url]
             ).fetchone()
-            if found is None or not found[0]:
-                return None
+        except sqlite3.Error:  # not readable now: the page is written whole
+            return None
+        if found is None or not found[0]:
+            return None
+        try:
             return read_original(self.directory, found[0], found[1])
-        except (sqlite3.Error, OSError, ValueError):  # not archived, or its file is gone
+        except (OSError, ValueError) as error:  # its capture is gone: written whole again
+            self.stats.inc_value("investcrawl/warc/broken_pointers")
+            logger.warning(
+                "the archived capture of %s does not resolve (%s at %s: %s): captured "
+                "whole again; run investcrawl verify",
+                response.url,
+                found[0],
+                found[1],
+                error,
+            )
             return None
 
     def _provenance(self, spider: Any) -> dict[str, str | None]:

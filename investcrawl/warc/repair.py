@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
 from investcrawl.warc.reading import whole_gzip_member
-from investcrawl.warc.writer import OPEN_SUFFIX
+from investcrawl.warc.writer import OPEN_SUFFIX, rename_new
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +36,16 @@ def repair_open_files(directory: str | Path) -> list[Path]:
                 target = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
             else:
                 target = path.with_name(path.name.removesuffix(OPEN_SUFFIX) + CORRUPT_SUFFIX)
-            os.replace(path, target)
+            try:
+                rename_new(path, target)
+            except FileExistsError:  # never over another file: it stays open, readable
+                logger.error(
+                    "WARC file %s left open by an interrupted run cannot be closed: %s "
+                    "exists already (left as it is; its captures are read from it)",
+                    path.name,
+                    target.name,
+                )
+                continue
         logger.warning("repaired WARC file left open by an interrupted run: %s", target.name)
         results.append(target)
     return results

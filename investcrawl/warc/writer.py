@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import hashlib
 import http
 import io
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +72,30 @@ def _headers(headers: Any) -> list[tuple[str, str]]:
     return pairs
 
 
+def run_token() -> str:
+    """What makes a run's file names its own: the time and the PID are not (cron in a
+    container is PID 1 every time; a restored VM's clock steps back)."""
+    return secrets.token_hex(4)
+
+
+def rename_new(source: Path, target: Path) -> None:
+    """Rename source to target, which must not exist: a WARC file is never replaced
+    (FileExistsError). A hard link, then the old name goes: atomic where links are; where
+    the file system has none, a rename after a look."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (some network and FUSE file systems)
+        if target.exists():
+            raise FileExistsError(
+                errno.EEXIST, "a WARC file of that name exists", str(target)
+            ) from None
+        os.rename(source, target)
+        return
+    os.unlink(source)
+
+
 class WarcFile:
     """Appends request/response pairs to one WARC file of a run."""
 
@@ -79,14 +105,20 @@ class WarcFile:
         prefix: str = "investcrawl",
         info: dict[str, str] | None = None,
         serial: int = 0,
+        token: str | None = None,
     ):
         """info: the warcinfo record's fields (provenance), after software and format;
-        serial: the file's number in its run (files rotate at WARC_FILE_MAX_BYTES)."""
+        serial: the file's number in its run (files rotate at WARC_FILE_MAX_BYTES);
+        token: the run's own (run_token), so that no two runs' names meet. A name taken
+        already, closed or open, is refused (FileExistsError): never reopened or replaced."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        self.name = f"{prefix}-{stamp}-{os.getpid()}-{serial:05d}.warc.gz"
+        token = token or run_token()
+        self.name = f"{prefix}-{stamp}-{os.getpid()}-{token}-{serial:05d}.warc.gz"
         self.open_path = self.directory / (self.name + OPEN_SUFFIX)
+        if (self.directory / self.name).exists():
+            raise FileExistsError(errno.EEXIST, "a WARC file of that name exists", self.name)
         self._file = open(self.open_path, "xb")  # noqa: SIM115 (closed in close())
         fcntl.flock(self._file, fcntl.LOCK_EX)  # ours alone: released when closed, or dead
         self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
@@ -182,9 +214,11 @@ class WarcFile:
         return headers
 
     def close(self) -> Path:
+        """Close the file and give it its final name (never over another file: then it
+        stays `.open`, readable, and FileExistsError says why)."""
         self._file.close()
         final = self.directory / self.name
-        os.replace(self.open_path, final)
+        rename_new(self.open_path, final)
         return final
 
     def abandon(self) -> None:
