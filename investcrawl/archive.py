@@ -142,7 +142,11 @@ FAILURE_KINDS = {
     "http_error": "transient",  # any other non-2xx status, after retries
     "network_error": "transient",  # timeout, refused or reset connection, after retries
     "too_large": "permanent",  # larger than DOWNLOAD_MAXSIZE
-    "refused": "permanent",  # by our rules: robots.txt, off-site, looping or non-HTTP redirects
+    "refused": "permanent",  # by our rules: off-site, looping or non-HTTP redirects
+    # Forbidden by the site's robots.txt: no request was sent; tried again (robots.txt read
+    # again) by the next harvest. No evidence about the page: a Disallow: / for a day
+    # writes nothing off.
+    "robots_txt": "transient",
     "implausible_id": "permanent",  # a link to an id far above every known one: not fetched
     "truncated": "transient",  # cut off before its end: no Content-Length, no </html>
     "not_an_article": "permanent",  # a 200 page without article anatomy (soft 404)
@@ -429,6 +433,17 @@ def _template_lines_with_evidence(db: sqlite_utils.Database) -> None:
     # Why a version was replaced: '' a newer reading of the page (an edit on the site, a
     # better reading); 'template line: …' a learned template line taken out of it.
     db["article_revisions"].add_column("reason", str, not_null_default="")
+
+
+@migrations(name="0011_robots_txt_failures")
+def _robots_txt_failures(db: sqlite_utils.Database) -> None:
+    # Pages robots.txt forbade were `refused` (permanent, waiting 1 to 64 days, and taken
+    # for ids that exist): a day of Disallow: / held back every later harvest. They are a
+    # kind of their own now, tried again by the next harvest.
+    db.execute(
+        "UPDATE failures SET kind = 'robots_txt', next_retry_at = last_seen "
+        "WHERE kind = 'refused' AND detail = 'Forbidden by robots.txt'"
+    )
 
 
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
@@ -792,9 +807,17 @@ class ArchiveWriter:
             self.db["articles"].insert_all(new, pk="id")
         if changed:
             self.db["articles"].upsert_all(changed, pk="id")
+        # The same reading, from this capture: the row points at it (a revisit's capture
+        # is the original's place, as stored; a page captured whole again, or whose stored
+        # capture no longer reads, gets its newest whole capture).
         conn.executemany(
-            "UPDATE articles SET last_seen_at = max(last_seen_at, ?) WHERE id = ?",
-            [(row["fetched_at"], row["id"]) for row in unchanged],
+            "UPDATE articles SET last_seen_at = max(last_seen_at, ?), "
+            "warc_file = coalesce(?, warc_file), warc_offset = coalesce(?, warc_offset) "
+            "WHERE id = ?",
+            [
+                (row["fetched_at"], row["warc_file"], row["warc_offset"], row["id"])
+                for row in unchanged
+            ],
         )
         conn.executemany("DELETE FROM failures WHERE url = ?", [(row["url"],) for row in articles])
         conn.executemany(
@@ -981,7 +1004,7 @@ class ArchiveState:
         with storage_errors(self.path):
             rows = self.db.execute(
                 "SELECT url, kind FROM failures WHERE next_retry_at <= ? "
-                "AND kind != 'off_section' ORDER BY next_retry_at LIMIT ?",
+                "AND kind != 'off_section' ORDER BY next_retry_at, failed_runs LIMIT ?",
                 [now, limit],
             ).fetchall()
         return [(row[0], row[1]) for row in rows]

@@ -996,7 +996,12 @@ class Mirror:
         if path == "/robots.txt":
             if self.robots_location:  # to another port of this host
                 return Page(302, b"", "text/plain", location=self.robots_location)
-            return Page(200, b"User-agent: *\nDisallow: /admin/\n", "text/plain")
+            # The spec's "robots_by_phase" ({phase: text}): from that phase on, until the next.
+            text = "User-agent: *\nDisallow: /admin/\n"
+            for phase, robots in sorted(self.site.spec.get("robots_by_phase", {}).items()):
+                if int(phase) <= self.site.phase:
+                    text = robots
+            return Page(200, text.encode(), "text/plain")
         if path in ("/", "/index.php", "/index.html"):
             return render_home(self.site)
         if path == OTHER_SECTION_PATH:

@@ -102,13 +102,25 @@ def verdict(stats: Mapping[str, Any], reason: str | None, max_failure_rate: floa
     if reason != "finished":
         return Verdict(False, f"FAILED: finish reason {reason!r}", EXIT_FAILED)
     # Pages only: images have their own table and do not make a run fail (images.py).
-    requests = stats.get("downloader/request_count", 0) - stats.get(IMAGE_DOWNLOADS, 0)
+    # Pages asked for: the requests sent, and those robots.txt forbade (never sent).
+    sent = stats.get("downloader/request_count", 0) - stats.get(IMAGE_DOWNLOADS, 0)
+    forbidden = stats.get("investcrawl/failures/robots_txt", 0)
+    asked = sent + forbidden
     responses = stats.get("response_received_count", 0)
     failed = stats.get("investcrawl/archive/failed", 0)
+    if forbidden and forbidden >= sent:
+        text = f"FAILED: robots.txt forbade {forbidden} of the {asked} pages asked for"
+        text += " (see investcrawl check-site)"
+        return Verdict(False, text, EXIT_FAILED)
     if responses == 0:
         return Verdict(False, "FAILED: nothing was fetched (is the site reachable?)", EXIT_FAILED)
-    if requests and failed / requests > max_failure_rate:
-        return Verdict(False, f"FAILED: {failed} failures for {requests} requests", EXIT_FAILED)
+    if asked and failed / asked > max_failure_rate:
+        text = f"FAILED: {failed} failures for {asked} pages asked for"
+        return Verdict(
+            False,
+            text + (f" ({forbidden} forbidden by robots.txt)" if forbidden else ""),
+            EXIT_FAILED,
+        )
     crashes = (
         stats.get("investcrawl/failures/parse_error", 0)
         + stats.get("investcrawl/item_errors", 0)

@@ -41,6 +41,10 @@ from investcrawl.runs import archive_failed, open_crawl_archive
 
 ARTICLE_PRIORITY = 10  # fetch articles before more listing pages: keeps the queue short
 MISS_KINDS = ("http_404", "not_an_article")  # the id does not exist (or no longer)
+# What a failure of these kinds says of the id: it exists (the server answered with a page
+# too large to take). Any other failure says nothing: a refusal (robots.txt, a redirect off
+# the site: a whole site refused looks the same), an id not fetched, a transient error.
+HIT_KINDS = ("too_large", "decode_error", "invalid_item", "off_section", "parse_error")
 # Sources that say an article exists (see article_request): a listing, a link, and the
 # canary (an archived article fetched again to see that pages still read).
 SAID = ("listing", "link", "canary")
@@ -269,12 +273,8 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
     def on_error(self, failure: Failure) -> list[scrapy.Request]:
         request = failure.request
         kind, detail = self.failure_kind(failure)
-        outcome = {
-            "http_404": Outcome.MISS,
-            "too_large": Outcome.HIT,
-            "refused": Outcome.HIT,
-        }.get(kind, Outcome.OPEN)
-        return self.settle(request, outcome, FailedFetch(asked_url(request), kind, detail))
+        failed = FailedFetch(asked_url(request), kind, detail)
+        return self.settle(request, outcome_of(kind), failed)
 
     def failure_kind(self, failure: Failure) -> tuple[str, str]:
         """The failure kind (archive.FAILURE_KINDS) and detail of a request that failed."""
@@ -289,7 +289,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
                 kind, detail = http_failure(status)
         elif failure.check(IgnoreRequest):  # robots.txt, off-site or endless redirects
             why = failure.getErrorMessage() or "request refused"
-            kind = "refused"
+            kind = "robots_txt" if why == ROBOTS_FORBIDDEN else "refused"
             detail = f"{why}: {request.url}" if request.meta.get("redirect_urls") else why
         elif failure.check(CancelledError, DownloadCancelledError):
             # Scrapy cancels a download for one reason: DOWNLOAD_MAXSIZE, from the
@@ -348,7 +348,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
                 waiting = state.waiting_failure(site.canonical_url(url), self.started_at)
                 if waiting is not None:
                     self.crawler.stats.inc_value("investcrawl/skipped/failure_waits")
-                    return Outcome.MISS if waiting in MISS_KINDS else Outcome.HIT
+                    return outcome_of(waiting)
                 if state.is_archived(article_id):
                     self.crawler.stats.inc_value("investcrawl/skipped/archived")
                     return Outcome.HIT
@@ -420,6 +420,17 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
             attempts=attempts,
             source=failed.source or (request.meta.get("source") if request is not None else None),
         )
+
+
+# Scrapy's RobotsTxtMiddleware refuses a request with this message.
+ROBOTS_FORBIDDEN = "Forbidden by robots.txt"
+
+
+def outcome_of(kind: str) -> Outcome:
+    """What a failure of this kind says of its article id (see MISS_KINDS, HIT_KINDS)."""
+    if kind in MISS_KINDS:
+        return Outcome.MISS
+    return Outcome.HIT if kind in HIT_KINDS else Outcome.OPEN
 
 
 def header(response: Response, name: bytes) -> str | None:

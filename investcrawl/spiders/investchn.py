@@ -375,6 +375,12 @@ class InvestchnSpider(ArchiveSpider):
             self.note_hit(article_id)
         probe = self.probe
         held = outcome is Outcome.MISS  # recorded only if a higher id exists: a gap
+        if held and request is not None:
+            # Not a failure (yet): one recorded before for it (a retry that now answers
+            # 404 past the top) is settled; recorded again if it turns out to be a gap.
+            self.crawler.signals.send_catch_log(
+                investcrawl_signals.failure_cleared, url=site.canonical_url(asked_url(request))
+            )
         if probe is None:  # a walk of an empty archive, before its probe starts
             if held and article_id > self.max_seen_id:
                 self.misses_above[article_id] = failed

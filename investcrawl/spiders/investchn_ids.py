@@ -60,7 +60,8 @@ class InvestchnIdsSpider(ArchiveSpider):
             return
         for article_id in self.ids:
             url = site.article_url(self.base_url, article_id)
-            if isinstance(request := self.article_request(url, "listing"), scrapy.Request):
+            # Not "listing": nothing says these ids exist (a soft 404 in a gap is a gap).
+            if isinstance(request := self.article_request(url, "sweep"), scrapy.Request):
                 yield request
 
     def settle(
