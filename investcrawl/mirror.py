@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import html
+import itertools
 import json
 import queue
 import random
@@ -1045,10 +1046,26 @@ class Mirror:
         key = self.site.listing_key(path)
         if key:
             page = render_listing(self.site, *key, host=host)
+            if page is not None and (name := self.site.spec.get("listing_query")):
+                page = _with_query(page, path, name, seen)
             return page or _not_found()
         if unquote(path) in self.site.image_paths:
             return render_image(self.site, unquote(path), seen)
         return _not_found()
+
+
+def _with_query(page: Page, path: str, name: str, seen: int) -> Page:
+    """The spec's "listing_query": NAME: every listing link of a listing page carries
+    ?NAME=<a new value each time> (a session id or a cache buster), and the page links
+    itself so (刷新): without canonical URLs, a walk that never ends."""
+    tick = itertools.count(seen * 1000)
+    body = re.sub(
+        rb'href="(/index\.php/home/news/(?:city|zone)/[^"?]*\.html)"',
+        lambda m: b'href="%s?%s=%d"' % (m[1], name.encode(), next(tick)),
+        page.body,
+    )
+    itself = b'<a href="%s?%s=%d">refresh</a></body>' % (path.encode(), name.encode(), next(tick))
+    return replace(page, body=body.replace(b"</body>", itself, 1))
 
 
 def render_image(mirror: MirrorSite, path: str, seen: int) -> Page:

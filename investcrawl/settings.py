@@ -31,6 +31,9 @@ HARVEST_PROBE_LIMIT = 5000  # ids the probe may ask for per run (the next run go
 HARVEST_MAX_ID_JUMP = 1000  # a link to an id further above the highest known one: not fetched
 HARVEST_MAX_FAILURE_RATE = 0.5  # a run with more failures per request fails (exit 1)
 HARVEST_IMAGE_LIMIT = 1000  # images of earlier runs' articles (not captured yet) per run
+# Pages of one listing (a city's, a zone's) fetched per run at most; the next is recorded
+# (refused) and the next harvest goes on. 5,000 pages are 100,000 articles at 20 a page.
+HARVEST_LISTING_MAX_PAGES = 5000
 
 # --- Reading the site (see docs/architecture.md) --------------------------------------
 # A line at one edge of the text of this share of a layout's pages (once it has this many

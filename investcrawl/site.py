@@ -36,6 +36,14 @@ SECTION_INDEX_PATH_RE = re.compile(r"^/index\.php/home/news(?:/index)?(?:\.html)
 ROUTE_PREFIX = "/index.php/"  # known: the article route's prefix
 # A pager's page parameter in a ThinkPHP route (/p/2.html) or a query (?p=2, ?page=2).
 PAGE_PARAM_RE = re.compile(r"(?:/p/\d+(?=\.html$|/?$)|(?<=[?&])(?:p|page)=\d+)")
+# Query parameters that never select a page (assumed, from PHP, Java and ASP sites, and
+# analytics): session ids, cache busters, trackers. Left out of every URL, so that a page
+# linking itself with a new one each time is one page (names compared in lower case).
+NOISE_PARAMS = frozenset(
+    "phpsessid jsessionid aspsessionid sessionid session_id sid _t _ _dc timestamp nocache "
+    "rand random spm fbclid gclid".split()
+)
+NOISE_PARAM_PREFIXES = ("utm_", "aspsessionid")
 
 # --- What a reader sees ---------------------------------------------------------------
 SECTION_NAME = "开发区新闻"  # known: the breadcrumb's second step
@@ -214,11 +222,35 @@ def is_page(url: str) -> bool:
 def canonical_url(url: str) -> str:
     """One spelling per page, so that equivalent links are fetched once.
 
-    Drops the fragment; page 1 of a listing is the listing's own URL.
+    Drops the fragment, a `;jsessionid=…` path parameter and the query parameters that
+    select no page (NOISE_PARAMS); an article's URL has no query (its id is in the path);
+    page 1 of a listing is the listing's own URL.
     """
     parts = urlsplit(url)
-    path = parts.path or "/"
-    key = listing_key(url)
+    path = (parts.path or "/").split(";", 1)[0] or "/"
+    key = listing_key(path)
     if key and key[2] == 1:
         path = f"/index.php/home/news/{key[0]}/id/{key[1]}.html"
-    return urlunsplit((parts.scheme, parts.netloc.lower(), path, parts.query, ""))
+    query = "" if article_id(path) is not None else _without_noise(parts.query)
+    return urlunsplit((parts.scheme, parts.netloc.lower(), path, query, ""))
+
+
+def _without_noise(query: str) -> str:
+    if not query:
+        return query
+    kept = [
+        pair
+        for pair in query.split("&")
+        if (name := pair.split("=", 1)[0].lower()) not in NOISE_PARAMS
+        and not name.startswith(NOISE_PARAM_PREFIXES)
+    ]
+    return "&".join(kept)
+
+
+def listing_identity(url: str) -> str:
+    """Which listing a listing page belongs to, whatever its page: its route without the
+    page parameter and the query (a per-listing page cap counts by it)."""
+    key = listing_key(url)
+    if key is not None:
+        return f"{key[0]}/{key[1]}"
+    return PAGE_PARAM_RE.sub("", urlsplit(url).path.split(";", 1)[0])

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, rows, run_harvest, run_wacz
+from conftest import ROOT, requests_between, rows, run_harvest, run_wacz
 
 from investcrawl.harvest import HarvestRefused, take_lock
 from investcrawl.mirror import DEFAULT_SPEC, MirrorSite
@@ -192,3 +192,50 @@ def test_a_day_of_robots_disallow_writes_nothing_off(variant, tmp_path):
     # The probe's ids past the top that now answer 404 are settled, not kept for retries.
     ids = [int(f["url"].rsplit("/", 1)[1][:-5]) for f in left if "/detail/id/" in f["url"]]
     assert not [i for i in ids if i > top], ids
+
+
+# --- 4. Listings that link themselves with a new query each time ------------------------
+
+
+def listing_requests(served) -> dict[str, int]:
+    return {
+        path: n for path, n in served.requests().items() if "/city/" in path or "/zone/" in path
+    }
+
+
+@pytest.mark.parametrize("name", ["_t", "PHPSESSID", "_xq"])
+def test_a_listing_linking_itself_with_a_new_query_ends(variant, tmp_path, name):
+    # _t and PHPSESSID are known to select nothing: left out of every URL. _xq is not:
+    # the page it leads to shows what its path showed, so it is the same page.
+    served = variant({}, listing_query=name)
+    archive = tmp_path / "archive.db"
+    first = run_harvest(served.url, archive)  # the first harvest walks every listing
+    assert first.returncode == 0, first.stdout
+    assert {r["id"] for r in rows(archive, "SELECT id FROM articles")} == set(expected(served, 1))
+    walked = listing_requests(served)
+    assert walked
+    if name == "_xq":  # until the run finds its query selects nothing (requests in flight)
+        assert sum(walked.values()) <= 3 * len(walked) and max(walked.values()) <= 6, walked
+    else:  # once
+        assert max(walked.values()) == 1, walked
+    before = served.requests()
+    full = run_harvest(served.url, archive, "--mode", "full")
+    assert full.returncode == 0, full.stdout
+    again = requests_between(before, served.requests())
+    again = {path: n for path, n in again.items() if path in walked}
+    assert sum(again.values()) <= sum(walked.values()) + len(walked), again
+
+
+def test_a_listing_stops_at_its_page_cap_and_says_so(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    capped = run_harvest(mirror.url, archive, settings={"HARVEST_LISTING_MAX_PAGES": "1"})
+    assert capped.returncode == 0, capped.stdout
+    refused = rows(
+        archive, "SELECT url, detail FROM failures WHERE detail LIKE '%reached its cap%'"
+    )
+    assert refused and all("/p/" in r["url"] for r in refused), refused
+    assert all("HARVEST_LISTING_MAX_PAGES" in r["detail"] for r in refused)
+    pages = listing_requests(mirror)
+    assert not [p for p in pages if "/p/" in p]  # no listing's second page fetched
+    log = next((tmp_path / "logs").glob("harvest-*.log")).read_text()
+    assert "reached its cap of 1 pages" in log

@@ -324,7 +324,7 @@ def test_images_do_not_decide_a_harvest(variant, tmp_path):
     result = run_harvest(served.url, archive, "--max-failure-rate", "0.05",
                          warc_dir=tmp_path / "other-warc")  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
-    failed = re.search(r"FAILED: (\d+) failures for (\d+) requests", result.stdout)
+    failed = re.search(r"FAILED: (\d+) failures for (\d+) pages asked for", result.stdout)
     assert failed and int(failed[2]) < 100, result.stdout  # pages, not the 60 images
 
 

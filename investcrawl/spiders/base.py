@@ -94,6 +94,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         self.state: ArchiveState | None = None
         self.started_at = utc_now()
         self.requested: set[str] = set()  # canonical URLs requested in this run
+        self.noise_params: set[str] = set()  # query parameters found to select no page
         # The highest article id known to be real: the archive's (set by subclasses), the
         # listings', and the hits of this run. Links may lead at most HARVEST_MAX_ID_JUMP
         # above it: a link to a far-away id is recorded (implausible_id), not fetched.
@@ -375,7 +376,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         through the spider middlewares and the scheduler: listing pages link every page of
         their pager, so most links are repeats, and skipping them here is much cheaper.
         """
-        url = site.canonical_url(url)
+        url = self.canonical(url)
         if url in self.requested:
             self.crawler.stats.inc_value("investcrawl/links/repeated")
             return None
@@ -387,6 +388,20 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         callback = self.callbacks.setdefault(callback, callback)
         errback = self.callbacks.setdefault(errback or self.on_error, errback or self.on_error)
         return scrapy.Request(url, callback=callback, errback=errback, **kwargs)
+
+    def canonical(self, url: str) -> str:
+        """site.canonical_url, without the query parameters this run found select nothing
+        (noise_params: see InvestchnSpider.read_listing_page)."""
+        url = site.canonical_url(url)
+        if not self.noise_params or "?" not in url:
+            return url
+        parts = urlsplit(url)
+        kept = [
+            pair
+            for pair in parts.query.split("&")
+            if pair.split("=", 1)[0] not in self.noise_params
+        ]
+        return urlunsplit(parts._replace(query="&".join(kept)))
 
     def on_site(self, url: str) -> str | None:
         """The URL moved onto base_url when it belongs to the site, else None.
@@ -431,6 +446,11 @@ def outcome_of(kind: str) -> Outcome:
     if kind in MISS_KINDS:
         return Outcome.MISS
     return Outcome.HIT if kind in HIT_KINDS else Outcome.OPEN
+
+
+def query_pairs(url: str) -> set[tuple[str, str]]:
+    """The (name, value) pairs of url's query."""
+    return {tuple(pair.split("=", 1) + [""])[:2] for pair in urlsplit(url).query.split("&") if pair}
 
 
 def header(response: Response, name: bytes) -> str | None:

@@ -42,7 +42,7 @@ from investcrawl.extract import (
 )
 from investcrawl.middlewares import may_be_cut
 from investcrawl.probe import IdProbe, Outcome, plausible_max
-from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header
+from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header, query_pairs
 
 INDEX_PRIORITY = 20
 # Pages of a route not known as a listing's tried before more of it are: a page linking
@@ -84,6 +84,15 @@ class InvestchnSpider(ArchiveSpider):
         self.candidates_tried: Counter[str] = Counter()
         self.deferred_candidates: defaultdict[str, dict[str, None]] = defaultdict(dict)
         self.listings_read = 0  # listing pages read in this run (a walk needs some)
+        # Listing pages requested per listing (site.listing_identity), for the page cap,
+        # and the listings that reached it.
+        self.listing_pages: Counter[str] = Counter()
+        self.listings_capped: set[str] = set()
+        # The listing pages read, by (path, articles shown): a page at the same path with
+        # another query that shows the same articles is the same page (a session id or a
+        # cache buster in its links): its links are not followed again, and the query
+        # parameters that differ are left out of this run's URLs (noise_params).
+        self.pages_seen: dict[tuple[str, tuple[str, ...]], str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> InvestchnSpider:
@@ -257,6 +266,17 @@ class InvestchnSpider(ArchiveSpider):
         if kind == "candidate" and not listing.is_listing:
             self.crawler.stats.inc_value("investcrawl/listings/not_a_listing")
             return
+        shown = (urlsplit(url).path, tuple(listing.articles))
+        if (seen := self.pages_seen.get(shown)) is not None and seen != url:
+            self.crawler.stats.inc_value("investcrawl/listings/same_page_again")
+            noise = set(query_pairs(url) ^ query_pairs(seen)) if listing.articles else set()
+            names = {name for name, _ in noise} - {"p", "page"}
+            self.noise_params |= names
+            self.logger.info("listing page %s shows what %s showed: the same page (its links "
+                             "are not followed; left out of URLs now: %s)", url, seen,
+                             ", ".join(sorted(names)) or "nothing")  # fmt: skip
+            return
+        self.pages_seen[shown] = url
         if kind in ("listing", "candidate") and (known_route or listing.is_listing):
             shape = site.route_shape(url)
             self.listing_shapes.add(shape)
@@ -466,6 +486,8 @@ class InvestchnSpider(ArchiveSpider):
         self, url: str, kind: str, dont_filter: bool = False
     ) -> Iterator[scrapy.Request]:
         priority = INDEX_PRIORITY if kind in ("index", "home") and not self.index_done else 0
+        if kind in ("listing", "candidate", "head") and not self.within_cap(url):
+            return
         request = self.new_request(
             url,
             self.parse_page,
@@ -479,6 +501,29 @@ class InvestchnSpider(ArchiveSpider):
             elif kind == "home":
                 self.home_requested = True
             yield request
+
+    def within_cap(self, url: str) -> bool:
+        """Whether another page of url's listing may be fetched in this run (at most
+        HARVEST_LISTING_MAX_PAGES: a listing whose pages never end cannot hold a run for
+        ever). The first page refused is recorded; the next harvest goes on from it."""
+        canonical = self.canonical(url)
+        if canonical in self.requested:
+            return True  # asked already: new_request says so
+        listing = site.listing_identity(canonical)
+        cap = self.settings.getint("HARVEST_LISTING_MAX_PAGES")
+        if self.listing_pages[listing] < cap:
+            self.listing_pages[listing] += 1
+            return True
+        if listing not in self.listings_capped:
+            self.listings_capped.add(listing)
+            self.crawler.stats.inc_value("investcrawl/listings/capped")
+            self.logger.warning("listing %s reached its cap of %d pages in this run "
+                                "(HARVEST_LISTING_MAX_PAGES): %s is left for the next "
+                                "harvest", listing, cap, canonical)  # fmt: skip
+            self.requested.add(canonical)
+            detail = f"the listing reached its cap of {cap} pages in a run"
+            self.record(FailedFetch(canonical, "refused", detail + " (HARVEST_LISTING_MAX_PAGES)"))
+        return False
 
     def on_error(self, failure):
         requests = super().on_error(failure)
