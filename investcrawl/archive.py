@@ -936,6 +936,22 @@ class ArchiveState:
                 row = self.db.execute("SELECT min(id) FROM articles").fetchone()
         return row[0]
 
+    def canaries(self, max_jump: int, count: int) -> list[int]:
+        """The newest archived articles (up to the plausible top: plausible_max_id) with no
+        failure recorded for their URL, newest first: what a harvest fetches again to see
+        that pages still read. One that stopped reading (taken down, say) has a failure
+        now: the next harvest's canary is another."""
+        top = self.plausible_max_id(max_jump)
+        if top is None:
+            return []
+        with storage_errors(self.path):
+            rows = self.db.execute(
+                "SELECT id FROM articles a WHERE id <= ? AND NOT EXISTS "
+                "(SELECT 1 FROM failures f WHERE f.url = a.url) ORDER BY id DESC LIMIT ?",
+                [top, count],
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def dangling_links(self) -> Iterator[int]:
         """Ids that archived articles link as 上一条/下一条 and that are not archived.
 

@@ -70,7 +70,11 @@ class ReadingJudge:
         # URLs of this run's failures that say a page is no article (READING_KINDS): made
         # transient if the run is not trusted (RunRecorder, with the run's end).
         self.read_failures: set[str] = set()
-        self.canary: tuple[str, str] | None = None  # the archived article that did not read
+        # The canary: archived articles fetched again, one after the other until one reads
+        # (the spider's canary_not_read). Those that did not read (URL, symptom); whether
+        # one read. The canary is one page of the run, however many it took.
+        self.canaries_not_read: list[tuple[str, str]] = []
+        self.canary_read = False
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.item_scraped, signals.item_scraped)
         crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
@@ -99,9 +103,10 @@ class ReadingJudge:
     def item_scraped(self, item: Any, response: Any = None, **kwargs: Any) -> None:
         # Retried pages count when they read: a page of today's site that reads is news.
         adapter = ItemAdapter(item)
-        self.read += 1
         if response is not None and response.meta.get("source") == "canary":
-            return  # an old article: the fields are judged on the new ones
+            self.canary_read = True  # an old article: the fields are judged on the new ones
+            return
+        self.read += 1
         self.fields_read += 1
         for field in JUDGED_FIELDS:
             if not adapter.get(field):
@@ -136,9 +141,10 @@ class ReadingJudge:
         failed before is no news about the site); the canary's failure is kept apart."""
         if source == "retry":
             return
-        self.failed[symptom(detail)] += 1
         if source == "canary":
-            self.canary = (url, symptom(detail))
+            self.canaries_not_read.append((url, symptom(detail)))
+            return
+        self.failed[symptom(detail)] += 1
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         alarm = self.verdict()
@@ -149,19 +155,26 @@ class ReadingJudge:
     def verdict(self) -> str | None:
         """The alarm, one line, or None when the run read the site as well as before."""
         doubted = Counter(self.doubted.values())
-        failed = sum(self.failed.values()) + sum(doubted.values())
-        pages = sum(self.failed.values()) + self.read  # a page in doubt was read
+        not_read = Counter(self.failed)
+        canary_failed = bool(self.canaries_not_read) and not self.canary_read
+        if canary_failed:
+            not_read[self.canaries_not_read[0][1]] += 1
+        read = self.read + self.canary_read
+        failed = sum(not_read.values()) + sum(doubted.values())
+        pages = sum(not_read.values()) + read  # a page in doubt was read
         if failed >= self.min_failed and failed > self.max_failed_share * pages:
-            common = (self.failed + doubted).most_common(1)[0][0]
+            common = (not_read + doubted).most_common(1)[0][0]
             return (
                 f"reading failed on {failed} of {pages} article pages: {common} — has the "
                 "template changed? see investcrawl check-site"
             )
-        if self.canary is not None:
-            url, what = self.canary
+        if canary_failed:
+            url, what = self.canaries_not_read[0]
+            tried = len(self.canaries_not_read)
+            others = f" (and {tried - 1} more tried)" if tried > 1 else ""
             return (
-                f"reading failed on an archived article that read before ({url}): {what} — "
-                "has the template changed? see investcrawl check-site"
+                f"reading failed on an archived article that read before ({url}){others}: "
+                f"{what} — has the template changed? see investcrawl check-site"
             )
         archived, shares = self.history
         read = self.fields_read

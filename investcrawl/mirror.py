@@ -1022,6 +1022,8 @@ class Mirror:
             template = self.site.template_of(article["city_id"])
             if status == "soft404":
                 return render_gone(self.site, template)
+            if status == "offline":  # taken down: a page in words GONE_MARKERS does not know
+                return render_offline(self.site)
             if status == "flaky" and seen <= article.get("fail_times", FLAKY_FAILURES):
                 return Page(503, b"<html><body>Service Unavailable</body></html>", "text/html")
             if status == "garbage":  # binary bytes served as an HTML page

@@ -30,6 +30,9 @@ HARVEST_RETRY_LIMIT = 200  # failed URLs due for another try, per run
 HARVEST_PROBE_LIMIT = 5000  # ids the probe may ask for per run (the next run goes on)
 HARVEST_MAX_ID_JUMP = 1000  # a link to an id further above the highest known one: not fetched
 HARVEST_MAX_FAILURE_RATE = 0.5  # a run with more failures per request fails (exit 1)
+# Archived articles fetched again, one after the other until one reads, to see that pages
+# still read (the canary: the newest; another when it no longer reads). None reads: exit 76.
+HARVEST_CANARIES = 3
 HARVEST_IMAGE_LIMIT = 1000  # images of earlier runs' articles (not captured yet) per run
 # Pages of one listing (a city's, a zone's) fetched per run at most; the next is recorded
 # (refused) and the next harvest goes on. 5,000 pages are 100,000 articles at 20 a page.

@@ -4,6 +4,8 @@ was lost. Each test plays one attack against a loopback mirror."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +13,14 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, requests_between, rows, run_harvest, run_wacz
 
+from investcrawl.archive import ArchiveWriter, open_archive
 from investcrawl.harvest import HarvestRefused, take_lock
 from investcrawl.mirror import DEFAULT_SPEC, MirrorSite
 from investcrawl.warc import WarcFile, repair_open_files
 
 EDITED = 186538  # edited on the site in phase 2
+DAY = "2026-01-02T00:00:00Z"
+SPEC_IDS = set(MirrorSite.load(DEFAULT_SPEC).expected_articles("http://x"))  # phase 1
 
 
 def expected(mirror, phase):
@@ -239,3 +244,71 @@ def test_a_listing_stops_at_its_page_cap_and_says_so(mirror, tmp_path):
     assert not [p for p in pages if "/p/" in p]  # no listing's second page fetched
     log = next((tmp_path / "logs").glob("harvest-*.log")).read_text()
     assert "reached its cap of 1 pages" in log
+
+
+# --- 5. The canary's article taken down -----------------------------------------------
+
+
+def test_the_canary_moves_on_when_its_article_is_taken_down(variant, tmp_path):
+    # A holiday week: nothing new, and the newest archived article is unpublished (it
+    # answers as an offline page, in no listing). The alarm is for a template change.
+    newest = max(SPEC_IDS)
+    taken_down = {"edits": {"2": {"status": "offline", "listed": False}}}
+    later = {i: {"phase": 9} for i in (186541, 186542, 186543, 186545)}  # nothing new
+    served = variant({newest: taken_down, **later})
+    archive = tmp_path / "archive.db"
+    assert run_harvest(served.url, archive).returncode == 0
+    served.set_phase(2)
+    for day in range(2):
+        before = served.requests()
+        result = run_harvest(served.url, archive)
+        assert result.returncode == 0, result.stdout + result.stderr
+        old = [
+            int(path.rsplit("/", 1)[1][:-5])
+            for path in requests_between(before, served.requests())
+            if "/detail/" in path and int(path.rsplit("/", 1)[1][:-5]) in SPEC_IDS
+        ]
+        stats = json.loads(
+            rows(archive, "SELECT stats FROM crawl_runs ORDER BY id DESC")[0]["stats"]
+        )
+        if day == 0:  # the canary, then the next newest archived article: it reads
+            assert newest in old and len([i for i in old if i != newest]) >= 1, old
+            assert stats["investcrawl/canaries"] == 2
+        else:  # the canary is another article now; the one taken down is a retry
+            assert newest in old and stats["investcrawl/canaries"] == 1
+    failure = rows(archive, "SELECT kind FROM failures WHERE url LIKE ?", f"%/{newest}.html")
+    assert failure == [{"kind": "unreadable"}]  # kept, tried again: maybe it comes back
+    # check-site agrees: the site reads.
+    check = cli("check-site", "--base-url", served.url, "--delay", "0")
+    assert check.returncode == 0, check.stdout
+
+
+def test_the_alarm_still_rings_when_no_archived_article_reads(variant, tmp_path):
+    served = variant({}, [], redesign_phase=2)  # every article page in a template we cannot read
+    archive = tmp_path / "archive.db"
+    assert run_harvest(served.url, archive).returncode == 0
+    served.set_phase(2)
+    run_harvest(served.url, archive)  # the new articles do not read: 76
+    again = run_harvest(served.url, archive)  # nothing new: the canaries alone
+    assert again.returncode == 76, again.stdout
+    assert "reading failed on an archived article that read before" in again.stdout
+    assert "(and 2 more tried)" in again.stdout
+
+
+def test_robots_refusals_of_an_older_archive_are_tried_again(tmp_path):
+    # Migration 0011: the permanent `refused` rows robots.txt made become robots_txt rows,
+    # due at the next harvest; other refusals stay as they were.
+    archive = tmp_path / "a.db"
+    writer = ArchiveWriter(open_archive(archive))
+    writer.add_failure("http://x/a.html", "refused", "Forbidden by robots.txt", seen=DAY)
+    writer.add_failure("http://x/b.html", "refused", "redirect off the site's host", seen=DAY)
+    writer.close()
+    conn = sqlite3.connect(archive)
+    with conn:
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0011_robots_txt_failures'")
+    conn.close()
+    open_archive(archive).close()
+    assert rows(archive, "SELECT url, kind, next_retry_at FROM failures ORDER BY url") == [
+        {"url": "http://x/a.html", "kind": "robots_txt", "next_retry_at": DAY},
+        {"url": "http://x/b.html", "kind": "refused", "next_retry_at": "2026-01-03T00:00:00Z"},
+    ]

@@ -198,6 +198,7 @@ def test_archive_schema(tmp_path):
         "0008_warc_files",
         "0009_images",
         "0010_template_lines_with_evidence",
+        "0011_robots_txt_failures",
     ]
 
 
@@ -211,7 +212,9 @@ def test_changed_article_keeps_its_previous_version(tmp_path):
     # Edited body: the stored version becomes a revision, replaced at the new fetch time.
     writer.add_article({**first, "body": "改过的正文。", "fetched_at": "2026-11-03T00:00:00Z"})
     writer.close()
-    assert writer.counts == {"new": 1, "updated": 1, "unchanged": 1, "failed": 0, "images": 0}
+    assert writer.counts == {
+        "new": 1, "updated": 1, "unchanged": 1, "older": 0, "failed": 0, "images": 0
+    }  # fmt: skip
     row = rows(archive, "SELECT body, first_seen_at, last_seen_at, fetched_at FROM articles")[0]
     assert row == {
         "body": "改过的正文。",

@@ -270,6 +270,13 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
                         yield request
         if invalid_article(article) is None:  # an article the pipelines drop shows nothing
             yield from self.article_image_requests(article.images)
+        elif response.meta.get("source") == "canary":
+            yield from self.canary_not_read()  # dropped: not read
+
+    def canary_not_read(self) -> Iterator[scrapy.Request]:
+        """Requests to make when the canary (an archived article fetched again to see that
+        pages still read) did not read. None by default."""
+        return iter(())
 
     def on_error(self, failure: Failure) -> list[scrapy.Request]:
         request = failure.request

@@ -84,6 +84,7 @@ class InvestchnSpider(ArchiveSpider):
         self.candidates_tried: Counter[str] = Counter()
         self.deferred_candidates: defaultdict[str, dict[str, None]] = defaultdict(dict)
         self.listings_read = 0  # listing pages read in this run (a walk needs some)
+        self.canaries: list[int] = []  # archived ids to fetch again, if the last did not read
         # Listing pages requested per listing (site.listing_identity), for the page cap,
         # and the listings that reached it.
         self.listing_pages: Counter[str] = Counter()
@@ -147,13 +148,14 @@ class InvestchnSpider(ArchiveSpider):
         state = self.open_state()
         if self.walking:
             yield from self.page_request(self.base_url + site.HOME_PATH, "home")
-        if self.skips_archived and (canary := state.plausible_max_id(self.max_id_jump)):
-            # The newest archived article, fetched again first (before it can be
-            # a retry): if it no longer reads, the template has changed (drift.py), even
-            # on a day with nothing new.
-            url = site.article_url(self.base_url, canary)
-            if isinstance(request := self.article_request(url, "canary"), scrapy.Request):
-                yield request
+        if self.skips_archived:
+            # The newest archived article, fetched again first (before it can be a retry):
+            # if it no longer reads, nor do the next ones tried, the template has changed
+            # (drift.py), even on a day with nothing new.
+            self.canaries = state.canaries(
+                self.max_id_jump, self.settings.getint("HARVEST_CANARIES")
+            )
+            yield from self.canary_not_read()
         for failed, kind in state.due_failures(
             utc_now(), self.settings.getint("HARVEST_RETRY_LIMIT")
         ):
@@ -177,6 +179,16 @@ class InvestchnSpider(ArchiveSpider):
         yield from self.due_image_requests(self.settings.getint("HARVEST_IMAGE_LIMIT"))
         if self.probe is not None:
             yield from self.probe_requests()
+
+    def canary_not_read(self) -> Iterator[scrapy.Request]:
+        """The next canary: the first, or another when the last did not read (gone,
+        unreadable, an error): one article taken down does not ring the alarm."""
+        while self.canaries:
+            url = site.article_url(self.base_url, self.canaries.pop(0))
+            if isinstance(request := self.article_request(url, "canary"), scrapy.Request):
+                self.crawler.stats.inc_value("investcrawl/canaries")
+                yield request
+                return
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """Any page of the section, read by what its URL is: an article (its item and the
@@ -391,6 +403,15 @@ class InvestchnSpider(ArchiveSpider):
         article_id = site.article_id(asked_url(request)) if request is not None else None
         if article_id is None:
             return super().settle(request, outcome, failed)
+        requests = self.settle_id(request, article_id, outcome, failed)
+        if failed is not None and request.meta.get("source") == "canary":
+            requests += self.canary_not_read()
+        return requests
+
+    def settle_id(
+        self, request: scrapy.Request, article_id: int, outcome: Outcome, failed: FailedFetch | None
+    ) -> list[scrapy.Request]:
+        """settle() of an article id's request."""
         if outcome is Outcome.HIT:
             self.note_hit(article_id)
         probe = self.probe
@@ -510,7 +531,7 @@ class InvestchnSpider(ArchiveSpider):
         if canonical in self.requested:
             return True  # asked already: new_request says so
         listing = site.listing_identity(canonical)
-        cap = self.settings.getint("HARVEST_LISTING_MAX_PAGES")
+        cap = self.settings.getint("HARVEST_LISTING_MAX_PAGES", 5000)
         if self.listing_pages[listing] < cap:
             self.listing_pages[listing] += 1
             return True
