@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-import csv
+from investcrawl.exitcodes import EXIT_INTERRUPTED, Interrupted, stop_on_signals
+
+if __name__ == "__main__":  # python -m investcrawl.cli: the signals first (see __main__.py)
+    stop_on_signals()
+
+import csv  # noqa: E402
 import json
 import os
 import sqlite3
@@ -95,6 +100,12 @@ def harvest(
         result, summary = run_harvest(
             Path(db_path), warc_dir, spider_args, log_file, overrides, max_failure_rate
         )
+    except Interrupted:  # before the crawl started: nothing fetched, nothing moved on
+        click.echo(
+            "harvest INTERRUPTED: stopped by a signal before the crawl started; nothing was "
+            "fetched or moved on"
+        )
+        sys.exit(EXIT_INTERRUPTED)
     except HarvestRefused as refused:
         click.echo(f"investcrawl: {refused}", err=True)
         sys.exit(refused.exit_code)
@@ -719,6 +730,7 @@ def check_site(base_url: str | None, articles: int, delay: float) -> None:
 
 
 def main() -> None:
+    stop_on_signals()
     cli()
 
 

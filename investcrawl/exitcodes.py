@@ -8,3 +8,27 @@ EXIT_DATAERR = 65  # the archive is damaged, or from a newer investcrawl: nothin
 EXIT_CANTCREAT = 73  # the archive (or WARC folder) cannot be written: full, read-only, locked
 EXIT_PROTOCOL = 76  # the site's pages no longer read (drift.py): see investcrawl check-site
 EXIT_LOCKED = 75  # another harvest is running (EX_TEMPFAIL: try again later)
+
+
+class Interrupted(SystemExit):
+    """SIGTERM or SIGINT before a crawl took the signals over (Scrapy's handlers then stop
+    the crawl cleanly): the command stops where it is and exits EXIT_INTERRUPTED (a
+    SystemExit: wherever it lands, an import included, no traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__(EXIT_INTERRUPTED)
+
+
+def stop_on_signals() -> None:
+    """From a command's first lines: SIGTERM and SIGINT stop it with one line on stderr
+    and exit EXIT_INTERRUPTED (not the default: a silent death, 143, or a
+    KeyboardInterrupt traceback)."""
+    import os
+    import signal
+
+    def interrupted(signum: int, frame: object) -> None:
+        os.write(2, b"investcrawl: stopped by a signal\n")  # print() is not safe here
+        raise Interrupted
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, interrupted)

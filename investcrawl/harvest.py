@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -172,13 +173,37 @@ def project_settings(values: dict[str, str]) -> Any:
 
 
 def crawl(spider_args: dict[str, str], project: Any) -> Any:
-    """Run the investchn spider to its end; return its crawler (stats, settings)."""
+    """Run the investchn spider to its end; return its crawler (stats, settings).
+
+    Scrapy takes SIGTERM and SIGINT over once its reactor runs (a clean stop: finish
+    reason shutdown). A signal before that, while the crawl is being set up, is held and
+    stops the crawl the same way as soon as it can (never an exception inside Scrapy's
+    set-up, which would read as a crawl that did not start)."""
+    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
 
     from investcrawl.spiders.investchn import InvestchnSpider
 
+    held: list[int] = []  # signals before Scrapy's handlers took over
+    running: list[Any] = []  # the reactor, once the engine runs
+
+    def hold(signum: int, frame: Any) -> None:
+        held.append(signum)
+        if running:
+            running[0].callFromThread(process.stop)
+
+    def engine_started() -> None:
+        from twisted.internet import reactor  # installed by now: Scrapy's
+
+        running.append(reactor)
+        if held:
+            reactor.callLater(0, process.stop)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, hold)
     process = CrawlerProcess(project)
     crawler = process.create_crawler(InvestchnSpider)
+    crawler.signals.connect(engine_started, signal=signals.engine_started)
     process.crawl(crawler, **spider_args)
     process.start()
     return crawler

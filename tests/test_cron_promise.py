@@ -5,13 +5,15 @@ was lost. Each test plays one attack against a loopback mirror."""
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, requests_between, rows, run_harvest, run_wacz
+from conftest import ROOT, requests_between, rows, run_crawl, run_harvest, run_wacz
 
 from investcrawl.archive import ArchiveWriter, open_archive
 from investcrawl.harvest import HarvestRefused, take_lock
@@ -312,3 +314,53 @@ def test_robots_refusals_of_an_older_archive_are_tried_again(tmp_path):
         {"url": "http://x/a.html", "kind": "robots_txt", "next_retry_at": DAY},
         {"url": "http://x/b.html", "kind": "refused", "next_retry_at": "2026-01-03T00:00:00Z"},
     ]
+
+
+# --- 6. Smaller -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "signum", "delay"),
+    [
+        ("console script", signal.SIGTERM, 0.1),  # importing
+        ("console script", signal.SIGTERM, 0.6),  # locked, checking, setting Scrapy up
+        ("python -m", signal.SIGTERM, 0.3),
+        ("python -m", signal.SIGINT, 0.8),
+    ],
+)
+def test_a_signal_in_the_first_second_exits_3_with_a_line(mirror, tmp_path, entry, signum, delay):
+    archive = tmp_path / "archive.db"
+    program = (
+        [str(Path(sys.executable).with_name("investcrawl"))]
+        if entry == "console script"
+        else [sys.executable, "-m", "investcrawl.cli"]
+    )
+    command = [*program, "harvest", "--db", str(archive), "--base-url", mirror.url]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    time.sleep(delay)
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 3, (out, err)
+    assert "INTERRUPTED" in out or "stopped by a signal" in err, (out, err)
+    assert "Traceback" not in err
+    again = run_harvest(mirror.url, archive)
+    assert again.returncode == 0, again.stdout
+
+
+def test_an_id_sweep_over_gaps_that_answer_as_pages_is_not_an_alarm(variant, tmp_path):
+    # Ids that do not exist answer 200 with the section's breadcrumb and unknown wording:
+    # in a sweep nothing says they exist, so they are gaps (id_misses), not unreadable
+    # articles retried for ever, and the run is no alarm.
+    served = variant({}, missing_as="offline")
+    archive = tmp_path / "archive.db"
+    sweep = run_crawl(
+        served.url, archive, "-a", "start=186500", "-a", "end=186512", spider="investchn_ids"
+    )
+    assert sweep.returncode == 0, sweep.stderr[-2000:]
+    assert {r["id"] for r in rows(archive, "SELECT id FROM articles")} == {
+        186500, 186502, 186505, 186508, 186510, 186512
+    }  # fmt: skip
+    assert rows(archive, "SELECT count(*) AS n FROM failures") == [{"n": 0}]
+    missing = rows(archive, "SELECT sum(last_id - first_id + 1) AS n FROM id_misses")
+    assert missing == [{"n": 7}]
