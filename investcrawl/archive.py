@@ -126,6 +126,9 @@ HARVEST_COLUMNS: dict[str, type] = {
 # Failures that say a page was read and found not to be an article: what a run whose
 # reading is not trusted (drift.py) must not write off.
 READING_KINDS = ("not_an_article", "invalid_item", "off_section")
+# Failures that say a page is gone or does not read (not a refusal or an outage): an
+# archived article with one is no canary (ArchiveState.canaries).
+GONE_OR_UNREAD = ("http_404", "unreadable", "decode_error", "parse_error", *READING_KINDS)
 # Added by migration 0006: which source gave the province (see gazetteer.py).
 PROVENANCE_COLUMNS: dict[str, type] = {
     "province_source": str,  # "index" (the section index), "gazetteer:city", "gazetteer:zone", ""
@@ -143,10 +146,10 @@ FAILURE_KINDS = {
     "network_error": "transient",  # timeout, refused or reset connection, after retries
     "too_large": "permanent",  # larger than DOWNLOAD_MAXSIZE
     "refused": "permanent",  # by our rules: off-site, looping or non-HTTP redirects
-    # Forbidden by the site's robots.txt: no request was sent; tried again (robots.txt read
-    # again) by the next harvest. No evidence about the page: a Disallow: / for a day
-    # writes nothing off.
-    "robots_txt": "transient",
+    # Forbidden by the site's robots.txt: no request was sent. No evidence about the page:
+    # retried after 1, 2, 4 ... days like a permanent kind, but it never holds back a
+    # request (a listing naming the id, the probe): robots.txt, read again, decides.
+    "robots_txt": "permanent",
     "implausible_id": "permanent",  # a link to an id far above every known one: not fetched
     "truncated": "transient",  # cut off before its end: no Content-Length, no </html>
     "not_an_article": "permanent",  # a 200 page without article anatomy (soft 404)
@@ -437,12 +440,12 @@ def _template_lines_with_evidence(db: sqlite_utils.Database) -> None:
 
 @migrations(name="0011_robots_txt_failures")
 def _robots_txt_failures(db: sqlite_utils.Database) -> None:
-    # Pages robots.txt forbade were `refused` (permanent, waiting 1 to 64 days, and taken
-    # for ids that exist): a day of Disallow: / held back every later harvest. They are a
-    # kind of their own now, tried again by the next harvest.
+    # Pages robots.txt forbade were `refused` (permanent, and taken for ids that exist):
+    # a day of Disallow: / held back every later harvest. They are a kind of their own now,
+    # which never holds back a request for the id (robots.txt, read again, decides).
     db.execute(
-        "UPDATE failures SET kind = 'robots_txt', next_retry_at = last_seen "
-        "WHERE kind = 'refused' AND detail = 'Forbidden by robots.txt'"
+        "UPDATE failures SET kind = 'robots_txt' "
+        "WHERE kind = 'refused' AND detail LIKE 'Forbidden by robots.txt%'"
     )
 
 
@@ -915,7 +918,7 @@ class ArchiveState:
             ).fetchone()
         if row is None or (row[1] is not None and row[1] <= now):
             return None
-        if FAILURE_KINDS.get(row[0]) == "transient":
+        if FAILURE_KINDS.get(row[0]) == "transient" or row[0] == "robots_txt":
             return None
         return row[0]
 
@@ -937,18 +940,20 @@ class ArchiveState:
         return row[0]
 
     def canaries(self, max_jump: int, count: int) -> list[int]:
-        """The newest archived articles (up to the plausible top: plausible_max_id) with no
-        failure recorded for their URL, newest first: what a harvest fetches again to see
-        that pages still read. One that stopped reading (taken down, say) has a failure
-        now: the next harvest's canary is another."""
+        """The newest archived articles (up to the plausible top: plausible_max_id) whose URL
+        has no failure saying it is gone or does not read (GONE_OR_UNREAD), newest first:
+        what a harvest fetches again to see that pages still read. One that stopped
+        reading (taken down, say) has such a failure now: the next harvest's canary is
+        another."""
         top = self.plausible_max_id(max_jump)
         if top is None:
             return []
         with storage_errors(self.path):
             rows = self.db.execute(
                 "SELECT id FROM articles a WHERE id <= ? AND NOT EXISTS "
-                "(SELECT 1 FROM failures f WHERE f.url = a.url) ORDER BY id DESC LIMIT ?",
-                [top, count],
+                "(SELECT 1 FROM failures f WHERE f.url = a.url AND f.kind IN "
+                f"({', '.join('?' * len(GONE_OR_UNREAD))})) ORDER BY id DESC LIMIT ?",
+                [top, *GONE_OR_UNREAD, count],
             ).fetchall()
         return [row[0] for row in rows]
 
@@ -1001,6 +1006,13 @@ class ArchiveState:
                 count += cursor.rowcount
         return count
 
+    def clear_failures(self, urls: Iterable[str]) -> None:
+        """Delete the failures of these URLs (settled: not failures after all)."""
+        with storage_errors(self.path):
+            for chunk in _chunks(sorted(set(urls))):
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(f"DELETE FROM failures WHERE url IN ({marks})", chunk)
+
     def get(self, key: str, default: str | None = None) -> str | None:
         with storage_errors(self.path):
             row = self.db.execute("SELECT value FROM crawl_state WHERE key = ?", [key]).fetchone()
@@ -1016,13 +1028,27 @@ class ArchiveState:
                 )
 
     def due_failures(self, now: str, limit: int) -> list[tuple[str, str]]:
-        """(URL, kind) of the failures due for another try, oldest first."""
+        """(URL, kind) of the failures due for another try, the longest waiting first (then
+        the fewest failed runs). Transient and permanent kinds each have half the slots
+        when both have more than that due (a day that left thousands of rows of one class
+        does not hold back the other), and the other half when they do not."""
+        transient = tuple(kind for kind, how in FAILURE_KINDS.items() if how == "transient")
+        marks = ", ".join("?" * len(transient))
+        due = (
+            "SELECT url, kind FROM failures WHERE next_retry_at <= ? AND kind != 'off_section' "
+            "AND kind {} IN ({}) ORDER BY next_retry_at, failed_runs LIMIT ?"
+        )
         with storage_errors(self.path):
-            rows = self.db.execute(
-                "SELECT url, kind FROM failures WHERE next_retry_at <= ? "
-                "AND kind != 'off_section' ORDER BY next_retry_at, failed_runs LIMIT ?",
-                [now, limit],
-            ).fetchall()
+            chosen: dict[str, list[tuple[str, str]]] = {}
+            for which in ("", "NOT"):
+                chosen[which] = self.db.execute(
+                    due.format(which, marks), [now, *transient, limit]
+                ).fetchall()
+        first, second = chosen[""], chosen["NOT"]
+        half = limit // 2
+        take_first = max(half, limit - len(second))
+        rows = first[:take_first]
+        rows += second[: limit - len(rows)]
         return [(row[0], row[1]) for row in rows]
 
     def image_settled(self, url: str) -> bool:

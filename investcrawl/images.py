@@ -196,6 +196,8 @@ class ImageCapture:
                     self.record_image(url, *self.image_outcomes[target])
         else:
             kind, detail = self.failure_kind(failure)
+            if kind == "robots_txt":  # an image's kinds say it so (images are not retried)
+                kind = "refused"
             self.record_outcome(failure.request, kind, {"detail": detail})
         return []
 

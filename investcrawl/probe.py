@@ -89,6 +89,10 @@ class IdProbe(Generic[Record]):
         self._advance()
         return [gap for gap in gaps if gap is not None]
 
+    def held(self) -> list[Record]:
+        """The records of the misses above the highest hit: ids past the top, not gaps."""
+        return [record for record in self._held.values() if record is not None]
+
     def _advance(self) -> None:
         while self.frontier + 1 <= self.highest_hit and self.frontier + 1 in self._settled:
             self.frontier += 1

@@ -106,9 +106,12 @@ def verdict(stats: Mapping[str, Any], reason: str | None, max_failure_rate: floa
     sent = stats.get("downloader/request_count", 0) - stats.get(IMAGE_DOWNLOADS, 0)
     forbidden = stats.get("investcrawl/failures/robots_txt", 0)
     asked = sent + forbidden
+    # Forbidden pages this run asked for first (not retries of earlier refusals): a site
+    # that refuses us, as opposed to a few pages it always refused.
+    refused_now = forbidden - stats.get("investcrawl/failed_again/robots_txt", 0)
     responses = stats.get("response_received_count", 0)
     failed = stats.get("investcrawl/archive/failed", 0)
-    if forbidden and forbidden >= sent:
+    if refused_now and refused_now >= sent:
         text = f"FAILED: robots.txt forbade {forbidden} of the {asked} pages asked for"
         text += " (see investcrawl check-site)"
         return Verdict(False, text, EXIT_FAILED)

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, requests_between, rows, run_crawl, run_harvest, run_wacz
 
-from investcrawl.archive import ArchiveWriter, open_archive
+from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
 from investcrawl.harvest import HarvestRefused, take_lock
 from investcrawl.mirror import DEFAULT_SPEC, MirrorSite
+from investcrawl.runs import verdict
 from investcrawl.warc import WarcFile, repair_open_files
 
 EDITED = 186538  # edited on the site in phase 2
@@ -168,6 +169,7 @@ def test_verify_finds_every_capture_that_does_not_resolve(mirror, tmp_path):
 # --- 3. A day of robots.txt Disallow: / ---------------------------------------------------
 
 DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
+NEWEST_PHASE_2 = tuple(f"/{i}.html" for i in (186541, 186542, 186543, 186545))
 
 
 def test_a_day_of_robots_disallow_writes_nothing_off(variant, tmp_path):
@@ -195,7 +197,10 @@ def test_a_day_of_robots_disallow_writes_nothing_off(variant, tmp_path):
     assert set(expected(site, 3)) == archived  # the day's new articles are in
     top = max(archived)
     left = rows(archive, "SELECT url, kind FROM failures")
-    assert not [f for f in left if f["kind"] == "robots_txt"]
+    # What the day's refusals were asked for again is settled (read, or past the top);
+    # the rest (the home page, canaries tried after the first) are due tomorrow.
+    refused = [f["url"] for f in left if f["kind"] == "robots_txt"]
+    assert len(refused) <= 4 and not [u for u in refused if u.endswith(NEWEST_PHASE_2)]
     # The probe's ids past the top that now answer 404 are settled, not kept for retries.
     ids = [int(f["url"].rsplit("/", 1)[1][:-5]) for f in left if "/detail/id/" in f["url"]]
     assert not [i for i in ids if i > top], ids
@@ -298,8 +303,8 @@ def test_the_alarm_still_rings_when_no_archived_article_reads(variant, tmp_path)
 
 
 def test_robots_refusals_of_an_older_archive_are_tried_again(tmp_path):
-    # Migration 0011: the permanent `refused` rows robots.txt made become robots_txt rows,
-    # due at the next harvest; other refusals stay as they were.
+    # Migration 0011: the `refused` rows robots.txt made become robots_txt rows (which
+    # hold back no request for their id); other refusals stay as they were.
     archive = tmp_path / "a.db"
     writer = ArchiveWriter(open_archive(archive))
     writer.add_failure("http://x/a.html", "refused", "Forbidden by robots.txt", seen=DAY)
@@ -311,7 +316,7 @@ def test_robots_refusals_of_an_older_archive_are_tried_again(tmp_path):
     conn.close()
     open_archive(archive).close()
     assert rows(archive, "SELECT url, kind, next_retry_at FROM failures ORDER BY url") == [
-        {"url": "http://x/a.html", "kind": "robots_txt", "next_retry_at": DAY},
+        {"url": "http://x/a.html", "kind": "robots_txt", "next_retry_at": "2026-01-03T00:00:00Z"},
         {"url": "http://x/b.html", "kind": "refused", "next_retry_at": "2026-01-03T00:00:00Z"},
     ]
 
@@ -364,3 +369,56 @@ def test_an_id_sweep_over_gaps_that_answer_as_pages_is_not_an_alarm(variant, tmp
     assert rows(archive, "SELECT count(*) AS n FROM failures") == [{"n": 0}]
     missing = rows(archive, "SELECT sum(last_id - first_id + 1) AS n FROM id_misses")
     assert missing == [{"n": 7}]
+
+
+def test_what_robots_txt_always_forbids_is_no_alarm_and_settles_images(variant, tmp_path):
+    # A lasting partial Disallow: one article and the images folder. Each forbidden image
+    # ends as an `images` row (refused), never asked for again; the article's row waits
+    # its backoff; quiet harvests exit 0.
+    robots = (
+        "User-agent: *\nDisallow: /Uploads/\nDisallow: /index.php/home/news/detail/id/186529.html\n"
+    )
+    pictures = ["/Uploads/2021/11/07/night.jpg", "/Uploads/a/b.jpg"]
+    served = variant({186540: {"images": pictures}}, robots_by_phase={"1": robots})
+    archive = tmp_path / "archive.db"
+    for _ in range(2):
+        result = run_harvest(served.url, archive)
+        assert result.returncode == 0, result.stdout
+        assert "Traceback" not in next((tmp_path / "logs").glob("*.log")).read_text()
+    images = rows(archive, "SELECT kind, detail, attempts FROM images")
+    assert len(images) == 2 and {(i["kind"], i["detail"], i["attempts"]) for i in images} == {
+        ("refused", "Forbidden by robots.txt", 1)
+    }
+    assert rows(archive, "SELECT kind FROM failures WHERE url LIKE '%/186529.html'") == [
+        {"kind": "robots_txt"}
+    ]
+    assert not [p for p in served.requests() if p.startswith("/Uploads/")]
+
+
+def test_retry_slots_are_shared_between_kinds(tmp_path):
+    # A bad day left 300 permanent rows due before today's ten transient failures: the
+    # transient ones still get their slots.
+    writer = ArchiveWriter(open_archive(tmp_path / "a.db"))
+    for n in range(300):
+        writer.add_failure(f"http://x/old/{n}.html", "robots_txt", seen="2026-01-01T00:00:00Z")
+    for n in range(10):
+        writer.add_failure(f"http://x/new/{n}.html", "http_error", seen="2026-03-01T00:00:00Z")
+    writer.flush()
+    due = ArchiveState(writer.db).due_failures("2026-03-02T00:00:00Z", 200)
+    writer.close()
+    assert len(due) == 200
+    assert sum(kind == "http_error" for _, kind in due) == 10
+
+
+def test_a_few_refusals_retried_do_not_make_a_quiet_harvest_fail():
+    stats = {
+        "downloader/request_count": 40,
+        "response_received_count": 39,
+        "investcrawl/archive/failed": 45,
+        "investcrawl/failures/robots_txt": 45,
+        "investcrawl/failed_again/robots_txt": 45,
+    }
+    quiet = verdict(stats, "finished", max_failure_rate=0.9)
+    assert quiet.ok, quiet.text
+    refused = verdict({**stats, "investcrawl/failed_again/robots_txt": 0}, "finished", 0.9)
+    assert not refused.ok and "robots.txt forbade 45 of the 85 pages asked for" in refused.text

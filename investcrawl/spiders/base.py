@@ -354,7 +354,11 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
             state = self.open_state()
             if not state.empty:
                 waiting = state.waiting_failure(site.canonical_url(url), self.started_at)
-                if waiting is not None:
+                # A failure that says nothing of the id (a refusal) does not hold back a
+                # listing or a link naming it now; it holds back the probe.
+                if waiting is not None and (
+                    outcome_of(waiting) is not Outcome.OPEN or source not in SAID
+                ):
                     self.crawler.stats.inc_value("investcrawl/skipped/failure_waits")
                     return outcome_of(waiting)
                 if state.is_archived(article_id):
@@ -432,7 +436,10 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
                 self.unread_recorded.add(article_id)
                 failed = failed._replace(kind="unreadable", detail=f"{failed.detail}; {VOUCHED}")
         attempts = (request.meta.get("retry_times", 0) if request is not None else 0) + 1
+        source = failed.source or (request.meta.get("source") if request is not None else None)
         self.crawler.stats.inc_value(f"investcrawl/failures/{failed.kind}")
+        if source == "retry":
+            self.crawler.stats.inc_value(f"investcrawl/failed_again/{failed.kind}")
         logger.info("failure %s: %s (%s)", failed.kind, failed.url, failed.detail)
         self.crawler.signals.send_catch_log(
             investcrawl_signals.failure_recorded,
@@ -440,7 +447,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
             kind=failed.kind,
             detail=failed.detail,
             attempts=attempts,
-            source=failed.source or (request.meta.get("source") if request is not None else None),
+            source=source,
         )
 
 

@@ -416,12 +416,6 @@ class InvestchnSpider(ArchiveSpider):
             self.note_hit(article_id)
         probe = self.probe
         held = outcome is Outcome.MISS  # recorded only if a higher id exists: a gap
-        if held and request is not None:
-            # Not a failure (yet): one recorded before for it (a retry that now answers
-            # 404 past the top) is settled; recorded again if it turns out to be a gap.
-            self.crawler.signals.send_catch_log(
-                investcrawl_signals.failure_cleared, url=site.canonical_url(asked_url(request))
-            )
         if probe is None:  # a walk of an empty archive, before its probe starts
             if held and article_id > self.max_seen_id:
                 self.misses_above[article_id] = failed
@@ -486,9 +480,15 @@ class InvestchnSpider(ArchiveSpider):
         if self.index_url is not None:  # found; at the assumed route: nothing to remember
             assumed = site.canonical_url(self.base_url + site.SECTION_INDEX_PATH)
             values["section_index_url"] = None if self.index_url == assumed else self.index_url
-        if self.walking and self.listings_read:
+        if self.walking and self.listings_read and not self.listings_capped:
             values["walk_completed_at"] = utc_now()
         state.set(**values)
+        # Ids past the top that answered 404 are no failures: a row an earlier run left
+        # for one (a refusal, a retry) is settled.
+        held = list(self.misses_above.values())
+        if self.probe is not None:
+            held += self.probe.held()
+        state.clear_failures(site.canonical_url(failed.url) for failed in held if failed)
 
     def document(self, response: Response, url: str) -> Document | None:
         """The page read into lines; None, with its failure recorded under url, if not."""
