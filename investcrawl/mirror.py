@@ -1057,12 +1057,13 @@ class Mirror:
 
 
 def _with_query(page: Page, path: str, name: str, seen: int) -> Page:
-    """The spec's "listing_query": NAME: every listing link of a listing page carries
-    ?NAME=<a new value each time> (a session id or a cache buster), and the page links
-    itself so (刷新): without canonical URLs, a walk that never ends."""
-    tick = itertools.count(seen * 1000)
+    """The spec's "listing_query": NAME: every listing and article link of a listing page
+    carries ?NAME=<a new value each time> (a session id in every link, as PHP's trans_sid
+    puts it, or a cache buster: a time), and the page links itself so: without canonical
+    URLs, a walk that never ends."""
+    tick = itertools.count(1_733_400_000 + seen * 1000)
     body = re.sub(
-        rb'href="(/index\.php/home/news/(?:city|zone)/[^"?]*\.html)"',
+        rb'href="(/index\.php/home/news/(?:city|zone|detail)/[^"?]*\.html)"',
         lambda m: b'href="%s?%s=%d"' % (m[1], name.encode(), next(tick)),
         page.body,
     )

@@ -40,9 +40,9 @@ PAGE_PARAM_RE = re.compile(r"(?:/p/\d+(?=\.html$|/?$)|(?<=[?&])(?:p|page)=\d+)")
 # analytics): session ids, cache busters, trackers. Left out of every URL, so that a page
 # linking itself with a new one each time is one page (names compared in lower case).
 NOISE_PARAMS = frozenset(
-    "phpsessid jsessionid aspsessionid sessionid session_id sid _t _ _dc timestamp nocache "
-    "rand random spm fbclid gclid".split()
-)
+    "phpsessid jsessionid aspsessionid sessionid session_id _t _ _dc nocache spm fbclid gclid "
+    "wt.mc_id".split()
+)  # (not sid, rand, timestamp...: a script may select a picture or a page by them)
 NOISE_PARAM_PREFIXES = ("utm_", "aspsessionid")
 
 # --- What a reader sees ---------------------------------------------------------------
@@ -248,9 +248,11 @@ def _without_noise(query: str) -> str:
 
 
 def listing_identity(url: str) -> str:
-    """Which listing a listing page belongs to, whatever its page: its route without the
-    page parameter and the query (a per-listing page cap counts by it)."""
+    """Which listing a listing page belongs to, whatever its page: its route and query
+    without the page parameter (a per-listing page cap counts by it)."""
     key = listing_key(url)
     if key is not None:
         return f"{key[0]}/{key[1]}"
-    return PAGE_PARAM_RE.sub("", urlsplit(url).path.split(";", 1)[0])
+    parts = urlsplit(canonical_url(url))
+    query = "&".join(sorted(filter(None, PAGE_PARAM_RE.sub("", f"?{parts.query}")[1:].split("&"))))
+    return PAGE_PARAM_RE.sub("", parts.path) + (f"?{query}" if query else "")

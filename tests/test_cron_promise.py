@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, requests_between, rows, run_crawl, run_harvest, run_wacz
 
+from investcrawl import site
 from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
 from investcrawl.harvest import HarvestRefused, take_lock
 from investcrawl.mirror import DEFAULT_SPEC, MirrorSite
 from investcrawl.runs import verdict
+from investcrawl.spiders.investchn import noise_params
 from investcrawl.warc import WarcFile, repair_open_files
 
 EDITED = 186538  # edited on the site in phase 2
@@ -27,9 +29,9 @@ SPEC_IDS = set(MirrorSite.load(DEFAULT_SPEC).expected_articles("http://x"))  # p
 
 
 def expected(mirror, phase):
-    site = MirrorSite.load(DEFAULT_SPEC)
-    site.set_phase(phase)
-    return site.expected_articles(mirror.url)
+    spec = MirrorSite.load(DEFAULT_SPEC)
+    spec.set_phase(phase)
+    return spec.expected_articles(mirror.url)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -173,14 +175,14 @@ NEWEST_PHASE_2 = tuple(f"/{i}.html" for i in (186541, 186542, 186543, 186545))
 
 
 def test_a_day_of_robots_disallow_writes_nothing_off(variant, tmp_path):
-    site = variant({}, robots_by_phase={"2": DISALLOW_ALL, "3": "User-agent: *\nDisallow:\n"})
+    served = variant({}, robots_by_phase={"2": DISALLOW_ALL, "3": "User-agent: *\nDisallow:\n"})
     archive = tmp_path / "archive.db"
-    assert run_harvest(site.url, archive).returncode == 0
+    assert run_harvest(served.url, archive).returncode == 0
     state = rows(archive, "SELECT * FROM crawl_state ORDER BY key")
     sql = "SELECT * FROM failures ORDER BY url"
     before = {f["url"]: f for f in rows(archive, sql)}
-    site.set_phase(2)  # new articles, and robots.txt forbids everything
-    refused = run_harvest(site.url, archive)
+    served.set_phase(2)  # new articles, and robots.txt forbids everything
+    refused = run_harvest(served.url, archive)
     assert refused.returncode == 1
     assert "FAILED: robots.txt forbade" in refused.stdout
     failures = [f for f in rows(archive, sql) if before.get(f["url"]) != f]
@@ -190,11 +192,11 @@ def test_a_day_of_robots_disallow_writes_nothing_off(variant, tmp_path):
     assert {f["kind"] for f in failures} == {"robots_txt"}
     assert rows(archive, "SELECT * FROM crawl_state ORDER BY key") == state
 
-    site.set_phase(3)  # robots.txt is back to normal
-    back = run_harvest(site.url, archive)
+    served.set_phase(3)  # robots.txt is back to normal
+    back = run_harvest(served.url, archive)
     assert back.returncode == 0, back.stdout
     archived = {row["id"] for row in rows(archive, "SELECT id FROM articles")}
-    assert set(expected(site, 3)) == archived  # the day's new articles are in
+    assert set(expected(served, 3)) == archived  # the day's new articles are in
     top = max(archived)
     left = rows(archive, "SELECT url, kind FROM failures")
     # What the day's refusals were asked for again is settled (read, or past the top);
@@ -238,6 +240,20 @@ def test_a_listing_linking_itself_with_a_new_query_ends(variant, tmp_path, name)
     assert sum(again.values()) <= sum(walked.values()) + len(walked), again
 
 
+def test_only_token_like_parameters_are_learned_as_selecting_no_page():
+    # Two pages at one path showing the same articles differ in catid: a choice (two
+    # categories showing the same news), not noise; a time or a session token is noise.
+    assert noise_params("http://a/l.php?catid=5", "http://a/l.php?catid=6") == set()
+    assert noise_params("http://a/l.php?catid=5", "http://a/l.php?catid=5&_x=1733400001") == {"_x"}
+    assert noise_params("http://a/l.php?s=9f8e7d6c", "http://a/l.php?s=1a2b3c4d&page=2") == set()
+    # The cap counts query-routed listings one by one (page and session left out).
+    assert (
+        site.listing_identity("http://a/index.php?c=list&id=5&page=3&PHPSESSID=ab")
+        == (site.listing_identity("http://a/index.php?page=9&id=5&c=list"))
+        != site.listing_identity("http://a/index.php?c=list&id=6")
+    )
+
+
 def test_a_listing_stops_at_its_page_cap_and_says_so(mirror, tmp_path):
     archive = tmp_path / "archive.db"
     capped = run_harvest(mirror.url, archive, settings={"HARVEST_LISTING_MAX_PAGES": "1"})
@@ -251,6 +267,8 @@ def test_a_listing_stops_at_its_page_cap_and_says_so(mirror, tmp_path):
     assert not [p for p in pages if "/p/" in p]  # no listing's second page fetched
     log = next((tmp_path / "logs").glob("harvest-*.log")).read_text()
     assert "reached its cap of 1 pages" in log
+    # A walk that left pages of a listing is not complete: the next harvest walks again.
+    assert not rows(archive, "SELECT 1 FROM crawl_state WHERE key = 'walk_completed_at'")
 
 
 # --- 5. The canary's article taken down -----------------------------------------------

@@ -462,9 +462,14 @@ def outcome_of(kind: str) -> Outcome:
     return Outcome.HIT if kind in HIT_KINDS else Outcome.OPEN
 
 
-def query_pairs(url: str) -> set[tuple[str, str]]:
+def query_pairs(url: str) -> list[tuple[str, str]]:
     """The (name, value) pairs of url's query."""
-    return {tuple(pair.split("=", 1) + [""])[:2] for pair in urlsplit(url).query.split("&") if pair}
+    pairs = []
+    for pair in urlsplit(url).query.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            pairs.append((name, value))
+    return pairs
 
 
 def header(response: Response, name: bytes) -> str | None:

@@ -19,6 +19,7 @@ succeeded (`finish`, called by runs.RunRecorder).
 from __future__ import annotations
 
 import bisect
+import re
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -51,6 +52,26 @@ CANDIDATES_PER_ROUTE = 3
 MAX_DEFERRED = 100_000
 TOP_HITS = 64
 MODES = ("incremental", "resume", "full")
+
+
+# A value that looks like a session id or a cache buster (a time, a token), not a choice
+# (catid=5, order=desc): only such parameters are learned as selecting no page.
+TOKEN_VALUE_RE = re.compile(r"^[0-9A-Za-z_.-]{6,}$")
+
+
+def noise_params(seen: str, url: str) -> set[str]:
+    """The query parameters in which two URLs of the same page differ, when each value in
+    both looks like a token (a time, a session id)."""
+    before, after = dict(query_pairs(seen)), dict(query_pairs(url))
+    names = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+    if any(
+        not TOKEN_VALUE_RE.match(value)
+        for name in names
+        for value in (before.get(name, ""), after.get(name, ""))
+        if value
+    ):
+        return set()
+    return names - {"p", "page"}
 
 
 class InvestchnSpider(ArchiveSpider):
@@ -278,15 +299,18 @@ class InvestchnSpider(ArchiveSpider):
         if kind == "candidate" and not listing.is_listing:
             self.crawler.stats.inc_value("investcrawl/listings/not_a_listing")
             return
-        shown = (urlsplit(url).path, tuple(listing.articles))
+        ids = tuple(site.article_id(article) for article in listing.articles)
+        shown = (urlsplit(url).path, ids)
         if (seen := self.pages_seen.get(shown)) is not None and seen != url:
             self.crawler.stats.inc_value("investcrawl/listings/same_page_again")
-            noise = set(query_pairs(url) ^ query_pairs(seen)) if listing.articles else set()
-            names = {name for name, _ in noise} - {"p", "page"}
-            self.noise_params |= names
-            self.logger.info("listing page %s shows what %s showed: the same page (its links "
-                             "are not followed; left out of URLs now: %s)", url, seen,
-                             ", ".join(sorted(names)) or "nothing")  # fmt: skip
+            names = noise_params(seen, url) if ids else set()
+            if names - self.noise_params:
+                self.noise_params |= names
+                self.logger.warning("listing page %s shows what %s showed: %s select no page "
+                                    "and are left out of this run's URLs", url, seen,
+                                    ", ".join(sorted(names)))  # fmt: skip
+            self.logger.info("listing page %s shows what %s showed: the same page, its links "
+                             "are not followed", url, seen)  # fmt: skip
             return
         self.pages_seen[shown] = url
         if kind in ("listing", "candidate") and (known_route or listing.is_listing):
