@@ -447,6 +447,20 @@ def _robots_txt_failures(db: sqlite_utils.Database) -> None:
         "UPDATE failures SET kind = 'robots_txt' "
         "WHERE kind = 'refused' AND detail LIKE 'Forbidden by robots.txt%'"
     )
+    # URLs are spelled without the query parameters that select no page (and an article's
+    # without any query): a row under an old spelling would never be retried or cleared
+    # under the new one. It moves to the new spelling (dropped if one is there already).
+    from investcrawl.site import canonical_url
+
+    rows = db.execute("SELECT url FROM failures WHERE url LIKE '%?%' OR url LIKE '%;%'")
+    for (url,) in rows.fetchall():
+        spelled = canonical_url(url)
+        if spelled == url:
+            continue
+        if db.execute("SELECT 1 FROM failures WHERE url = ?", [spelled]).fetchone():
+            db.execute("DELETE FROM failures WHERE url = ?", [url])
+        else:
+            db.execute("UPDATE failures SET url = ? WHERE url = ?", [spelled, url])
 
 
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
@@ -569,8 +583,9 @@ class ArchiveWriter:
 
     replay: the rows come from captures read back (reextract), not from pages just
     fetched: a row read from an older capture than the stored row's (`fetched_at`) is left
-    out (counted `older`), and so is a failure seen before the stored row was fetched;
-    replaying history never puts an earlier version over a later one.
+    out (counted `older`), and so is a failure seen before the stored row was fetched or
+    before the stored failure; an article replayed clears only failures seen before it.
+    Replaying history never puts an earlier version over a later one.
     """
 
     def __init__(self, db: sqlite_utils.Database, batch_size: int = 200, replay: bool = False):
@@ -740,11 +755,12 @@ class ArchiveWriter:
             if (
                 self.replay
                 and conn.execute(
-                    "SELECT 1 FROM articles WHERE url = ? AND fetched_at > ?",
-                    [failure["url"], failure["last_seen"]],
+                    "SELECT 1 FROM articles WHERE url = ? AND fetched_at > ? UNION ALL "
+                    "SELECT 1 FROM failures WHERE url = ? AND last_seen > ?",
+                    [failure["url"], failure["last_seen"]] * 2,
                 ).fetchone()
             ):
-                continue  # the page read after this answer: the archive has that reading
+                continue  # read, or failed, after this answer: the archive knows better
             row = conn.execute(
                 "SELECT failed_runs FROM failures WHERE url = ?", [failure["url"]]
             ).fetchone()
@@ -822,7 +838,10 @@ class ArchiveWriter:
                 for row in unchanged
             ],
         )
-        conn.executemany("DELETE FROM failures WHERE url = ?", [(row["url"],) for row in articles])
+        conn.executemany(  # replay: a failure seen after this capture stays
+            "DELETE FROM failures WHERE url = ? AND (? OR last_seen <= ?)",
+            [(row["url"], not self.replay, row["fetched_at"]) for row in articles],
+        )
         conn.executemany(
             "DELETE FROM article_images WHERE article_id = ?", [(row["id"],) for row in changed]
         )

@@ -8,8 +8,9 @@ starts at the offset, its gzip member is whole, and, for pages, its URL is the a
 Every WARC file the archive lists (`warc_files`) must be there too. A file replaced,
 truncated, moved or deleted shows up here, before a researcher or `wacz` finds out.
 
-The check reads each pointed-at record's headers (not its payload): about a millisecond a
-record, a few minutes at 300,000 articles.
+The check reads each pointed-at record's headers and decompresses its gzip member (to see
+that it is whole), without parsing the page: about a millisecond a record, a few minutes
+at 300,000 articles.
 """
 
 from __future__ import annotations

@@ -327,16 +327,47 @@ def test_robots_refusals_of_an_older_archive_are_tried_again(tmp_path):
     writer = ArchiveWriter(open_archive(archive))
     writer.add_failure("http://x/a.html", "refused", "Forbidden by robots.txt", seen=DAY)
     writer.add_failure("http://x/b.html", "refused", "redirect off the site's host", seen=DAY)
+    # Spellings of URLs from before noise parameters were left out.
+    city = "http://x/index.php/home/news/city/id/3.html"
+    writer.add_failure(f"{city}?_t=1733400001", "http_error", seen=DAY)
+    writer.add_failure(f"{city}?_t=1733400002", "http_error", seen=DAY)
+    writer.add_failure(
+        "http://x/index.php/home/news/detail/id/5.html?from=list", "http_404", seen=DAY
+    )
+    writer.add_failure("http://x/list.php?catid=5", "http_error", seen=DAY)
     writer.close()
     conn = sqlite3.connect(archive)
     with conn:
         conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0011_robots_txt_failures'")
     conn.close()
     open_archive(archive).close()
-    assert rows(archive, "SELECT url, kind, next_retry_at FROM failures ORDER BY url") == [
-        {"url": "http://x/a.html", "kind": "robots_txt", "next_retry_at": "2026-01-03T00:00:00Z"},
-        {"url": "http://x/b.html", "kind": "refused", "next_retry_at": "2026-01-03T00:00:00Z"},
+    got = rows(archive, "SELECT url, kind FROM failures ORDER BY url")
+    assert got == [
+        {"url": "http://x/a.html", "kind": "robots_txt"},
+        {"url": "http://x/b.html", "kind": "refused"},
+        {"url": city, "kind": "http_error"},
+        {"url": "http://x/index.php/home/news/detail/id/5.html", "kind": "http_404"},
+        {"url": "http://x/list.php?catid=5", "kind": "http_error"},
     ]
+    assert rows(archive, "SELECT next_retry_at FROM failures WHERE url = 'http://x/a.html'") == [
+        {"next_retry_at": "2026-01-03T00:00:00Z"}  # its backoff, as before
+    ]
+
+
+def test_replaying_old_captures_leaves_a_newer_failure_as_it_is(tmp_path):
+    # A later harvest found the article gone (404) after the capture reextract replays.
+    url = "http://x/index.php/home/news/detail/id/5.html"
+    writer = ArchiveWriter(open_archive(tmp_path / "a.db"))
+    writer.add_failure(url, "http_404", "HTTP 404", seen="2026-03-01T00:00:00Z")
+    writer.close()
+    before = rows(tmp_path / "a.db", "SELECT * FROM failures")
+    replay = ArchiveWriter(open_archive(tmp_path / "a.db"), replay=True)
+    replay.add_failure(url, "http_error", "HTTP 503", seen="2026-02-01T00:00:00Z")
+    replay.flush()
+    article = {column: "x" for column in ("title", "body", "published_at", "body_html")}
+    replay.add_article({**article, "id": 5, "url": url, "fetched_at": "2026-02-02T00:00:00Z"})
+    replay.close()
+    assert rows(tmp_path / "a.db", "SELECT * FROM failures") == before
 
 
 # --- 6. Smaller -------------------------------------------------------------------------
