@@ -354,11 +354,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
             state = self.open_state()
             if not state.empty:
                 waiting = state.waiting_failure(site.canonical_url(url), self.started_at)
-                # A failure that says nothing of the id (a refusal) does not hold back a
-                # listing or a link naming it now; it holds back the probe.
-                if waiting is not None and (
-                    outcome_of(waiting) is not Outcome.OPEN or source not in SAID
-                ):
+                if waiting is not None:
                     self.crawler.stats.inc_value("investcrawl/skipped/failure_waits")
                     return outcome_of(waiting)
                 if state.is_archived(article_id):
