@@ -110,11 +110,12 @@ class InvestchnSpider(ArchiveSpider):
         # and the listings that reached it.
         self.listing_pages: Counter[str] = Counter()
         self.listings_capped: set[str] = set()
-        # The listing pages read, by (path, articles shown): a page at the same path with
-        # another query that shows the same articles is the same page (a session id or a
-        # cache buster in its links): its links are not followed again, and the query
-        # parameters that differ are left out of this run's URLs (noise_params).
-        self.pages_seen: dict[tuple[str, tuple[str, ...]], str] = {}
+        # The listing pages read, by the hash of (path, article ids shown): a page at the
+        # same path with another query that shows the same articles is the same page (a
+        # session id or a cache buster in its links): its links are not followed again,
+        # and the query parameters that differ are left out of this run's URLs
+        # (noise_params). A hash, not the ids: 15,000 listing pages hold a few MB.
+        self.pages_seen: dict[int, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> InvestchnSpider:
@@ -300,7 +301,7 @@ class InvestchnSpider(ArchiveSpider):
             self.crawler.stats.inc_value("investcrawl/listings/not_a_listing")
             return
         ids = tuple(site.article_id(article) for article in listing.articles)
-        shown = (urlsplit(url).path, ids)
+        shown = hash((urlsplit(url).path, ids))
         if (seen := self.pages_seen.get(shown)) is not None and seen != url:
             self.crawler.stats.inc_value("investcrawl/listings/same_page_again")
             names = noise_params(seen, url) if ids else set()
