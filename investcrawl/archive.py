@@ -582,17 +582,26 @@ class ArchiveWriter:
     Storing an article clears any failure recorded for its URL.
 
     replay: the rows come from captures read back (reextract), not from pages just
-    fetched: a row read from an older capture than the stored row's (`fetched_at`) is left
-    out (counted `older`), and so is a failure seen before the stored row was fetched or
-    before the stored failure; an article replayed clears only failures seen before it.
-    Replaying history never puts an earlier version over a later one.
+    fetched: a row read from an older capture than the stored row's is left out (counted
+    `older`), and so is a failure seen before the stored row was fetched or before the
+    stored failure; an article replayed clears only failures seen before it. Replaying
+    history never puts an earlier version over a later one. Which capture is older: by
+    capture_order (WARC file name -> place, warc.capture_order: the runs' order, whatever
+    the clock said) and offset when both files are in it, else by `fetched_at`.
     """
 
-    def __init__(self, db: sqlite_utils.Database, batch_size: int = 200, replay: bool = False):
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        batch_size: int = 200,
+        replay: bool = False,
+        capture_order: Mapping[str, int] | None = None,
+    ):
         self.db = db
         self.path = _database_file(db)
         self.batch_size = batch_size
         self.replay = replay
+        self.capture_order = capture_order or {}  # replay: WARC file name -> its place
         self._articles: dict[int, dict[str, Any]] = {}
         self._failures: dict[str, dict[str, Any]] = {}
         self._cleared: set[str] = set()  # URLs read whole since they failed: no longer failures
@@ -762,8 +771,10 @@ class ArchiveWriter:
             ):
                 continue  # read, or failed, after this answer: the archive knows better
             row = conn.execute(
-                "SELECT failed_runs FROM failures WHERE url = ?", [failure["url"]]
+                "SELECT failed_runs, kind FROM failures WHERE url = ?", [failure["url"]]
             ).fetchone()
+            if row and failure["kind"] == "robots_txt" and row[1] != "robots_txt":
+                continue  # a refusal is no news of the page: its failure stays as it was
             failed_runs = (row[0] + 1) if row else 1
             due = datetime.strptime(failure["last_seen"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
             due += retry_after(failure["kind"], failed_runs)
@@ -795,17 +806,23 @@ class ArchiveWriter:
             row["content_hash"] = content_hash(row)
         conn = self.db.conn
         stored: dict[int, str] = {}
-        stored_at: dict[int, str] = {}  # replay: when each stored row was fetched
+        captures: dict[int, tuple[str, str, int]] = {}  # replay: fetched_at, file, offset
         older = 0
         for ids in _chunks([row["id"] for row in articles]):
             marks = ",".join("?" * len(ids))
-            query = f"SELECT id, content_hash, fetched_at FROM articles WHERE id IN ({marks})"
-            for article_id, digest, fetched_at in conn.execute(query, ids).fetchall():
+            query = (
+                "SELECT id, content_hash, fetched_at, warc_file, warc_offset FROM articles "
+                f"WHERE id IN ({marks})"
+            )
+            for article_id, digest, *capture in conn.execute(query, ids).fetchall():
                 stored[article_id] = digest
-                if self.replay:
-                    stored_at[article_id] = fetched_at
+                captures[article_id] = tuple(capture)
         if self.replay:  # never an earlier capture over a later one
-            kept = [row for row in articles if stored_at.get(row["id"], "") <= row["fetched_at"]]
+            kept = [
+                row
+                for row in articles
+                if row["id"] not in captures or not self._later(captures[row["id"]], row)
+            ]
             older = len(articles) - len(kept)
             articles = kept
         new = [row for row in articles if row["id"] not in stored]
@@ -856,6 +873,14 @@ class ArchiveWriter:
         return {
             "new": len(new), "updated": len(changed), "unchanged": len(unchanged), "older": older
         }  # fmt: skip
+
+    def _later(self, stored: tuple[str, str, int], row: Mapping[str, Any]) -> bool:
+        """Replay: whether the stored row was read from a later capture than row's."""
+        fetched_at, name, offset = stored
+        order = self.capture_order
+        if name in order and row.get("warc_file") in order:
+            return (order[name], offset or 0) > (order[row["warc_file"]], row["warc_offset"] or 0)
+        return fetched_at > row["fetched_at"]
 
     def _index(self, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
         """Keep the search index in step with the articles written (same transaction).

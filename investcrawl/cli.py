@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from investcrawl.exitcodes import EXIT_INTERRUPTED, Interrupted, stop_on_signals
+from investcrawl.exitcodes import (
+    EXIT_INTERRUPTED,
+    Interrupted,
+    stop_if_signalled,
+    stop_on_signals,
+)
 
 if __name__ == "__main__":  # python -m investcrawl.cli: the signals first (see __main__.py)
     stop_on_signals()
@@ -731,6 +736,7 @@ def check_site(base_url: str | None, articles: int, delay: float) -> None:
 
 def main() -> None:
     stop_on_signals()
+    stop_if_signalled()  # one that came while this module was imported
     cli()
 
 

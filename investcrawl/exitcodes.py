@@ -19,16 +19,32 @@ class Interrupted(SystemExit):
         super().__init__(EXIT_INTERRUPTED)
 
 
+_signalled: list[int] = []  # the signal that came, once stop_on_signals is on
+
+
 def stop_on_signals() -> None:
     """From a command's first lines: SIGTERM and SIGINT stop it with one line on stderr
     and exit EXIT_INTERRUPTED (not the default: a silent death, 143, or a
-    KeyboardInterrupt traceback)."""
+    KeyboardInterrupt traceback). The handler raises Interrupted where the signal lands;
+    code that swallows it (a C extension's import) cannot hide it: stop_if_signalled(),
+    at the command's next step, raises it again. Later signals are ignored: stopping
+    already (a second one must not kill the exit with 143 or 130)."""
     import os
     import signal
 
     def interrupted(signum: int, frame: object) -> None:
-        os.write(2, b"investcrawl: stopped by a signal\n")  # print() is not safe here
+        for other in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(other, signal.SIG_IGN)
+        if not _signalled:
+            os.write(2, b"investcrawl: stopped by a signal\n")  # print() is not safe here
+        _signalled.append(signum)
         raise Interrupted
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, interrupted)
+
+
+def stop_if_signalled() -> None:
+    """A step of a command: stop here (Interrupted) if a signal came."""
+    if _signalled:
+        raise Interrupted

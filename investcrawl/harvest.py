@@ -19,7 +19,7 @@ from typing import Any
 from scrapy.settings import BaseSettings
 
 from investcrawl.archive import IMAGE_KINDS, ArchiveError, archive_enabled
-from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED
+from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED, stop_if_signalled
 from investcrawl.runs import Verdict, crawl_verdict
 
 
@@ -47,10 +47,12 @@ def run_harvest(
     """
     from investcrawl.spiders.investchn import InvestchnSpider
 
+    stop_if_signalled()  # each step: a signal that came, even into an import, stops here
     InvestchnSpider.check_arguments(**spider_args)
     check_overrides(overrides)
     lock = take_lock(db_file)
     try:
+        stop_if_signalled()
         project = project_settings(
             {
                 "ARCHIVE_PATH": str(db_file),
@@ -60,6 +62,7 @@ def run_harvest(
             }
         )
         check_archive(project)
+        stop_if_signalled()
         started = datetime.now(UTC)
         log_path = (
             Path(log_file)
@@ -199,6 +202,7 @@ def crawl(spider_args: dict[str, str], project: Any) -> Any:
         if held:
             reactor.callLater(0, process.stop)
 
+    stop_if_signalled()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, hold)
     process = CrawlerProcess(project)

@@ -24,7 +24,7 @@ from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Rejected, city_provinces, extract_article, parse_document
 from investcrawl.images import answer_row, image_key
 from investcrawl.pipelines import invalid_article
-from investcrawl.warc import iter_responses
+from investcrawl.warc import capture_order, iter_responses
 
 # A ThinkPHP index action: where a section index found elsewhere than the assumed route
 # most likely is (a page without province headings gives no cities, whatever it is).
@@ -46,7 +46,9 @@ def reextract(
     template_lines, none is applied or learned: every body as its page had it.
     """
     learn = template_lines
-    writer = ArchiveWriter(open_archive(db_path), replay=True)
+    files = capture_order(warc_dir)
+    order = {path.name: index for index, path in enumerate(files)}
+    writer = ArchiveWriter(open_archive(db_path), replay=True, capture_order=order)
     state = ArchiveState(writer.db)
     index_paths = {site.SECTION_INDEX_PATH, urlsplit(state.get("section_index_url") or "").path}
     template_lines = TemplateLines(
@@ -64,7 +66,7 @@ def reextract(
     failed: dict[str, tuple[int, str]] = {}  # URLs whose last answer is an error: status, date
     redirects: dict[str, str] = {}  # URL -> where its last answer redirected
     try:
-        for response in iter_responses(warc_dir, missing):
+        for response in iter_responses(warc_dir, missing, files):
             url, body, content_type = response.url, response.body, response.content_type
             capture = response.capture
             if 300 <= response.status < 400 and response.location:

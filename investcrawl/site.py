@@ -223,15 +223,23 @@ def canonical_url(url: str) -> str:
     """One spelling per page, so that equivalent links are fetched once.
 
     Drops the fragment, a `;jsessionid=…` path parameter and the query parameters that
-    select no page (NOISE_PARAMS); an article's URL has no query (its id is in the path);
-    page 1 of a listing is the listing's own URL.
+    select no page (NOISE_PARAMS); an article's URL has no query (its id is in the path),
+    nor has a listing's at the assumed route but a page parameter; page 1 of a listing is
+    the listing's own URL.
     """
     parts = urlsplit(url)
     path = (parts.path or "/").split(";", 1)[0] or "/"
     key = listing_key(path)
     if key and key[2] == 1:
         path = f"/index.php/home/news/{key[0]}/id/{key[1]}.html"
-    query = "" if article_id(path) is not None else _without_noise(parts.query)
+    if article_id(path) is not None:
+        query = ""
+    elif key:  # a listing at the assumed route: its page is in the path, or p=/page=
+        query = "&".join(
+            pair for pair in parts.query.split("&") if PAGE_PARAM_RE.search(f"?{pair}")
+        )
+    else:
+        query = _without_noise(parts.query)
     return urlunsplit((parts.scheme, parts.netloc.lower(), path, query, ""))
 
 

@@ -130,11 +130,30 @@ def write_pages(conn: sqlite3.Connection, files: list[Path], path: Path) -> int:
     return count
 
 
+def _warn_unpacked(conn: sqlite3.Connection, files: list[Path]) -> None:
+    """The whole collection's package: say which archived articles it cannot list, their
+    capture being in no file it packs (a file gone, or still `.open`: a harvest running, or
+    one that could not be closed)."""
+    names = [file.name for file in files]
+    marks = ", ".join("?" * len(names))
+    left = conn.execute(
+        f"SELECT warc_file, count(*) FROM articles WHERE warc_file IS NULL "
+        f"OR warc_file NOT IN ({marks}) GROUP BY warc_file ORDER BY warc_file",
+        names,
+    ).fetchall()
+    for name, count in left:
+        where = f"in {name}, which is not a closed file here" if name else "with no capture"
+        print(f"warning: {count} archived articles are left out: their capture is {where}",
+              file=sys.stderr)  # fmt: skip
+
+
 def create(conn: sqlite3.Connection, warc_dir: Path, output: Path, run: int | None) -> int:
     """Write the WACZ; return how many pages it lists. Raises WaczError."""
     from wacz.main import main as wacz  # optional: pip install 'investcrawl[wacz]'
 
     files = warc_files(conn, warc_dir, run)
+    if run is None:
+        _warn_unpacked(conn, files)
     with tempfile.TemporaryDirectory() as scratch:
         pages = Path(scratch) / "pages.jsonl"
         count = write_pages(conn, files, pages)

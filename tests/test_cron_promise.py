@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, requests_between, rows, run_crawl, run_harvest, run_wacz
+from scrapy import Request
+from scrapy.http import HtmlResponse
 
 from investcrawl import site
 from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
 from investcrawl.harvest import HarvestRefused, take_lock
-from investcrawl.mirror import DEFAULT_SPEC, MirrorSite
+from investcrawl.mirror import DEFAULT_SPEC, MirrorSite, render_article
 from investcrawl.runs import verdict
 from investcrawl.spiders.investchn import noise_params
 from investcrawl.warc import WarcFile, repair_open_files
@@ -166,6 +168,15 @@ def test_verify_finds_every_capture_that_does_not_resolve(mirror, tmp_path):
     assert healed.returncode == 0, healed.stdout
     images_left = cli("verify", "--db", str(archive), "--warc-dir", str(warc), "--show", "1000")
     assert not [line for line in images_left.stdout.splitlines() if line.startswith("article")]
+    # The file now holding them left `.open` (a run that could not close it): verify reads
+    # it where it is; wacz packs closed files only, and says which articles it leaves out.
+    newest = max(warc.glob("*.warc.gz"), key=lambda f: f.stat().st_mtime)
+    newest.rename(newest.with_name(newest.name + ".open"))
+    packed = run_wacz(archive, tmp_path / "b.wacz")
+    assert packed.returncode == 0, packed.stderr
+    assert f"{articles} archived articles are left out: their capture is in {newest.name}" in (
+        packed.stderr
+    )
 
 
 # --- 3. A day of robots.txt Disallow: / ---------------------------------------------------
@@ -246,6 +257,10 @@ def test_only_token_like_parameters_are_learned_as_selecting_no_page():
     assert noise_params("http://a/l.php?catid=5", "http://a/l.php?catid=6") == set()
     assert noise_params("http://a/l.php?catid=5", "http://a/l.php?catid=5&_x=1733400001") == {"_x"}
     assert noise_params("http://a/l.php?s=9f8e7d6c", "http://a/l.php?s=1a2b3c4d&page=2") == set()
+    # At the assumed listing route the page is in the path (or p=): any other query goes.
+    listing = "http://a/index.php/home/news/zone/id/1999.html"
+    assert site.canonical_url(f"{listing}?v=28") == site.canonical_url(f"{listing}?v=55") == listing
+    assert site.canonical_url(f"{listing}?p=2&v=3") == f"{listing}?p=2"
     # The cap counts query-routed listings one by one (page and session left out).
     assert (
         site.listing_identity("http://a/index.php?c=list&id=5&page=3&PHPSESSID=ab")
@@ -380,6 +395,7 @@ def test_replaying_old_captures_leaves_a_newer_failure_as_it_is(tmp_path):
         ("console script", signal.SIGTERM, 0.6),  # locked, checking, setting Scrapy up
         ("python -m", signal.SIGTERM, 0.3),
         ("python -m", signal.SIGINT, 0.8),
+        ("console script", signal.SIGTERM, -0.15),  # two, 5 ms apart: stopping already
     ],
 )
 def test_a_signal_in_the_first_second_exits_3_with_a_line(mirror, tmp_path, entry, signum, delay):
@@ -389,11 +405,15 @@ def test_a_signal_in_the_first_second_exits_3_with_a_line(mirror, tmp_path, entr
         if entry == "console script"
         else [sys.executable, "-m", "investcrawl.cli"]
     )
-    command = [*program, "harvest", "--db", str(archive), "--base-url", mirror.url]
+    command = [*program, "harvest", "--db", str(archive), "--base-url", mirror.url,
+               "--warc-dir", str(tmp_path / "warc")]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)  # fmt: skip
-    time.sleep(delay)
+    time.sleep(abs(delay))
     process.send_signal(signum)
+    if delay < 0:
+        time.sleep(0.005)
+        process.send_signal(signum)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 3, (out, err)
     assert "INTERRUPTED" in out or "stopped by a signal" in err, (out, err)
@@ -471,3 +491,51 @@ def test_a_few_refusals_retried_do_not_make_a_quiet_harvest_fail():
     assert quiet.ok, quiet.text
     refused = verdict({**stats, "investcrawl/failed_again/robots_txt": 0}, "finished", 0.9)
     assert not refused.ok and "robots.txt forbade 45 of the 85 pages asked for" in refused.text
+
+
+def test_reextract_replays_in_the_runs_order_whatever_the_clock_said(tmp_path):
+    # Run 2 ran with a clock a day behind (a restored VM): its file's name and its
+    # captures' dates come before run 1's. Replayed in the runs' order (crawl_runs.id in
+    # each warcinfo), the edit of run 2 is the article's text, into a new archive and into
+    # the archive run 2 wrote.
+    spec = MirrorSite.load(DEFAULT_SPEC)
+    base = "http://127.0.0.1:1"
+    url = f"{base}/index.php/home/news/detail/id/{EDITED}.html"
+    warc = tmp_path / "warc"
+    runs = [
+        (1, "20300102T000000Z", "2030-01-02T00:00:00Z"),
+        (2, "20300101T000000Z", "2030-01-01T00:00:00Z"),
+    ]
+    for run, stamp, date in runs:
+        spec.set_phase(run)
+        page = render_article(spec, spec.articles[EDITED])
+        info = {"description": f"spider investchn, crawl_runs.id {run}"}
+        capture = WarcFile(warc, info=info)
+        response = HtmlResponse(url, body=page.body, headers={"Content-Type": page.content_type},
+                                request=Request(url))  # fmt: skip
+        capture.write(response.request, response, date)
+        capture.close().rename(warc / f"investcrawl-{stamp}-1-{run:04d}-00000.warc.gz")
+    edited = expected(type("M", (), {"url": base}), 2)[EDITED]["body"]
+
+    rebuilt = tmp_path / "rebuilt.db"
+    result = reextract(warc, rebuilt)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(rebuilt, "SELECT body FROM articles") == [{"body": edited}]
+    # Again into the same archive: nothing replaces the edit.
+    again = reextract(warc, rebuilt)
+    assert again.returncode == 0, again.stderr
+    assert rows(rebuilt, "SELECT body FROM articles") == [{"body": edited}]
+    assert len(rows(rebuilt, "SELECT * FROM article_revisions")) == 1  # run 1's text
+
+
+def test_a_refusal_does_not_overwrite_what_a_page_failed_of(tmp_path):
+    # An unreadable page (due at every harvest) refused on a day of Disallow: / stays
+    # unreadable and due; the refusal is no news of it.
+    url = "http://x/index.php/home/news/detail/id/5.html"
+    writer = ArchiveWriter(open_archive(tmp_path / "a.db"))
+    writer.add_failure(url, "unreadable", "no 发布时间 label", seen="2026-03-01T00:00:00Z")
+    writer.flush()
+    before = rows(tmp_path / "a.db", "SELECT * FROM failures")
+    writer.add_failure(url, "robots_txt", "Forbidden by robots.txt", seen="2026-03-02T00:00:00Z")
+    writer.close()
+    assert rows(tmp_path / "a.db", "SELECT * FROM failures") == before

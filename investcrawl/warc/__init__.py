@@ -28,6 +28,7 @@ from investcrawl.warc.middleware import WarcCaptureMiddleware
 from investcrawl.warc.reading import (
     MAX_PAYLOAD,
     CapturedResponse,
+    capture_order,
     iter_responses,
     read_capture,
     read_original,
@@ -51,6 +52,7 @@ __all__ = [
     "OPEN_SUFFIX",
     "Capture",
     "CapturedResponse",
+    "capture_order",
     "Original",
     "WarcCaptureMiddleware",
     "WarcFile",

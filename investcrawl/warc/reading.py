@@ -4,6 +4,7 @@ followed), or one record at an offset."""
 from __future__ import annotations
 
 import logging
+import re
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,14 +34,46 @@ class CapturedResponse:
     location: str | None = None  # a redirect's Location header
 
 
+RUN_ID_RE = re.compile(r"crawl_runs\.id (\d+)")
+SERIAL_RE = re.compile(r"-(\d{5})\.warc\.gz$")
+
+
+def capture_order(directory: str | Path) -> list[Path]:
+    """The closed WARC files of directory in the order they were written: by their run
+    (crawl_runs.id, in each file's warcinfo), then their serial in the run; files that
+    name no run first, by name. Not by name alone: a name begins with the time its file
+    opened, and a clock may step back (a restored VM)."""
+
+    def key(path: Path) -> tuple[int, int, int, str]:
+        run = _run_of(path)
+        serial = SERIAL_RE.search(path.name)
+        return (run is not None, run or 0, int(serial[1]) if serial else 0, path.name)
+
+    return sorted(Path(directory).glob("*.warc.gz"), key=key)
+
+
+def _run_of(path: Path) -> int | None:
+    """The crawl_runs.id a WARC file's warcinfo names, if any."""
+    try:
+        with open(path, "rb") as handle:
+            record = next(iter(ArchiveIterator(handle)), None)
+            if record is None or record.rec_type != "warcinfo":
+                return None
+            found = RUN_ID_RE.search(record.content_stream().read(65536).decode("utf-8", "replace"))
+    except Exception:  # warcio's errors for a file that is no WARC: read (and refused) later
+        return None
+    return int(found[1]) if found else None
+
+
 def iter_responses(
-    directory: str | Path, missing: list[str] | None = None
+    directory: str | Path, missing: list[str] | None = None, files: list[Path] | None = None
 ) -> Iterator[CapturedResponse]:
-    """Every response of the closed WARC files in directory, in capture order: a revisit
-    record as the page it refers to (its payload and place), with its own status and date.
-    A revisit whose original is not in directory is left out, its URL added to `missing`."""
+    """Every response of the closed WARC files in directory (or these files of it), in
+    capture order (capture_order): a revisit record as the page it refers to (its payload
+    and place), with its own status and date. A revisit whose original is not in directory
+    is left out, its URL added to `missing`."""
     originals: dict[tuple[str, str], tuple[str, int]] = {}  # (url, digest) of article pages
-    for path in sorted(Path(directory).glob("*.warc.gz")):
+    for path in files if files is not None else capture_order(directory):
         with open(path, "rb") as handle:
             iterator = ArchiveIterator(handle)
             for record in iterator:
