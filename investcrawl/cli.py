@@ -689,10 +689,8 @@ def verify(db_path: str, warc_dir: str, show: int) -> None:
         if found <= show:
             click.echo(f"{problem.what}: {problem.why}")
     verdict = "all resolve" if not found else f"{found} do not resolve"
-    click.echo(
-        f"{checked.pointers} capture pointers and {checked.files} WARC files checked "
-        f"in {warc_dir}: {verdict}"
-    )
+    files = f"{checked.files} WARC file" + ("" if checked.files == 1 else "s")
+    click.echo(f"{checked.pointers} capture pointers and {files} checked in {warc_dir}: {verdict}")
     sys.exit(1 if found else 0)
 
 
