@@ -16,6 +16,11 @@ ARCHIVE_ENABLED = True
 ARCHIVE_BATCH_SIZE = 200  # rows per transaction; a crash loses at most the batch being filled
 ARCHIVE_LOCK_TIMEOUT = 30  # seconds a write waits for another connection's lock, then fails
 ARCHIVE_MAX_BYTES = 0  # above 0: the archive may not grow past this (fails as a full disk)
+# A harvest checks the archive (PRAGMA quick_check, a read of the whole file) before it
+# fetches anything when the file is at most this large (about 5 s cold), and whatever its
+# size after a run that did not end cleanly or when the last check is this many days old.
+ARCHIVE_QUICK_CHECK_BYTES = 1_000_000_000
+ARCHIVE_QUICK_CHECK_DAYS = 7
 WARC_DIR = "data/warc"  # raw captures: WARC files, rotating at WARC_FILE_MAX_BYTES
 WARC_FILE_MAX_BYTES = 1_000_000_000  # a file this large is closed and the next one opened
 # Provenance in each WARC file's warcinfo record: the collection, and who ran the crawl
