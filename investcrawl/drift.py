@@ -61,8 +61,7 @@ class ReadingJudge:
         self.min_failed = settings.getint("READING_MIN_FAILED", 2)
         self.max_empty_rise = settings.getfloat("READING_MAX_EMPTY_RISE", 0.5)
         self.min_articles = settings.getint("READING_MIN_ARTICLES", 10)
-        self.read = 0
-        self.fields_read = 0  # articles read but the canary: whose fields are judged
+        self.read = 0  # articles read but the canary's: whose fields are judged
         self.failed: Counter[str] = Counter()  # symptom -> pages
         self.doubted: dict[str, str] = {}  # URL -> why: pages read, and stored, in doubt
         self.empty: Counter[str] = Counter()  # field -> articles read with it empty
@@ -107,7 +106,6 @@ class ReadingJudge:
             self.canary_read = True  # an old article: the fields are judged on the new ones
             return
         self.read += 1
-        self.fields_read += 1
         for field in JUDGED_FIELDS:
             if not adapter.get(field):
                 self.empty[field] += 1
@@ -159,9 +157,8 @@ class ReadingJudge:
         canary_failed = bool(self.canaries_not_read) and not self.canary_read
         if canary_failed:
             not_read[self.canaries_not_read[0][1]] += 1
-        read = self.read + self.canary_read
         failed = sum(not_read.values()) + sum(doubted.values())
-        pages = sum(not_read.values()) + read  # a page in doubt was read
+        pages = sum(not_read.values()) + self.read + self.canary_read  # in doubt: read
         if failed >= self.min_failed and failed > self.max_failed_share * pages:
             common = (not_read + doubted).most_common(1)[0][0]
             return (
@@ -177,7 +174,7 @@ class ReadingJudge:
                 f"{what} — has the template changed? see investcrawl check-site"
             )
         archived, shares = self.history
-        read = self.fields_read
+        read = self.read
         if read < self.min_articles or archived < self.min_articles:
             return None
         for field in JUDGED_FIELDS:
