@@ -8,6 +8,7 @@ the extraction code only ever asks this module what to look for.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 # --- Host ------------------------------------------------------------------------------
@@ -244,15 +245,17 @@ def canonical_url(url: str) -> str:
 
 
 def _without_noise(query: str) -> str:
-    if not query:
-        return query
-    kept = [
-        pair
-        for pair in query.split("&")
-        if (name := pair.split("=", 1)[0].lower()) not in NOISE_PARAMS
-        and not name.startswith(NOISE_PARAM_PREFIXES)
-    ]
-    return "&".join(kept)
+    return without_params(query, _is_noise)
+
+
+def _is_noise(name: str) -> bool:
+    name = name.lower()
+    return name in NOISE_PARAMS or name.startswith(NOISE_PARAM_PREFIXES)
+
+
+def without_params(query: str, drop: Callable[[str], bool]) -> str:
+    """A query string without the parameters whose names `drop` says go."""
+    return "&".join(pair for pair in query.split("&") if not drop(pair.split("=", 1)[0]))
 
 
 def listing_identity(url: str) -> str:

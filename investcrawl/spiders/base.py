@@ -403,12 +403,8 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         if not self.noise_params or "?" not in url:
             return url
         parts = urlsplit(url)
-        kept = [
-            pair
-            for pair in parts.query.split("&")
-            if pair.split("=", 1)[0] not in self.noise_params
-        ]
-        return urlunsplit(parts._replace(query="&".join(kept)))
+        query = site.without_params(parts.query, self.noise_params.__contains__)
+        return urlunsplit(parts._replace(query=query))
 
     def on_site(self, url: str) -> str | None:
         """The URL moved onto base_url when it belongs to the site, else None.
