@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from investcrawl import site
-from investcrawl.warc.reading import read_original, record_bytes
+from investcrawl.warc.reading import whole_original_url
 from investcrawl.warc.writer import OPEN_SUFFIX
 
 
@@ -67,10 +67,9 @@ def unresolved(warc_dir: Path, url: str | None, name: str | None, offset: int | 
     if not ((warc_dir / name).exists() or (warc_dir / (name + OPEN_SUFFIX)).exists()):
         return "the file is not there"
     try:
-        original = read_original(warc_dir, name, offset)
-        record_bytes(warc_dir, name, offset)  # its gzip member whole
+        found = whole_original_url(warc_dir, name, offset)
     except (OSError, ValueError) as error:
         return str(error)
-    if url is not None and site.canonical_url(original.url) != site.canonical_url(url):
-        return f"the record there is {original.url}"
+    if url is not None and site.canonical_url(found) != site.canonical_url(url):
+        return f"the record there is {found}"
     return None

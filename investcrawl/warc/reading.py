@@ -151,19 +151,35 @@ def read_capture(directory: str | Path, name: str, offset: int) -> CapturedRespo
 def record_bytes(directory: str | Path, name: str, offset: int) -> bytes:
     """The record at `offset` of `name` as it is stored (its gzip member), to be copied
     whole into another WARC file."""
-    damaged = ValueError(f"the record at offset {offset} of {name} is damaged")
     with _record_at(directory, name, offset) as (_, records, handle):
-        try:
-            records.read_to_end()
-            start, length = records.get_record_offset(), records.get_record_length()
-            handle.seek(start)
-            whole = whole_gzip_member(handle, length)
-        except Exception:  # warcio's or zlib's errors for a record cut or garbled
-            raise damaged from None
-        if not whole:
-            raise damaged
+        start, length = _whole(records, handle, name, offset)
         handle.seek(start)
         return handle.read(length)
+
+
+def whole_original_url(directory: str | Path, name: str, offset: int) -> str:
+    """The URL of the whole response record at `offset` of `name` (as read_original finds
+    it, and its gzip member whole, as record_bytes does), read once; ValueError if none."""
+    with _record_at(directory, name, offset) as (record, records, handle):
+        url = _original(record, name, offset).url
+        _whole(records, handle, name, offset)
+        return url
+
+
+def _whole(records: Any, handle: Any, name: str, offset: int) -> tuple[int, int]:
+    """Where the record just read by `records` starts and how long it is, when its gzip
+    member is whole; ValueError if not."""
+    damaged = ValueError(f"the record at offset {offset} of {name} is damaged")
+    try:
+        records.read_to_end()
+        start, length = records.get_record_offset(), records.get_record_length()
+        handle.seek(start)
+        whole = whole_gzip_member(handle, length)
+    except Exception:  # warcio's or zlib's errors for a record cut or garbled
+        raise damaged from None
+    if not whole:
+        raise damaged
+    return start, length
 
 
 def whole_gzip_member(handle: Any, length: int) -> bool:
@@ -181,17 +197,21 @@ def whole_gzip_member(handle: Any, length: int) -> bool:
 def read_original(directory: str | Path, name: str, offset: int) -> Original:
     """The full response record at `offset` of `name`, as a revisit would refer to it."""
     with _record_at(directory, name, offset) as (record, _, _):
-        headers = record.rec_headers
-        if record.rec_type != "response" or not headers.get_header("WARC-Payload-Digest"):
-            raise ValueError(f"no response record with a payload digest at offset {offset}")
-        return Original(
-            headers.get_header("WARC-Target-URI"),
-            headers.get_header("WARC-Payload-Digest"),
-            headers.get_header("WARC-Record-ID"),
-            headers.get_header("WARC-Date"),
-            name,
-            offset,
-        )
+        return _original(record, name, offset)
+
+
+def _original(record: Any, name: str, offset: int) -> Original:
+    headers = record.rec_headers
+    if record.rec_type != "response" or not headers.get_header("WARC-Payload-Digest"):
+        raise ValueError(f"no response record with a payload digest at offset {offset}")
+    return Original(
+        headers.get_header("WARC-Target-URI"),
+        headers.get_header("WARC-Payload-Digest"),
+        headers.get_header("WARC-Record-ID"),
+        headers.get_header("WARC-Date"),
+        name,
+        offset,
+    )
 
 
 def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:
