@@ -816,7 +816,8 @@ class ArchiveWriter:
             )
             for article_id, digest, *capture in conn.execute(query, ids).fetchall():
                 stored[article_id] = digest
-                captures[article_id] = tuple(capture)
+                if self.replay:
+                    captures[article_id] = tuple(capture)
         if self.replay:  # never an earlier capture over a later one
             kept = [
                 row
