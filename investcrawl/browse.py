@@ -44,7 +44,14 @@ from datasette.utils import (
 from datasette.utils.asgi import BadRequest, NotFound, Response
 from markupsafe import Markup, escape
 
-from investcrawl.search import FILTERS, QueryError, conditions, register_functions
+from investcrawl.search import (
+    BROAD,
+    FILTERS,
+    QueryError,
+    broad_probe,
+    conditions,
+    register_functions,
+)
 
 PLUGIN = "investcrawl"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -95,6 +102,11 @@ COLUMNS = {
 
 # The canned query's filters (search.FILTERS), each left out when empty.
 CANNED_FILTERS = "".join(f"\n  and (:{name} = '' or {sql})" for name, sql in FILTERS.items())
+_CANNED_COLUMNS = "a.published_at, a.title, a.province, a.city, a.zone, a.source"
+_CANNED_CHECKS = f"""
+  and a.id not in (select rowid from articles_fts where articles_fts match cjk_fts_excluded(:q))
+  and case when cjk_needs_text(:q) then cjk_text_matches(:q, a.title, a.body) else 1 end
+  {CANNED_FILTERS}"""
 
 QUERIES = {
     "search": {
@@ -103,18 +115,20 @@ QUERIES = {
         "with no words, every article. Filters may be left empty; since and until are dates "
         "(YYYY-MM-DD), both included. The newest 1,000 are shown: the articles table's search "
         "box and filters show all.",
-        # One plan whatever the words: ids from the index (or every id, when the query has
-        # no words for it), then the excluded words, then the one-character words, whose
-        # check reads the text only when the query has some.
-        "sql": f"""select a.id as article_id, a.published_at, a.title, a.province, a.city,
-  a.zone, a.source
+        # Two branches, merged newest first: the articles the index finds, in the index's
+        # own order (newest first, so a word in most articles stops after 1,000 rows
+        # rather than reading every match), and every article when the query has no words
+        # for the index (its condition is a constant, tested once). Each then drops the
+        # excluded words and checks the one-character words, reading the text only when
+        # the query has some.
+        "sql": f"""select articles_fts.rowid as article_id, {_CANNED_COLUMNS}
+from articles_fts join articles a on a.id = articles_fts.rowid
+where articles_fts match cjk_fts_query(:q){_CANNED_CHECKS}
+union all
+select a.id as article_id, {_CANNED_COLUMNS}
 from articles a
-where a.id in (select rowid from articles_fts where articles_fts match cjk_fts_query(:q)
-    union all select id from articles where cjk_fts_all(:q))
-  and a.id not in (select rowid from articles_fts where articles_fts match cjk_fts_excluded(:q))
-  and case when cjk_needs_text(:q) then cjk_text_matches(:q, a.title, a.body) else 1 end
-  {CANNED_FILTERS}
-order by a.id desc
+where cjk_fts_all(:q){_CANNED_CHECKS}
+order by article_id desc
 limit 1000""",
     },
     "zone_over_time": {
@@ -317,7 +331,21 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
         raise BadRequest(f"search: {error}") from None
     if not clauses:  # no word (empty, or punctuation): no search, as in the canned query
         return FilterArguments([], extra_context=context)
-    return FilterArguments(clauses, params, [f'search matches "{text}"'], extra_context=context)
+
+    async def search_filter() -> FilterArguments:
+        # A word in most articles: the page, its count and its facets walk indexes rather
+        # than read every match's row (search.conditions).
+        broad, probe = False, broad_probe(text)
+        if probe:
+            try:
+                found = await datasette.get_database(database).execute(*probe)
+                broad = found.first()[0] > BROAD
+            except QueryInterrupted:
+                broad = True  # too many to count quickly
+        clauses, params = conditions(text, alias="articles", broad=broad)
+        return FilterArguments(clauses, params, [f'search matches "{text}"'], extra_context=context)
+
+    return search_filter
 
 
 class YearFacet(Facet):

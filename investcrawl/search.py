@@ -239,18 +239,48 @@ def _word_sql(query: Query, alias: str) -> tuple[list[str], dict[str, Any]]:
     return clauses, params
 
 
-def conditions(text: str, alias: str = "a") -> tuple[list[str], dict[str, Any]]:
+def conditions(
+    text: str, alias: str = "a", broad: bool = False
+) -> tuple[list[str], dict[str, Any]]:
     """SQL conditions (and parameters) on the articles table, named `alias`, that hold
     exactly for the articles a query finds, for a WHERE clause of any query of the table
     (Datasette's table page). The connection needs `register_functions`. A query of
-    excluded words only keeps all the others; one with no word gives no condition."""
+    excluded words only keeps all the others; one with no word gives no condition.
+
+    broad: the words match many articles (`BROAD`, see `broad_probe`). Then SQLite is kept
+    from reading the row of every match (`+id`: the match list tests ids, it does not
+    lead): a sort, a count or a facet walks the index of its column, whose entries carry
+    the id, and reads rows only for what it shows. At 300,000 articles a word in most of
+    them made every page read most rows (seconds; Datasette interrupted it). A narrow
+    query leads with its few matches, which is cheaper than walking an index.
+    """
     query = parse_query(text)
     clauses, params = _word_sql(query, alias)
     if query.match is not None:
         fts = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match"
-        clauses.insert(0, f"{alias}.id IN ({fts})")
+        clauses.insert(0, f"{'+' if broad else ''}{alias}.id IN ({fts})")
         params["match"] = query.match
     return clauses, params
+
+
+BROAD = 2000  # matches from which a query's match list no longer leads (`conditions`)
+
+
+def broad_probe(text: str) -> tuple[str, list[Any]] | None:
+    """The SQL (and parameters) that count a query's matches up to BROAD + 1, from the
+    index alone (cheap however common the words), or None when it has no word for the
+    index. The query is broad when the count is over BROAD."""
+    match = parse_query(text).match
+    if match is None:
+        return None
+    sql = "SELECT count(*) FROM (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? LIMIT ?)"
+    return sql, [match, BROAD + 1]
+
+
+def is_broad(conn: sqlite3.Connection, text: str) -> bool:
+    """Whether a query's words match more than BROAD articles (`broad_probe`)."""
+    probe = broad_probe(text)
+    return probe is not None and conn.execute(*probe).fetchone()[0] > BROAD
 
 
 # The common filters, each a condition on the articles table `a` with its parameter. until
@@ -319,7 +349,7 @@ def count(conn: sqlite3.Connection, text: str, filters: Mapping[str, Any] | None
         return 0
     register_functions(conn)
     clauses, params = filter_sql(filters or {})
-    words, word_params = conditions(text)
+    words, word_params = conditions(text, broad=is_broad(conn, text))
     sql = f"SELECT count(*) FROM articles a WHERE {' AND '.join(clauses + words)}"
     return conn.execute(sql, params | word_params).fetchone()[0]
 
