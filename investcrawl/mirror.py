@@ -285,9 +285,11 @@ def synthetic_spec(
     new_by_phase: dict | None = None,
     images_every: int = 0,
     recurring_text: bool = False,
+    first_id: int = 100_000,
 ) -> dict[str, Any]:
     """A site of the given size, pages of 10-30 KB, for benchmarks.
 
+    first_id: the first article's id (the others follow it).
     new_by_phase: {phase: count} articles published later (ids above the others).
     images_every: above 0, every so many articles show a photo of their own and their
     zone's logo (shared by the zone's articles).
@@ -316,7 +318,7 @@ def synthetic_spec(
             }
         )
     all_cities = [c for p in provinces for c in p["cities"]]
-    specs, next_id = [], 100_000
+    specs, next_id = [], first_id
     phases = [(1, articles)] + sorted((new_by_phase or {}).items())
     for phase, count in phases:
         for _ in range(count):
@@ -334,7 +336,7 @@ def synthetic_spec(
                     "source": "经济日报",
                     "category": "文字新闻",
                     "text_chars": rng.randint(3000, 9000),
-                    "prev_id": next_id - 1 if next_id > 100_000 else None,
+                    "prev_id": next_id - 1 if next_id > first_id else None,
                     "next_id": None,
                     "phase": phase,
                 }
@@ -1199,6 +1201,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--new", default="", help="with --synthetic: PHASE=COUNT,... published later"
     )
+    parser.add_argument(
+        "--first-id", type=int, default=100_000, help="with --synthetic: the first article id"
+    )
     parser.add_argument("--cities", type=int, default=50, help="with --synthetic: cities")
     parser.add_argument("--zones", type=int, default=300, help="with --synthetic: zones")
     parser.add_argument(
@@ -1238,6 +1243,7 @@ def main(argv: list[str] | None = None) -> None:
             new_by_phase=later,
             images_every=args.images,
             recurring_text=args.recurring_text,
+            first_id=args.first_id,
         )
         mirror_site = MirrorSite.from_spec(spec)
     else:
