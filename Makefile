@@ -22,10 +22,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Measures crawl, extraction, harvest, memory and search against reference points on
-# loopback mirrors (about 20 minutes on 2 cores), and writes docs/benchmarks.md.
+# loopback mirrors (about 20 minutes on 2 cores), then investcrawl at the section's size
+# (bench.scale: a 50,000-article harvest, an archive of 300,000; about an hour more), and
+# writes docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.scale
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

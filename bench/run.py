@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import reading
+from bench import reading, scale
 
 ROOT = Path(__file__).resolve().parent.parent
 CRAWL = {
@@ -520,6 +520,10 @@ def write_report(path: Path, r: dict, args: argparse.Namespace, started: datetim
         *r["hotspots"],
         "",
     ]
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    if scale.BEGIN in before and scale.END in before:  # bench.scale's section stays
+        kept = before[before.index(scale.BEGIN) : before.index(scale.END) + len(scale.END)]
+        lines += [kept, ""]
     notes = path.with_name("benchmarks-notes.md")
     if notes.exists():
         lines += [notes.read_text(encoding="utf-8")]

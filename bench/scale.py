@@ -410,8 +410,12 @@ def report(r: dict[str, Any], command: str, machine: str, started: datetime) -> 
 
 def write_section(path: Path, section: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    notes_file = path.with_name("benchmarks-notes.md")
+    notes = notes_file.read_text(encoding="utf-8").split("\n", 1)[0] if notes_file.exists() else ""
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1 :]
+    elif notes and notes in text:  # before docs/benchmarks-notes.md, which bench.run appends
+        text = text.replace(notes, section + "\n" + notes, 1)
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text, encoding="utf-8")
