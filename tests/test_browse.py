@@ -471,3 +471,59 @@ def test_a_word_in_most_articles_is_found_within_the_time_limit(tmp_path):
     }  # fmt: skip (none timed out)
     facet = {r["value"]: r["count"] for r in page["facet_results"]["province"]["results"]}
     assert facet == Counter(a["province"] for a in holding)
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"province": "江苏"}, {"since": "2015-01-01"}, {"until": "2015-01-01"}]
+)
+def test_the_dashboard_charts_read_indexes_not_rows(tmp_path, options):
+    """Each chart of the dashboard (unfiltered, or by province or by date) walks an index
+    that holds every column it reads: at 300,000 articles a chart that read the rows was
+    interrupted (issue 26). SQLite's plan says so, whatever the archive's size."""
+    from datasette_dashboards import replace_opts_in_query
+
+    from investcrawl.browse import dashboard
+
+    archive = tmp_path / "archive.db"
+    open_archive(archive).close()
+    with sqlite3.connect(archive) as conn:
+        for name, chart in dashboard("archive")["charts"].items():
+            sql = replace_opts_in_query(chart["query"], options)
+            plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", options)]
+            scans = [step for step in plan if re.match(r"(SCAN|SEARCH) a\b", step)]
+            assert all("COVERING INDEX" in step for step in scans) or (
+                options.get("province") and all("province=?" in step for step in scans)
+            ), (name, plan)
+
+
+def test_a_broad_search_reads_no_row_to_sort_count_or_facet(tmp_path):
+    """A search whose words are in many articles (search.BROAD) is sorted, counted and
+    faceted from indexes, testing ids against the match list: no row read per match."""
+    from investcrawl.search import conditions
+
+    archive = tmp_path / "archive.db"
+    open_archive(archive).close()
+    clauses, params = conditions("推介会", alias="articles", broad=True)
+    where = " and ".join(clauses)
+    queries = {  # as Datasette's table page asks them
+        "page": f"select * from articles where {where} order by published_at desc limit 51",
+        "count": f"select count(*) from articles where {where}",
+        **{
+            column: f"select {column} as value, count(*) as count from (select * from articles "
+            f"where {where}) where {column} is not null group by {column} "
+            "order by count desc, value limit 11"
+            for column in ("province", "city", "zone", "source", "category")
+        },
+        "year": "SELECT substr(published_at, 1, 4) AS value, count(*) AS count FROM (select * "
+        f"from articles where {where}) GROUP BY value",
+    }
+    with sqlite3.connect(archive) as conn:
+        for name, sql in queries.items():
+            plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            assert not any("INTEGER PRIMARY KEY" in step for step in plan), (name, plan)
+            walk = next(
+                step for step in plan if step.startswith(("SCAN articles", "SEARCH articles"))
+            )
+            assert "INDEX" in walk, (name, plan)
+            if name != "page":  # the page reads its 51 rows, the others none
+                assert "COVERING INDEX" in walk, (name, plan)

@@ -199,6 +199,7 @@ def test_archive_schema(tmp_path):
         "0009_images",
         "0010_template_lines_with_evidence",
         "0011_robots_txt_failures",
+        "0012_indexes_with_dates",
     ]
 
 
