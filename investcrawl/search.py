@@ -223,7 +223,12 @@ def _where(query: Query, filters: Mapping[str, Any] | None) -> tuple[list[str], 
     return clauses + words, params | word_params
 
 
-def _word_sql(query: Query, alias: str) -> tuple[list[str], dict[str, Any]]:
+# The ids an FTS5 expression (the parameter named) matches, as a subquery: from the index,
+# or, on Datasette's pages, from the list browse.py keeps per page (cjk_match_ids).
+MATCHED = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :{param}"
+
+
+def _word_sql(query: Query, alias: str, matched: str = MATCHED) -> tuple[list[str], dict[str, Any]]:
     """The conditions of a query's text-checked and excluded words on `alias`."""
     clauses, params = [], {}
     for number, term in enumerate(query.text_terms):
@@ -233,14 +238,13 @@ def _word_sql(query: Query, alias: str) -> tuple[list[str], dict[str, Any]]:
         clauses.append(f"NOT cjk_contains(:untext{number}, {alias}.title, {alias}.body)")
         params[f"untext{number}"] = term
     if query.exclude:
-        fts = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :exclude"
-        clauses.append(f"{alias}.id NOT IN ({fts})")
+        clauses.append(f"{alias}.id NOT IN ({matched.format(param='exclude')})")
         params["exclude"] = query.exclude
     return clauses, params
 
 
 def conditions(
-    text: str, alias: str = "a", broad: bool = False
+    text: str, alias: str = "a", broad: bool = False, matched: str = MATCHED
 ) -> tuple[list[str], dict[str, Any]]:
     """SQL conditions (and parameters) on the articles table, named `alias`, that hold
     exactly for the articles a query finds, for a WHERE clause of any query of the table
@@ -253,14 +257,23 @@ def conditions(
     the id, and reads rows only for what it shows. At 300,000 articles a word in most of
     them made every page read most rows (seconds; Datasette interrupted it). A narrow
     query leads with its few matches, which is cheaper than walking an index.
+
+    matched: the subquery of the ids an FTS5 expression matches (`MATCHED`, with the
+    parameter's name as {param}).
     """
     query = parse_query(text)
-    clauses, params = _word_sql(query, alias)
+    clauses, params = _word_sql(query, alias, matched)
     if query.match is not None:
-        fts = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match"
+        fts = matched.format(param="match")
         clauses.insert(0, f"{'+' if broad else ''}{alias}.id IN ({fts})")
         params["match"] = query.match
     return clauses, params
+
+
+def match_ids(conn: sqlite3.Connection, match: str) -> list[int]:
+    """The ids of the articles an FTS5 expression matches, newest first."""
+    sql = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC"
+    return [row[0] for row in conn.execute(sql, [match])]
 
 
 BROAD = 2000  # matches from which a query's match list no longer leads (`conditions`)
