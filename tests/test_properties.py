@@ -165,3 +165,62 @@ def assert_search_finds_exactly(tmp_path_factory, bodies, query):
     assert {r[0] for r in conn.execute(f"SELECT a.id FROM articles a WHERE {where}", params)} == (
         truth
     )
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 400_000),
+            st.integers(-(10**13), 10**13),
+            st.integers(2**27 - 9, 2**27 + 9),
+        ),
+        max_size=60,
+    ),
+    st.lists(st.integers(-(10**13), 10**13), max_size=30),
+)
+def test_the_runs_id_sets_hold_exactly_what_was_added(added, asked):
+    """spiders.base.Ids (the ids a run requested or was told exist, as bits) answers as a
+    set of the same ids would, for any id (a hostile link's too)."""
+    from investcrawl.spiders.base import Ids
+
+    ids = Ids()
+    for article_id in added:
+        ids.add(article_id)
+    for article_id in added + asked:
+        assert (article_id in ids) == (article_id in set(added))
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 2**28)), max_size=40)
+)
+def test_the_urls_a_run_requested_are_kept_exactly(pages):
+    """spiders.base.Requested keeps an article's own URL as its id and any other URL as
+    spelled: each answers as a set of the URLs would (other hosts, other spellings, a
+    listing with the article's number are other URLs)."""
+    from investcrawl import site
+    from investcrawl.spiders.base import Requested
+
+    base = "http://127.0.0.1:8000"
+    spell = {
+        "a": lambda n: site.article_url(base, n),
+        "b": lambda n: site.article_url("http://127.0.0.2:8000", n),
+        "c": lambda n: site.article_url(base, n) + "?x=1",
+        "d": lambda n: f"{base}/index.php/home/news/city/id/{n}.html",
+    }
+    urls = [spell[kind](number) for kind, number in pages]
+    requested = Requested(base)
+    for url in urls[::2]:
+        requested.add(url)
+    for url in urls:
+        assert (url in requested) == (url in set(urls[::2]))
+
+
+def test_a_runs_id_set_of_the_sections_size_is_small():
+    """What a run keeps per article met grows with the site: 300,000 ids are 37 KB of
+    bits (a set of them held ~20 MB; issue 26)."""
+    from investcrawl.spiders.base import Ids
+
+    ids = Ids()
+    for article_id in range(1, 300_001):
+        ids.add(article_id)
+    assert len(ids._bits) < 80_000 and 300_000 in ids and 300_001 not in ids

@@ -72,6 +72,62 @@ def validate_base_url(base_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc.lower(), "", "", ""))
 
 
+class Ids:
+    """A set of article ids held as bits: what a run keeps of every article it meets grows
+    with the site (300,000 ids: 37 KB, where a set of ints held ~60 bytes each). Ids past
+    BITS (a hostile link's) go in a plain set."""
+
+    BITS = 1 << 27  # 16 MB of bits at most
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._other: set[int] = set()
+
+    def add(self, article_id: int) -> None:
+        if not 0 <= article_id < self.BITS:
+            self._other.add(article_id)
+            return
+        byte = article_id >> 3
+        if byte >= len(self._bits):
+            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+        self._bits[byte] |= 1 << (article_id & 7)
+
+    def __contains__(self, article_id: object) -> bool:
+        if not isinstance(article_id, int) or not 0 <= article_id < self.BITS:
+            return article_id in self._other
+        byte = article_id >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] >> (article_id & 7) & 1)
+
+
+class Requested:
+    """The canonical URLs requested in a run: an article's own URL on the crawled site as
+    its id (Ids), any other URL as it is spelled."""
+
+    def __init__(self, base_url: str) -> None:
+        self._base = base_url
+        self._articles = Ids()
+        self._others: set[str] = set()
+
+    def _article(self, url: str) -> int | None:
+        article_id = site.article_id(url)
+        if article_id is None or url != site.article_url(self._base, article_id):
+            return None  # another spelling or host: kept as spelled
+        return article_id
+
+    def add(self, url: str) -> None:
+        article_id = self._article(url)
+        if article_id is None:
+            self._others.add(url)
+        else:
+            self._articles.add(article_id)
+
+    def __contains__(self, url: object) -> bool:
+        if not isinstance(url, str):
+            return False
+        article_id = self._article(url)
+        return url in self._others if article_id is None else article_id in self._articles
+
+
 class ArchiveSpider(ImageCapture, scrapy.Spider):
     arguments: tuple[str, ...] = ("base_url",)
     skips_archived = True  # article requests for archived ids are not made
@@ -93,7 +149,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         self.provinces: dict[str, str] = {}
         self.state: ArchiveState | None = None
         self.started_at = utc_now()
-        self.requested: set[str] = set()  # canonical URLs requested in this run
+        self.requested = Requested(self.base_url)  # canonical URLs requested in this run
         self.noise_params: set[str] = set()  # query parameters found to select no page
         # The highest article id known to be real: the archive's (set by subclasses), the
         # listings', and the hits of this run. Links may lead at most HARVEST_MAX_ID_JUMP
@@ -104,7 +160,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         # Ids a listing or a 上一条/下一条 link vouched for in this run, and the pages that
         # read as no article without saying they are gone: such a page of a vouched id is
         # one we cannot read (unreadable), not a gap; see vouch() and record().
-        self.vouched: set[int] = set()
+        self.vouched = Ids()
         self.unread: dict[int, FailedFetch] = {}
         self.unread_recorded: set[int] = set()  # recorded as unreadable already
         self.images_seen: set[str] = set()  # image URLs met in this run (images.py)
