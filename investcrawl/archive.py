@@ -10,6 +10,7 @@ import errno
 import hashlib
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -318,6 +319,22 @@ def content_hash(article: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
 
 
+def pack_html(html: str | None) -> bytes:
+    """body_html as stored: its UTF-8 compressed with zlib (an empty blob for none). The
+    HTML is rebuilt from the page at will (reextract) but read rarely (exports, the odd
+    SQL query): kept, a third or less of its size (issue 26)."""
+    return zlib.compress(html.encode("utf-8"), 6) if html else b""
+
+
+def unpack_html(stored: bytes | str | None) -> str:
+    """body_html as read: the text of a stored blob (a row written before migration 0013,
+    or one it has not reached yet, holds text: returned as it is). Also the SQL function
+    `unpack_html(body_html)` of Datasette and investcrawl's own connections."""
+    if isinstance(stored, bytes):
+        return zlib.decompress(stored).decode("utf-8") if stored else ""
+    return stored or ""
+
+
 def http_failure(status: int) -> tuple[str, str]:
     """The failure kind and detail of an HTTP error status (a page's, in `failures`, or an
     image's, in `images`): 404 and 410 say it is gone."""
@@ -480,6 +497,26 @@ def _indexes_with_dates(db: sqlite_utils.Database) -> None:
         db["articles"].create_index([column, then], find_unique_name=True)
 
 
+@migrations(name="0013_body_html_compressed", transactional=False)
+def _compress_body_html(db: sqlite_utils.Database) -> None:
+    # body_html is stored compressed (pack_html): a third or less of what it took. Rows
+    # are converted 1,000 at a time, each batch committed: on a large archive one
+    # transaction would hold the whole rewrite in the WAL. Stopped halfway, the archive
+    # reads as before (unpack_html takes text too) and the next open goes on.
+    for table, key in (("articles", "id"), ("article_revisions", "revision_id")):
+        while True:
+            found = db.execute(
+                f"SELECT {key}, body_html FROM {table} WHERE typeof(body_html) = 'text' LIMIT 1000"
+            ).fetchall()
+            if not found:
+                break
+            with db.conn:
+                db.conn.executemany(
+                    f"UPDATE {table} SET body_html = ? WHERE {key} = ?",
+                    [(pack_html(html), row_key) for row_key, html in found],
+                )
+
+
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
 
 
@@ -631,6 +668,7 @@ class ArchiveWriter:
     def add_article(self, article: Mapping[str, Any]) -> None:
         self._refuse_after_error()
         row = {column: article.get(column) for column in ARTICLE_COLUMNS}
+        row["body_html"] = pack_html(row["body_html"])
         row["warc_file"] = article.get("warc_file")
         row["warc_offset"] = article.get("warc_offset")
         for column in PROVENANCE_COLUMNS:
@@ -716,13 +754,14 @@ class ArchiveWriter:
             for values in cursor.fetchall():
                 row = dict(zip(names, values, strict=True))
                 old_body = row["body"]
+                row["body_html"] = unpack_html(row["body_html"])
                 if not take_out(row, {line}):
                     continue
                 self._keep_revision(row["id"], replaced_at=now, reason=f"template line: {line}")
                 _search_index(conn, [(row["id"], row["title"], old_body)], delete=True)
                 conn.execute(
                     "UPDATE articles SET body = ?, body_html = ?, content_hash = ? WHERE id = ?",
-                    [row["body"], row["body_html"], content_hash(row), row["id"]],
+                    [row["body"], pack_html(row["body_html"]), content_hash(row), row["id"]],
                 )
                 _search_index(conn, [(row["id"], row["title"], row["body"])])
 

@@ -30,11 +30,12 @@ import json
 import os
 import sqlite3
 import threading
+from array import array
 from collections import OrderedDict
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
@@ -49,7 +50,7 @@ from datasette.utils import (
 from datasette.utils.asgi import BadRequest, NotFound, Response
 from markupsafe import Markup, escape
 
-from investcrawl.archive import read_only_uri
+from investcrawl.archive import read_only_uri, unpack_html
 from investcrawl.search import (
     BROAD,
     FILTERS,
@@ -93,7 +94,8 @@ COLUMNS = {
     "province": "Province, from the section index (or the gazetteer: see province_source)",
     "category": "Category, from the breadcrumb (e.g. 文字新闻)",
     "body": "Plain text, one paragraph per line (cut on the table page)",
-    "body_html": "The article's own HTML, scripts and styles removed (its length on the table)",
+    "body_html": "The article's own HTML, scripts and styles removed, compressed (zlib): "
+    "unpack_html(body_html) in SQL gives the text (its length on the table)",
     "images": "JSON list of image URLs (their captures: the images table)",
     "prev_id": "上一条 (a discovery hint, not an order)",
     "next_id": "下一条 (a discovery hint, not an order)",
@@ -320,6 +322,14 @@ def _ours(datasette: Any, database: str | None) -> dict[str, Any] | None:
     return config if database and config.get("database") == database else None
 
 
+class Matches(NamedTuple):
+    """The articles an FTS5 expression matched, at one version of the archive."""
+
+    ids: array  # newest first
+    others: array | None  # the articles it did not match, when fewer (else None)
+    version: tuple[int, ...]
+
+
 class MatchLists:
     """The ids a search's words match in an archive, read from the index once per archive
     version and kept for the queries that ask again.
@@ -327,33 +337,51 @@ class MatchLists:
     A table page asks for its matches in each query it runs (its rows, its count, six
     facets), and again on the next page: from the index each time, a phrase in most
     articles of a 300,000-article archive cost up to a second a query. Each query reads
-    the list instead (`cjk_match_ids`). A list is good while the archive's file and its
-    WAL keep their size and time (a harvest's commit changes them); the last `size` kept.
+    the list kept here instead (`cjk_match_ids`), or, for words in most articles, the
+    shorter list of the articles without them (`cjk_unmatched_ids`). A list is good while
+    the archive's file and its WAL keep their size and time (a harvest's commit changes
+    them); the last `size` are kept.
     """
 
     def __init__(self, size: int = 16) -> None:
         self.size = size
-        self._lists: OrderedDict[tuple[Any, ...], tuple[str, int]] = OrderedDict()
+        self._lists: OrderedDict[tuple[str, str], Matches] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, path: str, match: str) -> tuple[str, int]:
-        """(JSON list of the ids, newest first; how many)."""
-        key = (path, *_version(path), match)
+    def get(self, path: str, match: str) -> Matches:
+        key, version = (path, match), _version(path)
+        kept = self._lists.get(key)
+        if kept is None or kept.version != version:
+            conn = sqlite3.connect(read_only_uri(path), uri=True)
+            try:
+                ids = array("q", match_ids(conn, match))
+                others = None
+                total = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+                if len(ids) > total // 2:
+                    found = set(ids)  # (no ORDER BY: the ids come from an index, not the rows)
+                    rows = conn.execute("SELECT id FROM articles")
+                    others = array(
+                        "q", sorted((r[0] for r in rows if r[0] not in found), reverse=True)
+                    )
+            finally:
+                conn.close()
+            kept = Matches(ids, others, version)
         with self._lock:
-            if key in self._lists:
-                self._lists.move_to_end(key)
-                return self._lists[key]
-        conn = sqlite3.connect(read_only_uri(path), uri=True)
-        try:
-            ids = match_ids(conn, match)
-        finally:
-            conn.close()
-        found = (json.dumps(ids), len(ids))
-        with self._lock:
-            self._lists[key] = found
+            self._lists[key] = kept
+            self._lists.move_to_end(key)
             while len(self._lists) > self.size:
                 self._lists.popitem(last=False)
-        return found
+        return kept
+
+    def json(self, path: str, match: str, *, others: bool = False) -> str:
+        """`cjk_match_ids(match)`, `cjk_unmatched_ids(match)`: the JSON list of the ids
+        matched (or not), for `id IN (…)`."""
+        kept = self.get(path, match)
+        if not others:
+            return json.dumps(kept.ids.tolist())
+        if kept.others is None:
+            raise ValueError("cjk_unmatched_ids: the words are in fewer than half the articles")
+        return json.dumps(kept.others.tolist())
 
 
 def _version(path: str) -> tuple[int, ...]:
@@ -371,17 +399,23 @@ def _version(path: str) -> tuple[int, ...]:
 
 
 MATCHES = MatchLists()
-# A search's matches on Datasette's pages: the kept list (search.MATCHED's stand-in).
+# A search's matches on Datasette's pages, from the lists kept (search.MATCHED's stand-in),
+# and the articles without them (for words in most articles: the shorter list).
 MATCHED = "SELECT value FROM json_each(cjk_match_ids(:{param}))"
+UNMATCHED = "SELECT value FROM json_each(cjk_unmatched_ids(:{param}))"
 
 
 @hookimpl
 def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
     register_functions(conn)
+    conn.create_function("unpack_html", 1, unpack_html, deterministic=True)
     conn.execute("PRAGMA busy_timeout = 5000")  # a harvest's checkpoint: wait, do not fail
     if _ours(datasette, database):
         path = datasette.get_database(database).path
-        conn.create_function("cjk_match_ids", 1, lambda match: MATCHES.get(path, match)[0])
+        conn.create_function("cjk_match_ids", 1, lambda match: MATCHES.json(path, match))
+        conn.create_function(
+            "cjk_unmatched_ids", 1, lambda match: MATCHES.json(path, match, others=True)
+        )
 
 
 @hookimpl(trylast=True)  # after Datasette's own search filter: our extra_context wins
@@ -401,11 +435,15 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
         # The matches are read from the index once (MatchLists); a word in most articles
         # has the page, its count and its facets walk indexes rather than read every
         # match's row (search.conditions).
-        broad, match = False, parse_query(text).match
+        broad, others, match = False, None, parse_query(text).match
         if match is not None:
             path = datasette.get_database(database).path
-            broad = (await asyncio.to_thread(MATCHES.get, path, match))[1] > BROAD
-        clauses, params = conditions(text, alias="articles", broad=broad, matched=MATCHED)
+            found = await asyncio.to_thread(MATCHES.get, path, match)
+            broad = len(found.ids) > BROAD
+            others = UNMATCHED if found.others is not None else None
+        clauses, params = conditions(
+            text, alias="articles", broad=broad, matched=MATCHED, unmatched=others
+        )
         return FilterArguments(clauses, params, [f'search matches "{text}"'], extra_context=context)
 
     return search_filter
@@ -478,12 +516,12 @@ def render_cell(value: Any, column: str, table: str, database: str, datasette: A
         return None
     if column == "article_id" and isinstance(value, int):
         return Markup(f'<a href="{_article_path(datasette, database, value)}">{value}</a>')
-    if table != "articles" or not isinstance(value, str):
+    if table != "articles" or not isinstance(value, str | bytes):
         return None
     if column == "body" and len(value) > BODY_PREVIEW:
         return value[:BODY_PREVIEW].replace("\n", " ") + "…"
-    if column == "body_html" and value:
-        return f"({len(value):,} characters of HTML)"
+    if column == "body_html" and value:  # stored compressed (archive.pack_html)
+        return f"({len(unpack_html(value)):,} characters of HTML: unpack_html(body_html))"
     if column == "url" and value.startswith(("http://", "https://")):
         return Markup(f'<a href="{escape(value)}">{escape(value.rsplit("/", 1)[-1])}</a>')
     if column == "content_hash" and value:

@@ -25,7 +25,13 @@ from typing import Any
 
 import click
 
-from investcrawl.archive import DEFAULT_ARCHIVE_PATH, ArchiveError, open_archive, read_only_uri
+from investcrawl.archive import (
+    DEFAULT_ARCHIVE_PATH,
+    ArchiveError,
+    open_archive,
+    read_only_uri,
+    unpack_html,
+)
 from investcrawl.settings import TEMPLATE_LINE_MIN_PAGES
 
 
@@ -335,6 +341,7 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
         raise click.ClickException(f"no article {article_id} in {db_path}")
     article = dict(row)
     article["images"] = json.loads(article["images"] or "[]")
+    article["body_html"] = unpack_html(article["body_html"])
     # (SELECT *: an archive not migrated yet has no `reason`; read-only commands never
     # migrate)
     shown = ("revision_id", "replaced_at", "reason", "title", "published_at", "fetched_at")
@@ -503,9 +510,10 @@ def export(
     columns = EXPORT_COLUMNS + (["body_html"] if html else [])
     clauses, params = filter_sql(filters)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    conn.create_function("unpack_html", 1, unpack_html, deterministic=True)
+    selected = ["unpack_html(a.body_html)" if c == "body_html" else "a." + c for c in columns]
     cursor = conn.execute(
-        f"SELECT {', '.join('a.' + c for c in columns)} FROM articles a {where} ORDER BY a.id",
-        params,
+        f"SELECT {', '.join(selected)} FROM articles a {where} ORDER BY a.id", params
     )
     try:
         with _output(output) as stream:

@@ -244,7 +244,11 @@ def _word_sql(query: Query, alias: str, matched: str = MATCHED) -> tuple[list[st
 
 
 def conditions(
-    text: str, alias: str = "a", broad: bool = False, matched: str = MATCHED
+    text: str,
+    alias: str = "a",
+    broad: bool = False,
+    matched: str = MATCHED,
+    unmatched: str | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """SQL conditions (and parameters) on the articles table, named `alias`, that hold
     exactly for the articles a query finds, for a WHERE clause of any query of the table
@@ -259,13 +263,17 @@ def conditions(
     query leads with its few matches, which is cheaper than walking an index.
 
     matched: the subquery of the ids an FTS5 expression matches (`MATCHED`, with the
-    parameter's name as {param}).
+    parameter's name as {param}). unmatched: for a broad query, the subquery of the ids
+    it does not match, when that list is the shorter (browse.UNMATCHED): `NOT IN` it.
     """
     query = parse_query(text)
     clauses, params = _word_sql(query, alias, matched)
     if query.match is not None:
-        fts = matched.format(param="match")
-        clauses.insert(0, f"{'+' if broad else ''}{alias}.id IN ({fts})")
+        if broad and unmatched:
+            clauses.insert(0, f"+{alias}.id NOT IN ({unmatched.format(param='match')})")
+        else:
+            fts = matched.format(param="match")
+            clauses.insert(0, f"{'+' if broad else ''}{alias}.id IN ({fts})")
         params["match"] = query.match
     return clauses, params
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from investcrawl.archive import unpack_html
 from investcrawl.mirror import DEFAULT_SPEC
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,13 +63,19 @@ def requests_between(before: dict[str, int], after: dict[str, int]) -> dict[str,
 
 
 def rows(archive: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
-    """The rows of a query on an archive, as dicts (a fresh connection each time)."""
+    """The rows of a query on an archive, as dicts (a fresh connection each time), with
+    body_html as text (stored compressed: archive.unpack_html, also a SQL function)."""
     conn = sqlite3.connect(archive)
     conn.row_factory = sqlite3.Row
+    conn.create_function("unpack_html", 1, unpack_html)
     try:
-        return [dict(row) for row in conn.execute(sql, params)]
+        found = [dict(row) for row in conn.execute(sql, params)]
     finally:
         conn.close()
+    for row in found:
+        if "body_html" in row:
+            row["body_html"] = unpack_html(row["body_html"])
+    return found
 
 
 @dataclass

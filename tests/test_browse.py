@@ -496,15 +496,23 @@ def test_the_dashboard_charts_read_indexes_not_rows(tmp_path, options):
             ), (name, plan)
 
 
-def test_a_broad_search_reads_no_row_to_sort_count_or_facet(tmp_path):
+@pytest.mark.parametrize("most", [False, True])
+def test_a_broad_search_reads_no_row_to_sort_count_or_facet(tmp_path, most):
     """A search whose words are in many articles (search.BROAD) is sorted, counted and
-    faceted from indexes, testing ids against the match list: no row read per match."""
-    from investcrawl.browse import MATCHED
+    faceted from indexes, testing ids against the match list (or, for words in most
+    articles, the list of those without them): no row read per match."""
+    from investcrawl.browse import MATCHED, UNMATCHED
     from investcrawl.search import conditions
 
     archive = tmp_path / "archive.db"
     open_archive(archive).close()
-    clauses, params = conditions("推介会", alias="articles", broad=True, matched=MATCHED)
+    clauses, params = conditions(
+        "推介会",
+        alias="articles",
+        broad=True,
+        matched=MATCHED,
+        unmatched=UNMATCHED if most else None,
+    )
     where = " and ".join(clauses)
     queries = {  # as Datasette's table page asks them
         "page": f"select * from articles where {where} order by published_at desc limit 51",
@@ -520,6 +528,7 @@ def test_a_broad_search_reads_no_row_to_sort_count_or_facet(tmp_path):
     }
     with sqlite3.connect(archive) as conn:
         conn.create_function("cjk_match_ids", 1, lambda match: "[]")  # planned, not run
+        conn.create_function("cjk_unmatched_ids", 1, lambda match: "[]")
         for name, sql in queries.items():
             plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
             assert not any("INTEGER PRIMARY KEY" in step for step in plan), (name, plan)

@@ -200,6 +200,7 @@ def test_archive_schema(tmp_path):
         "0010_template_lines_with_evidence",
         "0011_robots_txt_failures",
         "0012_indexes_with_dates",
+        "0013_body_html_compressed",
     ]
 
 
@@ -343,3 +344,49 @@ def test_an_edited_article_s_images_are_linked_as_they_are_now(tmp_path):
     writer.close()
     links = rows(archive, "SELECT article_id, position, url FROM article_images")
     assert [tuple(row.values()) for row in links] == [(5, 0, "http://x/c.jpg")]
+
+
+def test_body_html_is_stored_compressed_and_old_archives_are_converted(tmp_path):
+    """body_html is kept compressed (issue 26: ~22 KB of an article's ~60 KB). An archive
+    of before (text) is converted on open, its revisions too, batch by batch; a text row
+    the conversion has not reached yet reads as before; every reader gives the text."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from investcrawl.archive import migrations, unpack_html
+
+    html = "".join(f"<p>第{n}段：开发区项目签约，总投资{n * 7}亿元。</p>" for n in range(200))
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="0013_body_html_compressed")
+    old = {**dataclasses.asdict(article(5)), "body_html": html, "images": "[]"}
+    old["content_hash"] = "x"
+    db["articles"].insert({k: v for k, v in old.items() if k in db["articles"].columns_dict})
+    db.execute(
+        "INSERT INTO article_revisions (article_id, replaced_at, title, body, body_html, "
+        "published_at, fetched_at, url) VALUES (5, '2026-01-01T00:00:00Z', 't', 'b', ?, "
+        "'2021-01-01', '2026-01-01T00:00:00Z', 'u')",
+        [html],
+    )
+    db.conn.commit()
+    assert unpack_html(html) == html  # a row not converted yet reads as it is
+    db.close()
+    open_archive(path).close()
+    for table in ("articles", "article_revisions"):
+        stored = sqlite3.connect(path).execute(f"SELECT body_html FROM {table}").fetchone()[0]
+        assert isinstance(stored, bytes) and len(stored) < len(html.encode()) / 3, table
+        assert rows(path, f"SELECT unpack_html(body_html) AS h FROM {table}") == [{"h": html}]
+    # Written by the writer: compressed; read by export as text.
+    writer = ArchiveWriter(open_archive(tmp_path / "new.db"))
+    writer.add_article({**dataclasses.asdict(article(6)), "body_html": html})
+    writer.add_article({**dataclasses.asdict(article(7)), "body_html": ""})
+    writer.close()
+    stored = dict(
+        sqlite3.connect(tmp_path / "new.db").execute("SELECT id, body_html FROM articles")
+    )
+    assert stored[7] == b"" and len(stored[6]) < len(html.encode()) / 3
+    assert [r["body_html"] for r in rows(tmp_path / "new.db", "SELECT * FROM articles")] == [
+        html,
+        "",
+    ]

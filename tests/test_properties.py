@@ -181,7 +181,7 @@ def assert_search_finds_exactly(tmp_path_factory, bodies, query):
 def test_the_runs_id_sets_hold_exactly_what_was_added(added, asked):
     """spiders.base.Ids (the ids a run requested or was told exist, as bits) answers as a
     set of the same ids would, for any id (a hostile link's too)."""
-    from investcrawl.spiders.base import Ids
+    from investcrawl.ids import Ids
 
     ids = Ids()
     for article_id in added:
@@ -218,7 +218,7 @@ def test_the_urls_a_run_requested_are_kept_exactly(pages):
 def test_a_runs_id_set_of_the_sections_size_is_small():
     """What a run keeps per article met grows with the site: 300,000 ids are 37 KB of
     bits (a set of them held ~20 MB; issue 26)."""
-    from investcrawl.spiders.base import Ids
+    from investcrawl.ids import Ids
 
     ids = Ids()
     for article_id in range(1, 300_001):

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import rows as archive_rows
 
 from investcrawl.archive import ArchiveWriter, open_archive
 from investcrawl.cli import cli
@@ -48,6 +49,7 @@ def archive(tmp_path_factory):
                 "province": province,
                 "category": "文字新闻",
                 "body": body,
+                "body_html": f"<p>{body}</p>",
                 "images": [],
                 "fetched_at": "2026-11-01T00:00:00Z",
             }
@@ -200,6 +202,14 @@ def test_show_stats_and_export(archive, tmp_path):
     assert run("export", "--db", archive, "--format", "csv", "-o", out).exit_code == 0
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert len(rows) == len(ARTICLES) and rows[6]["body"] == ARTICLES[6][2]
+    # body_html, stored compressed, comes out as the HTML it was.
+    stored = {r["id"]: r["body_html"] for r in archive_rows(archive, "SELECT * FROM articles")}
+    with_html = run("export", "--db", archive, "--html")
+    exported = {
+        line["id"]: line["body_html"] for line in map(json.loads, with_html.output.splitlines())
+    }
+    assert exported == stored and all(isinstance(html, str) and html for html in stored.values())
+    assert data["body_html"] == stored[3]
 
 
 def test_plot_is_a_real_png_of_the_expected_size(archive, tmp_path):

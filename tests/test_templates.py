@@ -247,7 +247,7 @@ def assert_images_captured_once(archive, mirror_site, served):
 
 
 def assert_no_template_line(archive):
-    sql = "SELECT id FROM articles WHERE instr(body, ?) OR instr(body_html, ?)"
+    sql = "SELECT id FROM articles WHERE instr(body, ?) OR instr(unpack_html(body_html), ?)"
     assert rows(archive, sql, TEMPLATE_LINE, TEMPLATE_LINE) == []
 
 
