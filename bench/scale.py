@@ -249,7 +249,7 @@ def words(db: Path, seed: int = 5) -> list[tuple[str, int]]:
     chosen = []
     for length in (2, 3, 4, 5):
         counted = {}
-        for _ in range(60):
+        for _ in range(24):
             run = rng.choice(runs)
             start = rng.randint(0, len(run) - length)
             word = run[start : start + length]
