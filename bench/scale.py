@@ -165,7 +165,7 @@ def grow(source: Path, target: Path, count: int, step: int) -> dict[str, Any]:
     """An archive of `count` articles from the rows of `source`: copies under new ids
     (below the mirror's), each written by ArchiveWriter as a crawl writes. Returns the
     write rate per tenth of the rows added."""
-    from investcrawl.archive import ARTICLE_COLUMNS, ArchiveWriter, open_archive
+    from investcrawl.archive import ARTICLE_COLUMNS, ArchiveWriter, open_archive, unpack_html
 
     shutil.copy(source, target)
     rows = sqlite3.connect(source)
@@ -184,6 +184,7 @@ def grow(source: Path, target: Path, count: int, step: int) -> dict[str, Any]:
             article["id"] = new_id
             article["url"] = row["url"].replace(f"/id/{row['id']}.html", f"/id/{new_id}.html")
             article["images"] = json.loads(row["images"] or "[]")
+            article["body_html"] = unpack_html(row["body_html"])
             writer.add_article(article)
             added += 1
             if added % (wanted // 10) == 0:
@@ -290,8 +291,19 @@ def datasette_figures(db: Path, warc: Path) -> dict[str, Any]:
 # --- The run and its report ---------------------------------------------------------------
 
 
+PARTIAL = Path(tempfile.gettempdir()) / "investcrawl-scale-partial.json"
+
+
+class Results(dict):
+    """The figures so far, saved after each stage (a stage failing late loses no other)."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        PARTIAL.write_text(json.dumps(self, default=str))
+
+
 def measure(articles: int, archive_articles: int, work: Path) -> dict[str, Any]:
-    r: dict[str, Any] = {"articles": articles, "archive_articles": archive_articles}
+    r: dict[str, Any] = Results(articles=articles, archive_articles=archive_articles)
     db, warc = work / "archive.db", work / "warc"
     with mirror(articles) as url:
         log(f"first harvest of {articles} articles on {url}")

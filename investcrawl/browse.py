@@ -354,6 +354,7 @@ class MatchLists:
         if kept is None or kept.version != version:
             conn = sqlite3.connect(read_only_uri(path), uri=True)
             try:
+                conn.execute("BEGIN")  # one snapshot: the list and the others agree
                 ids = array("q", match_ids(conn, match))
                 others = None
                 total = conn.execute("SELECT count(*) FROM articles").fetchone()[0]

@@ -9,7 +9,7 @@ class Ids:
     with the site (300,000 ids: 37 KB, where a set of ints held ~60 bytes each). Ids past
     BITS (a hostile link's) go in a plain set."""
 
-    BITS = 1 << 27  # 16 MB of bits at most
+    BITS = 1 << 24  # 2 MB of bits at most (the live site's ids are near 200,000)
 
     def __init__(self) -> None:
         self._bits = bytearray()
@@ -20,8 +20,9 @@ class Ids:
             self._other.add(article_id)
             return
         byte = article_id >> 3
-        if byte >= len(self._bits):
-            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+        if byte >= len(self._bits):  # grown by doubling, never past BITS
+            size = min(max(byte + 1, 2 * len(self._bits)), self.BITS >> 3)
+            self._bits.extend(bytes(size - len(self._bits)))
         self._bits[byte] |= 1 << (article_id & 7)
 
     def __contains__(self, article_id: object) -> bool:

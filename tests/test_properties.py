@@ -172,7 +172,7 @@ def assert_search_finds_exactly(tmp_path_factory, bodies, query):
         st.one_of(
             st.integers(0, 400_000),
             st.integers(-(10**13), 10**13),
-            st.integers(2**27 - 9, 2**27 + 9),
+            st.integers(2**24 - 9, 2**24 + 9),
         ),
         max_size=60,
     ),
