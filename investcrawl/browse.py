@@ -325,9 +325,10 @@ def _ours(datasette: Any, database: str | None) -> dict[str, Any] | None:
 class Matches(NamedTuple):
     """The articles an FTS5 expression matched, at one version of the archive."""
 
+    token: str  # names this list for the queries of the page that read it
     ids: array  # newest first
     others: array | None  # the articles it did not match, when fewer (else None)
-    version: tuple[int, ...]
+    version: tuple[Any, ...]
 
 
 class MatchLists:
@@ -336,74 +337,119 @@ class MatchLists:
 
     A table page asks for its matches in each query it runs (its rows, its count, six
     facets), and again on the next page: from the index each time, a phrase in most
-    articles of a 300,000-article archive cost up to a second a query. Each query reads
-    the list kept here instead (`cjk_match_ids`), or, for words in most articles, the
-    shorter list of the articles without them (`cjk_unmatched_ids`). A list is good while
-    the archive's file and its WAL keep their size and time (a harvest's commit changes
-    them); the last `size` are kept.
+    articles of a 300,000-article archive cost up to a second a query. The page's filter
+    reads the list here once and names it (`token`); each of its queries reads that very
+    list (`cjk_match_ids(:match, :match_list)`), or, for words in most articles, the shorter
+    list of those without them (`cjk_unmatched_ids`), whatever a harvest commits meanwhile.
+    A query whose list is gone (run again later from "View and edit SQL") reads the
+    archive's current one. A list is good while the archive's file and its WAL keep their
+    size and time (a harvest's commit changes them); the last `size` are kept.
     """
 
     def __init__(self, size: int = 16) -> None:
         self.size = size
         self._lists: OrderedDict[tuple[str, str], Matches] = OrderedDict()
+        self._tokens: dict[str, Matches] = {}
         self._lock = threading.Lock()
+        self._building: dict[tuple[str, str], threading.Lock] = {}
+        self._made = 0
 
     def get(self, path: str, match: str) -> Matches:
-        key, version = (path, match), _version(path)
-        kept = self._lists.get(key)
-        if kept is None or kept.version != version:
-            conn = sqlite3.connect(read_only_uri(path), uri=True)
-            try:
-                conn.execute("BEGIN")  # one snapshot: the list and the others agree
-                ids = array("q", match_ids(conn, match))
-                others = None
-                total = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-                if len(ids) > total // 2:
-                    found = set(ids)  # (no ORDER BY: the ids come from an index, not the rows)
-                    rows = conn.execute("SELECT id FROM articles")
-                    others = array(
-                        "q", sorted((r[0] for r in rows if r[0] not in found), reverse=True)
-                    )
-            finally:
-                conn.close()
-            kept = Matches(ids, others, version)
+        """The matches as of now (read from the index once per archive version)."""
+        key = (path, match)
         with self._lock:
-            self._lists[key] = kept
-            self._lists.move_to_end(key)
-            while len(self._lists) > self.size:
-                self._lists.popitem(last=False)
+            building = self._building.setdefault(key, threading.Lock())
+        with building:  # one read of the index at a time per search
+            version = _version(path)
+            kept = self._lists.get(key)
+            if kept is not None and kept.version == version:
+                with self._lock:
+                    self._lists.move_to_end(key)
+                return kept
+            ids, others = _read_matches(path, match)
+            with self._lock:
+                self._made += 1
+                kept = Matches(f"m{self._made}", ids, others, version)
+                self._tokens[kept.token] = kept
+                if _version(path) == version:  # no commit while it was read: keep it
+                    old = self._lists.pop(key, None)
+                    if old is not None:
+                        self._tokens.pop(old.token, None)
+                    self._lists[key] = kept
+                while len(self._lists) > self.size:
+                    _, evicted = self._lists.popitem(last=False)
+                    self._tokens.pop(evicted.token, None)
+                while len(self._tokens) > 4 * self.size:  # lists named but not kept
+                    self._tokens.pop(next(iter(self._tokens)))
         return kept
 
-    def json(self, path: str, match: str, *, others: bool = False) -> str:
-        """`cjk_match_ids(match)`, `cjk_unmatched_ids(match)`: the JSON list of the ids
-        matched (or not), for `id IN (…)`."""
-        kept = self.get(path, match)
+    def named(self, path: str, match: str, token: str | None) -> Matches:
+        """The list a page's filter named, else the archive's current one."""
+        kept = self._tokens.get(token or "")
+        return kept if kept is not None else self.get(path, match)
+
+    def json(self, path: str, match: str, token: str | None, *, others: bool = False) -> str:
+        """`cjk_match_ids(match, token)`, `cjk_unmatched_ids(match, token)`: the JSON list
+        of the ids matched (or not), for `id IN (…)`."""
+        kept = self.named(path, match, token)
         if not others:
             return json.dumps(kept.ids.tolist())
-        if kept.others is None:
-            raise ValueError("cjk_unmatched_ids: the words are in fewer than half the articles")
+        if kept.others is None:  # asked for all the same (SQL written by hand)
+            return json.dumps(_others(path, kept.ids).tolist())
         return json.dumps(kept.others.tolist())
 
 
-def _version(path: str) -> tuple[int, ...]:
-    """What changes when a transaction commits to the archive: its file's and its WAL's
-    size and modification time."""
-    version: list[int] = []
-    for name in (path, path + "-wal"):
-        try:
-            stat = os.stat(name)
-        except OSError:
-            version += [0, 0]
-            continue
-        version += [stat.st_mtime_ns, stat.st_size]
+def _read_matches(path: str, match: str) -> tuple[array, array | None]:
+    """(ids matched, newest first; the others, when they are fewer), in one snapshot."""
+    conn = sqlite3.connect(read_only_uri(path), uri=True)
+    try:
+        conn.execute("BEGIN")  # one snapshot: the list and the others agree
+        ids = array("q", match_ids(conn, match))
+        total = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        others = _others(conn, ids) if len(ids) > total // 2 else None
+    finally:
+        conn.close()
+    return ids, others
+
+
+def _others(source: sqlite3.Connection | str, ids: array) -> array:
+    """The ids of the articles not in `ids`, newest first (from an index, not the rows)."""
+    conn = sqlite3.connect(read_only_uri(source), uri=True) if isinstance(source, str) else source
+    try:
+        found = set(ids)
+        every = (row[0] for row in conn.execute("SELECT id FROM articles"))
+        return array("q", sorted((i for i in every if i not in found), reverse=True))
+    finally:
+        if isinstance(source, str):
+            conn.close()
+
+
+def _version(path: str) -> tuple[Any, ...]:
+    """What changes when a transaction commits to the archive: its file's size and time,
+    and its WAL's size (each commit appends to it) and header (its checkpoint number and
+    salts change whenever SQLite starts the WAL over); an empty WAL is as none."""
+    try:
+        stat = os.stat(path)
+        version: list[Any] = [stat.st_mtime_ns, stat.st_size]
+    except OSError:
+        version = [0, 0]
+    try:
+        with open(path + "-wal", "rb") as wal:
+            header = wal.read(32)
+            version += [os.fstat(wal.fileno()).st_size, header[12:24]]
+    except OSError:
+        version += [0, b""]
+    if version[2] == 0:
+        version[2:] = [0, b""]
     return tuple(version)
 
 
 MATCHES = MatchLists()
 # A search's matches on Datasette's pages, from the lists kept (search.MATCHED's stand-in),
-# and the articles without them (for words in most articles: the shorter list).
-MATCHED = "SELECT value FROM json_each(cjk_match_ids(:{param}))"
-UNMATCHED = "SELECT value FROM json_each(cjk_unmatched_ids(:{param}))"
+# and the articles without them (for words in most articles: the shorter list); the
+# page's filter names the list its queries read (the parameter `{param}_list`).
+MATCHED = "SELECT value FROM json_each(cjk_match_ids(:{param}, :{param}_list))"
+UNMATCHED = "SELECT value FROM json_each(cjk_unmatched_ids(:{param}, :{param}_list))"
 
 
 @hookimpl
@@ -413,9 +459,13 @@ def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
     conn.execute("PRAGMA busy_timeout = 5000")  # a harvest's checkpoint: wait, do not fail
     if _ours(datasette, database):
         path = datasette.get_database(database).path
-        conn.create_function("cjk_match_ids", 1, lambda match: MATCHES.json(path, match))
         conn.create_function(
-            "cjk_unmatched_ids", 1, lambda match: MATCHES.json(path, match, others=True)
+            "cjk_match_ids", 2, lambda match, token: MATCHES.json(path, match, token)
+        )
+        conn.create_function(
+            "cjk_unmatched_ids",
+            2,
+            lambda match, token: MATCHES.json(path, match, token, others=True),
         )
 
 
@@ -436,15 +486,19 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
         # The matches are read from the index once (MatchLists); a word in most articles
         # has the page, its count and its facets walk indexes rather than read every
         # match's row (search.conditions).
-        broad, others, match = False, None, parse_query(text).match
-        if match is not None:
-            path = datasette.get_database(database).path
-            found = await asyncio.to_thread(MATCHES.get, path, match)
-            broad = len(found.ids) > BROAD
-            others = UNMATCHED if found.others is not None else None
+        query = parse_query(text)
+        path = datasette.get_database(database).path
+        lists = {}
+        for param, expression in (("match", query.match), ("exclude", query.exclude)):
+            if expression is not None:
+                lists[param] = await asyncio.to_thread(MATCHES.get, path, expression)
+        found = lists.get("match")
+        broad = found is not None and len(found.ids) > BROAD
+        others = UNMATCHED if found is not None and found.others is not None else None
         clauses, params = conditions(
             text, alias="articles", broad=broad, matched=MATCHED, unmatched=others
         )
+        params |= {f"{param}_list": kept.token for param, kept in lists.items()}
         return FilterArguments(clauses, params, [f'search matches "{text}"'], extra_context=context)
 
     return search_filter

@@ -513,6 +513,7 @@ def test_a_broad_search_reads_no_row_to_sort_count_or_facet(tmp_path, most):
         matched=MATCHED,
         unmatched=UNMATCHED if most else None,
     )
+    params |= {"match_list": "", "exclude_list": ""}  # (the page's filter names them)
     where = " and ".join(clauses)
     queries = {  # as Datasette's table page asks them
         "page": f"select * from articles where {where} order by published_at desc limit 51",
@@ -527,8 +528,8 @@ def test_a_broad_search_reads_no_row_to_sort_count_or_facet(tmp_path, most):
         f"from articles where {where}) GROUP BY value",
     }
     with sqlite3.connect(archive) as conn:
-        conn.create_function("cjk_match_ids", 1, lambda match: "[]")  # planned, not run
-        conn.create_function("cjk_unmatched_ids", 1, lambda match: "[]")
+        conn.create_function("cjk_match_ids", 2, lambda match, token: "[]")  # planned, not run
+        conn.create_function("cjk_unmatched_ids", 2, lambda match, token: "[]")
         for name, sql in queries.items():
             plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
             assert not any("INTEGER PRIMARY KEY" in step for step in plan), (name, plan)
@@ -566,3 +567,42 @@ def test_the_matches_kept_for_a_search_follow_the_archive(tmp_path):
         assert table_ids(served, _search="推介会") == now != holding
     finally:
         served.stop()
+
+
+def test_a_pages_match_list_holds_while_the_archive_changes(tmp_path):
+    """browse.MatchLists: a list is read once per archive version; the list a page's
+    filter named is the one all its queries read, whatever a harvest commits meanwhile;
+    the next page reads the archive's new list; the articles without the words are given
+    on demand too (a query written by hand), never an error."""
+    import json as json_module
+
+    from investcrawl.browse import MatchLists
+
+    archive = tmp_path / "archive.db"
+    articles = list(synthetic_articles(range(1, 41), "推介会"))
+    writer = ArchiveWriter(open_archive(archive))
+    for article in articles[:30]:
+        writer.add_article(article)
+    writer.close()
+    path, match = str(archive), '"推介 介会"'
+    lists = MatchLists(size=2)
+    first = lists.get(path, match)
+    holding = sorted((a["id"] for a in articles[:30] if a["id"] % 7), reverse=True)
+    assert first.ids.tolist() == holding and lists.get(path, match) is first  # read once
+    assert first.others.tolist() == [28, 21, 14, 7]  # most articles hold it: the others
+    writer = ArchiveWriter(open_archive(archive))
+    for article in articles[30:]:
+        writer.add_article(article)
+    writer.close()
+    # The page's queries read the list their filter named; a new page the new one.
+    assert json_module.loads(lists.json(path, match, first.token)) == holding
+    now = sorted((a["id"] for a in articles if a["id"] % 7), reverse=True)
+    assert json_module.loads(lists.json(path, match, None)) == now
+    assert json_module.loads(lists.json(path, match, "gone")) == now
+    # Evicted lists are read again; the others of a narrow list on demand.
+    for other in ('"第1"', '"项目"', '"签约"'):
+        lists.get(path, other)
+    narrow = lists.get(path, '"第1号"')
+    assert narrow.others is None
+    without = json_module.loads(lists.json(path, '"第1号"', narrow.token, others=True))
+    assert without == sorted(set(range(1, 41)) - set(narrow.ids), reverse=True)
