@@ -506,9 +506,12 @@ def _compress_body_html(db: sqlite_utils.Database) -> None:
     # transaction would hold the whole rewrite in the WAL. Stopped halfway, the archive
     # reads as before (unpack_html takes text too) and the next open goes on.
     for table, key in (("articles", "id"), ("article_revisions", "revision_id")):
+        after = -(2**63)
         while True:
             found = db.execute(
-                f"SELECT {key}, body_html FROM {table} WHERE typeof(body_html) = 'text' LIMIT 1000"
+                f"SELECT {key}, body_html FROM {table} WHERE {key} > ? "
+                f"AND typeof(body_html) != 'blob' ORDER BY {key} LIMIT 1000",
+                [after],
             ).fetchall()
             if not found:
                 break
@@ -517,6 +520,7 @@ def _compress_body_html(db: sqlite_utils.Database) -> None:
                     f"UPDATE {table} SET body_html = ? WHERE {key} = ?",
                     [(pack_html(html), row_key) for row_key, html in found],
                 )
+            after = found[-1][0]
 
 
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))

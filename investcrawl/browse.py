@@ -571,12 +571,15 @@ def render_cell(value: Any, column: str, table: str, database: str, datasette: A
         return None
     if column == "article_id" and isinstance(value, int):
         return Markup(f'<a href="{_article_path(datasette, database, value)}">{value}</a>')
-    if table != "articles" or not isinstance(value, str | bytes):
+    if column == "body_html" and table in ("articles", "article_revisions"):
+        if not isinstance(value, str | bytes):
+            return None
+        text = unpack_html(value)  # stored compressed (archive.pack_html)
+        return f"({len(text):,} characters of HTML: unpack_html(body_html))" if text else ""
+    if table != "articles" or not isinstance(value, str):
         return None
     if column == "body" and len(value) > BODY_PREVIEW:
         return value[:BODY_PREVIEW].replace("\n", " ") + "…"
-    if column == "body_html" and value:  # stored compressed (archive.pack_html)
-        return f"({len(unpack_html(value)):,} characters of HTML: unpack_html(body_html))"
     if column == "url" and value.startswith(("http://", "https://")):
         return Markup(f'<a href="{escape(value)}">{escape(value.rsplit("/", 1)[-1])}</a>')
     if column == "content_hash" and value:

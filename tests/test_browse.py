@@ -477,9 +477,10 @@ def test_a_word_in_most_articles_is_found_within_the_time_limit(tmp_path):
     "options", [{}, {"province": "江苏"}, {"since": "2015-01-01"}, {"until": "2015-01-01"}]
 )
 def test_the_dashboard_charts_read_indexes_not_rows(tmp_path, options):
-    """Each chart of the dashboard (unfiltered, or by province or by date) walks an index
-    that holds every column it reads: at 300,000 articles a chart that read the rows was
-    interrupted (issue 26). SQLite's plan says so, whatever the archive's size."""
+    """Each chart of the dashboard (unfiltered, or by date) walks an index that holds every
+    column it reads: at 300,000 articles a chart that read the rows was interrupted (issue
+    26). Filtered by a province, a chart reads at most that province's rows, found by the
+    index (the top zones and sources do). SQLite's plan says so, whatever the size."""
     from datasette_dashboards import replace_opts_in_query
 
     from investcrawl.browse import dashboard

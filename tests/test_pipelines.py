@@ -348,45 +348,66 @@ def test_an_edited_article_s_images_are_linked_as_they_are_now(tmp_path):
 
 def test_body_html_is_stored_compressed_and_old_archives_are_converted(tmp_path):
     """body_html is kept compressed (issue 26: ~22 KB of an article's ~60 KB). An archive
-    of before (text) is converted on open, its revisions too, batch by batch; a text row
-    the conversion has not reached yet reads as before; every reader gives the text."""
+    of before (text) is converted on open, its revisions too, 1,000 rows a commit; one
+    whose conversion stopped halfway reads as before and is finished on the next open;
+    every reader gives the text."""
     import sqlite3
 
     import sqlite_utils
 
-    from investcrawl.archive import migrations, unpack_html
+    from investcrawl.archive import migrations, pack_html, unpack_html
 
-    html = "".join(f"<p>第{n}段：开发区项目签约，总投资{n * 7}亿元。</p>" for n in range(200))
+    def page(n: int) -> str:
+        return "".join(
+            f"<p>第{n}篇第{k}段：开发区项目签约，投资{n * k}亿元。</p>" for k in range(40)
+        )
+
     path = tmp_path / "old.db"
     db = sqlite_utils.Database(path)
     migrations.apply(db, stop_before="0013_body_html_compressed")
-    old = {**dataclasses.asdict(article(5)), "body_html": html, "images": "[]"}
-    old["content_hash"] = "x"
-    db["articles"].insert({k: v for k, v in old.items() if k in db["articles"].columns_dict})
+    columns = db["articles"].columns_dict
+    for n in range(1, 2501):
+        row = {**dataclasses.asdict(article(n)), "body_html": page(n), "images": "[]"}
+        db["articles"].insert({k: v for k, v in row.items() if k in columns})
+    db.execute("UPDATE articles SET body_html = NULL WHERE id = 2500")
     db.execute(
         "INSERT INTO article_revisions (article_id, replaced_at, title, body, body_html, "
         "published_at, fetched_at, url) VALUES (5, '2026-01-01T00:00:00Z', 't', 'b', ?, "
         "'2021-01-01', '2026-01-01T00:00:00Z', 'u')",
-        [html],
+        [page(5)],
+    )
+    # A conversion stopped halfway: some rows blobs, the others text.
+    db.conn.executemany(
+        "UPDATE articles SET body_html = ? WHERE id = ?",
+        [(pack_html(page(n)), n) for n in range(1, 1200)],
     )
     db.conn.commit()
-    assert unpack_html(html) == html  # a row not converted yet reads as it is
+    read = {r["id"]: r["body_html"] for r in rows(path, "SELECT id, body_html FROM articles")}
+    assert read == {n: page(n) if n < 2500 else "" for n in range(1, 2501)}
     db.close()
     open_archive(path).close()
-    for table in ("articles", "article_revisions"):
-        stored = sqlite3.connect(path).execute(f"SELECT body_html FROM {table}").fetchone()[0]
-        assert isinstance(stored, bytes) and len(stored) < len(html.encode()) / 3, table
-        assert rows(path, f"SELECT unpack_html(body_html) AS h FROM {table}") == [{"h": html}]
-    # Written by the writer: compressed; read by export as text.
+    conn = sqlite3.connect(path)
+    kinds = conn.execute("SELECT typeof(body_html), count(*) FROM articles GROUP BY 1").fetchall()
+    assert kinds == [("blob", 2500)]
+    stored = conn.execute("SELECT body_html FROM article_revisions").fetchone()[0]
+    assert isinstance(stored, bytes) and len(stored) < len(page(5).encode()) / 3
+    read = {
+        r["id"]: r["h"] for r in rows(path, "SELECT id, unpack_html(body_html) AS h FROM articles")
+    }
+    assert read == {n: page(n) if n < 2500 else "" for n in range(1, 2501)}
+    assert unpack_html(
+        conn.execute("SELECT body_html FROM article_revisions").fetchone()[0]
+    ) == page(5)
+    # Written by the writer: compressed; read back as text.
     writer = ArchiveWriter(open_archive(tmp_path / "new.db"))
-    writer.add_article({**dataclasses.asdict(article(6)), "body_html": html})
+    writer.add_article({**dataclasses.asdict(article(6)), "body_html": page(6)})
     writer.add_article({**dataclasses.asdict(article(7)), "body_html": ""})
     writer.close()
     stored = dict(
         sqlite3.connect(tmp_path / "new.db").execute("SELECT id, body_html FROM articles")
     )
-    assert stored[7] == b"" and len(stored[6]) < len(html.encode()) / 3
+    assert stored[7] == b"" and len(stored[6]) < len(page(6).encode()) / 3
     assert [r["body_html"] for r in rows(tmp_path / "new.db", "SELECT * FROM articles")] == [
-        html,
+        page(6),
         "",
     ]
