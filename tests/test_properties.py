@@ -191,7 +191,10 @@ def test_the_runs_id_sets_hold_exactly_what_was_added(added, asked):
 
 
 @given(
-    st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 2**28)), max_size=40)
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", "d", "e", "f"]), st.integers(0, 2**28)),
+        max_size=40,
+    )
 )
 def test_the_urls_a_run_requested_are_kept_exactly(pages):
     """spiders.base.Requested keeps an article's own URL as its id and any other URL as
@@ -206,6 +209,8 @@ def test_the_urls_a_run_requested_are_kept_exactly(pages):
         "b": lambda n: site.article_url("http://127.0.0.2:8000", n),
         "c": lambda n: site.article_url(base, n) + "?x=1",
         "d": lambda n: f"{base}/index.php/home/news/city/id/{n}.html",
+        "e": lambda n: site.article_url(base, n).replace("/id/", "/id/0"),  # 0-padded
+        "f": lambda n: site.article_url(base, n).replace("/id/", "/id/٣"),  # not ASCII
     }
     urls = [spell[kind](number) for kind, number in pages]
     requested = Requested(base)
