@@ -553,14 +553,23 @@ def migrate(db_path: str) -> None:
 
         investcrawl migrate --db data/archive.db
     """
+    from investcrawl.harvest import HarvestRefused, take_lock
+
     if not Path(db_path).is_file():
         raise click.ClickException(f"no archive at {db_path}")
+    try:  # a harvest (or reextract) migrates too: one at a time (exit 75 while one runs)
+        lock = take_lock(Path(db_path), "migrate")
+    except HarvestRefused as refused:
+        click.echo(f"investcrawl: {refused}", err=True)
+        sys.exit(refused.exit_code)
     try:
         db = open_archive(db_path)
         legacy = db.execute("SELECT count(*) FROM template_lines_0006").fetchone()[0]
         db.close()
     except ArchiveError as error:
         raise click.ClickException(f"cannot migrate: {error}") from None
+    finally:
+        lock.close()
     click.echo(f"{db_path} is up to date")
     if legacy:  # lines the learner before migration 0010 took out of bodies, unrevised
         click.echo(

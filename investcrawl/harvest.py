@@ -114,7 +114,7 @@ def check_overrides(overrides: dict[str, str]) -> None:
 def take_lock(db_file: Path, command: str = "harvest") -> Any:
     """The lock of the archive db_file (`ARCHIVE.lock` beside the file it resolves to, so
     that a symlink or another spelling of the path is the same archive), held until
-    closed: one harvest or reextract writes an archive at a time."""
+    closed: one harvest, reextract or migrate writes an archive at a time."""
     db_file = Path(os.path.realpath(db_file))
     path = db_file.with_name(db_file.name + ".lock")
     try:

@@ -411,3 +411,23 @@ def test_body_html_is_stored_compressed_and_old_archives_are_converted(tmp_path)
         page(6),
         "",
     ]
+
+
+def test_migrate_is_refused_while_a_harvest_runs(tmp_path):
+    """`investcrawl migrate` takes the harvest's lock (migrations 0012 and 0013 are long on
+    a large archive, and 0013 commits as it goes): while a harvest holds it, exit 75."""
+    from click.testing import CliRunner
+
+    from investcrawl.cli import cli
+    from investcrawl.harvest import take_lock
+
+    path = tmp_path / "a.db"
+    open_archive(path).close()
+    lock = take_lock(path)
+    try:
+        held = CliRunner().invoke(cli, ["migrate", "--db", str(path)])
+    finally:
+        lock.close()
+    assert held.exit_code == 75 and "another harvest or reextract" in held.output
+    free = CliRunner().invoke(cli, ["migrate", "--db", str(path)])
+    assert free.exit_code == 0 and "up to date" in free.output
