@@ -112,20 +112,20 @@ def watched(command: list[str], db: Path, every: float = 2.0) -> dict[str, Any]:
                 "stdout": out.read(), "stderr": err.read(), "articles": articles}  # fmt: skip
 
 
+def _window(samples: list[tuple], total: int, low: float, high: float) -> tuple[tuple, tuple]:
+    """The samples around the articles from low to high shares of `total`: the last one
+    at or below low (the start: zero), the first at or past high."""
+    start = (0.0, 0.0, 0.0, 0, 0)
+    if low > 0:
+        start = max((s for s in samples if s[4] <= low * total), key=lambda s: s[0], default=start)
+    end = next((s for s in samples if s[4] >= high * total), samples[-1])
+    return start, end
+
+
 def per_article(samples: list[tuple], total: int, low: float, high: float) -> float:
     """CPU ms per article stored between the low and high shares of `total`."""
-
-    def at(share: float) -> tuple[float, int]:
-        wanted = share * total
-        for _, cpu, _, _, count in samples:
-            if count >= wanted:
-                return cpu, count
-        return samples[-1][1], samples[-1][4]
-
-    (cpu_a, n_a), (cpu_b, n_b) = at(low), at(high)
-    if low == 0:
-        cpu_a, n_a = 0.0, 0
-    return 1000 * (cpu_b - cpu_a) / max(1, n_b - n_a)
+    start, end = _window(samples, total, low, high)
+    return 1000 * (end[1] - start[1]) / max(1, end[4] - start[4])
 
 
 def rss_at(samples: list[tuple], total: int, share: float) -> float:
@@ -134,10 +134,8 @@ def rss_at(samples: list[tuple], total: int, share: float) -> float:
 
 def rate(samples: list[tuple], total: int, low: float, high: float) -> float:
     """Articles per second stored between the low and high shares of `total`."""
-    points = [(seconds, count) for seconds, _, _, _, count in samples]
-    a = (0.0, 0) if low == 0 else next((p for p in points if p[1] >= low * total), points[0])
-    b = next((p for p in points if p[1] >= high * total), points[-1])
-    return (b[1] - a[1]) / max(1e-9, b[0] - a[0])
+    start, end = _window(samples, total, low, high)
+    return (end[4] - start[4]) / max(1e-9, end[0] - start[0])
 
 
 # --- Harvests and reextract -----------------------------------------------------------------
