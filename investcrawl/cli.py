@@ -472,7 +472,7 @@ def _check_plot_path(path: str) -> None:
 
 EXPORT_COLUMNS = [
     "id", "url", "title", "published_at", "published_text", "source", "zone", "city",
-    "province", "category", "body", "images", "prev_id", "next_id", "fetched_at",
+    "province", "province_source", "category", "body", "images", "prev_id", "next_id", "fetched_at",
     "first_seen_at", "last_seen_at", "content_hash", "warc_file", "warc_offset",
 ]  # fmt: skip
 
@@ -507,7 +507,8 @@ def export(
     from investcrawl.search import filter_sql
 
     conn = _read(db_path)
-    columns = EXPORT_COLUMNS + (["body_html"] if html else [])
+    present = {row[1] for row in conn.execute("PRAGMA table_info(articles)")}  # (not migrated)
+    columns = [c for c in EXPORT_COLUMNS + (["body_html"] if html else []) if c in present]
     clauses, params = filter_sql(filters)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     conn.create_function("unpack_html", 1, unpack_html, deterministic=True)

@@ -132,31 +132,6 @@ def test_no_callback_returns_a_value():
     assert checked >= 5
 
 
-def test_that_check_reads_each_callback_once_per_crawl(tmp_path):
-    # Scrapy's check above runs on every response and remembers its answer (weakly) per
-    # callback object: a bound method made afresh for each request would make it re-read
-    # and re-parse the callback's source each time (3% of a crawl's CPU). The spider hands
-    # every request the same bound method, so the answer outlives each request.
-    import gc
-
-    from scrapy.utils.misc import _generator_callbacks_cache, is_generator_with_return_value
-    from scrapy.utils.test import get_crawler
-
-    from investcrawl.spiders.investchn import InvestchnSpider
-
-    crawler = get_crawler(InvestchnSpider, {"ARCHIVE_PATH": str(tmp_path / "a.db")})
-    spider = crawler._create_spider(base_url="http://127.0.0.1:1")
-    url = "http://127.0.0.1:1/index.php/home/news/detail/id/{}.html"
-    first = spider.new_request(url.format(1), spider.parse_article)
-    assert not is_generator_with_return_value(first.callback)
-    assert not is_generator_with_return_value(first.errback)
-    del first
-    gc.collect()
-    second = spider.new_request(url.format(2), spider.parse_article)
-    assert second.callback in _generator_callbacks_cache
-    assert second.errback in _generator_callbacks_cache
-
-
 def test_the_demo_names_each_of_its_failures_as_a_deliberate_fixture(tmp_path):
     import subprocess
     import sys

@@ -50,6 +50,7 @@ def archive(tmp_path_factory):
                 "category": "文字新闻",
                 "body": body,
                 "body_html": f"<p>{body}</p>",
+                "province_source": "index" if article_id % 2 else "gazetteer:city",
                 "images": [],
                 "fetched_at": "2026-11-01T00:00:00Z",
             }
@@ -202,6 +203,11 @@ def test_show_stats_and_export(archive, tmp_path):
     assert run("export", "--db", archive, "--format", "csv", "-o", out).exit_code == 0
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert len(rows) == len(ARTICLES) and rows[6]["body"] == ARTICLES[6][2]
+    # Where each province came from goes out too (docs/researchers.md points to it).
+    assert [row["province_source"] for row in rows] == [
+        "index" if n % 2 else "gazetteer:city" for n in range(1, len(ARTICLES) + 1)
+    ]
+    assert [line["province_source"] for line in lines] == ["index", "gazetteer:city"]
     # body_html, stored compressed, comes out as the HTML it was.
     stored = {r["id"]: r["body_html"] for r in archive_rows(archive, "SELECT * FROM articles")}
     with_html = run("export", "--db", archive, "--html")

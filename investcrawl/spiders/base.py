@@ -144,8 +144,6 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         self.images_seen: set[str] = set()  # image URLs met in this run (images.py)
         self.image_urls: dict[str, list[str]] = {}
         self.image_outcomes: dict[str, tuple[str, dict[str, Any]]] = {}
-        # One bound method per callback for the whole crawl (see new_request).
-        self.callbacks: dict[Any, Any] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -422,13 +420,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
             self.crawler.stats.inc_value("investcrawl/links/repeated")
             return None
         self.requested.add(url)
-        # Scrapy checks each callback for a generator that returns a value, and remembers
-        # the answer for as long as that callback object lives: a bound method made afresh
-        # for each request would have it re-read and re-parse the callback's source every
-        # time (3% of a crawl's CPU). The first bound method of each callback is kept.
-        callback = self.callbacks.setdefault(callback, callback)
-        errback = self.callbacks.setdefault(errback or self.on_error, errback or self.on_error)
-        return scrapy.Request(url, callback=callback, errback=errback, **kwargs)
+        return scrapy.Request(url, callback=callback, errback=errback or self.on_error, **kwargs)
 
     def canonical(self, url: str) -> str:
         """site.canonical_url, without the query parameters this run found select nothing
