@@ -377,8 +377,9 @@ class MatchLists:
                         self._tokens.pop(old.token, None)
                     self._lists[key] = kept
                 while len(self._lists) > self.size:
-                    _, evicted = self._lists.popitem(last=False)
+                    gone, evicted = self._lists.popitem(last=False)
                     self._tokens.pop(evicted.token, None)
+                    self._building.pop(gone, None)
                 while len(self._tokens) > 4 * self.size:  # lists named but not kept
                     self._tokens.pop(next(iter(self._tokens)))
         return kept
