@@ -32,6 +32,7 @@ import sqlite3
 import threading
 from array import array
 from collections import OrderedDict
+from contextlib import closing
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -327,7 +328,8 @@ class Matches(NamedTuple):
 
     token: str  # names this list for the queries of the page that read it
     ids: array  # newest first
-    others: array | None  # the articles it did not match, when fewer (else None)
+    ids_json: str  # the same as the JSON list each query of the page reads
+    others_json: str | None  # the articles it did not match, when fewer (else None)
     version: tuple[Any, ...]
 
 
@@ -367,9 +369,11 @@ class MatchLists:
                     self._lists.move_to_end(key)
                 return kept
             ids, others = _read_matches(path, match)
+            ids_json = json.dumps(ids.tolist())  # once: each query of a page reads it
+            others_json = None if others is None else json.dumps(others.tolist())
             with self._lock:
                 self._made += 1
-                kept = Matches(f"m{self._made}", ids, others, version)
+                kept = Matches(f"m{self._made}", ids, ids_json, others_json, version)
                 self._tokens[kept.token] = kept
                 if _version(path) == version:  # no commit while it was read: keep it
                     old = self._lists.pop(key, None)
@@ -394,35 +398,28 @@ class MatchLists:
         of the ids matched (or not), for `id IN (…)`."""
         kept = self.named(path, match, token)
         if not others:
-            return json.dumps(kept.ids.tolist())
-        if kept.others is None:  # asked for all the same (SQL written by hand)
-            return json.dumps(_others(path, kept.ids).tolist())
-        return json.dumps(kept.others.tolist())
+            return kept.ids_json
+        if kept.others_json is None:  # asked for all the same (SQL written by hand)
+            with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
+                return json.dumps(_others(conn, kept.ids).tolist())
+        return kept.others_json
 
 
 def _read_matches(path: str, match: str) -> tuple[array, array | None]:
     """(ids matched, newest first; the others, when they are fewer), in one snapshot."""
-    conn = sqlite3.connect(read_only_uri(path), uri=True)
-    try:
+    with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
         conn.execute("BEGIN")  # one snapshot: the list and the others agree
         ids = array("q", match_ids(conn, match))
         total = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         others = _others(conn, ids) if len(ids) > total // 2 else None
-    finally:
-        conn.close()
     return ids, others
 
 
-def _others(source: sqlite3.Connection | str, ids: array) -> array:
+def _others(conn: sqlite3.Connection, ids: array) -> array:
     """The ids of the articles not in `ids`, newest first (from an index, not the rows)."""
-    conn = sqlite3.connect(read_only_uri(source), uri=True) if isinstance(source, str) else source
-    try:
-        found = set(ids)
-        every = (row[0] for row in conn.execute("SELECT id FROM articles"))
-        return array("q", sorted((i for i in every if i not in found), reverse=True))
-    finally:
-        if isinstance(source, str):
-            conn.close()
+    found = set(ids)
+    every = (row[0] for row in conn.execute("SELECT id FROM articles"))
+    return array("q", sorted((i for i in every if i not in found), reverse=True))
 
 
 def _version(path: str) -> tuple[Any, ...]:
@@ -495,7 +492,7 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
                 lists[param] = await asyncio.to_thread(MATCHES.get, path, expression)
         found = lists.get("match")
         broad = found is not None and len(found.ids) > BROAD
-        others = UNMATCHED if found is not None and found.others is not None else None
+        others = UNMATCHED if found is not None and found.others_json is not None else None
         clauses, params = conditions(
             text, alias="articles", broad=broad, matched=MATCHED, unmatched=others
         )
