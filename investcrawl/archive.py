@@ -319,12 +319,10 @@ def content_hash(article: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
 
 
-def pack_html(html: str | bytes | None) -> bytes:
+def pack_html(html: str | None) -> bytes:
     """body_html as stored: its UTF-8 compressed with zlib (an empty blob for none). The
     HTML is rebuilt from the page at will (reextract) but read rarely (exports, the odd
     SQL query): kept, a third or less of its size (issue 26)."""
-    if isinstance(html, bytes):  # stored already (a row copied from an archive)
-        return html
     return zlib.compress(html.encode("utf-8"), 6) if html else b""
 
 

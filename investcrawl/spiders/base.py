@@ -78,19 +78,17 @@ class Requested:
     its id (Ids), any other URL as it is spelled."""
 
     def __init__(self, base_url: str) -> None:
-        self._prefix, self._suffix = site.article_url(base_url, 987654321).rsplit("987654321", 1)
+        self._base = base_url
         self._articles = Ids()
         self._others: set[str] = set()
 
     def _article(self, url: str) -> int | None:
         """The id of an article URL spelled as site.article_url spells it, else None
         (another spelling or host: kept as spelled)."""
-        if not (url.startswith(self._prefix) and url.endswith(self._suffix)):
+        article_id = site.article_id(url)
+        if article_id is None or url != site.article_url(self._base, article_id):
             return None
-        digits = url[len(self._prefix) : len(url) - len(self._suffix)]
-        if not (digits.isascii() and digits.isdigit()) or str(int(digits)) != digits:
-            return None
-        return int(digits)
+        return article_id
 
     def add(self, url: str) -> None:
         article_id = self._article(url)
