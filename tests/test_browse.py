@@ -16,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -414,6 +414,14 @@ def synthetic_articles(numbers: range, word: str) -> Iterator[dict]:
         }
 
 
+def write(archive: Path, articles: Iterable[dict], batch_size: int = 200) -> None:
+    """Articles into the archive, as a crawl writes them (ArchiveWriter)."""
+    writer = ArchiveWriter(open_archive(archive), batch_size=batch_size)
+    for article in articles:
+        writer.add_article(article)
+    writer.close()
+
+
 def test_a_word_in_most_articles_is_found_within_the_time_limit(tmp_path):
     """A table search for a word in most articles answers, with its count and facets
     (issue 26: at 300,000 articles Datasette interrupted it, as every match's row was read
@@ -428,10 +436,7 @@ def test_a_word_in_most_articles_is_found_within_the_time_limit(tmp_path):
     archive = tmp_path / "archive.db"
     count, took = 0, 0.0
     while took < 0.060 and count < 160_000:
-        writer = ArchiveWriter(open_archive(archive), batch_size=1000)
-        for article in synthetic_articles(range(count + 1, count + 20_001), word):
-            writer.add_article(article)
-        writer.close()
+        write(archive, synthetic_articles(range(count + 1, count + 20_001), word), 1000)
         count += 20_000
         with sqlite3.connect(archive) as conn:
             timings = []
@@ -548,22 +553,14 @@ def test_the_matches_kept_for_a_search_follow_the_archive(tmp_path):
     taken out (a revision of its text) is not."""
     archive = tmp_path / "archive.db"
     articles = list(synthetic_articles(range(1, 31), "推介会"))
-    writer = ArchiveWriter(open_archive(archive))
-    for article in articles[:20]:
-        writer.add_article(article)
-    writer.close()
+    write(archive, articles[:20])
     holding = {a["id"] for a in articles[:20] if "推介会" in a["body"]}
     (tmp_path / "warc").mkdir()
     served = Served(archive, tmp_path / "warc")
     try:
         assert table_ids(served, _search="推介会") == holding
-        writer = ArchiveWriter(open_archive(archive))
-        for article in articles[20:]:
-            writer.add_article(article)
-        writer.add_article(
-            {**articles[0], "body": "改写后的正文。", "fetched_at": "2026-12-01T00:00:00Z"}
-        )
-        writer.close()
+        edited = {**articles[0], "body": "改写后的正文。", "fetched_at": "2026-12-01T00:00:00Z"}
+        write(archive, [*articles[20:], edited])
         now = {a["id"] for a in articles[1:] if "推介会" in a["body"]}
         assert table_ids(served, _search="推介会") == now != holding
     finally:
@@ -581,20 +578,14 @@ def test_a_pages_match_list_holds_while_the_archive_changes(tmp_path):
 
     archive = tmp_path / "archive.db"
     articles = list(synthetic_articles(range(1, 41), "推介会"))
-    writer = ArchiveWriter(open_archive(archive))
-    for article in articles[:30]:
-        writer.add_article(article)
-    writer.close()
+    write(archive, articles[:30])
     path, match = str(archive), '"推介 介会"'
     lists = MatchLists(size=2)
     first = lists.get(path, match)
     holding = sorted((a["id"] for a in articles[:30] if a["id"] % 7), reverse=True)
     assert first.ids.tolist() == holding and lists.get(path, match) is first  # read once
     assert json_module.loads(first.others_json) == [28, 21, 14, 7]  # most hold it: the others
-    writer = ArchiveWriter(open_archive(archive))
-    for article in articles[30:]:
-        writer.add_article(article)
-    writer.close()
+    write(archive, articles[30:])
     # The page's queries read the list their filter named; a new page the new one.
     assert json_module.loads(lists.json(path, match, first.token)) == holding
     now = sorted((a["id"] for a in articles if a["id"] % 7), reverse=True)
