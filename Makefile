@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m investcrawl.demo
+	$(BIN)/python -m investmirror.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

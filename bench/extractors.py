@@ -13,7 +13,7 @@ def article_pages(count: int, encoding: str | None = None) -> list[Page]:
     encoding: only pages in that encoding ("utf-8" or "gb18030"), still `count` of them.
     """
     from investcrawl.extract import decode_html
-    from investcrawl.mirror import Mirror, MirrorSite, synthetic_spec
+    from investmirror.mirror import Mirror, MirrorSite, synthetic_spec
 
     made = count if encoding is None else 2 * count + 10
     mirror = Mirror(MirrorSite.from_spec(synthetic_spec(made, cities=10, zones=20)))

@@ -48,7 +48,7 @@ def log(message: str) -> None:
 
 @contextmanager
 def served_mirror(articles: int, new: str = ""):
-    command = [sys.executable, "-m", "investcrawl.mirror", "--synthetic", str(articles), "--cache"]
+    command = [sys.executable, "-m", "investmirror", "--synthetic", str(articles), "--cache"]
     if new:
         command += ["--new", new]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)

@@ -46,7 +46,7 @@ def log(message: str) -> None:
 
 @contextmanager
 def mirror(articles: int):
-    command = [sys.executable, "-m", "investcrawl.mirror", "--synthetic", str(articles),
+    command = [sys.executable, "-m", "investmirror", "--synthetic", str(articles),
                "--first-id", str(FIRST_ID), "--cache"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:

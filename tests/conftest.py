@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from investcrawl.archive import unpack_html
-from investcrawl.mirror import DEFAULT_SPEC
+from investmirror.mirror import DEFAULT_SPEC
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -95,7 +95,7 @@ class MirrorProcess:
 
 def start_mirror(*args: str) -> MirrorProcess:
     process = subprocess.Popen(
-        [sys.executable, "-m", "investcrawl.mirror", "--port", "0", *args],
+        [sys.executable, "-m", "investmirror", "--port", "0", *args],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,

@@ -15,7 +15,7 @@ from conftest import ROOT, SPEC, MirrorProcess, start_mirror
 from investcrawl import site
 from investcrawl.checksite import FAIL, OK, WARN, Fetched, check_site, http_fetcher
 from investcrawl.exitcodes import EXIT_PROTOCOL, EXIT_USAGE
-from investcrawl.mirror import MirrorSite
+from investmirror.mirror import MirrorSite
 
 CITIES = [city["name"] for province in SPEC["provinces"] for city in province["cities"]]
 NEWEST = MirrorSite.load().latest  # the articles the mirror's home page links, newest first

@@ -8,7 +8,7 @@ import re
 
 from conftest import rows, run_crawl
 
-from investcrawl.mirror import DEFAULT_SPEC, FLAKY_FAILURES, MirrorSite
+from investmirror.mirror import DEFAULT_SPEC, FLAKY_FAILURES, MirrorSite
 
 SPEC = MirrorSite.load(DEFAULT_SPEC)
 
@@ -138,7 +138,7 @@ def test_the_demo_names_each_of_its_failures_as_a_deliberate_fixture(tmp_path):
 
     from conftest import ROOT
 
-    command = [sys.executable, "-m", "investcrawl.demo", "--archive", str(tmp_path / "d.db")]
+    command = [sys.executable, "-m", "investmirror.demo", "--archive", str(tmp_path / "d.db")]
     command += ["--warc-dir", str(tmp_path / "warc")]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr[-2000:]

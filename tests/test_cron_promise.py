@@ -20,10 +20,10 @@ from scrapy.http import HtmlResponse
 from investcrawl import site
 from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
 from investcrawl.harvest import HarvestRefused, take_lock
-from investcrawl.mirror import DEFAULT_SPEC, MirrorSite, render_article
 from investcrawl.runs import verdict
 from investcrawl.spiders.investchn import noise_params
 from investcrawl.warc import WarcFile, repair_open_files
+from investmirror.mirror import DEFAULT_SPEC, MirrorSite, render_article
 
 EDITED = 186538  # edited on the site in phase 2
 DAY = "2026-01-02T00:00:00Z"

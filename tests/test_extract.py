@@ -384,7 +384,7 @@ def test_body_html_of_one_container_is_its_inner_html():
 
 # --- Template families the crawler was not written against ---------------------------
 # c_*, d_* and other_routes_index.html are pages of the mirror's templates c and d (see
-# investcrawl/mirror.py); e_* are written by hand.
+# investmirror/mirror.py); e_* are written by hand.
 
 
 def test_template_c_column_heading_tools_and_a_template_line():

@@ -32,8 +32,8 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from warcio.archiveiterator import ArchiveIterator
 
-from investcrawl.mirror import DEFAULT_SPEC, MirrorSite
 from investcrawl.warc import WarcFile, iter_responses, read_capture, repair_open_files
+from investmirror.mirror import DEFAULT_SPEC, MirrorSite
 
 SPEC = DEFAULT_SPEC
 NEW_IN_PHASE_2 = {186541, 186542, 186543, 186545}  # 186545 is in no listing

@@ -8,7 +8,7 @@ import urllib.request
 
 from conftest import rows, run_harvest, spec_with
 
-from investcrawl.mirror import MirrorSite
+from investmirror.mirror import MirrorSite
 
 DETAIL = "/index.php/home/news/detail/id/{}.html"
 ACTIVE = (

@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT, rows, run_harvest, run_wacz, validate_wacz
 
 from investcrawl.images import answer_row, image_kind, looks_whole
-from investcrawl.mirror import MirrorSite, render_image
 from investcrawl.warc import payload_digest, read_capture
+from investmirror.mirror import MirrorSite, render_image
 
 SHARED = "/Uploads/2021/11/07/night.jpg"  # 186529 shows it too
 FAULTS = {

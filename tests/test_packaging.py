@@ -57,13 +57,13 @@ def test_a_wheel_in_a_fresh_venv_runs_the_demo_a_harvest_and_the_tools_from_anot
     where = run("-c", "import investcrawl; print(investcrawl.__file__)")
     assert where.stdout.startswith(str(site)), where.stdout + where.stderr
 
-    demo = run("-m", "investcrawl.demo")
+    demo = run("-m", "investmirror.demo")
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "Archive data/demo.db: 23 articles" in demo.stdout
     assert (elsewhere / "data" / "demo.db").exists()
 
     mirror = subprocess.Popen(
-        [python, "-m", "investcrawl.mirror", "--port", "0"],
+        [python, "-m", "investmirror", "--port", "0"],
         cwd=elsewhere, env=env, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -18,8 +18,8 @@ import urllib.request
 import pytest
 from conftest import ROOT, rows, run_crawl, run_harvest, slow_settings, start_mirror
 
-from investcrawl.faults import FaultPlan
-from investcrawl.mirror import DEFAULT_SPEC, MirrorSite, synthetic_spec
+from investmirror.faults import FaultPlan
+from investmirror.mirror import DEFAULT_SPEC, MirrorSite, synthetic_spec
 
 SEED, RATE, ARTICLES, CITIES, ZONES = 5, 0.5, 80, 3, 9
 FAULT_SETTINGS = {
@@ -34,7 +34,7 @@ FAULT_SETTINGS = {
 @pytest.fixture
 def fault_mirror():
     command = [
-        sys.executable, "-m", "investcrawl.mirror", "--synthetic", str(ARTICLES),
+        sys.executable, "-m", "investmirror", "--synthetic", str(ARTICLES),
         "--cities", str(CITIES), "--zones", str(ZONES), "--faults", str(SEED),
         "--fault-rate", str(RATE), "--port", "0",
     ]  # fmt: skip

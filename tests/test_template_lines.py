@@ -20,7 +20,10 @@ from investcrawl.boilerplate import Learned, TemplateLines
 from investcrawl.cli import cli
 from investcrawl.extract import extract_article
 from investcrawl.items import Article
-from investcrawl.mirror import (
+from investcrawl.pipelines import TemplateLinesPipeline
+from investcrawl.search import search
+from investcrawl.spiders.investchn import InvestchnSpider
+from investmirror.mirror import (
     CAPTIONS,
     CLOSINGS,
     STOCK_SENTENCE,
@@ -30,9 +33,6 @@ from investcrawl.mirror import (
     paragraphs_of,
     synthetic_spec,
 )
-from investcrawl.pipelines import TemplateLinesPipeline
-from investcrawl.search import search
-from investcrawl.spiders.investchn import InvestchnSpider
 
 NOTICE = "欢迎关注园区公众号。"
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import assert_archive_matches, rows, run_crawl, run_harvest, start_mirror
 
 from investcrawl import site
-from investcrawl.mirror import (
+from investmirror.mirror import (
     DEFAULT_SPEC,
     EDITOR_LINE,
     OTHER_SECTION_ARTICLE,

@@ -7,7 +7,7 @@ missing articles (404), soft 404s (200 with 该新闻不存在或已被删除), 
 twice before 200, a broken listing link, a pager that loops back, GBK pages declared in
 the header, only in <meta>, or nowhere.
 
-    python -m investcrawl.mirror [--spec FILE] [--port 0]
+    python -m investmirror [--spec FILE] [--port 0]
 
 prints the mirror's base URL on its first line, then serves until interrupted.
 """
@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from investcrawl import site
-from investcrawl.faults import HUGE_BYTES, FaultPlan
+from investmirror.faults import HUGE_BYTES, FaultPlan
 
 # The fixture site (shipped with the package: `make demo` and the tests serve it).
 DEFAULT_SPEC = Path(__file__).resolve().parent / "data" / "mirror_site.json"

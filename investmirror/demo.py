@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from investcrawl.archive import open_archive
-from investcrawl.mirror import DEFAULT_SPEC, Mirror, MirrorSite, serve_in_background
 from investcrawl.report import summary
+from investmirror.mirror import DEFAULT_SPEC, Mirror, MirrorSite, serve_in_background
 
 LOOPBACK_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": "False",
@@ -28,7 +28,7 @@ LOOPBACK_SETTINGS = {
 }
 
 
-# What the fixture mirror serves on purpose (investcrawl/data/mirror_site.json), so that a
+# What the fixture mirror serves on purpose (investmirror/data/mirror_site.json), so that a
 # first reader of the demo knows its failures are fixtures, not bugs.
 DELIBERATE = """The failures are the mirror's deliberate faults, each recorded with its reason:
   http_404        a listed article that is gone (404), a zone listing that no longer exists
