@@ -13,7 +13,7 @@ import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +22,7 @@ import sqlite_utils
 
 from investcrawl.boilerplate import Learned, take_out
 from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_DATAERR
+from investcrawl.failures import IMAGE_KINDS, IMAGE_MAX_ATTEMPTS, KINDS, kinds_where, retry_after
 from investcrawl.search import index_tokens
 
 DEFAULT_ARCHIVE_PATH = "data/archive.db"
@@ -124,12 +125,6 @@ HARVEST_COLUMNS: dict[str, type] = {
     "warc_file": str,  # file name in WARC_DIR
     "warc_offset": int,  # offset of the response record in it
 }
-# Failures that say a page was read and found not to be an article: what a run whose
-# reading is not trusted (drift.py) must not write off.
-READING_KINDS = ("not_an_article", "invalid_item", "off_section")
-# Failures that say a page is gone or does not read (not a refusal or an outage): an
-# archived article with one is no canary (ArchiveState.canaries).
-GONE_OR_UNREAD = ("http_404", "unreadable", "decode_error", "parse_error", *READING_KINDS)
 # Added by migration 0006: which source gave the province (see gazetteer.py).
 PROVENANCE_COLUMNS: dict[str, type] = {
     "province_source": str,  # "index" (the section index), "gazetteer:city", "gazetteer:zone", ""
@@ -139,44 +134,6 @@ HASHED_FIELDS = (
     "title", "published_at", "source", "zone", "city", "province", "category", "body", "images",
 )  # fmt: skip
 
-# Failure kinds. Transient ones may succeed on a later try; permanent ones will not
-# unless the site changes.
-FAILURE_KINDS = {
-    "http_404": "permanent",
-    "http_error": "transient",  # any other non-2xx status, after retries
-    "network_error": "transient",  # timeout, refused or reset connection, after retries
-    "too_large": "permanent",  # larger than DOWNLOAD_MAXSIZE
-    "refused": "permanent",  # by our rules: off-site, looping or non-HTTP redirects
-    # Forbidden by the site's robots.txt: no request was sent. No evidence about the page:
-    # retried after 1, 2, 4 ... days like a permanent kind, but it never holds back a
-    # request (a listing naming the id, the probe): robots.txt, read again, decides.
-    "robots_txt": "permanent",
-    "implausible_id": "permanent",  # a link to an id far above every known one: not fetched
-    "truncated": "transient",  # cut off before its end: no Content-Length, no </html>
-    "not_an_article": "permanent",  # a 200 page without article anatomy (soft 404)
-    "off_section": "permanent",  # an article of another section of the site: never retried
-    "decode_error": "permanent",  # bytes that decode to garbage in every encoding tried
-    "invalid_item": "permanent",  # extracted, but a required field is missing
-    "parse_error": "transient",  # extraction crashed: a bug of ours, retried after a fix
-    # An article page that does not read (a template we do not know; see extract.Unreadable),
-    # or a page the run's reading judge could not trust (drift.py): retried until it reads.
-    "unreadable": "transient",
-}
-
-# What became of an image an article shows (the `images` table): captured in the WARC, or
-# why not. Transient kinds are tried again by later harvests, IMAGE_MAX_ATTEMPTS times.
-IMAGE_KINDS = {
-    "captured": "final",  # the response (an image) is in the WARC: warc_file, warc_offset
-    "http_404": "permanent",  # 404 or 410
-    "http_error": "transient",  # any other non-2xx status, after retries
-    "network_error": "transient",
-    "truncated": "transient",  # the connection closed, no Content-Length to check it by
-    "too_large": "permanent",  # larger than IMAGE_MAXSIZE
-    "refused": "permanent",  # robots.txt, or a redirect off the site's host
-    "not_an_image": "permanent",  # a 200 answer that is no image (an HTML page, say)
-    "off_host": "permanent",  # on another host than the site's: not fetched (by design)
-}
-IMAGE_MAX_ATTEMPTS = 3  # runs that try an image that failed transiently
 # An image row (alias i) due for another try: failed transiently, fewer than the maximum.
 _IMAGE_DUE = "(i.kind IN ({}) AND i.attempts < {})".format(
     ", ".join(f"'{kind}'" for kind, how in IMAGE_KINDS.items() if how == "transient"),
@@ -333,19 +290,6 @@ def unpack_html(stored: bytes | str | None) -> str:
     if isinstance(stored, bytes):
         return zlib.decompress(stored).decode("utf-8") if stored else ""
     return stored or ""
-
-
-def http_failure(status: int) -> tuple[str, str]:
-    """The failure kind and detail of an HTTP error status (a page's, in `failures`, or an
-    image's, in `images`): 404 and 410 say it is gone."""
-    return ("http_404" if status in (404, 410) else "http_error"), f"HTTP {status}"
-
-
-def retry_after(kind: str, failed_runs: int) -> timedelta:
-    """How long to wait before fetching a failed URL again."""
-    if FAILURE_KINDS[kind] == "transient":
-        return timedelta(0)  # the next harvest
-    return timedelta(days=min(2 ** max(failed_runs - 1, 0), 64))  # 1, 2, 4 ... 64 days
 
 
 @migrations(name="0005_links_and_run_errors")
@@ -686,7 +630,7 @@ class ArchiveWriter:
     def add_failure(
         self, url: str, kind: str, detail: str = "", attempts: int = 1, seen: str | None = None
     ) -> None:
-        if kind not in FAILURE_KINDS:
+        if kind not in KINDS:
             raise ValueError(f"unknown failure kind {kind!r}")
         self._refuse_after_error()
         seen = seen or utc_now()
@@ -833,8 +777,8 @@ class ArchiveWriter:
             row = conn.execute(
                 "SELECT failed_runs, kind FROM failures WHERE url = ?", [failure["url"]]
             ).fetchone()
-            if row and failure["kind"] == "robots_txt" and row[1] != "robots_txt":
-                continue  # a refusal is no news of the page: its failure stays as it was
+            if row and not KINDS[failure["kind"]].evidence and row[1] != failure["kind"]:
+                continue  # no news of the page (a refusal): its failure stays as it was
             failed_runs = (row[0] + 1) if row else 1
             due = datetime.strptime(failure["last_seen"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
             due += retry_after(failure["kind"], failed_runs)
@@ -1023,7 +967,8 @@ class ArchiveState:
             ).fetchone()
         if row is None or (row[1] is not None and row[1] <= now):
             return None
-        if FAILURE_KINDS.get(row[0]) == "transient" or row[0] == "robots_txt":
+        kind = KINDS.get(row[0])
+        if kind is not None and (kind.transient or not kind.evidence):
             return None
         return row[0]
 
@@ -1046,19 +991,21 @@ class ArchiveState:
 
     def canaries(self, max_jump: int, count: int) -> list[int]:
         """The newest archived articles (up to the plausible top: plausible_max_id) whose URL
-        has no failure saying it is gone or does not read (GONE_OR_UNREAD), newest first:
+        has no failure saying it is gone or does not read (failures.Kind.gone_or_unread),
+        newest first:
         what a harvest fetches again to see that pages still read. One that stopped
         reading (taken down, say) has such a failure now: the next harvest's canary is
         another."""
         top = self.plausible_max_id(max_jump)
         if top is None:
             return []
+        gone_or_unread = kinds_where(gone_or_unread=True)
         with storage_errors(self.path):
             rows = self.db.execute(
                 "SELECT id FROM articles a WHERE id <= ? AND NOT EXISTS "
                 "(SELECT 1 FROM failures f WHERE f.url = a.url AND f.kind IN "
-                f"({', '.join('?' * len(GONE_OR_UNREAD))})) ORDER BY id DESC LIMIT ?",
-                [top, *GONE_OR_UNREAD, count],
+                f"({', '.join('?' * len(gone_or_unread))})) ORDER BY id DESC LIMIT ?",
+                [top, *gone_or_unread, count],
             ).fetchall()
         return [row[0] for row in rows]
 
@@ -1098,7 +1045,7 @@ class ArchiveState:
         """Make these URLs' reading failures transient (unreadable): a run whose reading
         could not be trusted (drift.py) writes no id off as nonexistent."""
         count = 0
-        kinds = ", ".join(map(repr, READING_KINDS))
+        kinds = ", ".join(map(repr, kinds_where(reading=True)))
         with storage_errors(self.path):
             for chunk in _chunks(sorted(set(urls))):
                 marks = ",".join("?" * len(chunk))
@@ -1137,19 +1084,18 @@ class ArchiveState:
         the fewest failed runs). Transient and permanent kinds each have half the slots
         when both have more than that due (a day that left thousands of rows of one class
         does not hold back the other), and the other half when they do not."""
-        transient = tuple(kind for kind, how in FAILURE_KINDS.items() if how == "transient")
-        marks = ", ".join("?" * len(transient))
         due = (
-            "SELECT url, kind FROM failures WHERE next_retry_at <= ? AND kind != 'off_section' "
-            "AND kind {} IN ({}) ORDER BY next_retry_at, failed_runs LIMIT ?"
+            "SELECT url, kind FROM failures WHERE next_retry_at <= ? "
+            "AND kind IN ({}) ORDER BY next_retry_at, failed_runs LIMIT ?"
         )
         with storage_errors(self.path):
-            chosen: dict[str, list[tuple[str, str]]] = {}
-            for which in ("", "NOT"):
-                chosen[which] = self.db.execute(
-                    due.format(which, marks), [now, *transient, limit]
+            chosen: dict[bool, list[tuple[str, str]]] = {}
+            for transient in (True, False):
+                kinds = kinds_where(transient=transient, retried=True)
+                chosen[transient] = self.db.execute(
+                    due.format(", ".join("?" * len(kinds))), [now, *kinds, limit]
                 ).fetchall()
-        first, second = chosen[""], chosen["NOT"]
+        first, second = chosen[True], chosen[False]
         half = limit // 2
         take_first = max(half, limit - len(second))
         rows = first[:take_first]

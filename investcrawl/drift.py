@@ -19,7 +19,7 @@ when
   share in the archive before the run.
 
 A failed run advances no state, and RunRecorder makes the run's reading failures
-(`archive.READING_KINDS`, by URL) transient (`ArchiveState.keep_trying`): no id is written
+(`failures.Kind.reading`, by URL) transient (`ArchiveState.keep_trying`): no id is written
 off as nonexistent by a run that could not read, and the next harvest fetches them again,
 until a crawler that reads them comes.
 
@@ -42,7 +42,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import READING_KINDS, ArchiveError, ArchiveState, archive_enabled
+from investcrawl.archive import ArchiveError, ArchiveState, archive_enabled
+from investcrawl.failures import KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class ReadingJudge:
         self.doubted: dict[str, str] = {}  # URL -> why: pages read, and stored, in doubt
         self.empty: Counter[str] = Counter()  # field -> articles read with it empty
         self.history: tuple[int, dict[str, float]] = (0, {})
-        # URLs of this run's failures that say a page is no article (READING_KINDS): made
+        # URLs of this run's failures that say a page is no article (Kind.reading): made
         # transient if the run is not trusted (RunRecorder, with the run's end).
         self.read_failures: set[str] = set()
         # The canary: archived articles fetched again, one after the other until one reads
@@ -113,7 +114,7 @@ class ReadingJudge:
     def failure_recorded(
         self, url: str, kind: str, detail: str, source: str | None = None, **kwargs: Any
     ) -> None:
-        if kind in READING_KINDS:
+        if KINDS[kind].reading:
             self.read_failures.add(url)  # made transient if the run is not trusted
         if kind in READING_FAILURES:
             self.not_read(url, detail, source)

@@ -18,8 +18,9 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
-from investcrawl.archive import IMAGE_KINDS, ArchiveError, archive_enabled
+from investcrawl.archive import ArchiveError, archive_enabled
 from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED, stop_if_signalled
+from investcrawl.failures import IMAGE_KINDS
 from investcrawl.runs import Verdict, crawl_verdict
 
 

@@ -12,9 +12,9 @@ delays, retries, the WARC capture), with these rules:
   never a URL the crawl reads as a page (an article or a listing), nor a redirect to one.
 - **Once**: an image shown by many articles (a zone's logo) is fetched once per run, and
   never again once captured or failed for good; a transient failure is tried by the next
-  harvests (archive.IMAGE_MAX_ATTEMPTS runs). A run stopped before it fetched an article's
+  harvests (failures.IMAGE_MAX_ATTEMPTS runs). A run stopped before it fetched an article's
   images leaves them to the next harvest (`ArchiveState.due_images`).
-- **Not pages**: what becomes of an image goes to the `images` table (archive.IMAGE_KINDS),
+- **Not pages**: what becomes of an image goes to the `images` table (failures.IMAGE_KINDS),
   never to `failures`: failures are pages to read as articles, and an image that failed must
   not come back as one. Image requests have their own callback and errback.
 
@@ -35,7 +35,7 @@ from w3lib.url import canonicalize_url
 
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
-from investcrawl.archive import http_failure
+from investcrawl.failures import http_failure
 from investcrawl.middlewares import asked_url, may_be_cut
 
 if TYPE_CHECKING:

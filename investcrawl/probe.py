@@ -20,16 +20,11 @@ frontier and the end of its window.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Generic, TypeVar
 
+from investcrawl.failures import Outcome
+
 Record = TypeVar("Record")  # what the spider keeps for a miss it may record later
-
-
-class Outcome(Enum):
-    HIT = "hit"  # the id exists (an article, or a page of the site that is not one of ours)
-    MISS = "miss"  # it does not (404, soft 404)
-    OPEN = "open"  # not known yet: a transient failure, recorded, tried again next harvest
 
 
 @dataclass

@@ -19,9 +19,10 @@ from itemadapter import ItemAdapter
 from w3lib.url import safe_url_string
 
 from investcrawl import settings, site
-from investcrawl.archive import ArchiveState, ArchiveWriter, http_failure, open_archive
+from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
 from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Rejected, city_provinces, extract_article, parse_document
+from investcrawl.failures import http_failure
 from investcrawl.images import answer_row, image_key
 from investcrawl.pipelines import invalid_article
 from investcrawl.warc import capture_order, iter_responses

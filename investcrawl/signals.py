@@ -16,7 +16,7 @@ reading_doubted(url, doubt, source): an article page read, and stored, whose rea
 wrong (extract.ArticleExtraction.doubt: why); the reading judge counts it.
 
 image_recorded(url, kind, fields): what became of an image an article shows (images.py);
-the archive pipeline stores it in `images` (kind: archive.IMAGE_KINDS; fields: its columns).
+the archive pipeline stores it in `images` (kind: failures.IMAGE_KINDS; fields: its columns).
 """
 
 failure_recorded = object()

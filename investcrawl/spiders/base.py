@@ -27,25 +27,19 @@ from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
     archive_enabled,
-    http_failure,
     open_archive,
     utc_now,
 )
 from investcrawl.boilerplate import MIN_PAGES, SHARE, TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
+from investcrawl.failures import Outcome, http_failure, outcome_of
 from investcrawl.ids import Ids
 from investcrawl.images import ImageCapture, is_image_request
 from investcrawl.middlewares import asked_url, may_be_cut
 from investcrawl.pipelines import invalid_article
-from investcrawl.probe import Outcome
 from investcrawl.runs import archive_failed, open_crawl_archive
 
 ARTICLE_PRIORITY = 10  # fetch articles before more listing pages: keeps the queue short
-MISS_KINDS = ("http_404", "not_an_article")  # the id does not exist (or no longer)
-# What a failure of these kinds says of the id: it exists (the server answered with a page
-# too large to take). Any other failure says nothing: a refusal (robots.txt, a redirect off
-# the site: a whole site refused looks the same), an id not fetched, a transient error.
-HIT_KINDS = ("too_large", "decode_error", "invalid_item", "off_section", "parse_error")
 # Sources that say an article exists (see article_request): a listing, a link, and the
 # canary (an archived article fetched again to see that pages still read).
 SAID = ("listing", "link", "canary")
@@ -256,8 +250,8 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
                 # A page that does not read exists if something vouches for it; else (a
                 # soft 404 in words we do not know, past the top of the ids) it does not.
                 outcome = Outcome.HIT if article_id in self.vouched else Outcome.MISS
-            else:
-                outcome = Outcome.MISS if kind in MISS_KINDS else Outcome.HIT
+            else:  # a page answered: the id exists, unless the page says it does not
+                outcome = Outcome.MISS if outcome_of(kind) is Outcome.MISS else Outcome.HIT
             yield from self.settle(request, outcome, failed)
             return
         except Exception as error:  # a bug of ours must not lose the page or stop the crawl
@@ -315,7 +309,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         return self.settle(request, outcome_of(kind), failed)
 
     def failure_kind(self, failure: Failure) -> tuple[str, str]:
-        """The failure kind (archive.FAILURE_KINDS) and detail of a request that failed."""
+        """The failure kind (failures.KINDS) and detail of a request that failed."""
         request = failure.request
         if failure.check(HttpError):
             response = failure.value.response
@@ -469,13 +463,6 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
 
 # Scrapy's RobotsTxtMiddleware refuses a request with this message.
 ROBOTS_FORBIDDEN = "Forbidden by robots.txt"
-
-
-def outcome_of(kind: str) -> Outcome:
-    """What a failure of this kind says of its article id (see MISS_KINDS, HIT_KINDS)."""
-    if kind in MISS_KINDS:
-        return Outcome.MISS
-    return Outcome.HIT if kind in HIT_KINDS else Outcome.OPEN
 
 
 def query_pairs(url: str) -> list[tuple[str, str]]:

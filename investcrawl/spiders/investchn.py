@@ -41,8 +41,9 @@ from investcrawl.extract import (
     read_listing,
     section_cities,
 )
+from investcrawl.failures import Outcome
 from investcrawl.middlewares import may_be_cut
-from investcrawl.probe import IdProbe, Outcome, plausible_max
+from investcrawl.probe import IdProbe, plausible_max
 from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header, query_pairs
 
 INDEX_PRIORITY = 20

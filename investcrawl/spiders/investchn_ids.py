@@ -16,7 +16,7 @@ import scrapy
 
 from investcrawl import site
 from investcrawl.archive import ArchiveError, ArchiveState, utc_now
-from investcrawl.probe import Outcome
+from investcrawl.failures import Outcome
 from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url
 
 MAX_RANGE = 1_000_000
