@@ -475,6 +475,31 @@ def archive_enabled(settings: Any) -> bool:
     return settings.getbool("ARCHIVE_ENABLED", True)
 
 
+def open_crawl_archive(settings: Any) -> sqlite_utils.Database:
+    """The archive a crawl with these settings writes (ARCHIVE_PATH and its limits)."""
+    return open_archive(
+        settings.get("ARCHIVE_PATH"),
+        lock_timeout=settings.getfloat("ARCHIVE_LOCK_TIMEOUT", 30.0),
+        max_bytes=settings.getint("ARCHIVE_MAX_BYTES", 0),
+    )
+
+
+def link_warc_file(settings: Any, run_id: int, name: str) -> None:
+    """Record a WARC file of a run as soon as it is open, so that a run killed later keeps
+    its files (`warc_files`; `crawl_runs.warc_file` is the first). Raises ArchiveError when
+    the archive cannot be written."""
+    db = open_crawl_archive(settings)
+    try:
+        with write_transaction(db, settings.get("ARCHIVE_PATH")):
+            db["warc_files"].insert({"name": name, "run_id": run_id, "opened_at": utc_now()})
+            db.execute(
+                "UPDATE crawl_runs SET warc_file = ? WHERE id = ? AND warc_file IS NULL",
+                [name, run_id],
+            )
+    finally:
+        db.close()
+
+
 def read_only_uri(path: str | Path) -> str:
     """The SQLite URI opening path read-only (`#`, `?`, `%` in a file name are no syntax)."""
     return f"file:{quote(str(path))}?mode=ro"

@@ -42,12 +42,19 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import ArchiveError, ArchiveState, archive_enabled
+from investcrawl.archive import (
+    ArchiveError,
+    ArchiveState,
+    archive_enabled,
+    open_crawl_archive,
+    write_transaction,
+)
 from investcrawl.failures import KINDS
+from investcrawl.runs import archive_failed
+from investcrawl.verdict import READING_ALARM
 
 logger = logging.getLogger(__name__)
 
-READING_ALARM = "investcrawl/reading/alarm"  # stat: why the run's reading is not trusted
 JUDGED_FIELDS = ("source", "zone", "city", "province", "category")
 EMPTY_SHARE = 0.9  # a field is lost when (nearly) every new article lacks it
 # Failure kinds that are a page fetched and not read: see the module docstring.
@@ -89,8 +96,6 @@ class ReadingJudge:
         return cls(crawler)
 
     def spider_opened(self, spider: Any) -> None:
-        from investcrawl.runs import open_crawl_archive  # runs imports this module
-
         try:
             db = open_crawl_archive(self.crawler.settings)
             try:
@@ -147,9 +152,24 @@ class ReadingJudge:
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         alarm = self.verdict()
-        if alarm:
-            self.crawler.stats.set_value(READING_ALARM, alarm)
-            logger.error("%s", alarm)
+        if not alarm:
+            return
+        self.crawler.stats.set_value(READING_ALARM, alarm)
+        logger.error("%s", alarm)
+        # Nothing written off by a run that could not read: its reading failures become
+        # transient. Written before the run's end is recorded (RunRecorder connects its
+        # spider_closed later), which sees an archive error of this write and fails the run.
+        try:
+            db = open_crawl_archive(self.crawler.settings)
+            try:
+                with write_transaction(db, self.crawler.settings.get("ARCHIVE_PATH")):
+                    kept = ArchiveState(db).keep_trying(self.read_failures)
+            finally:
+                db.close()
+        except ArchiveError as error:
+            archive_failed(self.crawler, error, stop=False)
+            return
+        self.crawler.stats.set_value("investcrawl/reading/kept_trying", kept)
 
     def verdict(self) -> str | None:
         """The alarm, one line, or None when the run read the site as well as before."""

@@ -18,10 +18,19 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
-from investcrawl.archive import ArchiveError, archive_enabled
+from investcrawl.archive import (
+    ArchiveError,
+    ArchiveState,
+    archive_enabled,
+    open_crawl_archive,
+    storage_errors,
+    utc_now,
+    write_transaction,
+)
+from investcrawl.archive import check_archive as quick_check
 from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED, stop_if_signalled
 from investcrawl.failures import IMAGE_KINDS
-from investcrawl.runs import Verdict, crawl_verdict
+from investcrawl.verdict import Verdict, crawl_verdict
 
 
 class HarvestRefused(Exception):
@@ -150,10 +159,6 @@ def check_archive(settings: Any) -> None:
     """Before anything is fetched: the archive opens, is not damaged (PRAGMA quick_check,
     where it earns its cost: needs_quick_check), not from a newer investcrawl, and takes a
     write; else HarvestRefused with its code."""
-    from investcrawl.archive import ArchiveState, utc_now, write_transaction
-    from investcrawl.archive import check_archive as quick_check
-    from investcrawl.runs import open_crawl_archive
-
     path = settings.get("ARCHIVE_PATH")
     try:
         db = open_crawl_archive(settings)
@@ -178,8 +183,6 @@ def needs_quick_check(db: Any, path: Path, settings: Any) -> bool:
     (killed, power lost, a storage error: when a file gets damaged), when no check is on
     record or the last is ARCHIVE_QUICK_CHECK_DAYS old; else the harvest goes on (SQLite
     still refuses a page it finds damaged, and the run fails loudly)."""
-    from investcrawl.archive import ArchiveState, storage_errors
-
     if small_archive(path, settings):
         return True
     with storage_errors(path):

@@ -26,7 +26,7 @@ page's assets would add requests to the live site for no text.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import scrapy
 from scrapy.http import Response
@@ -37,9 +37,8 @@ from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.failures import http_failure
 from investcrawl.middlewares import asked_url, may_be_cut
-
-if TYPE_CHECKING:
-    from investcrawl.warc import Capture
+from investcrawl.verdict import IMAGE_DOWNLOADS
+from investcrawl.warc.writer import Capture
 
 IMAGE_PRIORITY = 5  # below article pages (10), above listing pages (0)
 IMAGE_META = "investcrawl_image"  # request.meta key of image requests
@@ -114,6 +113,12 @@ class ImageCapture:
     # written raw or percent-encoded, query arguments in another order) share its fetch.
     image_urls: dict[str, list[str]]
     image_outcomes: dict[str, tuple[str, dict[str, Any]]]  # by URL requested, once known
+
+    def image_request_reached(self, request: scrapy.Request, **kwargs: Any) -> None:
+        """Count image requests sent (retries too): not pages, the run's failure rate
+        leaves them out (verdict.py). Connected to request_reached_downloader."""
+        if is_image_request(request):
+            self.crawler.stats.inc_value(IMAGE_DOWNLOADS)
 
     def article_image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
         """Requests for the images an article shows: the first IMAGES_PER_ARTICLE of them

@@ -11,14 +11,10 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, DropItem, NotConfigured
 
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import ArchiveError, ArchiveWriter, archive_enabled
+from investcrawl.archive import ArchiveError, ArchiveWriter, archive_enabled, open_crawl_archive
 from investcrawl.boilerplate import Learned
-from investcrawl.runs import (
-    ARCHIVE_ERROR,
-    ARCHIVE_ERROR_REASON,
-    archive_failed,
-    open_crawl_archive,
-)
+from investcrawl.runs import archive_failed
+from investcrawl.verdict import ARCHIVE_ERROR, ARCHIVE_ERROR_REASON
 
 logger = logging.getLogger(__name__)
 

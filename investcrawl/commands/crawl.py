@@ -3,7 +3,7 @@
 A spider class may define `check_arguments(**spider_args)`, raising ValueError with a
 message; the command then exits with status 2 and that one-line message, no traceback.
 After the crawl, a short summary goes to stderr (as `investcrawl harvest` prints it), and the
-exit code is the run's verdict (investcrawl.runs.verdict): 0 only when everything fetched
+exit code is the run's verdict (investcrawl.verdict): 0 only when everything fetched
 is in the archive.
 """
 
@@ -34,7 +34,7 @@ class Command(CrawlCommand):
                 print_help=False,
             )
         from investcrawl.harvest import summary
-        from investcrawl.runs import crawl_verdict
+        from investcrawl.verdict import crawl_verdict
 
         crawler = self.crawler_process.create_crawler(spidercls)
         self.crawler_process.crawl(crawler, **opts.spargs)

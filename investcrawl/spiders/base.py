@@ -28,6 +28,7 @@ from investcrawl.archive import (
     ArchiveState,
     archive_enabled,
     open_archive,
+    open_crawl_archive,
     utc_now,
 )
 from investcrawl.boilerplate import MIN_PAGES, SHARE, TemplateLines
@@ -37,7 +38,7 @@ from investcrawl.ids import Ids
 from investcrawl.images import ImageCapture, is_image_request
 from investcrawl.middlewares import asked_url, may_be_cut
 from investcrawl.pipelines import invalid_article
-from investcrawl.runs import archive_failed, open_crawl_archive
+from investcrawl.runs import archive_failed
 
 ARTICLE_PRIORITY = 10  # fetch articles before more listing pages: keeps the queue short
 # Sources that say an article exists (see article_request): a listing, a link, and the
@@ -142,6 +143,9 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.redirect_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider.redirect_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(
+            spider.image_request_reached, signal=signals.request_reached_downloader
+        )
         spider.max_id_jump = crawler.settings.getint("HARVEST_MAX_ID_JUMP", 1000)
         return spider
 

@@ -14,8 +14,15 @@ from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.http import Response
 
 from investcrawl import site
-from investcrawl.archive import ArchiveError, archive_enabled, archive_error, read_only_uri
-from investcrawl.runs import ARCHIVE_ERROR_REASON, RunRecorder, archive_failed
+from investcrawl.archive import (
+    ArchiveError,
+    archive_enabled,
+    archive_error,
+    link_warc_file,
+    read_only_uri,
+)
+from investcrawl.runs import archive_failed
+from investcrawl.verdict import ARCHIVE_ERROR_REASON, RUN_ID
 from investcrawl.warc.reading import read_original
 from investcrawl.warc.repair import repair_open_files
 from investcrawl.warc.writer import Original, WarcFile, run_token, warc_date
@@ -69,11 +76,9 @@ class WarcCaptureMiddleware:
         self.files += 1
         self.stats.set_value("investcrawl/warc/file", self.warc.name)
         self.stats.set_value("investcrawl/warc/files", self.files)
-        recorder = next(
-            (e for e in self.crawler.extensions.middlewares if isinstance(e, RunRecorder)), None
-        )
-        if recorder is not None:  # RunRecorder opened the run before us
-            recorder.link_warc_file(self.warc.name)
+        run = self.stats.get_value(RUN_ID)  # RunRecorder opened the run before us
+        if run is not None:
+            link_warc_file(self.crawler.settings, run, self.warc.name)
 
     def _original(self, response: Response) -> Original | None:
         """The last full capture of an archived article's page, for a revisit record when
@@ -108,7 +113,7 @@ class WarcCaptureMiddleware:
     def _provenance(self, spider: Any) -> dict[str, str | None]:
         """The warcinfo fields of this run: who crawled, how, as part of what."""
         settings = self.crawler.settings
-        run = self.stats.get_value("investcrawl/run_id")  # RunRecorder's, opened before us
+        run = self.stats.get_value(RUN_ID)  # RunRecorder's, opened before us
         return {
             "isPartOf": settings.get("WARC_IS_PART_OF"),
             "operator": settings.get("WARC_OPERATOR"),
