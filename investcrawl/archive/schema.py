@@ -1,0 +1,385 @@
+"""The archive's tables: their columns, and the numbered migrations that create and change
+them (applied on open: store.open_archive). Nothing else in the project issues DDL; each
+table and column is documented in docs/data-format.md.
+
+Adding an article column: its line in ARTICLE_COLUMNS (or a new dict a migration adds), a
+migration, the item's field (items.py), and, where researchers see it, browse.py's and
+cli.py's lists of shown columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlite_utils
+
+from investcrawl.search import index_tokens
+from investcrawl.site import canonical_url
+
+ARTICLE_COLUMNS: dict[str, type] = {
+    "id": int,
+    "url": str,
+    "title": str,
+    "published_at": str,
+    "published_text": str,
+    "source": str,
+    "zone": str,
+    "city": str,
+    "province": str,
+    "category": str,
+    "body": str,
+    "body_html": str,
+    "images": str,  # JSON list of absolute URLs
+    "prev_id": int,
+    "next_id": int,
+    "fetched_at": str,
+    "encoding": str,
+}
+# Added by migration 0002: revision tracking and the page's capture in the WARC files.
+HARVEST_COLUMNS: dict[str, type] = {
+    "content_hash": str,  # sha256 of the normalised title, metadata and body
+    "first_seen_at": str,
+    "last_seen_at": str,
+    "warc_file": str,  # file name in WARC_DIR
+    "warc_offset": int,  # offset of the response record in it
+}
+# Added by migration 0006: which source gave the province (see gazetteer.py).
+PROVENANCE_COLUMNS: dict[str, type] = {
+    "province_source": str,  # "index" (the section index), "gazetteer:city", "gazetteer:zone", ""
+}
+# What a revision is about: a change in any of these makes a new revision.
+HASHED_FIELDS = (
+    "title", "published_at", "source", "zone", "city", "province", "category", "body", "images",
+)  # fmt: skip
+
+
+IMAGE_FIELDS = (
+    "status", "content_type", "length", "payload_digest", "warc_file", "warc_offset",
+    "fetched_at",
+)  # fmt: skip
+
+migrations = sqlite_utils.Migrations("investcrawl")
+
+
+@migrations(name="0001_articles_and_failures")
+def _create_articles_and_failures(db: sqlite_utils.Database) -> None:
+    db["articles"].create(
+        ARTICLE_COLUMNS,
+        pk="id",
+        not_null={"url", "title", "published_at", "fetched_at"},
+        defaults={
+            "source": "",
+            "zone": "",
+            "city": "",
+            "province": "",
+            "category": "",
+            "body": "",
+            "body_html": "",
+            "images": "[]",
+        },
+    )
+    for column in ("published_at", "city", "zone", "province"):
+        db["articles"].create_index([column], find_unique_name=True)
+    db["articles"].create_index(["url"], unique=True, find_unique_name=True)
+    db["failures"].create(
+        {
+            "url": str,
+            "kind": str,
+            "detail": str,
+            "attempts": int,
+            "first_seen": str,
+            "last_seen": str,
+        },
+        pk="url",
+        not_null={"kind", "attempts", "first_seen", "last_seen"},
+        defaults={"detail": "", "attempts": 1},
+    )
+    db["failures"].create_index(["kind"], find_unique_name=True)
+
+
+@migrations(name="0002_harvests")
+def _add_harvest_tables(db: sqlite_utils.Database) -> None:
+    articles = db["articles"]
+    for column, kind in HARVEST_COLUMNS.items():
+        articles.add_column(column, kind)
+    for row in list(db.query("SELECT * FROM articles")):
+        db.execute(
+            "UPDATE articles SET content_hash = ?, first_seen_at = fetched_at, "
+            "last_seen_at = fetched_at WHERE id = ?",
+            [content_hash(row), row["id"]],
+        )
+    revision_columns = {
+        "revision_id": int,
+        "article_id": int,
+        "replaced_at": str,  # when a newer version superseded this one
+        **{c: t for c, t in ARTICLE_COLUMNS.items() if c != "id"},
+        **{c: t for c, t in HARVEST_COLUMNS.items() if c not in ("first_seen_at", "last_seen_at")},
+    }
+    db["article_revisions"].create(revision_columns, pk="revision_id")
+    db["article_revisions"].create_index(["article_id"], find_unique_name=True)
+    db["failures"].add_column("failed_runs", int, not_null_default=1)
+    db["failures"].add_column("next_retry_at", str)
+    db.execute("UPDATE failures SET next_retry_at = last_seen")
+    db["failures"].create_index(["next_retry_at"], find_unique_name=True)
+    db["crawl_runs"].create(
+        {
+            "id": int,
+            "spider": str,
+            "mode": str,
+            "started_at": str,
+            "finished_at": str,
+            "finish_reason": str,  # NULL while running; 'killed' when found dead later
+            "new": int,
+            "updated": int,
+            "unchanged": int,
+            "failed": int,
+            "requests": int,
+            "warc_file": str,
+            "stats": str,  # Scrapy's stats, JSON
+        },
+        pk="id",
+    )
+    db["crawl_state"].create({"key": str, "value": str}, pk="key")
+    db["id_misses"].create(
+        {"first_id": int, "last_id": int, "kind": str, "seen_at": str}, pk="first_id"
+    )
+
+
+@migrations(name="0003_search")
+def _create_search_index(db: sqlite_utils.Database) -> None:
+    # Tokens are made by investcrawl.search.index_tokens (bigrams for Chinese); unicode61
+    # only splits them on the spaces.
+    # 0004 replaces this table and fills it: filling it here too would index twice.
+    db.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, body, tokenize='unicode61')")
+
+
+@migrations(name="0004_contentless_search")
+def _make_search_index_contentless(db: sqlite_utils.Database) -> None:
+    # The index without a copy of the token text (it is never read back: searches join
+    # articles): a third of the size, and about 40% less time to write. The ascii tokenizer
+    # splits the tokens made by index_tokens on the spaces as unicode61 did, without
+    # Unicode case-folding work they no longer need. A contentless table cannot delete a
+    # row by rowid: ArchiveWriter deletes with the tokens the row was indexed with.
+    db.execute("DROP TABLE articles_fts")
+    db.execute(
+        "CREATE VIRTUAL TABLE articles_fts USING fts5(title, body, content='', tokenize='ascii')"
+    )
+    _search_index(db.conn, db.execute("SELECT id, title, body FROM articles"))
+
+
+def _search_index(conn: sqlite3.Connection, rows: Iterable[Any], *, delete: bool = False) -> None:
+    """Add (id, title, body) rows to the search index, or delete them with the same tokens."""
+    if delete:  # FTS5's 'delete' command: a contentless table needs the values indexed
+        sql = (
+            "INSERT INTO articles_fts (articles_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)"
+        )
+    else:
+        sql = "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)"
+    conn.executemany(
+        sql, ((id_, index_tokens(title), index_tokens(body)) for id_, title, body in rows)
+    )
+
+
+def content_hash(article: Mapping[str, Any]) -> str:
+    values = []
+    for field in HASHED_FIELDS:
+        value = article.get(field)
+        if field == "images" and isinstance(value, str):
+            value = json.loads(value or "[]")
+        values.append(value if value is not None else "")
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
+
+
+def pack_html(html: str | None) -> bytes:
+    """body_html as stored: its UTF-8 compressed with zlib (an empty blob for none). The
+    HTML is rebuilt from the page at will (reextract) but read rarely (exports, the odd
+    SQL query): kept, a third or less of its size (issue 26)."""
+    return zlib.compress(html.encode("utf-8"), 6) if html else b""
+
+
+def unpack_html(stored: bytes | str | None) -> str:
+    """body_html as read: the text of a stored blob (a row written before migration 0013,
+    or one it has not reached yet, holds text: returned as it is). Also the SQL function
+    `unpack_html(body_html)` of Datasette and investcrawl's own connections."""
+    if isinstance(stored, bytes):
+        return zlib.decompress(stored).decode("utf-8") if stored else ""
+    return stored or ""
+
+
+@migrations(name="0005_links_and_run_errors")
+def _index_links_and_record_run_errors(db: sqlite_utils.Database) -> None:
+    # Harvests look for archived articles whose 上一条/下一条 are not archived (a run cut
+    # short before it fetched them): these indexes make that a scan of two small indexes.
+    for column in ("prev_id", "next_id"):
+        db["articles"].create_index([column], find_unique_name=True)
+    db["crawl_runs"].add_column("error", str)  # why a run failed, one line; NULL if it did not
+
+
+@migrations(name="0006_template_lines_and_province_source")
+def _add_template_lines_and_province_source(db: sqlite_utils.Database) -> None:
+    # Lines learned as template, not text (boilerplate.py): left out of every body.
+    db["template_lines"].create(
+        {"line": str, "articles": int, "learned_at": str}, pk="line", not_null={"learned_at"}
+    )
+    for column, kind in PROVENANCE_COLUMNS.items():
+        db["articles"].add_column(column, kind)
+    db.execute("UPDATE articles SET province_source = 'index' WHERE province != ''")
+    db.execute("UPDATE articles SET province_source = '' WHERE province_source IS NULL")
+
+
+@migrations(name="0007_facet_indexes")
+def _index_source_and_category(db: sqlite_utils.Database) -> None:
+    # Datasette's facets and dashboard count articles by source and category: with an
+    # index each is a scan of a small index, not of every body (on 100,000 articles the
+    # source facet timed out at one second).
+    for column in ("source", "category"):
+        db["articles"].create_index([column], find_unique_name=True)
+
+
+@migrations(name="0008_warc_files")
+def _add_warc_files(db: sqlite_utils.Database) -> None:
+    # Every WARC file of every run, recorded when it is opened (a run's files rotate at
+    # WARC_FILE_MAX_BYTES; a run killed later keeps them).
+    db["warc_files"].create(
+        {"name": str, "run_id": int, "opened_at": str}, pk="name", not_null={"run_id"}
+    )
+    db["warc_files"].create_index(["run_id"])
+    db.execute(
+        "INSERT INTO warc_files (name, run_id, opened_at) SELECT warc_file, id, started_at "
+        "FROM crawl_runs WHERE warc_file IS NOT NULL"
+    )
+
+
+@migrations(name="0009_images")
+def _add_images(db: sqlite_utils.Database) -> None:
+    # The images articles show (articles.images, in order), and what became of each URL:
+    # its capture in the WARC, or why there is none. An image shown by several articles
+    # is fetched once.
+    db["article_images"].create(
+        {"article_id": int, "position": int, "url": str},
+        pk=("article_id", "position"),
+        not_null={"url"},
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db["article_images"].create_index(["url"])
+    db["images"].create(
+        {
+            "url": str,
+            "kind": str,  # IMAGE_KINDS
+            "detail": str,
+            "status": int,  # the HTTP status, when there was an answer
+            "content_type": str,
+            "length": int,  # bytes of the payload
+            "payload_digest": str,  # as in the WARC (sha1, base32)
+            "warc_file": str,
+            "warc_offset": int,  # offset of the response record
+            "attempts": int,  # runs that tried it
+            "fetched_at": str,
+        },
+        pk="url",
+        not_null={"kind", "attempts"},
+        defaults={"detail": ""},
+    )
+    db.execute(
+        "INSERT INTO article_images (article_id, position, url) "
+        "SELECT a.id, j.key, j.value FROM articles a, json_each(a.images) j "
+        "WHERE a.images != '[]' AND json_valid(a.images) AND j.type = 'text'"
+    )
+
+
+@migrations(name="0010_template_lines_with_evidence")
+def _template_lines_with_evidence(db: sqlite_utils.Database) -> None:
+    # Lines learned as template, with their evidence (boilerplate.py): per layout, on a
+    # share of its pages, at one edge of the text. The lines the learner before this
+    # migration took out (on a count of articles, anywhere in a body, with no revision)
+    # are kept as they were in template_lines_0006 and no longer applied; `investcrawl
+    # reextract` gives back the text they took (docs/operations.md).
+    db.execute("ALTER TABLE template_lines RENAME TO template_lines_0006")
+    db["template_lines"].create(
+        {
+            "layout": str,
+            "line": str,
+            "edge": str,  # 'start' or 'end': where in the text it is
+            "layout_pages": int,  # the layout's pages read when it was learned
+            "pages": int,  # of those, the pages holding it at that edge
+            "zones": int,  # development zones among them
+            "learned_at": str,
+        },
+        pk=("layout", "line"),
+        not_null={"learned_at", "edge", "layout_pages", "pages", "zones"},
+    )
+    # Why a version was replaced: '' a newer reading of the page (an edit on the site, a
+    # better reading); 'template line: …' a learned template line taken out of it.
+    db["article_revisions"].add_column("reason", str, not_null_default="")
+
+
+@migrations(name="0011_robots_txt_failures")
+def _robots_txt_failures(db: sqlite_utils.Database) -> None:
+    # Pages robots.txt forbade were `refused` (permanent, and taken for ids that exist):
+    # a day of Disallow: / held back every later harvest. They are a kind of their own now,
+    # which never holds back a request for the id (robots.txt, read again, decides).
+    db.execute(
+        "UPDATE failures SET kind = 'robots_txt' "
+        "WHERE kind = 'refused' AND detail LIKE 'Forbidden by robots.txt%'"
+    )
+    # URLs are spelled without the query parameters that select no page (and an article's
+    # without any query): a row under an old spelling would never be retried or cleared
+    # under the new one. It moves to the new spelling (dropped if one is there already).
+    rows = db.execute("SELECT url FROM failures WHERE url LIKE '%?%' OR url LIKE '%;%'")
+    for (url,) in rows.fetchall():
+        spelled = canonical_url(url)
+        if spelled == url:
+            continue
+        if db.execute("SELECT 1 FROM failures WHERE url = ?", [spelled]).fetchone():
+            db.execute("DELETE FROM failures WHERE url = ?", [url])
+        else:
+            db.execute("UPDATE failures SET url = ? WHERE url = ?", [spelled, url])
+
+
+@migrations(name="0012_indexes_with_dates")
+def _indexes_with_dates(db: sqlite_utils.Database) -> None:
+    # The dashboard counts articles per month by province, and its top zones and sources
+    # over a period; a broad search's facets walk these indexes (search.conditions). Each
+    # index carries the date (the date's, the province) so that a chart is a walk of an
+    # index, not a read of every row: at 300,000 articles the per-month chart read the
+    # whole archive and Datasette interrupted it. (Once, on upgrade: a read of every row.)
+    for column, then in (
+        ("published_at", "province"),
+        ("province", "published_at"),
+        ("zone", "published_at"),
+        ("source", "published_at"),
+    ):
+        db.execute(f"DROP INDEX IF EXISTS idx_articles_{column}")
+        db["articles"].create_index([column, then], find_unique_name=True)
+
+
+@migrations(name="0013_body_html_compressed", transactional=False)
+def _compress_body_html(db: sqlite_utils.Database) -> None:
+    # body_html is stored compressed (pack_html): a third or less of what it took. Rows
+    # are converted 1,000 at a time, each batch committed: on a large archive one
+    # transaction would hold the whole rewrite in the WAL. Stopped halfway, the archive
+    # reads as before (unpack_html takes text too) and the next open goes on.
+    for table, key in (("articles", "id"), ("article_revisions", "revision_id")):
+        after = -(2**63)
+        while True:
+            found = db.execute(
+                f"SELECT {key}, body_html FROM {table} WHERE {key} > ? "
+                f"AND typeof(body_html) != 'blob' ORDER BY {key} LIMIT 1000",
+                [after],
+            ).fetchall()
+            if not found:
+                break
+            with db.conn:
+                db.conn.executemany(
+                    f"UPDATE {table} SET body_html = ? WHERE {key} = ?",
+                    [(pack_html(html), row_key) for row_key, html in found],
+                )
+            after = found[-1][0]
+
+
+KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))

@@ -1,0 +1,147 @@
+"""Opening the archive file: connections (read-write, read-only), the write transaction
+every writer uses, the schema check, and the few rows a run writes outside the writer."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlite_utils
+
+from investcrawl.archive.errors import ArchiveError, ArchiveUnusable, storage_errors
+from investcrawl.archive.schema import KNOWN_MIGRATIONS, migrations
+
+DEFAULT_ARCHIVE_PATH = "data/archive.db"
+DEFAULT_LOCK_TIMEOUT = 30.0  # seconds to wait for another connection's write lock
+
+
+def archive_enabled(settings: Any) -> bool:
+    """Whether this run keeps what it fetches (ARCHIVE_ENABLED): the archive, the WARC files,
+    the run's row. Off for `scrapy shell`, `parse`, `fetch`, `view` and `check`, which only
+    look (investcrawl/commands)."""
+    return settings.getbool("ARCHIVE_ENABLED", True)
+
+
+def open_crawl_archive(settings: Any) -> sqlite_utils.Database:
+    """The archive a crawl with these settings writes (ARCHIVE_PATH and its limits)."""
+    return open_archive(
+        settings.get("ARCHIVE_PATH"),
+        lock_timeout=settings.getfloat("ARCHIVE_LOCK_TIMEOUT", 30.0),
+        max_bytes=settings.getint("ARCHIVE_MAX_BYTES", 0),
+    )
+
+
+def link_warc_file(settings: Any, run_id: int, name: str) -> None:
+    """Record a WARC file of a run as soon as it is open, so that a run killed later keeps
+    its files (`warc_files`; `crawl_runs.warc_file` is the first). Raises ArchiveError when
+    the archive cannot be written."""
+    db = open_crawl_archive(settings)
+    try:
+        with write_transaction(db, settings.get("ARCHIVE_PATH")):
+            db["warc_files"].insert({"name": name, "run_id": run_id, "opened_at": utc_now()})
+            db.execute(
+                "UPDATE crawl_runs SET warc_file = ? WHERE id = ? AND warc_file IS NULL",
+                [name, run_id],
+            )
+    finally:
+        db.close()
+
+
+def read_only_uri(path: str | Path) -> str:
+    """The SQLite URI opening path read-only (`#`, `?`, `%` in a file name are no syntax)."""
+    return f"file:{quote(str(path))}?mode=ro"
+
+
+def open_archive(
+    path: str | Path,
+    *,
+    readonly: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    max_bytes: int = 0,
+) -> sqlite_utils.Database:
+    """Open (creating and migrating as needed) the archive at path, in WAL mode.
+
+    Raises ArchiveError, one line, when it cannot: ArchiveUnusable for a file that is not
+    an archive or was written by a newer investcrawl (never migrated "back", never written
+    into). lock_timeout: how long a write waits for another connection's lock before it
+    fails. max_bytes: above 0, the archive may not grow past this size (a write that would
+    fails as on a full disk).
+    """
+    path = Path(path)
+    if readonly:
+        if not path.exists():
+            raise ArchiveError(f"{path}: no archive there")
+        with storage_errors(path):
+            conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=lock_timeout)
+            return sqlite_utils.Database(conn)
+    with storage_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=lock_timeout)
+    try:
+        with storage_errors(path):
+            db = sqlite_utils.Database(conn)
+            _refuse_newer_schema(db, path)
+            db.enable_wal()
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, fast
+            if max_bytes > 0:
+                page_size = db.execute("PRAGMA page_size").fetchone()[0]
+                db.execute(f"PRAGMA max_page_count = {max(1, int(max_bytes) // page_size)}")
+            migrations.apply(db)
+    except BaseException:
+        conn.close()
+        raise
+    return db
+
+
+def _refuse_newer_schema(db: sqlite_utils.Database, path: Path) -> None:
+    unknown = sorted({m.name for m in migrations.applied(db)} - KNOWN_MIGRATIONS)
+    if unknown:
+        raise ArchiveUnusable(
+            f"{path}: written by a newer investcrawl (unknown migration {', '.join(unknown)}); "
+            "upgrade investcrawl to use it"
+        )
+
+
+def check_archive(db: sqlite_utils.Database, path: str | Path) -> None:
+    """Refuse a damaged archive (PRAGMA quick_check) before anything is written into it."""
+    with storage_errors(path):
+        problems = [" ".join(row[0].split()) for row in db.execute("PRAGMA quick_check(5)")]
+    if problems != ["ok"]:
+        raise ArchiveUnusable(
+            f"{path}: the archive file is damaged (PRAGMA quick_check: {'; '.join(problems)}); "
+            "restore a copy or rebuild it with `investcrawl reextract`"
+        )
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database, path: str | Path) -> Iterator[None]:
+    """One write transaction, taking the write lock first (BEGIN IMMEDIATE).
+
+    Taking it first makes a busy archive wait (up to the lock timeout) at the start, instead
+    of failing at once when another writer committed after this transaction began reading.
+    Errors come out as ArchiveError; the transaction is then rolled back.
+    """
+    conn = db.conn
+    with storage_errors(path):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
