@@ -43,10 +43,11 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from investcrawl import settings as defaults
 from investcrawl.extract import EDGE_LINES, drop_lines, edge_indexes
 
-MIN_PAGES = 200  # the TEMPLATE_LINE_MIN_PAGES setting's default
-SHARE = 0.9  # the TEMPLATE_LINE_SHARE setting's default
+MIN_PAGES = defaults.TEMPLATE_LINE_MIN_PAGES
+SHARE = defaults.TEMPLATE_LINE_SHARE
 MIN_ZONES = 3
 MAX_CANDIDATES = 20_000  # then the tenth seen least lately is forgotten (about 1 KB each)
 MAX_PAGES_HELD = 5_000  # a candidate on more pages than this, not learned, is text

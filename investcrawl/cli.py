@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from investcrawl import settings as defaults
 from investcrawl.exitcodes import (
     EXIT_INTERRUPTED,
     Interrupted,
@@ -66,7 +67,7 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--max-failure-rate",
     type=click.FloatRange(0, 1),
-    default=0.5,
+    default=defaults.HARVEST_MAX_FAILURE_RATE,
     show_default=True,
     help="Fail the harvest when more than this share of requests became failures.",
 )

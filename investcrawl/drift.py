@@ -41,6 +41,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from investcrawl import settings as defaults
 from investcrawl import signals as investcrawl_signals
 from investcrawl.archive import (
     ArchiveError,
@@ -65,10 +66,14 @@ class ReadingJudge:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         settings = crawler.settings
-        self.max_failed_share = settings.getfloat("READING_MAX_FAILED_SHARE", 0.2)
-        self.min_failed = settings.getint("READING_MIN_FAILED", 2)
-        self.max_empty_rise = settings.getfloat("READING_MAX_EMPTY_RISE", 0.5)
-        self.min_articles = settings.getint("READING_MIN_ARTICLES", 10)
+        self.max_failed_share = settings.getfloat(
+            "READING_MAX_FAILED_SHARE", defaults.READING_MAX_FAILED_SHARE
+        )
+        self.min_failed = settings.getint("READING_MIN_FAILED", defaults.READING_MIN_FAILED)
+        self.max_empty_rise = settings.getfloat(
+            "READING_MAX_EMPTY_RISE", defaults.READING_MAX_EMPTY_RISE
+        )
+        self.min_articles = settings.getint("READING_MIN_ARTICLES", defaults.READING_MIN_ARTICLES)
         self.read = 0  # articles read but the canary's: whose fields are judged
         self.failed: Counter[str] = Counter()  # symptom -> pages
         self.doubted: dict[str, str] = {}  # URL -> why: pages read, and stored, in doubt

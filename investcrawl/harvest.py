@@ -18,6 +18,7 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
+from investcrawl import settings as defaults
 from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
@@ -47,7 +48,7 @@ def run_harvest(
     spider_args: dict[str, str],
     log_file: str | None,
     overrides: dict[str, str],
-    max_failure_rate: float = 0.5,
+    max_failure_rate: float = defaults.HARVEST_MAX_FAILURE_RATE,
 ) -> tuple[Verdict, str]:
     """Run one harvest into db_file; return its verdict and summary.
 
@@ -196,7 +197,7 @@ def needs_quick_check(db: Any, path: Path, settings: Any) -> bool:
         last = datetime.strptime(checked or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:  # never checked (or a value not written by us)
         return True
-    days = settings.getint("ARCHIVE_QUICK_CHECK_DAYS", 7)
+    days = settings.getint("ARCHIVE_QUICK_CHECK_DAYS", defaults.ARCHIVE_QUICK_CHECK_DAYS)
     return datetime.now(UTC) >= last + timedelta(days=days)
 
 
@@ -207,7 +208,7 @@ def small_archive(path: Path, settings: Any) -> bool:
         size = path.stat().st_size
     except OSError:
         return True
-    return size <= settings.getint("ARCHIVE_QUICK_CHECK_BYTES", 1_000_000_000)
+    return size <= settings.getint("ARCHIVE_QUICK_CHECK_BYTES", defaults.ARCHIVE_QUICK_CHECK_BYTES)
 
 
 def project_settings(values: dict[str, str]) -> Any:

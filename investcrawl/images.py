@@ -33,6 +33,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
+from investcrawl import settings as defaults
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.failures import http_failure
@@ -124,7 +125,7 @@ class ImageCapture:
         """Requests for the images an article shows: the first IMAGES_PER_ARTICLE of them
         (a page showing thousands is a hostile one, not a report: the rest are left, and
         `due_images` leaves them too)."""
-        most = self.settings.getint("IMAGES_PER_ARTICLE", 100)
+        most = self.settings.getint("IMAGES_PER_ARTICLE", defaults.IMAGES_PER_ARTICLE)
         if len(urls) > most:
             self.crawler.stats.inc_value("investcrawl/images/past_limit", len(urls) - most)
             self.logger.info("%d images past the first %d of a page: left", len(urls) - most, most)
@@ -132,7 +133,7 @@ class ImageCapture:
 
     def image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
         """Requests for these images, those not fetched yet (see the rules above)."""
-        if not self.settings.getbool("CAPTURE_IMAGES", True):
+        if not self.settings.getbool("CAPTURE_IMAGES", defaults.CAPTURE_IMAGES):
             return
         for url in urls:
             if url in self.images_seen:
@@ -176,7 +177,7 @@ class ImageCapture:
 
     def due_image_requests(self, limit: int) -> Iterator[scrapy.Request]:
         """The images of archived articles that earlier runs did not capture."""
-        most = self.settings.getint("IMAGES_PER_ARTICLE", 100)
+        most = self.settings.getint("IMAGES_PER_ARTICLE", defaults.IMAGES_PER_ARTICLE)
         urls = [url for url, _ in self.open_state().due_images(limit, most)]
         self.crawler.stats.inc_value("investcrawl/images/due", len(urls))
         yield from self.image_requests(urls)

@@ -10,6 +10,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, DropItem, NotConfigured
 
+from investcrawl import settings as defaults
 from investcrawl import signals as investcrawl_signals
 from investcrawl.archive import ArchiveError, ArchiveWriter, archive_enabled, open_crawl_archive
 from investcrawl.boilerplate import Learned
@@ -115,7 +116,7 @@ class ArchivePipeline:
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 200)
+        self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", defaults.ARCHIVE_BATCH_SIZE)
         self.writer: ArchiveWriter | None = None
         crawler.signals.connect(self.failure_recorded, investcrawl_signals.failure_recorded)
         crawler.signals.connect(self.failure_cleared, investcrawl_signals.failure_cleared)

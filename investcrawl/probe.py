@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from investcrawl import settings as defaults
 from investcrawl.failures import Outcome
 
 Record = TypeVar("Record")  # what the spider keeps for a miss it may record later
@@ -30,9 +31,9 @@ Record = TypeVar("Record")  # what the spider keeps for a miss it may record lat
 @dataclass
 class IdProbe(Generic[Record]):
     frontier: int
-    misses: int = 20
-    max_jump: int = 1000
-    limit: int = 5000
+    misses: int = defaults.HARVEST_PROBE_MISSES
+    max_jump: int = defaults.HARVEST_MAX_ID_JUMP
+    limit: int = defaults.HARVEST_PROBE_LIMIT
     highest_hit: int = field(init=False)
     issued: int = field(default=0, init=False)
     _next_id: int = field(init=False)

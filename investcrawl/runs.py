@@ -25,6 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
+from investcrawl import settings as defaults
 from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
@@ -66,7 +67,9 @@ def archive_failed(crawler: Crawler, error: ArchiveError, *, stop: bool = True) 
 class RunRecorder:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.max_failure_rate = crawler.settings.getfloat("HARVEST_MAX_FAILURE_RATE", 0.5)
+        self.max_failure_rate = crawler.settings.getfloat(
+            "HARVEST_MAX_FAILURE_RATE", defaults.HARVEST_MAX_FAILURE_RATE
+        )
         self.run_id: int | None = None
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_error, signals.spider_error)

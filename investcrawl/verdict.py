@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from investcrawl import settings as defaults
 from investcrawl.exitcodes import (
     EXIT_CANTCREAT,
     EXIT_FAILED,
@@ -94,4 +95,8 @@ def crawl_verdict(crawler: Any) -> Verdict:
             )
             return Verdict(False, text, EXIT_INTERRUPTED)
         return Verdict(False, "FAILED: the crawl did not start (see the log)", EXIT_FAILED)
-    return verdict(stats, reason, crawler.settings.getfloat("HARVEST_MAX_FAILURE_RATE", 0.5))
+    return verdict(
+        stats,
+        reason,
+        crawler.settings.getfloat("HARVEST_MAX_FAILURE_RATE", defaults.HARVEST_MAX_FAILURE_RATE),
+    )

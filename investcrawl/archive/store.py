@@ -13,26 +13,27 @@ from urllib.parse import quote
 
 import sqlite_utils
 
+from investcrawl import settings as defaults
 from investcrawl.archive.errors import ArchiveError, ArchiveUnusable, storage_errors
 from investcrawl.archive.schema import KNOWN_MIGRATIONS, migrations
 
-DEFAULT_ARCHIVE_PATH = "data/archive.db"
-DEFAULT_LOCK_TIMEOUT = 30.0  # seconds to wait for another connection's write lock
+DEFAULT_ARCHIVE_PATH = defaults.ARCHIVE_PATH
+DEFAULT_LOCK_TIMEOUT = defaults.ARCHIVE_LOCK_TIMEOUT  # seconds to wait for a write lock
 
 
 def archive_enabled(settings: Any) -> bool:
     """Whether this run keeps what it fetches (ARCHIVE_ENABLED): the archive, the WARC files,
     the run's row. Off for `scrapy shell`, `parse`, `fetch`, `view` and `check`, which only
     look (investcrawl/commands)."""
-    return settings.getbool("ARCHIVE_ENABLED", True)
+    return settings.getbool("ARCHIVE_ENABLED", defaults.ARCHIVE_ENABLED)
 
 
 def open_crawl_archive(settings: Any) -> sqlite_utils.Database:
     """The archive a crawl with these settings writes (ARCHIVE_PATH and its limits)."""
     return open_archive(
         settings.get("ARCHIVE_PATH"),
-        lock_timeout=settings.getfloat("ARCHIVE_LOCK_TIMEOUT", 30.0),
-        max_bytes=settings.getint("ARCHIVE_MAX_BYTES", 0),
+        lock_timeout=settings.getfloat("ARCHIVE_LOCK_TIMEOUT", defaults.ARCHIVE_LOCK_TIMEOUT),
+        max_bytes=settings.getint("ARCHIVE_MAX_BYTES", defaults.ARCHIVE_MAX_BYTES),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
+from investcrawl import settings as defaults
 from investcrawl.archive.errors import ArchiveError, archive_error
 from investcrawl.archive.schema import (
     ARTICLE_COLUMNS,
@@ -50,7 +51,7 @@ class ArchiveWriter:
     def __init__(
         self,
         db: sqlite_utils.Database,
-        batch_size: int = 200,
+        batch_size: int = defaults.ARCHIVE_BATCH_SIZE,
         replay: bool = False,
         capture_order: Mapping[str, int] | None = None,
     ):

@@ -15,6 +15,7 @@ import sys
 from scrapy.commands.crawl import Command as CrawlCommand
 from scrapy.exceptions import UsageError
 
+from investcrawl import settings as defaults
 from investcrawl.commands import checked_spider
 
 
@@ -27,7 +28,7 @@ class Command(CrawlCommand):
         if spidercls is None:
             super().run(args, opts)
             return
-        if not self.settings.getbool("ARCHIVE_ENABLED", True):
+        if not self.settings.getbool("ARCHIVE_ENABLED", defaults.ARCHIVE_ENABLED):
             raise UsageError(
                 "ARCHIVE_ENABLED is off: a crawl would keep nothing (`scrapy parse` or "
                 "`scrapy shell` only look at pages)",

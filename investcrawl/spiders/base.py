@@ -21,6 +21,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
+from investcrawl import settings as defaults
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.archive import (
@@ -31,7 +32,7 @@ from investcrawl.archive import (
     open_crawl_archive,
     utc_now,
 )
-from investcrawl.boilerplate import MIN_PAGES, SHARE, TemplateLines
+from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
 from investcrawl.failures import Outcome, http_failure, outcome_of
 from investcrawl.ids import Ids
@@ -146,7 +147,9 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         crawler.signals.connect(
             spider.image_request_reached, signal=signals.request_reached_downloader
         )
-        spider.max_id_jump = crawler.settings.getint("HARVEST_MAX_ID_JUMP", 1000)
+        spider.max_id_jump = crawler.settings.getint(
+            "HARVEST_MAX_ID_JUMP", defaults.HARVEST_MAX_ID_JUMP
+        )
         return spider
 
     # A redirect that is never fetched reaches neither the callback nor the errback: Scrapy's
@@ -201,8 +204,10 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         if self._template_lines is None:
             self._template_lines = TemplateLines(
                 self.open_state().template_lines(),
-                min_pages=self.settings.getint("TEMPLATE_LINE_MIN_PAGES", MIN_PAGES),
-                share=self.settings.getfloat("TEMPLATE_LINE_SHARE", SHARE),
+                min_pages=self.settings.getint(
+                    "TEMPLATE_LINE_MIN_PAGES", defaults.TEMPLATE_LINE_MIN_PAGES
+                ),
+                share=self.settings.getfloat("TEMPLATE_LINE_SHARE", defaults.TEMPLATE_LINE_SHARE),
             )
         return self._template_lines
 

@@ -30,6 +30,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 
+from investcrawl import settings as defaults
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
 from investcrawl.archive import ArchiveError, ArchiveState, archive_enabled, utc_now
@@ -393,7 +394,7 @@ class InvestchnSpider(ArchiveSpider):
             frontier,
             misses=settings.getint("HARVEST_PROBE_MISSES"),
             max_jump=self.max_id_jump,
-            limit=settings.getint("HARVEST_PROBE_LIMIT", 5000),
+            limit=settings.getint("HARVEST_PROBE_LIMIT", defaults.HARVEST_PROBE_LIMIT),
         )
 
     def probe_requests(self) -> Iterator[scrapy.Request]:
@@ -557,7 +558,7 @@ class InvestchnSpider(ArchiveSpider):
         if canonical in self.requested:
             return True  # asked already: new_request says so
         listing = site.listing_identity(canonical)
-        cap = self.settings.getint("HARVEST_LISTING_MAX_PAGES", 5000)
+        cap = self.settings.getint("HARVEST_LISTING_MAX_PAGES", defaults.HARVEST_LISTING_MAX_PAGES)
         if self.listing_pages[listing] < cap:
             self.listing_pages[listing] += 1
             return True

@@ -13,6 +13,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.http import Response
 
+from investcrawl import settings as defaults
 from investcrawl import site
 from investcrawl.archive import (
     ArchiveError,
@@ -38,7 +39,7 @@ class WarcCaptureMiddleware:
     `response.meta['warc_capture']`.
     """
 
-    def __init__(self, crawler: Crawler, directory: str, max_bytes: int = 10**9):
+    def __init__(self, crawler: Crawler, directory: str, max_bytes: int):
         self.crawler = crawler
         self.directory = directory
         self.max_bytes = max_bytes  # a file this large is closed and the next one opened
@@ -57,8 +58,8 @@ class WarcCaptureMiddleware:
             raise NotConfigured  # ARCHIVE_ENABLED off: nothing is captured
         return cls(
             crawler,
-            settings.get("WARC_DIR", "data/warc"),
-            settings.getint("WARC_FILE_MAX_BYTES", 10**9),
+            settings.get("WARC_DIR", defaults.WARC_DIR),
+            settings.getint("WARC_FILE_MAX_BYTES", defaults.WARC_FILE_MAX_BYTES),
         )
 
     def spider_opened(self, spider: Any = None) -> None:
