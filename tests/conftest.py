@@ -9,14 +9,19 @@ from __future__ import annotations
 import copy
 import json
 import os
+import select
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -78,6 +83,23 @@ def rows(archive: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
     return found
 
 
+def crawl_state(archive: Path) -> dict[str, str]:
+    """The archive's crawl_state table as {key: value}."""
+    return {r["key"]: r["value"] for r in rows(archive, "SELECT key, value FROM crawl_state")}
+
+
+def copy_archive(archive: Path, directory: Path) -> Path:
+    """A whole, checkpointed copy of an archive (VACUUM INTO), as directory/archive.db."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "archive.db"
+    conn = sqlite3.connect(archive)
+    try:
+        conn.execute("VACUUM INTO ?", [str(target)])
+    finally:
+        conn.close()
+    return target
+
+
 @dataclass
 class MirrorProcess:
     url: str
@@ -114,14 +136,98 @@ def mirror() -> Iterator[MirrorProcess]:
     served.process.wait(timeout=10)
 
 
+class ForkServer:
+    """tests/forkserver.py, started on first use: `python -m module args` in a forked child
+    of a process that has imported what earlier runs imported (see its docstring)."""
+
+    def __init__(self) -> None:
+        self.work = Path(tempfile.mkdtemp(prefix="investcrawl-forkserver-"))
+        self.log = open(self.work / "forkserver.log", "w")  # noqa: SIM115 (the server's life)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "forkserver.py")], cwd=ROOT, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )  # fmt: skip
+        self.busy = threading.Lock()
+        self.runs = 0
+
+    def answer(self, timeout: float | None) -> dict[str, Any]:
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else None
+        if line == "":
+            log = (self.work / "forkserver.log").read_text(errors="replace")
+            raise RuntimeError(f"the fork server stopped: {log[-3000:]}")
+        return json.loads(line) if line else {}
+
+    def run(self, command: list[str], module: str, args: list[str], env: dict[str, str],
+            timeout: float) -> subprocess.CompletedProcess:  # fmt: skip
+        self.runs += 1
+        out, err = self.work / f"{self.runs}.out", self.work / f"{self.runs}.err"
+        request = {"module": module, "args": args, "cwd": str(ROOT), "env": env,
+                   "out": str(out), "err": str(err), "work": str(self.work)}  # fmt: skip
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        pid = self.answer(30)["pid"]
+        ended = self.answer(timeout)
+        if not ended:
+            os.kill(pid, signal.SIGKILL)
+            self.answer(30)
+        stdout, stderr = (path.read_text(errors="replace") for path in (out, err))
+        out.unlink()
+        err.unlink()
+        if not ended:
+            raise subprocess.TimeoutExpired(command, timeout, stdout, stderr)
+        return subprocess.CompletedProcess(command, ended["returncode"], stdout, stderr)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+        self.log.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+_fork_server: list[ForkServer] = []
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    for server in _fork_server:
+        server.close()
+
+
+def run_module(
+    module: str, *args: str, timeout: float = 300, fresh: bool = False
+) -> subprocess.CompletedProcess:
+    """`python -m module args` from the project folder, output captured as text, as
+    subprocess.run(..., capture_output=True, text=True) gives it. The run is a forked child
+    of the fork server (the same code from its first line, without importing Scrapy afresh:
+    about 0.7 s a run less), or with fresh=True (or while the server is busy) a new
+    interpreter. A test about start-up itself runs its own subprocess."""
+    command = [sys.executable, "-m", module, *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if not fresh and module in ("investcrawl.cli", "scrapy"):
+        if not _fork_server:
+            _fork_server.append(ForkServer())
+        server = _fork_server[0]
+        if server.busy.acquire(blocking=False):
+            try:
+                return server.run(command, module, list(args), env, timeout)
+            finally:
+                server.busy.release()
+    return subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def run_crawl(
     base_url: str,
     archive: Path,
     *extra: str,
     settings: dict[str, str] | None = None,
     spider: str = "investchn",
+    fresh: bool = False,
 ) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-a", f"base_url={base_url}"]
+    """`scrapy crawl` of the mirror into archive (run_module: fresh for a new interpreter)."""
+    command = ["crawl", spider, "-a", f"base_url={base_url}"]
     defaults = {
         **FAST_SETTINGS,
         "ARCHIVE_PATH": str(archive),
@@ -129,11 +235,7 @@ def run_crawl(
     }
     for name, value in {**defaults, **(settings or {})}.items():
         command += ["-s", f"{name}={value}"]
-    command += list(extra)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    return run_module("scrapy", *command, *extra, fresh=fresh)
 
 
 def run_harvest(
@@ -143,29 +245,64 @@ def run_harvest(
     settings: dict[str, str] | None = None,
     popen: dict[str, Any] | None = None,
     warc_dir: Path | None = None,
+    fresh: bool = False,
 ) -> subprocess.CompletedProcess | subprocess.Popen:
-    """`investcrawl harvest` on the mirror, as cron would run it (Popen when popen is given)."""
+    """`investcrawl harvest` on the mirror, as cron would run it: run_module (fresh for a
+    new interpreter), or a subprocess.Popen of its own when popen is given."""
     command = [
-        sys.executable, "-m", "investcrawl.cli", "harvest", "--db", str(archive),
-        "--warc-dir", str(warc_dir or archive.parent / "warc"), "--base-url", base_url, *extra,
+        "harvest", "--db", str(archive), "--warc-dir", str(warc_dir or archive.parent / "warc"),
+        "--base-url", base_url, *extra,
     ]  # fmt: skip
     for name, value in {**FAST_SETTINGS, **(settings or {})}.items():
         command += ["-s", f"{name}={value}"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if popen is not None:
-        return subprocess.Popen(command, cwd=ROOT, env=env, **popen)
-    return subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        return subprocess.Popen(
+            [sys.executable, "-m", "investcrawl.cli", *command], cwd=ROOT, env=env, **popen
+        )
+    return run_module("investcrawl.cli", *command, fresh=fresh)
+
+
+class BigSite(NamedTuple):
+    """The big synthetic site and one first harvest of it, shared by the tests at scale."""
+
+    mirror: MirrorProcess
+    archive: Path  # the first harvest's: copy it (copy_archive), never harvest into it
+    first: subprocess.CompletedProcess
+    first_requests: dict[str, int]  # what the first harvest asked the mirror for
+
+
+# 2,000 articles (300 more published in phase 2) in every template family, listings at
+# routes site.py does not assume (the ThinkPHP pager on a quarter of the cities), a photo
+# and its zone's logo on every 7th article.
+BIG_ARTICLES, BIG_NEW = 2000, 300
+BIG_SITE_ARGS = (
+    "--synthetic", str(BIG_ARTICLES), "--new", f"2={BIG_NEW}", "--cities", "20",
+    "--zones", "60", "--images", "7", "--routes", "other", "--cache",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def big_site(tmp_path_factory) -> Iterator[BigSite]:
+    """Built once a session (a first harvest of 2,000 articles takes about 20 s). Every
+    user sets the phase it needs and counts the mirror's requests as differences."""
+    served = start_mirror(*BIG_SITE_ARGS)
+    try:
+        archive = tmp_path_factory.mktemp("big_site") / "archive.db"
+        first = run_harvest(served.url, archive)
+        yield BigSite(served, archive, first, served.requests())
+    finally:
+        served.process.terminate()
+        served.process.wait(timeout=10)
 
 
 def run_wacz(archive: Path, output: Path, *extra: str) -> subprocess.CompletedProcess:
     """`investcrawl wacz` of the archive and the WARC folder beside it, into output."""
-    command = [
-        sys.executable, "-m", "investcrawl.cli", "wacz", "--db", str(archive),
-        "--warc-dir", str(archive.parent / "warc"), "-o", str(output), *extra,
-    ]  # fmt: skip
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    warc_dir = str(archive.parent / "warc")
+    return run_module(
+        "investcrawl.cli", "wacz", "--db", str(archive), "--warc-dir", warc_dir, "-o", str(output),
+        *extra,
+    )  # fmt: skip
 
 
 def validate_wacz(output: Path) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, requests_between, rows, run_crawl, run_harvest, run_wacz
+from conftest import ROOT, requests_between, rows, run_crawl, run_harvest, run_module, run_wacz
 from scrapy import Request
 from scrapy.http import HtmlResponse
 
@@ -37,8 +37,7 @@ def expected(mirror, phase):
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "investcrawl.cli", *args]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return run_module("investcrawl.cli", *args)
 
 
 def reextract(warc_dir: Path, archive: Path) -> subprocess.CompletedProcess:

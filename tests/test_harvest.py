@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 from conftest import (
-    ROOT,
     assert_archive_matches,
     requests_between,
     rows,
     run_crawl,
     run_harvest,
+    run_module,
     run_wacz,
     slow_settings,
     validate_wacz,
@@ -163,9 +163,9 @@ def test_reextraction_of_one_crawl_rebuilds_its_failures(mirror, tmp_path):
     archive = tmp_path / "archive.db"
     assert run_crawl(mirror.url, archive).returncode == 0
     rebuilt = tmp_path / "rebuilt.db"
-    command = [sys.executable, "-m", "investcrawl.cli", "reextract"]
-    command += ["--warc-dir", str(tmp_path / "warc"), "--db", str(rebuilt)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    result = run_module(
+        "investcrawl.cli", "reextract", "--warc-dir", str(tmp_path / "warc"), "--db", str(rebuilt)
+    )
     assert result.returncode == 0, result.stderr
     sql = "SELECT url, kind, detail FROM failures WHERE kind != 'too_large' ORDER BY url"
     failures = rows(archive, sql)
@@ -257,21 +257,18 @@ def test_an_unchanged_page_is_captured_again_as_a_revisit(mirror, tmp_path):
     assert rows(archive, "SELECT article_id FROM article_revisions") == [{"article_id": stale}]
     # Rebuilt from the captures, revisits followed to their pages: the same rows.
     rebuilt = tmp_path / "rebuilt.db"
-    result = subprocess.run(
-        [sys.executable, "-m", "investcrawl.cli", "reextract", "--warc-dir",
-         str(tmp_path / "warc"), "--db", str(rebuilt)],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+    result = run_module(
+        "investcrawl.cli", "reextract", "--warc-dir", str(tmp_path / "warc"), "--db", str(rebuilt)
+    )
     assert result.returncode == 0, result.stderr
     columns = "id, url, title, body, warc_file, warc_offset, fetched_at"
     sql = f"SELECT {columns} FROM articles WHERE id != ? ORDER BY id"  # not the row we aged
     assert rows(rebuilt, sql, stale) == rows(archive, sql, stale)
     # Without the first run's file, the revisits cannot be followed: said, and exit 1.
     first.unlink()
-    result = subprocess.run(
-        [sys.executable, "-m", "investcrawl.cli", "reextract", "--warc-dir",
-         str(tmp_path / "warc"), "--db", str(tmp_path / "partial.db")],
-        capture_output=True, text=True, cwd=ROOT,
+    result = run_module(
+        "investcrawl.cli", "reextract", "--warc-dir", str(tmp_path / "warc"),
+        "--db", str(tmp_path / "partial.db"),
     )  # fmt: skip
     assert result.returncode == 1
     assert f"{len(revisits)} revisit records refer to captures not in" in result.stderr

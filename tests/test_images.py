@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, rows, run_harvest, run_wacz, validate_wacz
+from conftest import rows, run_harvest, run_module, run_wacz, validate_wacz
 
 from investcrawl.images import answer_row, image_kind, looks_whole
 from investcrawl.warc import payload_digest, read_capture
@@ -131,9 +129,9 @@ def test_images_are_captured_once_linked_and_tried_again_only_when_transient(var
 
     # reextract rebuilds the same rows from the captures (what was never fetched aside).
     rebuilt = tmp_path / "rebuilt.db"
-    command = [sys.executable, "-m", "investcrawl.cli", "reextract"]
-    command += ["--warc-dir", str(warc), "--db", str(rebuilt)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    result = run_module(
+        "investcrawl.cli", "reextract", "--warc-dir", str(warc), "--db", str(rebuilt)
+    )
     assert result.returncode == 0, result.stderr
     unread = ("off_host", "refused", "too_large")  # no answer in the WARC
     fetched = {u: row for u, row in got.items() if row["kind"] not in unread}
@@ -292,9 +290,9 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
                      "kind": "http_404"}]  # fmt: skip
     # reextract finds the same rows through the redirect.
     rebuilt = tmp_path / "rebuilt.db"
-    command = [sys.executable, "-m", "investcrawl.cli", "reextract"]
-    command += ["--warc-dir", str(tmp_path / "warc"), "--db", str(rebuilt)]
-    assert subprocess.run(command, capture_output=True, cwd=ROOT, check=False).returncode == 0
+    warc = str(tmp_path / "warc")
+    result = run_module("investcrawl.cli", "reextract", "--warc-dir", warc, "--db", str(rebuilt))
+    assert result.returncode == 0, result.stderr
     again = {u.removeprefix(served.url): r for u, r in image_rows(rebuilt).items()}
     for image in ("/Uploads/r/moved.jpg", "/Uploads/r/签约 现场.jpg", "/Uploads/r/缺失.jpg"):
         crawled = {k: v for k, v in got[image].items() if k != "attempts"}

@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import time
 
-from conftest import rows, run_crawl, run_harvest, slow_settings
+from conftest import crawl_state, rows, run_crawl, run_harvest, slow_settings
 
 from investcrawl.probe import IdProbe, Outcome, plausible_max
 
@@ -91,9 +91,7 @@ def test_the_probe_is_bounded_per_run_and_in_memory():
 
 
 def frontier(archive) -> int:
-    return int(
-        rows(archive, "SELECT value FROM crawl_state WHERE key = 'probe_frontier'")[0]["value"]
-    )
+    return int(crawl_state(archive)["probe_frontier"])
 
 
 def test_the_probe_window_slides_past_hits_in_a_harvest(variant, tmp_path):
@@ -262,7 +260,7 @@ def test_a_walk_cut_short_by_sigterm_is_not_complete_and_moves_nothing(mirror, t
     process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 3, out
-    assert rows(archive, "SELECT * FROM crawl_state") == []
+    assert crawl_state(archive) == {}
     assert rows(archive, "SELECT finish_reason, error FROM crawl_runs") == [
         {"finish_reason": "shutdown", "error": out.splitlines()[0].removeprefix("harvest ")}
     ]
@@ -335,4 +333,4 @@ def test_a_second_signal_is_an_interruption_too(mirror, tmp_path):
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 3, out
     assert "INTERRUPTED" in out and "did not start" not in out
-    assert rows(archive, "SELECT * FROM crawl_state") == []
+    assert crawl_state(archive) == {}

@@ -16,7 +16,7 @@ import time
 import urllib.request
 
 import pytest
-from conftest import ROOT, rows, run_crawl, run_harvest, slow_settings, start_mirror
+from conftest import ROOT, rows, run_crawl, run_harvest, run_module, slow_settings, start_mirror
 
 from investmirror.faults import FaultPlan
 from investmirror.mirror import DEFAULT_SPEC, MirrorSite, synthetic_spec
@@ -108,9 +108,9 @@ def test_two_harvests_through_faults_lose_nothing(fault_mirror, tmp_path):
     # failures (those with an answer in the WARC: not the refused, too large or unreachable).
     # (Bodies aside: reextract learns template lines at the default 20 articles, not 5.)
     rebuilt = tmp_path / "rebuilt.db"
-    command = [sys.executable, "-m", "investcrawl.cli", "reextract", "--warc-dir"]
-    command += [str(tmp_path / "warc"), "--db", str(rebuilt)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    result = run_module(
+        "investcrawl.cli", "reextract", "--warc-dir", str(tmp_path / "warc"), "--db", str(rebuilt)
+    )
     assert result.returncode == 0, result.stderr
     sql = "SELECT id, title, published_at, warc_file, warc_offset FROM articles ORDER BY id"
     assert rows(rebuilt, sql) == rows(archive, sql)

@@ -4,9 +4,10 @@ A harvest exits 0 only when what it fetched is in the archive; otherwise it exit
 advances no state (crawl_state is exactly as before), records why in `crawl_runs.error`
 when it still can, and the next good harvest completes the archive.
 
-All of it on a synthetic mirror of 2,000 articles (300 more published in phase 2): one
-full first harvest is shared (copied per test), each fault test then runs the incremental
-harvest of phase 2 with the fault, and again without it.
+All of it on the big synthetic site (conftest.big_site: 2,000 articles, 300 more published
+in phase 2, listings at routes site.py does not assume, images): its one first harvest is
+shared (copied per test), each fault test then runs the incremental harvest of phase 2 with
+the fault, and again without it.
 """
 
 from __future__ import annotations
@@ -20,43 +21,23 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import rows, run_crawl, run_harvest, start_mirror
+from conftest import (
+    BIG_ARTICLES,
+    BIG_NEW,
+    copy_archive,
+    crawl_state,
+    requests_between,
+    rows,
+    run_crawl,
+    run_harvest,
+)
 
 from investcrawl import site
 
-ARTICLES, NEW = 2000, 300
+ARTICLES, NEW = BIG_ARTICLES, BIG_NEW
 ALL_IDS = set(range(100_000, 100_000 + ARTICLES + NEW))
 PHASE_1_IDS = set(range(100_000, 100_000 + ARTICLES))
 SMALL_BATCHES = {"ARCHIVE_BATCH_SIZE": "20"}  # writes all through the run
-
-
-@pytest.fixture(scope="module")
-def big_site(tmp_path_factory):
-    """(mirror, a completed first harvest of its 2,000 articles, that harvest's output)."""
-    served = start_mirror(
-        "--synthetic", str(ARTICLES), "--new", f"2={NEW}", "--cities", "20", "--zones", "60",
-        "--cache",
-    )  # fmt: skip
-    base = tmp_path_factory.mktemp("base") / "archive.db"
-    first = run_harvest(served.url, base)
-    yield served, base, first
-    served.process.terminate()
-    served.process.wait(timeout=10)
-
-
-def copy_archive(base: Path, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / "archive.db"
-    conn = sqlite3.connect(base)
-    try:
-        conn.execute("VACUUM INTO ?", [str(target)])  # a whole, checkpointed copy
-    finally:
-        conn.close()
-    return target
-
-
-def state(archive: Path) -> dict[str, str]:
-    return {r["key"]: r["value"] for r in rows(archive, "SELECT key, value FROM crawl_state")}
 
 
 def ids(archive: Path) -> set[int]:
@@ -72,7 +53,7 @@ def assert_failed_without_advancing(result, archive, before, code, cause):
     assert result.returncode == code, result.stdout + result.stderr
     assert cause in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    assert state(archive) == before
+    assert crawl_state(archive) == before
     # Nothing lost was written off as a failure: no new article's URL is in `failures`.
     new_failed = rows(archive, "SELECT url FROM failures WHERE url LIKE '%/id/1020%'")
     new_failed += rows(archive, "SELECT url FROM failures WHERE url LIKE '%/id/1021%'")
@@ -85,11 +66,11 @@ def assert_next_harvest_completes(mirror, archive, **kwargs):
     assert ids(archive) == ALL_IDS
     assert rows(archive, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
     assert last_run(archive)["finish_reason"] == "finished" and last_run(archive)["error"] is None
-    assert int(state(archive)["probe_frontier"]) == max(ALL_IDS)
+    assert int(crawl_state(archive)["probe_frontier"]) == max(ALL_IDS)
 
 
 def test_second_harvest_of_a_2000_article_archive_is_cheap(big_site, tmp_path):
-    mirror, base, first = big_site
+    mirror, base, first, _ = big_site
     assert first.returncode == 0, first.stdout + first.stderr
     assert ids(base) == PHASE_1_IDS
     mirror.set_phase(1)
@@ -104,24 +85,25 @@ def test_second_harvest_of_a_2000_article_archive_is_cheap(big_site, tmp_path):
 
 
 def test_incremental_harvest_fetches_only_the_new_articles(big_site, tmp_path):
-    mirror, base, _ = big_site
+    mirror, base, _, _ = big_site
     mirror.set_phase(2)
     archive = copy_archive(base, tmp_path)
     before = mirror.requests()
     result = run_harvest(mirror.url, archive)
     assert result.returncode == 0, result.stdout + result.stderr
     assert ids(archive) == ALL_IDS
-    fetched = {p: n - before.get(p, 0) for p, n in mirror.requests().items() if n != before.get(p)}
-    assert sum(fetched.values()) <= NEW + 60
+    fetched = requests_between(before, mirror.requests())
+    pages = {path: n for path, n in fetched.items() if not path.startswith("/Uploads/")}
+    assert sum(pages.values()) <= NEW + 60  # and the images the new articles show
     old = [p for p in fetched if "/detail/" in p and int(p.rsplit("/", 1)[1][:-5]) < 102000]
     assert old == [site.ARTICLE_PATH.format(id=max(PHASE_1_IDS))]  # the canary alone
 
 
 def test_lock_held_mid_run_fails_loudly_and_the_next_harvest_completes(big_site, tmp_path):
-    mirror, base, _ = big_site
+    mirror, base, _, _ = big_site
     mirror.set_phase(2)
     archive = copy_archive(base, tmp_path)
-    before, stored = state(archive), len(PHASE_1_IDS)
+    before, stored = crawl_state(archive), len(PHASE_1_IDS)
     settings = {**SMALL_BATCHES, "ARCHIVE_LOCK_TIMEOUT": "1", "DOWNLOAD_DELAY": "0.01"}
     harvest = run_harvest(
         mirror.url, archive, settings=settings, popen={"stdout": subprocess.PIPE,
@@ -162,14 +144,14 @@ def test_disk_full_mid_run_fails_loudly_and_the_next_harvest_completes(
 ):
     """A real full disk (a small tmpfs), where the machine allows mounting one (else the
     other way), and SQLite's own SQLITE_FULL from ARCHIVE_MAX_BYTES."""
-    mirror, base, _ = big_site
+    mirror, base, _, _ = big_site
     mirror.set_phase(2)
     size = base.stat().st_size
     disk = tmp_path / "disk"
     mounted = disk_kind == "tmpfs" and _tmpfs(disk, size + 6 * 2**20)
     try:
         archive = copy_archive(base, disk)
-        before = state(archive)
+        before = crawl_state(archive)
         # Only the archive is on the small disk: its own writes are what fill it.
         elsewhere = {"warc_dir": tmp_path / "warc"}
         log = ["--log-file", str(tmp_path / "harvest.log")]
@@ -189,10 +171,10 @@ def test_disk_full_mid_run_fails_loudly_and_the_next_harvest_completes(
 
 
 def test_a_row_sqlite_rejects_fails_the_run_and_the_next_harvest_completes(big_site, tmp_path):
-    mirror, base, _ = big_site
+    mirror, base, _, _ = big_site
     mirror.set_phase(2)
     archive = copy_archive(base, tmp_path)
-    before = state(archive)
+    before = crawl_state(archive)
     conn = sqlite3.connect(archive)
     conn.execute(
         "CREATE TRIGGER reject BEFORE INSERT ON articles WHEN NEW.id = 102150 "
@@ -213,7 +195,7 @@ def test_a_row_sqlite_rejects_fails_the_run_and_the_next_harvest_completes(big_s
 
 
 def test_a_newer_schema_is_refused_before_anything_is_fetched(big_site, tmp_path):
-    mirror, base, _ = big_site
+    mirror, base, _, _ = big_site
     archive = copy_archive(base, tmp_path)
     conn = sqlite3.connect(archive)
     conn.execute(
@@ -241,7 +223,7 @@ def test_a_newer_schema_is_refused_before_anything_is_fetched(big_site, tmp_path
 
 
 def test_a_damaged_archive_is_refused_before_anything_is_fetched(big_site, tmp_path):
-    mirror, base, _ = big_site
+    mirror, base, _, _ = big_site
     archive = copy_archive(base, tmp_path)
     with open(archive, "r+b") as handle:  # bytes overwritten mid-file
         handle.seek(archive.stat().st_size // 2)
@@ -257,7 +239,7 @@ def test_a_damaged_archive_is_refused_before_anything_is_fetched(big_site, tmp_p
 def test_a_read_only_archive_is_one_line_and_exit_73(big_site, tmp_path):
     """A read-only mount where the machine allows one (root ignores file modes); otherwise
     a read-only file in a read-only folder."""
-    mirror, base, _ = big_site
+    mirror, base, _, _ = big_site
     place = tmp_path / "ro"
     mounted = _tmpfs(place, 256 * 2**20)
     try:
@@ -285,10 +267,10 @@ def test_a_read_only_archive_is_one_line_and_exit_73(big_site, tmp_path):
 def test_the_writer_dying_mid_run_loses_nothing(big_site, tmp_path):
     """Writes happen in the crawl's process: the writer dies with the crawl. SIGKILL it
     mid-run; the archive is intact, the state as before, and the next harvest completes."""
-    mirror, base, _ = big_site
+    mirror, base, _, _ = big_site
     mirror.set_phase(2)
     archive = copy_archive(base, tmp_path)
-    before, stored = state(archive), len(PHASE_1_IDS)
+    before, stored = crawl_state(archive), len(PHASE_1_IDS)
     harvest = run_harvest(
         mirror.url, archive, settings={**SMALL_BATCHES, "DOWNLOAD_DELAY": "0.01"},
         popen={"stdout": subprocess.DEVNULL},
@@ -299,7 +281,7 @@ def test_the_writer_dying_mid_run_loses_nothing(big_site, tmp_path):
     harvest.kill()
     harvest.wait()
     assert len(ids(archive)) < len(ALL_IDS), "the kill must come mid-run"
-    assert state(archive) == before
+    assert crawl_state(archive) == before
     assert rows(archive, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
     assert_next_harvest_completes(mirror, archive)
     reasons = [r["finish_reason"] for r in rows(archive, "SELECT * FROM crawl_runs")]
@@ -376,5 +358,5 @@ def test_a_warc_file_that_cannot_be_closed_fails_the_run_before_its_state_moves(
     out, err = harvest.communicate(timeout=120)
     assert harvest.returncode == 73, out + err
     assert "cannot write the run's WARC file" in out
-    assert state(archive) == {}
+    assert crawl_state(archive) == {}
     assert last_run(archive)["finish_reason"] == "archive_error"

@@ -194,7 +194,7 @@ def test_the_pipeline_learns_and_later_articles_are_read_without_the_line(tmp_pa
     crawler = get_crawler(
         InvestchnSpider, {"ARCHIVE_PATH": str(tmp_path / "a.db"), "TEMPLATE_LINE_MIN_PAGES": 3}
     )
-    crawler.spider = crawler._create_spider()
+    crawler.spider = InvestchnSpider.from_crawler(crawler)  # as Crawler.crawl makes it
     pipeline = TemplateLinesPipeline.from_crawler(crawler)
     found = []
 

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
-from conftest import assert_archive_matches, rows, run_crawl, run_harvest, start_mirror
+from conftest import (
+    BIG_ARTICLES,
+    BIG_NEW,
+    assert_archive_matches,
+    copy_archive,
+    crawl_state,
+    requests_between,
+    rows,
+    run_crawl,
+    run_harvest,
+    run_module,
+    start_mirror,
+)
 
 from investcrawl import site
 from investmirror.mirror import (
@@ -95,10 +105,7 @@ def test_a_plain_crawl_reads_every_article_of_an_unseen_family(args, tmp_path):
         listings = [path for path in requested if "/lists/" in path]
         assert any("/kfq/lists/kid/" in path for path in listings)  # zone listings found
         assert any("/p/2.html" in path for path in listings)  # pagers walked
-        state = dict(
-            (row["key"], row["value"]) for row in rows(archive, "SELECT * FROM crawl_state")
-        )
-        assert state["section_index_url"].endswith("/index.php/home/kfq/index.html")
+        assert crawl_state(archive)["section_index_url"].endswith("/index.php/home/kfq/index.html")
     del routes
 
 
@@ -112,7 +119,7 @@ def test_a_redesign_that_breaks_reading_fails_the_harvest_and_writes_no_id_off(v
     served = variant({}, [], redesign_phase=2, redesign_until=4)
     archive = tmp_path / "archive.db"
     assert run_harvest(served.url, archive).returncode == 0
-    frontier = state_of(archive)["probe_frontier"]
+    frontier = crawl_state(archive)["probe_frontier"]
 
     served.set_phase(2)
     broken = run_harvest(served.url, archive)
@@ -127,7 +134,7 @@ def test_a_redesign_that_breaks_reading_fails_the_harvest_and_writes_no_id_off(v
     for url in listed:  # not written off: transient, due at the next harvest
         assert failures[url]["kind"] == "unreadable", failures[url]
     assert not [url for url in failures if url.endswith("/186545.html")]
-    assert state_of(archive)["probe_frontier"] == frontier  # the run advanced nothing
+    assert crawl_state(archive)["probe_frontier"] == frontier  # the run advanced nothing
     assert not rows(archive, "SELECT id FROM articles WHERE id IN (186541, 186542, 186543, 186545)")
     error = rows(archive, "SELECT error FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]["error"]
     assert error.startswith("FAILED: reading failed on 4 of 4 article pages")
@@ -137,7 +144,7 @@ def test_a_redesign_that_breaks_reading_fails_the_harvest_and_writes_no_id_off(v
     again = run_harvest(served.url, archive)
     assert again.returncode == 76, again.stdout + again.stderr
     assert "reading failed on an archived article that read before" in again.stdout
-    assert state_of(archive)["probe_frontier"] == frontier
+    assert crawl_state(archive)["probe_frontier"] == frontier
 
     served.set_phase(4)  # reads again: the next harvest archives them
     fixed = run_harvest(served.url, archive)
@@ -187,62 +194,53 @@ def test_bodies_that_read_as_lists_of_links_fail_the_harvest_and_are_kept(varian
     ]
 
 
-def state_of(archive):
-    return {row["key"]: row["value"] for row in rows(archive, "SELECT * FROM crawl_state")}
-
-
-def test_a_2000_article_site_in_every_family_at_other_routes_is_harvested_whole(tmp_path):
+def test_a_2000_article_site_in_every_family_at_other_routes_is_harvested_whole(big_site, tmp_path):
     # Cities in templates a, b, c and d, listings at routes site.py does not assume, the
     # ThinkPHP pager on a quarter of them: the first harvest walks it all, the second
     # fetches only the new articles (their listings' heads follow >> as well as 下一页).
     # Every 7th article shows a photo and its zone's logo: each image is fetched once.
-    args = ("--synthetic", "2000", "--new", "2=30", "--cities", "20", "--zones", "60")
-    served = start_mirror(*args, "--images", "7", "--routes", "other", "--cache")
-    try:
-        archive = tmp_path / "archive.db"
-        first = run_harvest(served.url, archive)
-        assert first.returncode == 0, first.stdout + first.stderr
-        spec = synthetic_spec(2000, 20, 60, new_by_phase={2: 30}, images_every=7)
-        mirror_site = MirrorSite.from_spec(spec)
-        expected = mirror_site.expected_articles(served.url)
-        assert_archive_matches(archive, expected)
-        assert_images_captured_once(archive, mirror_site, served)
-        assert_no_template_line(archive)
-        learned = rows(archive, "SELECT DISTINCT line FROM template_lines")
-        assert learned == [{"line": TEMPLATE_LINE}]  # in the layouts of templates c and d
+    # (conftest.big_site: its first harvest is shared, the second runs on a copy.)
+    served, first = big_site.mirror, big_site.first
+    assert first.returncode == 0, first.stdout + first.stderr
+    archive = copy_archive(big_site.archive, tmp_path)
+    spec = synthetic_spec(BIG_ARTICLES, 20, 60, new_by_phase={2: BIG_NEW}, images_every=7)
+    mirror_site = MirrorSite.from_spec(spec)
+    expected = mirror_site.expected_articles(served.url)
+    assert_archive_matches(archive, expected)
+    assert_images_captured_once(archive, mirror_site, served.url, big_site.first_requests)
+    assert_no_template_line(archive)
+    learned = rows(archive, "SELECT DISTINCT line FROM template_lines")
+    assert learned == [{"line": TEMPLATE_LINE}]  # in the layouts of templates c and d
 
-        served.set_phase(2)
-        before = served.requests()
-        second = run_harvest(served.url, archive)
-        assert second.returncode == 0, second.stdout + second.stderr
-        fetched = {p: n - before.get(p, 0) for p, n in served.requests().items()}
-        fetched = {p: n for p, n in fetched.items() if n}
-        mirror_site.set_phase(2)
-        assert_archive_matches(archive, mirror_site.expected_articles(served.url))
-        assert_no_template_line(archive)
-        assert_images_captured_once(archive, mirror_site, served)
-        new_images = {p for p in fetched if p.startswith("/Uploads/")}
-        assert 0 < len(new_images) <= 2 * 30
-        assert sum(fetched.values()) <= 30 + 60 + len(new_images)
-    finally:
-        served.process.terminate()
-        served.process.wait(timeout=10)
+    served.set_phase(2)
+    before = served.requests()
+    second = run_harvest(served.url, archive)
+    assert second.returncode == 0, second.stdout + second.stderr
+    fetched = requests_between(before, served.requests())
+    mirror_site.set_phase(2)
+    assert_archive_matches(archive, mirror_site.expected_articles(served.url))
+    assert_no_template_line(archive)
+    both = {p: big_site.first_requests.get(p, 0) + fetched.get(p, 0) for p in {*before, *fetched}}
+    assert_images_captured_once(archive, mirror_site, served.url, both)
+    new_images = {p for p in fetched if p.startswith("/Uploads/")}
+    assert 0 < len(new_images) <= 2 * BIG_NEW
+    assert sum(fetched.values()) <= BIG_NEW + 60 + len(new_images)
 
 
-def assert_images_captured_once(archive, mirror_site, served):
-    """Every image the published articles show is captured, each was requested once, and
-    each article's images are linked in order."""
+def assert_images_captured_once(archive, mirror_site, url, requested):
+    """Every image the published articles show is captured, each was requested once (by
+    the harvests of this archive: requested), and each article's images are linked in
+    order."""
     shown = {a["id"]: a.get("images", []) for a in mirror_site.articles.values()}
     paths = {path for images in shown.values() for path in images}
     logos = {path for path in paths if "/logo/" in path}
     assert len(paths) > 300 and 0 < len(logos) < sum(map(len, shown.values())) - len(paths)
     images = rows(archive, "SELECT url, kind FROM images")
-    assert sorted(r["url"] for r in images) == sorted(served.url + path for path in paths)
+    assert sorted(r["url"] for r in images) == sorted(url + path for path in paths)
     assert {r["kind"] for r in images} == {"captured"}
-    requested = served.requests()
-    assert {requested[path] for path in paths} == {1}
+    assert {requested.get(path, 0) for path in paths} == {1}
     links = rows(archive, "SELECT * FROM article_images ORDER BY article_id, position")
-    want = [(i, n, served.url + p) for i, ps in sorted(shown.items()) for n, p in enumerate(ps)]
+    want = [(i, n, url + p) for i, ps in sorted(shown.items()) for n, p in enumerate(ps)]
     assert [(r["article_id"], r["position"], r["url"]) for r in links] == want
 
 
@@ -294,9 +292,15 @@ def test_reextraction_of_an_unseen_family_gives_the_same_rows(tmp_path):
 
     def rebuild(name, *options):
         rebuilt = tmp_path / name
-        command = [sys.executable, "-m", "investcrawl.cli", "reextract", *options]
-        command += ["--warc-dir", str(tmp_path / "warc"), "--db", str(rebuilt)]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        command = [
+            "reextract",
+            *options,
+            "--warc-dir",
+            str(tmp_path / "warc"),
+            "--db",
+            str(rebuilt),
+        ]
+        result = run_module("investcrawl.cli", *command)
         assert result.returncode == 0, result.stderr
         return rebuilt
 
@@ -376,7 +380,7 @@ def test_candidates_are_tried_three_per_route_and_the_rest_once_the_route_is_a_l
     from investcrawl.spiders.investchn import InvestchnSpider
 
     crawler = get_crawler(InvestchnSpider, {"ARCHIVE_PATH": str(tmp_path / "a.db")})
-    spider = crawler._create_spider(base_url="http://127.0.0.1:1")
+    spider = InvestchnSpider.from_crawler(crawler, base_url="http://127.0.0.1:1")
     base = "http://127.0.0.1:1/index.php/home"
     zones = "".join(
         f'<li><a href="/index.php/home/kfq/lists/kid/{n}.html">第{n}开发区</a></li>'
@@ -408,8 +412,7 @@ def test_an_index_route_that_answers_without_cities_sends_the_crawl_to_the_home_
     assert result.returncode == 0, result.stderr[-3000:]
     sources = rows(archive, "SELECT DISTINCT province_source AS s FROM articles")
     assert sources == [{"s": "index"}]  # the real index, found through the home page
-    state = {r["key"]: r["value"] for r in rows(archive, "SELECT * FROM crawl_state")}
-    assert state["section_index_url"].endswith("/index.php/home/kfq/index.html")
+    assert crawl_state(archive)["section_index_url"].endswith("/index.php/home/kfq/index.html")
 
 
 def test_retried_pages_that_do_not_read_are_no_news_whatever_path_records_them(variant, tmp_path):
