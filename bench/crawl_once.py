@@ -42,7 +42,7 @@ def main() -> None:
         from bench.bare_spider import BareSpider as spidercls
 
         # Scrapy's own components only (setting a components dict replaces the project's).
-        for name in ("ITEM_PIPELINES", "DOWNLOADER_MIDDLEWARES", "EXTENSIONS"):
+        for name in ("ITEM_PIPELINES", "DOWNLOADER_MIDDLEWARES", "EXTENSIONS", "ADDONS"):
             settings.set(name, {}, priority="cmdline")
     else:
         from investcrawl.spiders.investchn import InvestchnSpider as spidercls

@@ -39,14 +39,12 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
 
 from investcrawl import settings as defaults
 from investcrawl import signals as investcrawl_signals
 from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
-    archive_enabled,
     open_crawl_archive,
     write_transaction,
 )
@@ -96,8 +94,6 @@ class ReadingJudge:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ReadingJudge:
-        if not archive_enabled(crawler.settings):
-            raise NotConfigured  # ARCHIVE_ENABLED off: no run to judge
         return cls(crawler)
 
     def spider_opened(self, spider: Any) -> None:

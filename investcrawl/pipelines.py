@@ -8,11 +8,11 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider, DropItem, NotConfigured
+from scrapy.exceptions import CloseSpider, DropItem
 
 from investcrawl import settings as defaults
 from investcrawl import signals as investcrawl_signals
-from investcrawl.archive import ArchiveError, ArchiveWriter, archive_enabled, open_crawl_archive
+from investcrawl.archive import ArchiveError, ArchiveWriter, open_crawl_archive
 from investcrawl.boilerplate import Learned
 from investcrawl.runs import archive_failed
 from investcrawl.verdict import ARCHIVE_ERROR, ARCHIVE_ERROR_REASON
@@ -78,8 +78,6 @@ class TemplateLinesPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> TemplateLinesPipeline:
-        if not archive_enabled(crawler.settings):
-            raise NotConfigured  # ARCHIVE_ENABLED off: nothing is learned
         return cls(crawler)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
@@ -126,8 +124,6 @@ class ArchivePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
-        if not archive_enabled(crawler.settings):
-            raise NotConfigured  # ARCHIVE_ENABLED off: nothing is stored
         return cls(crawler)
 
     def open_spider(self, spider: Any = None) -> None:

@@ -22,14 +22,13 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider, NotConfigured
+from scrapy.exceptions import CloseSpider
 from scrapy.utils.defer import deferred_from_coro
 
 from investcrawl import settings as defaults
 from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
-    archive_enabled,
     open_crawl_archive,
     utc_now,
     write_transaction,
@@ -77,8 +76,6 @@ class RunRecorder:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecorder:
-        if not archive_enabled(crawler.settings):
-            raise NotConfigured  # ARCHIVE_ENABLED off: no run is recorded
         return cls(crawler)
 
     def spider_error(self, failure: Any, **kwargs: Any) -> None:

@@ -96,19 +96,14 @@ DOWNLOADER_MIDDLEWARES = {
     "investcrawl.middlewares.SameHostMiddleware": 50,
     # Beside Scrapy's RetryMiddleware (550): pages cut off without a Content-Length.
     "investcrawl.middlewares.RetryTruncatedMiddleware": 560,
-    # Next to the downloader: sees every response as it came off the wire.
-    "investcrawl.warc.WarcCaptureMiddleware": 990,
 }
-EXTENSIONS = {
-    "investcrawl.runs.RunRecorder": 100,
-    "investcrawl.drift.ReadingJudge": 110,
-}
-
 ITEM_PIPELINES = {
     "investcrawl.pipelines.ValidateArticlePipeline": 100,
-    "investcrawl.pipelines.TemplateLinesPipeline": 500,
-    "investcrawl.pipelines.ArchivePipeline": 900,
 }
+# With ARCHIVE_ENABLED on, the add-on adds what keeps a crawl's pages (investcrawl/addon.py):
+# the WARC capture (downloader middleware, 990), the run's row and the reading judge
+# (extensions, 100 and 110), the template-line learner and the archive (pipelines, 500, 900).
+ADDONS = {"investcrawl.addon.Archive": 0}
 
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"

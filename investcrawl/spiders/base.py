@@ -103,6 +103,7 @@ class Requested:
 class ArchiveSpider(ImageCapture, scrapy.Spider):
     arguments: tuple[str, ...] = ("base_url",)
     skips_archived = True  # article requests for archived ids are not made
+    keeps_archive = True  # ARCHIVE_ENABLED (set in from_crawler; see addon.py)
     follows_prev_next = True  # 上一条/下一条 ids are fetched too
 
     @classmethod
@@ -147,6 +148,9 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         crawler.signals.connect(
             spider.image_request_reached, signal=signals.request_reached_downloader
         )
+        # Off (ARCHIVE_ENABLED: a tool only looking at pages, see addon.py): an empty archive
+        # in memory, and the spider starts nothing by itself.
+        spider.keeps_archive = archive_enabled(crawler.settings)
         spider.max_id_jump = crawler.settings.getint(
             "HARVEST_MAX_ID_JUMP", defaults.HARVEST_MAX_ID_JUMP
         )
@@ -191,7 +195,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         """The archive, for reading (raises ArchiveError, which the caller hands to
         `archive_failed`)."""
         if self.state is None:
-            if archive_enabled(self.settings):
+            if self.keeps_archive:
                 self.state = ArchiveState(open_crawl_archive(self.settings))
             else:  # a tool only looking at pages (scrapy parse, shell): an empty archive
                 self.state = ArchiveState(open_archive(":memory:"))

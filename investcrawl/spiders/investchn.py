@@ -33,7 +33,7 @@ from scrapy.http import Response
 from investcrawl import settings as defaults
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
-from investcrawl.archive import ArchiveError, ArchiveState, archive_enabled, utc_now
+from investcrawl.archive import ArchiveError, ArchiveState, utc_now
 from investcrawl.extract import (
     Document,
     Rejected,
@@ -472,7 +472,7 @@ class InvestchnSpider(ArchiveSpider):
         """On an empty archive, probe above the highest id the walk found. (And if the
         index's outcome never came, a request of it lost on the way: go on without it.)
         Nothing when only looking at pages (ARCHIVE_ENABLED off: scrapy parse, shell)."""
-        if not archive_enabled(self.settings):
+        if not self.keeps_archive:
             return
         if not self.index_done:
             self.crawl_now(self.after_index)

@@ -10,14 +10,13 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider, NotConfigured
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 
 from investcrawl import settings as defaults
 from investcrawl import site
 from investcrawl.archive import (
     ArchiveError,
-    archive_enabled,
     archive_error,
     link_warc_file,
     read_only_uri,
@@ -54,8 +53,6 @@ class WarcCaptureMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
         settings = crawler.settings
-        if not archive_enabled(settings):
-            raise NotConfigured  # ARCHIVE_ENABLED off: nothing is captured
         return cls(
             crawler,
             settings.get("WARC_DIR", defaults.WARC_DIR),
