@@ -51,7 +51,7 @@ from datasette.utils import (
 from datasette.utils.asgi import BadRequest, NotFound, Response
 from markupsafe import Markup, escape
 
-from investcrawl.archive import read_only_uri, unpack_html
+from investcrawl.archive import SHOWN, read_only_uri, unpack_html
 from investcrawl.search import (
     BROAD,
     FILTERS,
@@ -83,32 +83,7 @@ HIDDEN_TABLES = (
 )
 BODY_PREVIEW = 60  # characters of the body on the table page
 
-COLUMNS = {
-    "id": "Article id, from the URL /index.php/home/news/detail/id/{id}.html",
-    "url": "The page the article was read from",
-    "title": "Title",
-    "published_at": "发布时间: YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS+08:00 when the page gives a time",
-    "published_text": "发布时间 as the page wrote it",
-    "source": "来源: the source newspaper (empty when none)",
-    "zone": "发布开发区: the publishing development zone",
-    "city": "City, from the breadcrumb",
-    "province": "Province, from the section index (or the gazetteer: see province_source)",
-    "category": "Category, from the breadcrumb (e.g. 文字新闻)",
-    "body": "Plain text, one paragraph per line (cut on the table page)",
-    "body_html": "The article's own HTML, scripts and styles removed, compressed (zlib): "
-    "unpack_html(body_html) in SQL gives the text (its length on the table)",
-    "images": "JSON list of image URLs (their captures: the images table)",
-    "prev_id": "上一条 (a discovery hint, not an order)",
-    "next_id": "下一条 (a discovery hint, not an order)",
-    "fetched_at": "When this version was fetched (UTC)",
-    "encoding": "The character encoding the page was decoded with",
-    "content_hash": "sha256 of the normalised content; a change makes a revision",
-    "first_seen_at": "When first archived (UTC)",
-    "last_seen_at": "When last fetched (UTC)",
-    "warc_file": "WARC file of the raw capture",
-    "warc_offset": "Offset of the capture's response record",
-    "province_source": "Where the province came from: index (the site) or gazetteer",
-}
+COLUMNS = {name: shown.description for name, shown in SHOWN.items()}
 
 # The canned query's filters (search.FILTERS), each left out when empty.
 CANNED_FILTERS = "".join(f"\n  and (:{name} = '' or {sql})" for name, sql in FILTERS.items())

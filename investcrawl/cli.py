@@ -28,6 +28,7 @@ import click
 
 from investcrawl.archive import (
     DEFAULT_ARCHIVE_PATH,
+    SHOWN,
     ArchiveError,
     open_archive,
     read_only_uri,
@@ -357,11 +358,7 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
         click.echo(json.dumps({**article, "revisions": revisions}, ensure_ascii=False, indent=2))
         return
     click.echo(article["title"])
-    for label, key in (
-        ("id", "id"), ("url", "url"), ("published", "published_at"), ("source", "source"),
-        ("zone", "zone"), ("city", "city"), ("province", "province"), ("category", "category"),
-        ("fetched", "fetched_at"), ("first seen", "first_seen_at"), ("last seen", "last_seen_at"),
-    ):  # fmt: skip
+    for key, label in ((key, shown.label) for key, shown in SHOWN.items() if shown.label):
         click.echo(f"  {label:<11}{article[key] if article[key] not in (None, '') else '-'}")
     capture = f"{article['warc_file']} @ {article['warc_offset']}" if article["warc_file"] else "-"
     click.echo(f"  {'capture':<11}{capture}")
@@ -471,11 +468,7 @@ def _check_plot_path(path: str) -> None:
         raise click.BadParameter(f"{path}: no such folder", param_hint="--plot")
 
 
-EXPORT_COLUMNS = [
-    "id", "url", "title", "published_at", "published_text", "source", "zone", "city",
-    "province", "province_source", "category", "body", "images", "prev_id", "next_id", "fetched_at",
-    "first_seen_at", "last_seen_at", "content_hash", "warc_file", "warc_offset",
-]  # fmt: skip
+EXPORT_COLUMNS = [name for name, shown in SHOWN.items() if shown.exported]
 
 
 @cli.command()

@@ -100,3 +100,22 @@ def test_the_runtime_package_never_imports_the_mirror():
     for path in PACKAGE.rglob("*.py"):
         names = imported(path, module_name(path))
         assert not any(name.split(".")[0] == "investmirror" for name in names), path
+
+
+def test_every_article_column_is_filled_from_the_item_and_described():
+    # Adding a column: a migration, its line in ITEM_COLUMNS (and the item's field), and
+    # SHOWN for what researchers see. A column missing from one of them fails here.
+    import dataclasses
+
+    from investcrawl.archive import ITEM_COLUMNS, SHOWN, open_archive
+    from investcrawl.items import Article
+
+    db = open_archive(":memory:")
+    columns = set(db["articles"].columns_dict)
+    written_by_the_archive = {"content_hash", "first_seen_at", "last_seen_at"}
+    assert set(ITEM_COLUMNS) == columns - written_by_the_archive
+    assert set(ITEM_COLUMNS) <= {field.name for field in dataclasses.fields(Article)}
+    assert set(SHOWN) == columns
+    # A revision keeps every column of the version it replaced (id: article_id).
+    kept = set(db["article_revisions"].columns_dict)
+    assert columns - written_by_the_archive - {"id"} <= kept

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import rows
+from conftest import article_fields, rows
 from scrapy import signals
 from scrapy.utils.test import get_crawler
 
@@ -26,18 +26,7 @@ from investcrawl.spiders.investchn import InvestchnSpider
 
 
 def article(article_id: int = 1, **changes) -> Article:
-    fields = {
-        "id": article_id,
-        "url": f"http://127.0.0.1:1/index.php/home/news/detail/id/{article_id}.html",
-        "title": f"标题{article_id}",
-        "published_at": "2021-11-10",
-        "published_text": "2021-11-10",
-        "city": "盐城",
-        "body": "正文第一段。\n正文第二段。",
-        "images": ["http://127.0.0.1:1/a.jpg"],
-        "fetched_at": "2026-11-26T00:00:00Z",
-    }
-    return Article(**{**fields, **changes})
+    return Article(**article_fields(article_id, **changes))
 
 
 def crawler_for(archive, **settings):
@@ -201,6 +190,7 @@ def test_archive_schema(tmp_path):
         "0011_robots_txt_failures",
         "0012_indexes_with_dates",
         "0013_body_html_compressed",
+        "0014_revisions_keep_province_source",
     ]
 
 

@@ -22,8 +22,11 @@ from investcrawl.archive.schema import (
     HARVEST_COLUMNS,
     HASHED_FIELDS,
     IMAGE_FIELDS,
+    ITEM_COLUMNS,
     KNOWN_MIGRATIONS,
     PROVENANCE_COLUMNS,
+    SHOWN,
+    Shown,
     content_hash,
     migrations,
     pack_html,
@@ -49,6 +52,9 @@ from investcrawl.archive.writer import (
 )
 
 __all__ = [
+    "ITEM_COLUMNS",
+    "SHOWN",
+    "Shown",
     "ARTICLE_COLUMNS",
     "ArchiveError",
     "ArchiveState",

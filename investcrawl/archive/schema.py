@@ -2,9 +2,9 @@
 them (applied on open: store.open_archive). Nothing else in the project issues DDL; each
 table and column is documented in docs/data-format.md.
 
-Adding an article column: its line in ARTICLE_COLUMNS (or a new dict a migration adds), a
-migration, the item's field (items.py), and, where researchers see it, browse.py's and
-cli.py's lists of shown columns.
+Adding an article column: a migration that adds it to `articles` and `article_revisions`
+(a revision keeps every column), its line in ITEM_COLUMNS, the item's field (items.py) and
+its reader (extract/), and, where researchers see it, its line in SHOWN.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
@@ -62,6 +63,64 @@ IMAGE_FIELDS = (
     "status", "content_type", "length", "payload_digest", "warc_file", "warc_offset",
     "fetched_at",
 )  # fmt: skip
+
+# The article columns an item (items.Article) fills, with the value stored when the item
+# leaves one out: those of migration 0001, the capture (0002), the provenance (0006). A
+# column a later migration adds for the item goes here too.
+ITEM_COLUMNS: dict[str, Any] = {
+    **dict.fromkeys(ARTICLE_COLUMNS),
+    "warc_file": None,
+    "warc_offset": None,
+    **dict.fromkeys(PROVENANCE_COLUMNS, ""),
+}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An article column as researchers see it."""
+
+    description: str  # what it means: Datasette's column description, the about page
+    label: str | None = None  # its line in `investcrawl show` (None: none of its own)
+    exported: bool = True  # a column of `investcrawl export` (body_html: with --html)
+
+
+# The article columns researchers see, in this order: `investcrawl export`'s columns,
+# `investcrawl show`'s lines, Datasette's column descriptions and the article page's
+# record. A new column researchers should see is a line here (and in docs/data-format.md).
+SHOWN: dict[str, Shown] = {
+    "id": Shown("Article id, from the URL /index.php/home/news/detail/id/{id}.html", label="id"),
+    "url": Shown("The page the article was read from", label="url"),
+    "title": Shown("Title"),
+    "published_at": Shown(
+        "发布时间: YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS+08:00 when the page gives a time",
+        label="published",
+    ),
+    "published_text": Shown("发布时间 as the page wrote it"),
+    "source": Shown("来源: the source newspaper (empty when none)", label="source"),
+    "zone": Shown("发布开发区: the publishing development zone", label="zone"),
+    "city": Shown("City, from the breadcrumb", label="city"),
+    "province": Shown(
+        "Province, from the section index (or the gazetteer: see province_source)", label="province"
+    ),
+    "province_source": Shown("Where the province came from: index (the site) or gazetteer"),
+    "category": Shown("Category, from the breadcrumb (e.g. 文字新闻)", label="category"),
+    "body": Shown("Plain text, one paragraph per line (cut on the table page)"),
+    "body_html": Shown(
+        "The article's own HTML, scripts and styles removed, compressed (zlib): "
+        "unpack_html(body_html) in SQL gives the text (its length on the table)",
+        exported=False,
+    ),
+    "images": Shown("JSON list of image URLs (their captures: the images table)"),
+    "prev_id": Shown("上一条 (a discovery hint, not an order)"),
+    "next_id": Shown("下一条 (a discovery hint, not an order)"),
+    "fetched_at": Shown("When this version was fetched (UTC)", label="fetched"),
+    "encoding": Shown("The character encoding the page was decoded with", exported=False),
+    "first_seen_at": Shown("When first archived (UTC)", label="first seen"),
+    "last_seen_at": Shown("When last fetched (UTC)", label="last seen"),
+    "content_hash": Shown("sha256 of the normalised content; a change makes a revision"),
+    "warc_file": Shown("WARC file of the raw capture"),
+    "warc_offset": Shown("Offset of the capture's response record"),
+}
 
 migrations = sqlite_utils.Migrations("investcrawl")
 
@@ -380,6 +439,15 @@ def _compress_body_html(db: sqlite_utils.Database) -> None:
                     [(pack_html(html), row_key) for row_key, html in found],
                 )
             after = found[-1][0]
+
+
+@migrations(name="0014_revisions_keep_province_source")
+def _revisions_keep_province_source(db: sqlite_utils.Database) -> None:
+    # A revision keeps every column of the version it replaced; province_source (0006) was
+    # left out of article_revisions. Revisions made before this are NULL: not known.
+    for column, kind in PROVENANCE_COLUMNS.items():
+        if column not in db["article_revisions"].columns_dict:
+            db["article_revisions"].add_column(column, kind)
 
 
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))

@@ -13,9 +13,8 @@ import sqlite_utils
 from investcrawl import settings as defaults
 from investcrawl.archive.errors import ArchiveError, archive_error
 from investcrawl.archive.schema import (
-    ARTICLE_COLUMNS,
     IMAGE_FIELDS,
-    PROVENANCE_COLUMNS,
+    ITEM_COLUMNS,
     _search_index,
     content_hash,
     pack_html,
@@ -71,12 +70,11 @@ class ArchiveWriter:
 
     def add_article(self, article: Mapping[str, Any]) -> None:
         self._refuse_after_error()
-        row = {column: article.get(column) for column in ARTICLE_COLUMNS}
+        row = {
+            column: missing if article.get(column) is None else article[column]
+            for column, missing in ITEM_COLUMNS.items()
+        }
         row["body_html"] = pack_html(row["body_html"])
-        row["warc_file"] = article.get("warc_file")
-        row["warc_offset"] = article.get("warc_offset")
-        for column in PROVENANCE_COLUMNS:
-            row[column] = article.get(column) or ""
         if row["id"] in self._articles:
             self.flush()  # two versions of one article: both must reach the archive
         self._articles[row["id"]] = row
