@@ -6,9 +6,11 @@ and every crawl is a real `scrapy crawl` process writing a real SQLite archive.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -83,6 +85,22 @@ def rows(archive: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
     return found
 
 
+def article_fields(article_id: int = 1, **changes: Any) -> dict[str, Any]:
+    """An article's fields as the spider yields them (test values), with changes."""
+    fields = {
+        "id": article_id,
+        "url": f"http://127.0.0.1:1/index.php/home/news/detail/id/{article_id}.html",
+        "title": f"标题{article_id}",
+        "published_at": "2021-11-10",
+        "published_text": "2021-11-10",
+        "city": "盐城",
+        "body": "正文第一段。\n正文第二段。",
+        "images": ["http://127.0.0.1:1/a.jpg"],
+        "fetched_at": "2026-11-26T00:00:00Z",
+    }
+    return {**fields, **changes}
+
+
 def crawl_state(archive: Path) -> dict[str, str]:
     """The archive's crawl_state table as {key: value}."""
     return {r["key"]: r["value"] for r in rows(archive, "SELECT key, value FROM crawl_state")}
@@ -114,16 +132,35 @@ class MirrorProcess:
         with urllib.request.urlopen(self.url + "/__mirror__/requests") as response:
             return json.load(response)
 
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def launch(
+    command: list[str], announced_on: str = "stdout", pattern: str = r"^(http://127\.0\.0\.1:\d+)$"
+) -> tuple[subprocess.Popen, str]:
+    """A server started on a free loopback port (its command says --port 0) from the project
+    folder, and the URL it announces on stdout or stderr (pattern's group 1). The rest of
+    that stream is drained in a thread: a full pipe would stop the server."""
+    process = subprocess.Popen(
+        command, cwd=ROOT, text=True, stdout=subprocess.PIPE if announced_on == "stdout" else
+        subprocess.DEVNULL, stderr=subprocess.PIPE if announced_on == "stderr" else None,
+    )  # fmt: skip
+    stream = process.stdout if announced_on == "stdout" else process.stderr
+    seen = []
+    for line in stream:
+        seen.append(line)
+        found = re.search(pattern, line.strip())
+        if found:
+            threading.Thread(target=stream.read, daemon=True).start()
+            return process, found.group(1)
+    raise AssertionError(f"{command[2:4]} did not start ({process.wait()}): {''.join(seen)}")
+
 
 def start_mirror(*args: str) -> MirrorProcess:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "investmirror", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    url = process.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), f"mirror did not start: {url!r}"
+    """python -m investmirror on a free loopback port (stop it with .stop())."""
+    process, url = launch([sys.executable, "-m", "investmirror", "--port", "0", *args])
     return MirrorProcess(url, process)
 
 
@@ -132,8 +169,7 @@ def mirror() -> Iterator[MirrorProcess]:
     """A fresh mirror per test: its fault state (503 counters) starts from zero."""
     served = start_mirror()
     yield served
-    served.process.terminate()
-    served.process.wait(timeout=10)
+    served.stop()
 
 
 class ForkServer:
@@ -150,6 +186,7 @@ class ForkServer:
         )  # fmt: skip
         self.busy = threading.Lock()
         self.runs = 0
+        self.source = source_stamp()
 
     def answer(self, timeout: float | None) -> dict[str, Any]:
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
@@ -189,6 +226,18 @@ class ForkServer:
 _fork_server: list[ForkServer] = []
 
 
+def source_stamp() -> int:
+    """The newest modification time of the code a run imports: a fork server started
+    before it would hold modules older than their files."""
+    stamps = [0]
+    for folder in ("investcrawl", "investmirror"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".json"):
+                with contextlib.suppress(OSError):  # removed meanwhile
+                    stamps.append(path.stat().st_mtime_ns)
+    return max(stamps)
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     for server in _fork_server:
         server.close()
@@ -205,6 +254,8 @@ def run_module(
     command = [sys.executable, "-m", module, *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if not fresh and module in ("investcrawl.cli", "scrapy"):
+        if _fork_server and _fork_server[0].source != source_stamp():
+            _fork_server.pop().close()  # the code changed: a server of its own
         if not _fork_server:
             _fork_server.append(ForkServer())
         server = _fork_server[0]
@@ -292,8 +343,7 @@ def big_site(tmp_path_factory) -> Iterator[BigSite]:
         first = run_harvest(served.url, archive)
         yield BigSite(served, archive, first, served.requests())
     finally:
-        served.process.terminate()
-        served.process.wait(timeout=10)
+        served.stop()
 
 
 def run_wacz(archive: Path, output: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -341,5 +391,4 @@ def variant(tmp_path):
 
     yield start
     for served in started:
-        served.process.terminate()
-        served.process.wait(timeout=10)
+        served.stop()

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, rows, run_crawl, run_harvest, slow_settings, start_mirror
+from conftest import ROOT, launch, rows, run_crawl, run_harvest, slow_settings, start_mirror
 
 from investcrawl.archive import ArchiveWriter, open_archive
 from investcrawl.browse import BODY_PREVIEW
@@ -33,16 +33,9 @@ class Served:
     def __init__(self, archive: Path, warc_dir: Path) -> None:
         command = [sys.executable, "-m", "investcrawl.cli", "serve", "--db", str(archive),
                    "--warc-dir", str(warc_dir), "--port", "0"]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        self.process, self.url = launch(
+            command, "stderr", r"Uvicorn running on (http://127\.0\.0\.1:\d+)"
         )
-        for line in self.process.stderr:
-            found = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
-            if found:
-                self.url = found.group(1)
-                break
-        else:
-            raise AssertionError(f"investcrawl serve did not start: {self.process.wait()}")
         self.db = archive.stem
 
     def get(self, path: str, **params: str) -> tuple[int, dict[str, str], bytes]:
@@ -78,8 +71,7 @@ def crawled(tmp_path_factory):
     try:
         result = run_crawl(mirror.url, folder / "archive.db")
     finally:
-        mirror.process.terminate()
-        mirror.process.wait(timeout=10)
+        mirror.stop()
     assert "Traceback" not in result.stderr
     return folder / "archive.db"
 
@@ -368,8 +360,7 @@ def test_browsing_during_a_harvest_shows_committed_articles_and_never_an_error(t
         assert pages > 10
     finally:
         server.stop()
-        mirror.process.terminate()
-        mirror.process.wait(timeout=10)
+        mirror.stop()
 
 
 def test_a_capture_pointer_anywhere_inside_a_record_is_a_plain_error(crawled):

@@ -60,8 +60,7 @@ def mirror_with() -> Iterator[Callable[..., MirrorProcess]]:
 
     yield start
     for served in started:
-        served.process.terminate()
-        served.process.wait(timeout=10)
+        served.stop()
 
 
 @pytest.mark.parametrize(

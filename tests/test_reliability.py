@@ -1,7 +1,9 @@
 """Reliability: a fault-injecting mirror, crashes, concurrency, hostile content.
 
-The short versions run in the default suite; `pytest -m slow` runs the longer randomized
-crash loop.
+The randomized crash loops (SIGKILL at random moments, 3 and 15 times) run under
+`pytest -m slow`; single kills mid-run are in the default suite
+(test_harvest.py::test_harvest_killed_then_rerun_completes_the_archive,
+test_storage_faults.py::test_the_writer_dying_mid_run_loses_nothing).
 """
 
 from __future__ import annotations
@@ -33,16 +35,12 @@ FAULT_SETTINGS = {
 
 @pytest.fixture
 def fault_mirror():
-    command = [
-        sys.executable, "-m", "investmirror", "--synthetic", str(ARTICLES),
-        "--cities", str(CITIES), "--zones", str(ZONES), "--faults", str(SEED),
-        "--fault-rate", str(RATE), "--port", "0",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    url = process.stdout.readline().strip()
-    yield url
-    process.terminate()
-    process.wait()
+    served = start_mirror(
+        "--synthetic", str(ARTICLES), "--cities", str(CITIES), "--zones", str(ZONES),
+        "--faults", str(SEED), "--fault-rate", str(RATE),
+    )  # fmt: skip
+    yield served.url
+    served.stop()
 
 
 def test_two_harvests_through_faults_lose_nothing(fault_mirror, tmp_path):
@@ -136,7 +134,7 @@ def test_harvests_started_together_one_runs_one_refuses(tmp_path):
         codes = sorted([first.wait(timeout=120), second.wait(timeout=120)])
         assert codes == [0, 75]
     finally:
-        served.process.terminate()
+        served.stop()
 
 
 def test_readers_during_a_harvest_see_whole_rows_and_never_block_it(mirror, tmp_path):
@@ -188,6 +186,7 @@ def kill_and_check(url, archive, rng, runs):
     assert rows(archive, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
 
 
+@pytest.mark.slow  # a kill mid-run stays in the default suite: test_harvest.py, test_storage_faults.py
 def test_random_kills_then_a_harvest_converge(mirror, tmp_path):
     kill_and_check(mirror.url, tmp_path / "archive.db", random.Random(20261126), runs=3)
 

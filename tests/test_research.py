@@ -14,6 +14,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import article_fields
 from conftest import rows as archive_rows
 
 from investcrawl.archive import ArchiveWriter, open_archive
@@ -107,15 +108,11 @@ def test_search_uses_the_index(archive):
 
 
 def article(article_id, title, body):
-    return {
-        "id": article_id,
-        "url": f"http://127.0.0.1:1/index.php/home/news/detail/id/{article_id}.html",
-        "title": title,
-        "published_at": "2021-01-01",
-        "body": body,
-        "images": [],
-        "fetched_at": "2026-11-01T00:00:00Z",
-    }
+    """An article with only these words (no city, no images)."""
+    return article_fields(
+        article_id, title=title, body=body, published_at="2021-01-01", published_text=None,
+        city=None, images=[], fetched_at="2026-11-01T00:00:00Z",
+    )  # fmt: skip
 
 
 def test_a_changed_article_is_found_by_its_new_words_only(tmp_path):

@@ -64,8 +64,7 @@ def test_a_plain_crawl_reads_every_article_of_an_unseen_family(args, tmp_path):
         result = run_crawl(served.url, archive, settings={"TEMPLATE_LINE_MIN_PAGES": "10"})
         requested = served.requests()
     finally:
-        served.process.terminate()
-        served.process.wait(timeout=10)
+        served.stop()
     assert result.returncode == 0, result.stderr[-3000:]
 
     spec = MirrorSite.load(DEFAULT_SPEC)
@@ -287,8 +286,7 @@ def test_reextraction_of_an_unseen_family_gives_the_same_rows(tmp_path):
         settings = {"TEMPLATE_LINE_MIN_PAGES": "10"}  # 32 articles: a small layout
         assert run_crawl(served.url, archive, settings=settings).returncode == 0
     finally:
-        served.process.terminate()
-        served.process.wait(timeout=10)
+        served.stop()
 
     def rebuild(name, *options):
         rebuilt = tmp_path / name
