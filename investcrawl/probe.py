@@ -19,11 +19,13 @@ frontier and the end of its window.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from investcrawl import settings as defaults
 from investcrawl.failures import Outcome
+from investcrawl.site import ARTICLE_ID_MAX
 
 Record = TypeVar("Record")  # what the spider keeps for a miss it may record later
 
@@ -102,3 +104,81 @@ def plausible_max(ids: list[int], max_jump: int) -> int | None:
         if ids[index] - ids[index - 1] <= max_jump:
             return ids[index]
     return ids[0] if ids else None
+
+
+TOP_HITS = 64  # the highest ids that answered, kept to tell the top from an outlier
+
+
+@dataclass
+class KnownIds(Generic[Record]):
+    """What a run knows of article ids, in one place: the spider asks it how far a link may
+    lead and tells it every id's outcome; it holds the misses and, once started, the probe.
+
+    - known_max: the highest id known to be real without a fetch of it: the archive's
+      plausible top, and the ids listings show (`listed`);
+    - max_seen: the highest id that answered in this run, not an outlier (plausible_max
+      over the TOP_HITS highest hits: a 上一条 link to a far-away id does not move it);
+    - reach(): the highest id a link may lead to, max_jump above the higher of the two;
+    - misses: an id that does not exist is a failure (a gap) only below an id that does.
+      A miss above every hit is held; it becomes a gap when a higher id answers, and is
+      no failure at all if none does (ids past the last one). Before the probe starts
+      (a walk of an empty archive) misses are held here; the probe then holds those in
+      its window (`start_probe`).
+    """
+
+    max_jump: int = defaults.HARVEST_MAX_ID_JUMP
+    known_max: int = 0
+    max_seen: int = field(default=0, init=False)
+    probe: IdProbe[Record] | None = field(default=None, init=False)
+    _top_hits: list[int] = field(default_factory=list, init=False)  # sorted
+    _held: dict[int, Record | None] = field(default_factory=dict, init=False)
+
+    def listed(self, article_id: int) -> None:
+        """A listing (or the home page) shows this id: it is real."""
+        self.known_max = max(self.known_max, article_id)
+
+    def reach(self) -> int:
+        """The highest article id a link (or a retry) may lead to."""
+        known = max(self.known_max, self.max_seen)
+        return min(ARTICLE_ID_MAX, known + self.max_jump) if known else ARTICLE_ID_MAX
+
+    def start_probe(self, frontier: int, misses: int, limit: int) -> IdProbe[Record]:
+        """Start the probe at frontier; the misses held so far that are in its window are
+        held by it from now on."""
+        self.probe = probe = IdProbe(frontier, misses=misses, max_jump=self.max_jump, limit=limit)
+        for article_id in sorted(self._held):  # above every hit: held by the probe now
+            if probe.tracks(article_id):
+                probe.settle(article_id, Outcome.MISS, self._held.pop(article_id))
+        return probe
+
+    def settle(
+        self, article_id: int, outcome: Outcome, record: Record | None
+    ) -> tuple[list[Record], bool]:
+        """Take an id's outcome (record: the failure to write for it, if any). Returns the
+        held records to write now (misses that became gaps, the probe's included), and
+        whether `record` was taken (a miss: held, or returned among those to write);
+        otherwise the caller writes it."""
+        gaps = self._hit(article_id) if outcome is Outcome.HIT else []
+        missed = outcome is Outcome.MISS
+        if self.probe is None:
+            if missed and article_id > self.max_seen:
+                self._held[article_id] = record
+                return gaps, True
+            return gaps, False
+        gaps += self.probe.settle(article_id, outcome, record if missed else None)
+        return gaps, missed
+
+    def held(self) -> list[Record]:
+        """The records of the misses still held at the end: ids past the top, no failures."""
+        held = [record for record in self._held.values() if record is not None]
+        return held + (self.probe.held() if self.probe is not None else [])
+
+    def _hit(self, article_id: int) -> list[Record]:
+        top = self._top_hits
+        if len(top) == TOP_HITS and article_id <= top[0]:
+            return []
+        bisect.insort(top, article_id)
+        del top[:-TOP_HITS]
+        self.max_seen = plausible_max(top, self.max_jump) or 0
+        below = sorted(i for i in self._held if i < self.max_seen)
+        return [record for i in below if (record := self._held.pop(i)) is not None]

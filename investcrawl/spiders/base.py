@@ -39,6 +39,7 @@ from investcrawl.ids import Ids
 from investcrawl.images import ImageCapture, is_image_request
 from investcrawl.middlewares import asked_url, may_be_cut
 from investcrawl.pipelines import invalid_article
+from investcrawl.probe import KnownIds
 from investcrawl.runs import archive_failed
 
 ARTICLE_PRIORITY = 10  # fetch articles before more listing pages: keeps the queue short
@@ -124,11 +125,9 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         self.started_at = utc_now()
         self.requested = Requested(self.base_url)  # canonical URLs requested in this run
         self.noise_params: set[str] = set()  # query parameters found to select no page
-        # The highest article id known to be real: the archive's (set by subclasses), the
-        # listings', and the hits of this run. Links may lead at most HARVEST_MAX_ID_JUMP
-        # above it: a link to a far-away id is recorded (implausible_id), not fetched.
-        self.known_max_id = 0
-        self.max_seen_id = 0  # the highest article id that exists, seen in this run
+        # What the run knows of ids (probe.KnownIds): how far links may lead (a link to a
+        # far-away id is recorded implausible_id, not fetched), the misses held, the probe.
+        self.known_ids: KnownIds[FailedFetch] = KnownIds()
         self._template_lines: TemplateLines | None = None
         # Ids a listing or a 上一条/下一条 link vouched for in this run, and the pages that
         # read as no article without saying they are gone: such a page of a vouched id is
@@ -154,6 +153,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         spider.max_id_jump = crawler.settings.getint(
             "HARVEST_MAX_ID_JUMP", defaults.HARVEST_MAX_ID_JUMP
         )
+        spider.known_ids.max_jump = spider.max_id_jump
         return spider
 
     # A redirect that is never fetched reaches neither the callback nor the errback: Scrapy's
@@ -361,11 +361,6 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
 
     # --- Requests and failures --------------------------------------------------------
 
-    def reach(self) -> int:
-        """The highest article id a link may lead to (see known_max_id)."""
-        known = max(self.known_max_id, self.max_seen_id)
-        return min(site.ARTICLE_ID_MAX, known + self.max_id_jump) if known else site.ARTICLE_ID_MAX
-
     def article_request(
         self, url: str, source: str, **meta: Any
     ) -> scrapy.Request | Outcome | None:
@@ -381,7 +376,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         assert article_id is not None, url
         if source in SAID:
             self.vouch(article_id)
-        if source in ("link", "retry") and article_id > self.reach():
+        if source in ("link", "retry") and article_id > self.known_ids.reach():
             detail = f"id {article_id} is more than {self.max_id_jump} above the highest known id"
             if site.canonical_url(url) not in self.requested:
                 self.requested.add(site.canonical_url(url))

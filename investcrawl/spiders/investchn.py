@@ -18,7 +18,6 @@ succeeded (`finish`, called by runs.RunRecorder).
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -44,7 +43,6 @@ from investcrawl.extract import (
 )
 from investcrawl.failures import Outcome
 from investcrawl.middlewares import may_be_cut
-from investcrawl.probe import IdProbe, plausible_max
 from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header, query_pairs
 
 INDEX_PRIORITY = 20
@@ -52,7 +50,6 @@ INDEX_PRIORITY = 20
 # 10,000 such pages costs CANDIDATES_PER_ROUTE requests unless one of them is a listing.
 CANDIDATES_PER_ROUTE = 3
 MAX_DEFERRED = 100_000
-TOP_HITS = 64
 MODES = ("incremental", "resume", "full")
 
 
@@ -92,11 +89,6 @@ class InvestchnSpider(ArchiveSpider):
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         self.mode = mode
         self.skips_archived = mode != "full"
-        self.probe: IdProbe[FailedFetch] | None = None
-        # Before the probe starts (a walk of an empty archive): misses above every hit, so
-        # that the probe, started from the highest hit, knows them.
-        self.misses_above: dict[int, FailedFetch | None] = {}
-        self.top_hits: list[int] = []  # the TOP_HITS highest ids that exist, sorted
         self.heads_cursor: str | None = None  # the last city listing whose head was checked
         self.index_done = False
         self.index_pending = 0  # requests for the section index in flight
@@ -134,14 +126,14 @@ class InvestchnSpider(ArchiveSpider):
             state = self.open_state()
             if self.mode == "incremental" and not state.get("walk_completed_at"):
                 self.mode = "resume"  # no walk of every listing has completed yet
-            self.known_max_id = state.plausible_max_id(self.max_id_jump) or 0
+            self.known_ids.known_max = state.plausible_max_id(self.max_id_jump) or 0
             frontier = self.start_frontier(state)
         except ArchiveError as error:
             self.archive_failed(error)
             return
         self.logger.info("mode: %s, probe frontier: %s", self.mode, frontier)
         if frontier is not None:  # on an empty archive, the probe waits for the walk
-            self.probe = self.new_probe(frontier)
+            self.start_probe(frontier)
         index_path = urlsplit(state.get("section_index_url") or "").path or site.SECTION_INDEX_PATH
         for request in self.page_request(self.base_url + index_path, "index"):
             yield request
@@ -151,7 +143,7 @@ class InvestchnSpider(ArchiveSpider):
         the archive's id sequence (not an outlier far above it)."""
         stored = state.get("probe_frontier")
         value = int(stored) if stored is not None and stored.isdigit() else None
-        if value is not None and self.known_max_id and value <= self.reach():
+        if value is not None and self.known_ids.known_max and value <= self.known_ids.reach():
             return value
         if stored is not None:
             self.logger.warning(
@@ -159,9 +151,9 @@ class InvestchnSpider(ArchiveSpider):
                 "%s: not used",
                 stored,
                 self.max_id_jump,
-                self.known_max_id,
+                self.known_ids.known_max,
             )
-        return self.known_max_id or None
+        return self.known_ids.known_max or None
 
     def after_index(self) -> Iterator[scrapy.Request]:
         """Once the section index is read (or could not be found), so that provinces are
@@ -201,7 +193,7 @@ class InvestchnSpider(ArchiveSpider):
                     self.crawler.stats.inc_value("investcrawl/dangling_links")
                     yield request
         yield from self.due_image_requests(self.settings.getint("HARVEST_IMAGE_LIMIT"))
-        if self.probe is not None:
+        if self.known_ids.probe is not None:
             yield from self.probe_requests()
 
     def canary_not_read(self) -> Iterator[scrapy.Request]:
@@ -328,7 +320,7 @@ class InvestchnSpider(ArchiveSpider):
                 continue
             article_id = site.article_id(article_url)
             assert article_id is not None
-            self.known_max_id = max(self.known_max_id, article_id)  # listed: real
+            self.known_ids.listed(article_id)
             result = self.article_request(article_url, "listing")
             if isinstance(result, scrapy.Request):
                 unarchived += 1
@@ -365,7 +357,7 @@ class InvestchnSpider(ArchiveSpider):
                 continue
             path = urlsplit(url).path
             if (article_id := site.article_id(url)) is not None:
-                self.known_max_id = max(self.known_max_id, article_id)  # listed: real
+                self.known_ids.listed(article_id)
                 if isinstance(request := self.article_request(url, "listing"), scrapy.Request):
                     yield request
             elif site.listing_key(url) is not None and self.walking:
@@ -388,18 +380,17 @@ class InvestchnSpider(ArchiveSpider):
 
     # --- The id probe -----------------------------------------------------------------
 
-    def new_probe(self, frontier: int) -> IdProbe[FailedFetch]:
+    def start_probe(self, frontier: int) -> None:
         settings = self.settings
-        return IdProbe(
+        self.known_ids.start_probe(
             frontier,
-            misses=settings.getint("HARVEST_PROBE_MISSES"),
-            max_jump=self.max_id_jump,
+            misses=settings.getint("HARVEST_PROBE_MISSES", defaults.HARVEST_PROBE_MISSES),
             limit=settings.getint("HARVEST_PROBE_LIMIT", defaults.HARVEST_PROBE_LIMIT),
         )
 
     def probe_requests(self) -> Iterator[scrapy.Request]:
         """Requests for the ids the probe wants now; ids the archive knows settle at once."""
-        probe = self.probe
+        probe = self.known_ids.probe
         assert probe is not None
         while ids := probe.next_ids():
             for article_id in ids:
@@ -438,31 +429,13 @@ class InvestchnSpider(ArchiveSpider):
     def settle_id(
         self, request: scrapy.Request, article_id: int, outcome: Outcome, failed: FailedFetch | None
     ) -> list[scrapy.Request]:
-        """settle() of an article id's request."""
-        if outcome is Outcome.HIT:
-            self.note_hit(article_id)
-        probe = self.probe
-        held = outcome is Outcome.MISS  # recorded only if a higher id exists: a gap
-        if probe is None:  # a walk of an empty archive, before its probe starts
-            if held and article_id > self.max_seen_id:
-                self.misses_above[article_id] = failed
-                return []
-            return super().settle(request, outcome, failed)
-        if not held:
-            super().settle(request, outcome, failed)  # recorded now, told to the probe below
-        self.record_gaps(probe.settle(article_id, outcome, failed if held else None))
-        return list(self.probe_requests())
-
-    def note_hit(self, article_id: int) -> None:
-        """Keep the highest ids that exist: max_seen_id is the highest of them that is not
-        an outlier (a listed or linked id far above all others), as plausible_max says."""
-        if len(self.top_hits) == TOP_HITS and article_id <= self.top_hits[0]:
-            return
-        bisect.insort(self.top_hits, article_id)
-        del self.top_hits[:-TOP_HITS]
-        self.max_seen_id = plausible_max(self.top_hits, self.max_id_jump) or 0
-        gaps = [i for i in self.misses_above if i < self.max_seen_id]
-        self.record_gaps([gap for i in sorted(gaps) if (gap := self.misses_above.pop(i))])
+        """settle() of an article id's request: the ids (probe.KnownIds) take the outcome;
+        a miss is recorded only once a higher id exists (a gap)."""
+        gaps, taken = self.known_ids.settle(article_id, outcome, failed)
+        self.record_gaps(gaps)
+        if not taken:
+            super().settle(request, outcome, failed)
+        return list(self.probe_requests()) if self.known_ids.probe is not None else []
 
     def record_gaps(self, gaps: list[FailedFetch]) -> None:
         for failed in gaps:
@@ -476,11 +449,9 @@ class InvestchnSpider(ArchiveSpider):
             return
         if not self.index_done:
             self.crawl_now(self.after_index)
-        if self.probe is not None or not self.max_seen_id:
+        if self.known_ids.probe is not None or not self.known_ids.max_seen:
             return
-        self.probe = probe = self.new_probe(self.max_seen_id)
-        for article_id, failed in sorted(self.misses_above.items()):
-            probe.settle(article_id, Outcome.MISS, failed)  # held on, by the probe now
+        self.start_probe(self.known_ids.max_seen)
         self.crawl_now(self.probe_requests)
 
     def crawl_now(self, requests: Callable[[], Iterator[scrapy.Request]]) -> None:
@@ -500,8 +471,8 @@ class InvestchnSpider(ArchiveSpider):
     def finish(self, state: ArchiveState) -> None:
         """The run succeeded: move the frontier, the heads cursor, and mark the walk done."""
         values: dict[str, Any] = {}
-        if self.probe is not None:
-            values["probe_frontier"] = self.probe.frontier
+        if self.known_ids.probe is not None:
+            values["probe_frontier"] = self.known_ids.probe.frontier
         if self.heads_cursor is not None:
             values["heads_cursor"] = self.heads_cursor
         if self.index_url is not None:  # found; at the assumed route: nothing to remember
@@ -512,10 +483,7 @@ class InvestchnSpider(ArchiveSpider):
         state.set(**values)
         # Ids past the top that answered 404 are no failures: a row an earlier run left
         # for one (a refusal, a retry) is settled.
-        held = list(self.misses_above.values())
-        if self.probe is not None:
-            held += self.probe.held()
-        state.clear_failures(site.canonical_url(failed.url) for failed in held if failed)
+        state.clear_failures(site.canonical_url(failed.url) for failed in self.known_ids.held())
 
     def document(self, response: Response, url: str) -> Document | None:
         """The page read into lines; None, with its failure recorded under url, if not."""
