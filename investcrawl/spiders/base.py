@@ -61,6 +61,56 @@ class FailedFetch(NamedTuple):
 logger = logging.getLogger(__name__)
 
 
+class Vouches:
+    """Which article ids something in this run says exist (a listing, a 上一条/下一条 link,
+    the canary, an earlier run's `unreadable` failure), and what that makes of a page read
+    as no article without saying it is gone (a Gone page says so): one we cannot read if
+    its id is vouched for, whichever came first (`unreadable`: transient, the reading judge
+    counts it), never a gap; else a soft 404 in words we do not know (`not_an_article`,
+    a MISS). The one place where this is decided."""
+
+    def __init__(self) -> None:
+        self._ids = Ids()
+        self._unread: dict[int, FailedFetch] = {}  # pages read as no article, by id
+        self._recorded: set[int] = set()  # recorded as unreadable already
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._ids
+
+    def vouch(self, article_id: int) -> FailedFetch | None:
+        """Something says this id exists. Returns its page's failure, if the page was read
+        before as no article: to record now (as_recorded makes it unreadable)."""
+        if article_id in self._ids:
+            return None
+        self._ids.add(article_id)
+        return self._unread.get(article_id)
+
+    def no_article(self, article_id: int, rejected: Rejected, failed: FailedFetch) -> Outcome:
+        """A page read as no article (failed: its failure, kind as the reader gave it, with
+        `unreadable` made `not_an_article` until something vouches for the id): what it
+        says of the id."""
+        if failed.kind == "not_an_article" and not isinstance(rejected, Gone):
+            self._unread[article_id] = failed
+        if article_id in self._unread:
+            return Outcome.HIT if article_id in self._ids else Outcome.MISS
+        # Another page: it answered, so the id exists, unless the page says it does not.
+        return Outcome.MISS if outcome_of(failed.kind) is Outcome.MISS else Outcome.HIT
+
+    def as_recorded(self, failed: FailedFetch) -> FailedFetch | None:
+        """The failure as it is recorded: a page read as no article whose id is vouched for
+        is `unreadable`, once (None when it was recorded so already: a gap found later for
+        the id is not recorded again)."""
+        article_id = site.article_id(failed.url)
+        if failed.kind != "not_an_article" or article_id not in self._unread:
+            return failed
+        if article_id not in self._ids:
+            return failed
+        if article_id in self._recorded:
+            return None
+        self._recorded.add(article_id)
+        return failed._replace(kind="unreadable", detail=f"{failed.detail}; {VOUCHED}")
+
+
 def validate_base_url(base_url: str) -> str:
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -129,12 +179,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         # far-away id is recorded implausible_id, not fetched), the misses held, the probe.
         self.known_ids: KnownIds[FailedFetch] = KnownIds()
         self._template_lines: TemplateLines | None = None
-        # Ids a listing or a 上一条/下一条 link vouched for in this run, and the pages that
-        # read as no article without saying they are gone: such a page of a vouched id is
-        # one we cannot read (unreadable), not a gap; see vouch() and record().
-        self.vouched = Ids()
-        self.unread: dict[int, FailedFetch] = {}
-        self.unread_recorded: set[int] = set()  # recorded as unreadable already
+        self.vouches = Vouches()  # ids said to exist; pages that do not read (see Vouches)
         self.images_seen: set[str] = set()  # image URLs met in this run (images.py)
         self.image_urls: dict[str, list[str]] = {}
         self.image_outcomes: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -254,17 +299,10 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
             article_id = site.article_id(url)
             source = request.meta.get("source") if request is not None else None
             kind = rejected.kind
-            if kind == "unreadable":  # unreadable only if vouched for, like any other
+            if kind == "unreadable":  # unreadable only if vouched for (Vouches)
                 kind = "not_an_article"
             failed = FailedFetch(url, kind, rejected.detail, source)
-            if kind == "not_an_article" and not isinstance(rejected, Gone):
-                self.unread[article_id] = failed  # unreadable if the id is vouched for
-            if article_id in self.unread:
-                # A page that does not read exists if something vouches for it; else (a
-                # soft 404 in words we do not know, past the top of the ids) it does not.
-                outcome = Outcome.HIT if article_id in self.vouched else Outcome.MISS
-            else:  # a page answered: the id exists, unless the page says it does not
-                outcome = Outcome.MISS if outcome_of(kind) is Outcome.MISS else Outcome.HIT
+            outcome = self.vouches.no_article(article_id, rejected, failed)
             yield from self.settle(request, outcome, failed)
             return
         except Exception as error:  # a bug of ours must not lose the page or stop the crawl
@@ -399,12 +437,9 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         """A listing or a link says this id is an article. If its page was read already
         and found no article, without saying it is gone, that page is one we cannot read:
         recorded unreadable (transient; the reading judge counts it), never a gap."""
-        if article_id in self.vouched:
-            return
-        self.vouched.add(article_id)
-        failed = self.unread.get(article_id)
+        failed = self.vouches.vouch(article_id)
         if failed is not None:
-            self.record(failed)  # record() makes it unreadable (the id is vouched now)
+            self.record(failed)  # recorded unreadable (Vouches.as_recorded)
 
     def new_request(
         self, url: str, callback: Any, errback: Any = None, **kwargs: Any
@@ -441,18 +476,13 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         return site.on_site(url, self.base_url)
 
     def record(self, failed: FailedFetch, *, request: scrapy.Request | None = None) -> None:
-        """Hand a failure to the archive pipeline; `attempts` counts this run's retries.
-
-        The one place where a page that read as no article becomes `unreadable`: when
-        something vouched for its id (a gap recorded later for it is not recorded twice).
-        """
-        article_id = site.article_id(failed.url)
-        if failed.kind == "not_an_article" and article_id in self.unread:
-            if article_id in self.vouched:
-                if article_id in self.unread_recorded:
-                    return
-                self.unread_recorded.add(article_id)
-                failed = failed._replace(kind="unreadable", detail=f"{failed.detail}; {VOUCHED}")
+        """Hand a failure to the archive pipeline, as Vouches says it is recorded (a page
+        read as no article of an id vouched for: unreadable); `attempts` counts this run's
+        retries."""
+        recorded = self.vouches.as_recorded(failed)
+        if recorded is None:
+            return
+        failed = recorded
         attempts = (request.meta.get("retry_times", 0) if request is not None else 0) + 1
         source = failed.source or (request.meta.get("source") if request is not None else None)
         self.crawler.stats.inc_value(f"investcrawl/failures/{failed.kind}")
