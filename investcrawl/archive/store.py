@@ -1,5 +1,7 @@
-"""Opening the archive file: connections (read-write, read-only), the write transaction
-every writer uses, the schema check, and the few rows a run writes outside the writer."""
+"""Opening the archive file: open_archive (creating and migrating it), the write
+transaction every writer uses, the schema check, read_only_uri (the read-only connection
+cli.py, browse.py and the WARC middleware open), and the few rows a run writes outside the
+writer."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from urllib.parse import quote
 import sqlite_utils
 
 from investcrawl import settings as defaults
-from investcrawl.archive.errors import ArchiveError, ArchiveUnusable, storage_errors
+from investcrawl.archive.errors import ArchiveUnusable, storage_errors
 from investcrawl.archive.schema import KNOWN_MIGRATIONS, migrations
 
 DEFAULT_ARCHIVE_PATH = defaults.ARCHIVE_PATH
@@ -61,7 +63,6 @@ def read_only_uri(path: str | Path) -> str:
 def open_archive(
     path: str | Path,
     *,
-    readonly: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     max_bytes: int = 0,
 ) -> sqlite_utils.Database:
@@ -74,12 +75,6 @@ def open_archive(
     fails as on a full disk).
     """
     path = Path(path)
-    if readonly:
-        if not path.exists():
-            raise ArchiveError(f"{path}: no archive there")
-        with storage_errors(path):
-            conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=lock_timeout)
-            return sqlite_utils.Database(conn)
     with storage_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=lock_timeout)
