@@ -73,6 +73,44 @@ def noise_params(seen: str, url: str) -> set[str]:
     return names - {"p", "page"}
 
 
+class IndexSearch:
+    """Finding the section index, as one chain: the index at its route (assumed, or where
+    the last run found it); when it is not there (an error, or a page without cities), the
+    home page and the pages it links as 开发区新闻; when none of them is, the run goes on
+    without it (the provinces then come from the gazetteer). The spider says what it asked
+    for and what answered; `ended` becomes True once (the index read, or every way tried),
+    when the spider goes on (after_index)."""
+
+    def __init__(self) -> None:
+        self.pending = 0  # requests for the index in flight
+        self.home_asked = False
+        self.ended = False
+
+    def asked(self, kind: str) -> None:
+        if kind == "index":
+            self.pending += 1
+        elif kind == "home":
+            self.home_asked = True
+
+    def index_answered(self, read: bool) -> str:
+        """An index request ended, read or not. "end": go on; "home": ask for the home
+        page (its links may name the index); "wait": another index request is in flight."""
+        self.pending -= 1
+        if read:
+            return self.end()
+        if not self.home_asked:
+            return "home"
+        return "wait" if self.pending else self.end()
+
+    def home_answered(self) -> str:
+        """The home page ended (its links to the index, if any, asked for)."""
+        return "wait" if self.pending else self.end()
+
+    def end(self) -> str:
+        self.ended = True
+        return "end"
+
+
 class InvestchnSpider(ArchiveSpider):
     name = "investchn"
     arguments = ("base_url", "mode")
@@ -90,9 +128,7 @@ class InvestchnSpider(ArchiveSpider):
         self.mode = mode
         self.skips_archived = mode != "full"
         self.heads_cursor: str | None = None  # the last city listing whose head was checked
-        self.index_done = False
-        self.index_pending = 0  # requests for the section index in flight
-        self.home_requested = False
+        self.index_search = IndexSearch()
         self.index_url: str | None = None  # where the section index was found, if not assumed
         self.listing_shapes: set[str] = set()  # routes of pages read as listings (route_shape)
         # Candidates (pages that may be listings) tried per route, and those held back.
@@ -156,11 +192,8 @@ class InvestchnSpider(ArchiveSpider):
         return self.known_ids.known_max or None
 
     def after_index(self) -> Iterator[scrapy.Request]:
-        """Once the section index is read (or could not be found), so that provinces are
-        known."""
-        if self.index_done:
-            return
-        self.index_done = True
+        """Once the section index is read (or could not be found: IndexSearch), so that
+        provinces are known. Called once."""
         state = self.open_state()
         if self.walking:
             yield from self.page_request(self.base_url + site.HOME_PATH, "home")
@@ -221,14 +254,22 @@ class InvestchnSpider(ArchiveSpider):
             kind = "listing"
         return self.parse_page(response, kind)
 
-    def index_failed(self) -> Iterator[scrapy.Request]:
-        """The section index was not where we looked: the home page links it as
-        开发区新闻 (site.py's route is an assumption). Failing that, go on without it.
-        (The home page may have been fetched already, as the index route's redirect:
-        asked for again, past Scrapy's duplicate filter.)"""
-        if not self.home_requested:
+    def index_step(self, kind: str, read: bool = False) -> Iterator[scrapy.Request]:
+        """The next step of the index search (IndexSearch) once a request of it ended: the
+        home page (asked for again past Scrapy's duplicate filter: it may have been fetched
+        already, as the index route's redirect), or the rest of the run."""
+        search = self.index_search
+        if search.ended:  # the home page walked, an index linked again: pages like others
+            return
+        if kind == "index":
+            step = search.index_answered(read)
+        elif kind == "home":
+            step = search.home_answered()
+        else:
+            return
+        if step == "home":
             yield from self.page_request(self.base_url + site.HOME_PATH, "home", dont_filter=True)
-        elif not self.index_pending:
+        elif step == "end":
             yield from self.after_index()
 
     # --- Listings ---------------------------------------------------------------------
@@ -240,8 +281,6 @@ class InvestchnSpider(ArchiveSpider):
         a route not known); it is walked if it reads as one (extract.read_listing).
         """
         url = asked_url(response.request) if response.request is not None else response.url
-        if kind == "index":
-            self.index_pending -= 1
         doc = self.document(response, url)
         if may_be_cut(response) and is_truncated(response.body):
             # Cut off, retries spent: its links so far are followed, and it is fetched
@@ -265,10 +304,7 @@ class InvestchnSpider(ArchiveSpider):
                 yield from self.follow_links(doc, kind)
             else:
                 yield from self.read_listing_page(doc, url, kind)
-        if kind == "index":
-            yield from self.after_index() if doc is not None else self.index_failed()
-        elif kind == "home" and not self.index_done and not self.index_pending:
-            yield from self.after_index()  # the home page leads to no index: go on without
+        yield from self.index_step(kind, read=doc is not None)
 
     def read_index(
         self, doc: Document, url: str, cities: list[tuple[str, str, str]]
@@ -447,7 +483,8 @@ class InvestchnSpider(ArchiveSpider):
         Nothing when only looking at pages (ARCHIVE_ENABLED off: scrapy parse, shell)."""
         if not self.keeps_archive:
             return
-        if not self.index_done:
+        if not self.index_search.ended:  # a request of it lost on the way: go on without
+            self.index_search.end()
             self.crawl_now(self.after_index)
         if self.known_ids.probe is not None or not self.known_ids.max_seen:
             return
@@ -501,7 +538,8 @@ class InvestchnSpider(ArchiveSpider):
     def page_request(
         self, url: str, kind: str, dont_filter: bool = False
     ) -> Iterator[scrapy.Request]:
-        priority = INDEX_PRIORITY if kind in ("index", "home") and not self.index_done else 0
+        searching = kind in ("index", "home") and not self.index_search.ended
+        priority = INDEX_PRIORITY if searching else 0
         if kind in ("listing", "candidate", "head") and not self.within_cap(url):
             return
         request = self.new_request(
@@ -512,10 +550,8 @@ class InvestchnSpider(ArchiveSpider):
             dont_filter=dont_filter,
         )
         if request is not None:
-            if kind == "index":
-                self.index_pending += 1
-            elif kind == "home":
-                self.home_requested = True
+            if searching:
+                self.index_search.asked(kind)
             yield request
 
     def within_cap(self, url: str) -> bool:
@@ -543,10 +579,4 @@ class InvestchnSpider(ArchiveSpider):
 
     def on_error(self, failure):
         requests = super().on_error(failure)
-        kind = failure.request.cb_kwargs.get("kind")
-        if kind == "index":
-            self.index_pending -= 1
-            requests += self.index_failed()
-        elif kind == "home" and not self.index_done and not self.index_pending:
-            requests += self.after_index()
-        return requests
+        return requests + list(self.index_step(failure.request.cb_kwargs.get("kind", "")))
