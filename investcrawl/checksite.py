@@ -81,8 +81,7 @@ Fetch = Callable[[str], Fetched]
 
 class _StayOnSite(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
-        old, new = urlsplit(req.full_url), urlsplit(newurl)
-        if new.netloc != old.netloc and not {old.hostname, new.hostname} <= site.SITE_HOSTS:
+        if not site.same_site(urlsplit(req.full_url).netloc.lower(), newurl):
             raise urllib.error.URLError(f"redirect off the site's host, to {newurl}")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -52,17 +51,12 @@ class SameHostMiddleware:
 
     def process_request(self, request: Request, spider: Any = None) -> None:
         netloc = getattr(self.crawler.spider, "netloc", None)
-        if netloc is None:  # not one of our spiders
+        if netloc is None or site.same_site(netloc, request.url):  # (not one of our spiders)
             return
-        target = urlsplit(request.url)
-        if target.netloc.lower() == netloc:
-            return
-        base_host = netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
-        if base_host in site.SITE_HOSTS and target.hostname in site.SITE_HOSTS:
-            return  # investchn.com <-> www.investchn.com on the live site
         self.crawler.stats.inc_value("investcrawl/refused/off_host")
         logger.info("refused %s: off the site's host %s (base_url)", request.url, netloc)
-        raise IgnoreRequest("off the site's host")
+        redirected = bool(request.meta.get("redirect_urls"))
+        raise IgnoreRequest("redirect off the site's host" if redirected else "off the site's host")
 
 
 class RetryTruncatedMiddleware:

@@ -214,6 +214,17 @@ def on_site(url: str, base_url: str) -> str | None:
     return canonical_url(base_url.rstrip("/") + path)
 
 
+def same_site(base_netloc: str, url: str) -> bool:
+    """Whether a request for url stays on the crawled site, whose base URL's host and port
+    are base_netloc: the same host and port (on a mirror, another port of its host is
+    another server), or, on the live site, either of its host names."""
+    target = urlsplit(url)
+    if target.netloc.lower() == base_netloc:
+        return True
+    base_host = base_netloc.rsplit(":", 1)[0] if ":" in base_netloc else base_netloc
+    return base_host in SITE_HOSTS and target.hostname in SITE_HOSTS
+
+
 def is_page(url: str) -> bool:
     """Whether the URL is one the crawler reads as a page: an article or a listing (at
     the assumed routes)."""

@@ -168,8 +168,9 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
     def __init__(self, base_url: str = site.DEFAULT_BASE_URL, **kwargs: Any):
         super().__init__(**kwargs)
         self.base_url = validate_base_url(base_url)
+        # The site's host and port: no request leaves it (middlewares.SameHostMiddleware,
+        # the one place; no allowed_domains, whose filter drops redirects without a word).
         self.netloc = urlsplit(self.base_url).netloc
-        self.allowed_domains = [urlsplit(self.base_url).hostname]
         self.provinces: dict[str, str] = {}
         self.state: ArchiveState | None = None
         self.started_at = utc_now()
@@ -201,28 +202,20 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         spider.known_ids.max_jump = spider.max_id_jump
         return spider
 
-    # A redirect that is never fetched reaches neither the callback nor the errback: Scrapy's
-    # offsite filter drops redirects off the host silently (when they are scheduled), and
-    # its duplicate filter drops redirects to pages already fetched. Both are handed to the
-    # request's errback here, as IgnoreRequest, so that they are recorded and settled like
-    # any refused request (and a lost section index still starts the harvest's probe).
-    # (Requests made outside the scheduler, robots.txt's, are kept on the host by
-    # middlewares.SameHostMiddleware.)
+    # A redirect that is never fetched reaches neither the callback nor the errback when it
+    # is dropped as it is scheduled: Scrapy's duplicate filter drops redirects to pages
+    # fetched already, and an image's redirect to a page is dropped here. Both are handed
+    # to the request's errback, as IgnoreRequest, so that they are recorded and settled
+    # like any refused request. (A redirect off the site's host is refused as it is sent,
+    # by middlewares.SameHostMiddleware, and reaches the errback by itself.)
 
     def redirect_scheduled(self, request: scrapy.Request, **kwargs: Any) -> None:
         redirects = request.meta.get("redirect_urls")
-        target = urlsplit(request.url)
-        live = urlsplit(self.base_url).hostname in site.SITE_HOSTS
         if redirects and is_image_request(request) and site.is_page(request.url):
             # An image redirected to an article or a listing: fetched here, that page's
             # own request would later be dropped as a duplicate, and the page lost.
             self.redirect_lost(request, "an image redirected to a page of the site")
             raise IgnoreRequest("an image redirected to a page of the site")
-        if redirects and target.netloc.lower() != self.netloc:
-            if live and target.hostname in site.SITE_HOSTS:
-                return  # investchn.com <-> www.investchn.com on the live site
-            self.redirect_lost(request, "redirect off the site's host")
-            raise IgnoreRequest("redirect off the site's host")  # the engine drops it
 
     def redirect_dropped(self, request: scrapy.Request, **kwargs: Any) -> None:
         if request.meta.get("redirect_urls"):
