@@ -25,10 +25,13 @@ page's assets would add requests to the live site for no text.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
@@ -105,23 +108,57 @@ def answer_row(
 
 
 class ImageCapture:
-    """The spider's part, mixed into spiders.base.ArchiveSpider (whose `open_state`,
-    `on_site`, `new_request` and `failure_kind` it uses)."""
+    """The images of a run: a component the spider owns (spiders.base.ArchiveSpider.images),
+    given what it needs of the spider: the archive's state (`state`: ArchiveState, opened
+    on first use), `on_site` (a URL moved onto the crawled site, or None), `new_request`
+    (a request, or None for a URL requested already in this run) and `failure_kind` (the
+    kind and detail of a failed request). It keeps the run's image bookkeeping; image
+    requests have its own callback and errback."""
 
-    images_seen: set[str]  # image URLs met in this run
-    # The URLs (as articles show them) of each image requested in this run, by the image's
-    # key: two spellings of one image (the site's two host names, Chinese file names
-    # written raw or percent-encoded, query arguments in another order) share its fetch.
-    image_urls: dict[str, list[str]]
-    image_outcomes: dict[str, tuple[str, dict[str, Any]]]  # by URL requested, once known
+    def __init__(
+        self,
+        crawler: Any,
+        *,
+        state: Callable[[], Any],
+        on_site: Callable[[str], str | None],
+        new_request: Callable[..., scrapy.Request | None],
+        failure_kind: Callable[[Failure], tuple[str, str]],
+    ) -> None:
+        self.crawler = crawler
+        self.settings = crawler.settings
+        self.logger = logging.getLogger(__name__)
+        self.state, self.on_site = state, on_site
+        self.new_request, self.failure_kind = new_request, failure_kind
+        self.images_seen: set[str] = set()  # image URLs met in this run
+        # The URLs (as articles show them) of each image requested in this run, by the
+        # image's key: two spellings of one image (the site's two host names, Chinese file
+        # names written raw or percent-encoded, query arguments in another order) share
+        # its fetch.
+        self.image_urls: dict[str, list[str]] = {}
+        self.image_outcomes: dict[str, tuple[str, dict[str, Any]]] = {}  # by URL requested
+        crawler.signals.connect(self.request_reached, signal=signals.request_reached_downloader)
+        crawler.signals.connect(self.redirect_scheduled, signal=signals.request_scheduled)
 
-    def image_request_reached(self, request: scrapy.Request, **kwargs: Any) -> None:
+    def redirect_scheduled(self, request: scrapy.Request, **kwargs: Any) -> None:
+        """An image redirected to an article or a listing is not fetched (as an image, that
+        page's own request would later be dropped as a duplicate, and the page lost): the
+        redirect is dropped (IgnoreRequest from this signal) and recorded refused."""
+        if not (request.meta.get("redirect_urls") and is_image_request(request)):
+            return
+        if site.is_page(request.url):
+            why = "an image redirected to a page of the site"
+            failure = Failure(IgnoreRequest(why))
+            failure.request = request  # as Scrapy hands failures to errbacks
+            self.image_failed(failure)
+            raise IgnoreRequest(why)
+
+    def request_reached(self, request: scrapy.Request, **kwargs: Any) -> None:
         """Count image requests sent (retries too): not pages, the run's failure rate
-        leaves them out (verdict.py). Connected to request_reached_downloader."""
+        leaves them out (verdict.py)."""
         if is_image_request(request):
             self.crawler.stats.inc_value(IMAGE_DOWNLOADS)
 
-    def article_image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
+    def for_article(self, urls: list[str]) -> Iterator[scrapy.Request]:
         """Requests for the images an article shows: the first IMAGES_PER_ARTICLE of them
         (a page showing thousands is a hostile one, not a report: the rest are left, and
         `due_images` leaves them too)."""
@@ -139,7 +176,7 @@ class ImageCapture:
             if url in self.images_seen:
                 continue
             self.images_seen.add(url)
-            if self.open_state().image_settled(url):
+            if self.state().image_settled(url):
                 self.crawler.stats.inc_value("investcrawl/images/settled")
                 continue
             target = self.on_site(url)
@@ -175,10 +212,10 @@ class ImageCapture:
             self.image_urls[key] = [url]
             yield request
 
-    def due_image_requests(self, limit: int) -> Iterator[scrapy.Request]:
+    def due(self, limit: int) -> Iterator[scrapy.Request]:
         """The images of archived articles that earlier runs did not capture."""
         most = self.settings.getint("IMAGES_PER_ARTICLE", defaults.IMAGES_PER_ARTICLE)
-        urls = [url for url, _ in self.open_state().due_images(limit, most)]
+        urls = [url for url, _ in self.state().due_images(limit, most)]
         self.crawler.stats.inc_value("investcrawl/images/due", len(urls))
         yield from self.image_requests(urls)
 

@@ -36,7 +36,7 @@ from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
 from investcrawl.failures import Outcome, http_failure, outcome_of
 from investcrawl.ids import Ids
-from investcrawl.images import ImageCapture, is_image_request
+from investcrawl.images import ImageCapture
 from investcrawl.middlewares import asked_url, may_be_cut
 from investcrawl.pipelines import invalid_article
 from investcrawl.probe import KnownIds
@@ -151,7 +151,7 @@ class Requested:
         return url in self._others if article_id is None else article_id in self._articles
 
 
-class ArchiveSpider(ImageCapture, scrapy.Spider):
+class ArchiveSpider(scrapy.Spider):
     arguments: tuple[str, ...] = ("base_url",)
     skips_archived = True  # article requests for archived ids are not made
     keeps_archive = True  # ARCHIVE_ENABLED (set in from_crawler; see addon.py)
@@ -181,17 +181,17 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         self.known_ids: KnownIds[FailedFetch] = KnownIds()
         self._template_lines: TemplateLines | None = None
         self.vouches = Vouches()  # ids said to exist; pages that do not read (see Vouches)
-        self.images_seen: set[str] = set()  # image URLs met in this run (images.py)
-        self.image_urls: dict[str, list[str]] = {}
-        self.image_outcomes: dict[str, tuple[str, dict[str, Any]]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider.redirect_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider.redirect_dropped, signal=signals.request_dropped)
-        crawler.signals.connect(
-            spider.image_request_reached, signal=signals.request_reached_downloader
+        spider.images = ImageCapture(  # the images articles show (images.py)
+            crawler,
+            state=spider.open_state,
+            on_site=spider.on_site,
+            new_request=spider.new_request,
+            failure_kind=spider.failure_kind,
         )
         # Off (ARCHIVE_ENABLED: a tool only looking at pages, see addon.py): an empty archive
         # in memory, and the spider starts nothing by itself.
@@ -202,20 +202,12 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
         spider.known_ids.max_jump = spider.max_id_jump
         return spider
 
-    # A redirect that is never fetched reaches neither the callback nor the errback when it
-    # is dropped as it is scheduled: Scrapy's duplicate filter drops redirects to pages
-    # fetched already, and an image's redirect to a page is dropped here. Both are handed
-    # to the request's errback, as IgnoreRequest, so that they are recorded and settled
-    # like any refused request. (A redirect off the site's host is refused as it is sent,
-    # by middlewares.SameHostMiddleware, and reaches the errback by itself.)
-
-    def redirect_scheduled(self, request: scrapy.Request, **kwargs: Any) -> None:
-        redirects = request.meta.get("redirect_urls")
-        if redirects and is_image_request(request) and site.is_page(request.url):
-            # An image redirected to an article or a listing: fetched here, that page's
-            # own request would later be dropped as a duplicate, and the page lost.
-            self.redirect_lost(request, "an image redirected to a page of the site")
-            raise IgnoreRequest("an image redirected to a page of the site")
+    # A redirect that is never fetched reaches neither the callback nor the errback when
+    # Scrapy's duplicate filter drops it (a redirect to a page fetched already): it is
+    # handed to the request's errback here, as IgnoreRequest, so that it is recorded and
+    # settled like any refused request. (A redirect off the site's host is refused as it
+    # is sent, by middlewares.SameHostMiddleware, and reaches the errback by itself; an
+    # image's redirect to a page is refused by images.ImageCapture.)
 
     def redirect_dropped(self, request: scrapy.Request, **kwargs: Any) -> None:
         if request.meta.get("redirect_urls"):
@@ -337,7 +329,7 @@ class ArchiveSpider(ImageCapture, scrapy.Spider):
                     if isinstance(request := self.article_request(url, "link"), scrapy.Request):
                         yield request
         if invalid_article(article) is None:  # an article the pipelines drop shows nothing
-            yield from self.article_image_requests(article.images)
+            yield from self.images.for_article(article.images)
         elif response.meta.get("source") == "canary":
             yield from self.canary_not_read()  # dropped: not read
 

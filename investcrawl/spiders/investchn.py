@@ -225,7 +225,7 @@ class InvestchnSpider(ArchiveSpider):
                 if isinstance(request := self.article_request(url, "link"), scrapy.Request):
                     self.crawler.stats.inc_value("investcrawl/dangling_links")
                     yield request
-        yield from self.due_image_requests(self.settings.getint("HARVEST_IMAGE_LIMIT"))
+        yield from self.images.due(self.settings.getint("HARVEST_IMAGE_LIMIT"))
         if self.known_ids.probe is not None:
             yield from self.probe_requests()
 
