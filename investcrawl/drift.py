@@ -18,8 +18,9 @@ when
   new articles (at least READING_MIN_ARTICLES), a share READING_MAX_EMPTY_RISE above its
   share in the archive before the run.
 
-A failed run advances no state, and RunRecorder makes the run's reading failures
-(`failures.Kind.reading`, by URL) transient (`ArchiveState.keep_trying`): no id is written
+A failed run advances no state, and the judge makes the run's reading failures
+(`failures.Kind.reading`, by URL) transient (`ArchiveState.keep_trying`, written as the
+spider closes, before RunRecorder records the run's end): no id is written
 off as nonexistent by a run that could not read, and the next harvest fetches them again,
 until a crawler that reads them comes.
 
@@ -50,7 +51,7 @@ from investcrawl.archive import (
 )
 from investcrawl.failures import KINDS
 from investcrawl.runs import archive_failed
-from investcrawl.verdict import READING_ALARM
+from investcrawl.verdict import READING_ALARM, RUN_ID
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class ReadingJudge:
         self.empty: Counter[str] = Counter()  # field -> articles read with it empty
         self.history: tuple[int, dict[str, float]] = (0, {})
         # URLs of this run's failures that say a page is no article (Kind.reading): made
-        # transient if the run is not trusted (RunRecorder, with the run's end).
+        # transient if the run is not trusted (spider_closed, before the run's end).
         self.read_failures: set[str] = set()
         # The canary: archived articles fetched again, one after the other until one reads
         # (the spider's canary_not_read). Those that did not read (URL, symptom); whether
@@ -120,7 +121,7 @@ class ReadingJudge:
     def failure_recorded(
         self, url: str, kind: str, detail: str, source: str | None = None, **kwargs: Any
     ) -> None:
-        if KINDS[kind].reading:
+        if (known := KINDS.get(kind)) is not None and known.reading:
             self.read_failures.add(url)  # made transient if the run is not trusted
         if kind in READING_FAILURES:
             self.not_read(url, detail, source)
@@ -157,6 +158,8 @@ class ReadingJudge:
             return
         self.crawler.stats.set_value(READING_ALARM, alarm)
         logger.error("%s", alarm)
+        if self.crawler.stats.get_value(RUN_ID) is None:
+            return  # no run was opened (the archive failed at the start): nothing to keep
         # Nothing written off by a run that could not read: its reading failures become
         # transient. Written before the run's end is recorded (RunRecorder connects its
         # spider_closed later), which sees an archive error of this write and fails the run.

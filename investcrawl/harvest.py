@@ -22,7 +22,7 @@ from investcrawl import settings as defaults
 from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
-    archive_enabled,
+    keeps_nothing,
     open_crawl_archive,
     storage_errors,
     utc_now,
@@ -118,8 +118,8 @@ def check_overrides(overrides: dict[str, str]) -> None:
     for name, option in OPTION_SETTINGS.items():
         if name in overrides:
             raise ValueError(f"-s {name} is not for harvests: use {option}")
-    if not archive_enabled(BaseSettings(overrides)):
-        raise ValueError("-s ARCHIVE_ENABLED=False keeps nothing: a harvest is for archiving")
+    if (why := keeps_nothing(BaseSettings(overrides))) is not None:
+        raise ValueError(f"-s: {why}, and a harvest would keep nothing (it is for archiving)")
 
 
 def take_lock(db_file: Path, command: str = "harvest") -> Any:

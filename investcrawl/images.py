@@ -188,7 +188,7 @@ class ImageCapture:
                 # fetched as the page it is by an image request made first).
                 self.record_image(url, "refused", {"detail": "a page of the site, not an image"})
                 continue
-            if len(target) > self.settings.getint("URLLENGTH_LIMIT", 2083):
+            if len(target) > self.settings.getint("URLLENGTH_LIMIT"):
                 # Scrapy would drop the request without a word.
                 detail = "a URL longer than URLLENGTH_LIMIT: not fetched"
                 self.record_image(url, "refused", {"detail": detail})

@@ -107,8 +107,12 @@ def test_crawls_and_harvests_that_would_keep_nothing_or_escape_their_options_are
     archive = tmp_path / "archive.db"
     crawl = run_crawl(mirror.url, archive, settings={"ARCHIVE_ENABLED": "False"})
     assert crawl.returncode == 2 and "ARCHIVE_ENABLED is off" in crawl.stderr
+    # ADDONS given without the archive's add-on: a run would fetch, store nothing, say OK.
+    crawl = run_crawl(mirror.url, archive, settings={"ADDONS": "{}"})
+    assert crawl.returncode == 2 and "ADDONS leaves out investcrawl.addon.Archive" in crawl.stderr
     refused = {
-        "ARCHIVE_ENABLED=0": "keeps nothing",
+        "ARCHIVE_ENABLED=0": "keep nothing",
+        "ADDONS={}": "ADDONS leaves out",
         f"ARCHIVE_PATH={tmp_path / 'other.db'}": "use --db",
         f"LOG_FILE={tmp_path / 'my.log'}": "use --log-file",
         "HARVEST_MAX_FAILURE_RATE=0.01": "use --max-failure-rate",

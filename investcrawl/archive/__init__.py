@@ -36,10 +36,12 @@ from investcrawl.archive.state import (
     ArchiveState,
 )
 from investcrawl.archive.store import (
+    ARCHIVE_ADDON,
     DEFAULT_ARCHIVE_PATH,
     DEFAULT_LOCK_TIMEOUT,
     archive_enabled,
     check_archive,
+    keeps_nothing,
     link_warc_file,
     open_archive,
     open_crawl_archive,
@@ -52,6 +54,8 @@ from investcrawl.archive.writer import (
 )
 
 __all__ = [
+    "ARCHIVE_ADDON",
+    "keeps_nothing",
     "ITEM_COLUMNS",
     "SHOWN",
     "Shown",

@@ -30,6 +30,25 @@ def archive_enabled(settings: Any) -> bool:
     return settings.getbool("ARCHIVE_ENABLED", defaults.ARCHIVE_ENABLED)
 
 
+ARCHIVE_ADDON = "investcrawl.addon.Archive"  # adds what keeps a crawl's pages (ADDONS)
+
+
+def keeps_nothing(settings: Any) -> str | None:
+    """Why a crawl with these settings would keep nothing (one line), or None: the archive
+    switched off, or an ADDONS setting that leaves out the archive's add-on (a run would
+    fetch, store nothing and say OK). Settings without ADDONS keep the project's."""
+    if not archive_enabled(settings):
+        return "ARCHIVE_ENABLED is off"
+    if settings.get("ADDONS") is None:
+        return None
+    names = {
+        key if isinstance(key, str) else f"{key.__module__}.{key.__qualname__}"
+        for key, priority in settings.getdict("ADDONS").items()
+        if priority is not None
+    }
+    return None if ARCHIVE_ADDON in names else f"ADDONS leaves out {ARCHIVE_ADDON}"
+
+
 def open_crawl_archive(settings: Any) -> sqlite_utils.Database:
     """The archive a crawl with these settings writes (ARCHIVE_PATH and its limits)."""
     return open_archive(

@@ -15,7 +15,7 @@ import sys
 from scrapy.commands.crawl import Command as CrawlCommand
 from scrapy.exceptions import UsageError
 
-from investcrawl import settings as defaults
+from investcrawl.archive import keeps_nothing
 from investcrawl.commands import checked_spider
 
 
@@ -28,10 +28,10 @@ class Command(CrawlCommand):
         if spidercls is None:
             super().run(args, opts)
             return
-        if not self.settings.getbool("ARCHIVE_ENABLED", defaults.ARCHIVE_ENABLED):
+        if (why := keeps_nothing(self.settings)) is not None:
             raise UsageError(
-                "ARCHIVE_ENABLED is off: a crawl would keep nothing (`scrapy parse` or "
-                "`scrapy shell` only look at pages)",
+                f"{why}: a crawl would keep nothing (`scrapy parse` or `scrapy shell` only "
+                "look at pages)",
                 print_help=False,
             )
         from investcrawl.harvest import summary

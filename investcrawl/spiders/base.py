@@ -42,6 +42,7 @@ from investcrawl.pipelines import invalid_article
 from investcrawl.probe import KnownIds
 from investcrawl.runs import archive_failed
 
+OWN_SETTINGS = ("ARCHIVE_", "HARVEST_", "WARC_", "READING_", "TEMPLATE_LINE_", "IMAGE", "CAPTURE_")
 ARTICLE_PRIORITY = 10  # fetch articles before more listing pages: keeps the queue short
 # Sources that say an article exists (see article_request): a listing, a link, and the
 # canary (an archived article fetched again to see that pages still read).
@@ -156,6 +157,15 @@ class ArchiveSpider(scrapy.Spider):
     skips_archived = True  # article requests for archived ids are not made
     keeps_archive = True  # ARCHIVE_ENABLED (set in from_crawler; see addon.py)
     follows_prev_next = True  # 上一条/下一条 ids are fetched too
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        # investcrawl's own settings, at their settings.py values when nothing set them (a
+        # crawler built without the project's settings, as tests and tools build one).
+        for name in dir(defaults):
+            if name.startswith(OWN_SETTINGS):
+                settings.setdefault(name, getattr(defaults, name), priority="default")
 
     @classmethod
     def check_arguments(cls, **arguments: str) -> None:

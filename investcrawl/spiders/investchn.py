@@ -214,7 +214,7 @@ class InvestchnSpider(ArchiveSpider):
             self.crawler.stats.inc_value("investcrawl/retried_failures")
             if (article_id := site.article_id(url)) is not None:
                 if kind == "unreadable":  # vouched for by an earlier run: still is
-                    self.vouch(article_id)
+                    self.vouches.vouch(article_id)  # (a page read already stays as it is)
                 if isinstance(request := self.article_request(url, "retry"), scrapy.Request):
                     yield request
             else:
