@@ -421,3 +421,27 @@ def test_migrate_is_refused_while_a_harvest_runs(tmp_path):
     assert held.exit_code == 75 and "another harvest or reextract" in held.output
     free = CliRunner().invoke(cli, ["migrate", "--db", str(path)])
     assert free.exit_code == 0 and "up to date" in free.output
+
+
+def test_a_replay_never_puts_an_earlier_run_s_capture_over_a_later_one_of_the_same_second(
+    tmp_path,
+):
+    # Two runs in one second: fetched_at cannot order their readings. The stored one came
+    # from the second run's file, which is not among the files replayed: the archive's own
+    # record of its runs' files says it is the later one.
+    archive = tmp_path / "a.db"
+    db = open_archive(archive)
+    for run_id, name in ((1, "first.warc.gz"), (2, "second.warc.gz")):
+        db["crawl_runs"].insert({"id": run_id, "spider": "investchn", "started_at": "t"})
+        db["warc_files"].insert({"name": name, "run_id": run_id, "opened_at": "t"})
+    same_second = "2026-11-03T00:00:00Z"
+    writer = ArchiveWriter(db)
+    newer = dataclasses.asdict(article(5, body="改过的正文。", fetched_at=same_second))
+    writer.add_article({**newer, "warc_file": "second.warc.gz", "warc_offset": 10})
+    writer.close()
+    replay = ArchiveWriter(open_archive(archive), replay=True, capture_order={"first.warc.gz": 0})
+    older = dataclasses.asdict(article(5, fetched_at=same_second))
+    replay.add_article({**older, "warc_file": "first.warc.gz", "warc_offset": 10})
+    replay.close()
+    assert replay.counts["older"] == 1 and replay.counts["updated"] == 0
+    assert rows(archive, "SELECT body FROM articles") == [{"body": "改过的正文。"}]

@@ -59,6 +59,7 @@ class ArchiveWriter:
         self.batch_size = batch_size
         self.replay = replay
         self.capture_order = capture_order or {}  # replay: WARC file name -> its place
+        self._warc_files: dict[str, tuple[int, int]] | None = None  # replay: _archive_order
         self._articles: dict[int, dict[str, Any]] = {}
         self._failures: dict[str, dict[str, Any]] = {}
         self._cleared: set[str] = set()  # URLs read whole since they failed: no longer failures
@@ -334,12 +335,27 @@ class ArchiveWriter:
         }  # fmt: skip
 
     def _later(self, stored: tuple[str, str, int], row: Mapping[str, Any]) -> bool:
-        """Replay: whether the stored row was read from a later capture than row's."""
+        """Replay: whether the stored row was read from a later capture than row's: by the
+        order of the files replayed, else by the archive's own record of its runs' files
+        (the stored row's file may not be among those replayed), else by fetched_at (to
+        the second: two runs in one second cannot be told apart by it)."""
         fetched_at, name, offset = stored
-        order = self.capture_order
-        if name in order and row.get("warc_file") in order:
-            return (order[name], offset or 0) > (order[row["warc_file"]], row["warc_offset"] or 0)
+        for order in (self.capture_order, self._archive_order()):
+            if name in order and row.get("warc_file") in order:
+                later = (order[name], offset or 0)
+                return later > (order[row["warc_file"]], row["warc_offset"] or 0)
         return fetched_at > row["fetched_at"]
+
+    def _archive_order(self) -> Mapping[str, tuple[int, int]]:
+        """WARC file name -> (its run, its place): the files the archive's runs wrote."""
+        if self._warc_files is None:
+            self._warc_files = {
+                name: (run_id or 0, place)
+                for name, run_id, place in self.db.execute(
+                    "SELECT name, run_id, rowid FROM warc_files"
+                ).fetchall()
+            }
+        return self._warc_files
 
     def _index(self, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
         """Keep the search index in step with the articles written (same transaction).
