@@ -333,19 +333,11 @@ BIG_SITE_ARGS = (
 )  # fmt: skip
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config, items) -> None:
-    """The tests of the big site run on one worker (pytest-xdist, --dist loadgroup), which
-    builds it once: each worker would build its own."""
-    for item in items:
-        if "big_site" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("big_site"))
-
-
 @pytest.fixture(scope="session")
 def big_site(tmp_path_factory) -> Iterator[BigSite]:
     """Built once a session (a first harvest of 2,000 articles takes about 20 s). Every
-    user sets the phase it needs and counts the mirror's requests as differences."""
+    user sets the phase it needs and counts the mirror's requests as differences. (Each
+    pytest-xdist worker that runs one of its tests builds its own.)"""
     served = start_mirror(*BIG_SITE_ARGS)
     try:
         archive = tmp_path_factory.mktemp("big_site") / "archive.db"
