@@ -6,6 +6,7 @@ any other site. `python -m investmirror` serves it (see mirror.py for the option
 
 - `mirror`: the site spec (the fixture's, or a synthetic site of any size), the page
   templates, the router and the loopback server;
-- `faults`: the seeded fault plan the reliability tests play;
+- `faults`: the one vocabulary of page faults (`FAULTS`: the spec's statuses and the
+  seeded plan the reliability tests play name them; `mirror.Mirror.play` serves each);
 - `demo`: `make demo`, a crawl of the fixture mirror end to end.
 """

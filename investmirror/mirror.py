@@ -38,9 +38,10 @@ from investmirror.faults import HUGE_BYTES, FaultPlan
 
 # The fixture site (shipped with the package: `make demo` and the tests serve it).
 DEFAULT_SPEC = Path(__file__).resolve().parent / "data" / "mirror_site.json"
-FLAKY_FAILURES = 2  # a "flaky" article answers 503 this many times, then 200
-HUGE_PAGE_BYTES = 2 * 1024 * 1024
-SLOW_SECONDS = 3.0  # a "slow" fault: more than the tests' DOWNLOAD_TIMEOUT  # a "huge" article's size: tests set DOWNLOAD_MAXSIZE below it
+FLAKY_FAILURES = 2  # a "flaky" or "cut" article of the spec fails this many times, then 200
+SPEC_TRANSIENT = ("flaky", "cut")  # the spec's faults that pass after fail_times requests
+BIG_PAGE_BYTES = 2 * 1024 * 1024  # a "big_page": the tests' DOWNLOAD_MAXSIZE is below it
+SLOW_SECONDS = 3.0  # a "slow" fault: more than the tests' DOWNLOAD_TIMEOUT
 SLOGAN = "打造网上国际投资促进平台 致力于中国投资促进事业"
 FOOTER_A = (
     '<div class="footer"><h3>与我们联系</h3><ul><li>联系电话:+86-0512-53660867</li>'
@@ -947,21 +948,35 @@ class Mirror:
         fault = self.faults.for_path(bare, self.requests[bare]) if self.faults else None
         if fault is None:
             return page
-        name = fault.name
-        if name == "burst_5xx":
-            return Page(503, b"<html><body>busy</body></html>", "text/html")
+        return self.play(fault.name, page, bare)
+
+    def play(self, name: str, page: Page, path: str, location: str = "") -> Page:
+        """The page as fault `name` (faults.FAULTS) serves it: the one vocabulary of page
+        faults, played by the spec's articles (their "status") and by the seeded plan."""
+        if name == "flaky":
+            return Page(503, b"<html><body>Service Unavailable</body></html>", "text/html")
         if name in ("reset", "truncate"):
             return replace(page, fault=name)
+        if name == "cut":  # no Content-Length: half the page, then the connection is closed
+            return replace(page, fault="cut", length=False)
         if name == "slow":
             return replace(page, delay=SLOW_SECONDS)
+        if name == "redirect":  # to `location` (any URL, a file: one too)
+            return Page(302, b"", "text/html", location=location)
         if name == "redirect_loop":
-            return Page(302, b"", "text/html", location=f"{bare}?loop={self.requests[bare]}")
+            return Page(302, b"", "text/html", location=f"{path}?loop={self.requests[path]}")
         if name == "offsite_redirect":
-            return Page(302, b"", "text/html", location=f"http://{self.offsite}{bare}")
-        if name == "huge":
+            return Page(302, b"", "text/html", location=f"http://{self.offsite}{path}")
+        if name == "huge":  # 50 MB, announced by its Content-Length
             return Page(200, b"", "text/html", stream=HUGE_BYTES)
-        if name == "garbage":
-            return Page(200, random.Random(bare).randbytes(20_000), "text/html; charset=utf-8")
+        if name == "huge_unannounced":  # 50 MB with no Content-Length to refuse it by
+            return Page(200, b"", "text/html", stream=HUGE_BYTES, length=False)
+        if name == "big_page":  # 2 MB of no article
+            return Page(200, b"<html><body>" + b"<p>x</p>" * (BIG_PAGE_BYTES // 8), "text/html")
+        if name == "garbage":  # binary bytes served as an HTML page
+            return Page(200, bytes(range(256)) * 64, "text/html")
+        if name == "latin1":  # a GBK page whose header says ISO-8859-1
+            return replace(page, content_type="text/html; charset=ISO-8859-1")
         if name == "wrong_charset":  # the header names the other encoding
             wrong = "gbk" if "utf-8" in page.content_type.lower() else "utf-8"
             return replace(page, content_type=f"text/html; charset={wrong}")
@@ -972,7 +987,7 @@ class Mirror:
             nest = b"<div>" * 3000 + b"</div>" * 3000
             body = re.sub(rb"(</h1>|</b></font>)", lambda m: m[0] + nest, page.body, count=1)
             return replace(page, body=body)
-        return page
+        raise ValueError(f"no fault {name!r} (investmirror.faults.FAULTS)")
 
     def prerender(self, host: str) -> None:
         """Fill the cache with every page of the current phase, without counting requests."""
@@ -1026,27 +1041,17 @@ class Mirror:
                 return render_gone(self.site, template)
             if status == "offline":  # taken down: a page in words GONE_MARKERS does not know
                 return render_offline(self.site)
-            if status == "flaky" and seen <= article.get("fail_times", FLAKY_FAILURES):
-                return Page(503, b"<html><body>Service Unavailable</body></html>", "text/html")
-            if status == "garbage":  # binary bytes served as an HTML page
-                return Page(200, bytes(range(256)) * 64, "text/html")
-            if status == "huge":
-                return Page(
-                    200, b"<html><body>" + b"<p>x</p>" * (HUGE_PAGE_BYTES // 8), "text/html"
-                )
-            if status == "redirect":  # to article["location"] (any URL, a file: one too)
-                return Page(302, b"", "text/html", location=article["location"])
-            if status == "cut" and seen <= article.get("fail_times", FLAKY_FAILURES):
-                # No Content-Length: half the page, then the connection is closed.
-                return replace(render_article(self.site, article), fault="cut", length=False)
-            if status == "latin1":  # a GBK page whose header says ISO-8859-1
-                page = render_article(self.site, {**article, "encoding": "gbk-none"})
-                return replace(page, content_type="text/html; charset=ISO-8859-1")
-            if status == "stream_huge":  # 50 MB with no Content-Length to refuse it by
-                return Page(200, b"", "text/html", stream=HUGE_BYTES, length=False)
-            if status == "reset":  # the connection is cut mid-body, every time
-                return replace(render_article(self.site, article), fault="reset")
-            return render_article(self.site, article)
+            if status == "ok":
+                return render_article(self.site, article)
+            # A fault plays on every request, or on the first fail_times ("flaky" and "cut":
+            # FLAKY_FAILURES unless the article says), then the page is served.
+            times = article.get("fail_times", FLAKY_FAILURES if status in SPEC_TRANSIENT else None)
+            if times is not None and seen > times:
+                return render_article(self.site, article)
+            if status == "latin1":  # a GBK page (whose header then says ISO-8859-1)
+                article = {**article, "encoding": "gbk-none"}
+            page = render_article(self.site, article)
+            return self.play(status, page, path, article.get("location", ""))
         key = self.site.listing_key(path)
         if key:
             page = render_listing(self.site, *key, host=host)
@@ -1194,7 +1199,9 @@ async def _serve(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the fixture mirror of investchn.com.")
+    parser = argparse.ArgumentParser(
+        prog="python -m investmirror", description="Serve the fixture mirror of investchn.com."
+    )
     parser.add_argument("--spec", default=str(DEFAULT_SPEC), help="site spec (JSON)")
     parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
     parser.add_argument("--synthetic", type=int, metavar="N", help="serve N generated articles")

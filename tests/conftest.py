@@ -38,7 +38,7 @@ FAST_SETTINGS = {
     "DOWNLOAD_DELAY": "0",
     "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
     "LOG_LEVEL": "INFO",
-    "DOWNLOAD_MAXSIZE": "1000000",  # below the mirror's "huge" page
+    "DOWNLOAD_MAXSIZE": "1000000",  # below the mirror's "big_page" (and "huge")
 }
 
 

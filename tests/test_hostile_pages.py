@@ -22,7 +22,7 @@ HOSTILE = {
     186523: {"status": "latin1"},  # GBK bytes, header says ISO-8859-1
     186525: {"status": "redirect", "location": "file:///etc/passwd"},
     186534: {"status": "redirect", "location": "data:text/html,<p>x</p>"},
-    186536: {"status": "stream_huge"},  # 50 MB, no Content-Length
+    186536: {"status": "huge_unannounced"},  # 50 MB, no Content-Length
     186538: {"raw_html": ACTIVE},
 }
 

@@ -51,7 +51,7 @@ def test_two_harvests_through_faults_lose_nothing(fault_mirror, tmp_path):
         for article_id in site.articles
     }
     kinds = {f.name for f in plan.faults.values()}
-    assert {"burst_5xx", "reset", "truncate", "slow", "redirect_loop", "offsite_redirect"} <= kinds
+    assert {"flaky", "reset", "truncate", "slow", "redirect_loop", "offsite_redirect"} <= kinds
     assert {"huge", "garbage", "wrong_charset", "no_charset", "deep_nesting"} <= kinds
 
     archive = tmp_path / "archive.db"
