@@ -20,6 +20,7 @@ frontier and the end of its window.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -97,13 +98,18 @@ class IdProbe(Generic[Record]):
             self._settled.discard(self.frontier)
 
 
-def plausible_max(ids: list[int], max_jump: int) -> int | None:
-    """The highest of sorted ids that has another at most max_jump below it; with no such
-    pair, the lowest. The same rule as ArchiveState.plausible_max_id, over a few ids."""
-    for index in range(len(ids) - 1, 0, -1):
-        if ids[index] - ids[index - 1] <= max_jump:
-            return ids[index]
-    return ids[0] if ids else None
+def plausible_max(descending: Iterable[int], max_jump: int) -> int | None:
+    """The highest of these ids (given highest first, without repeats) that has another at
+    most max_jump below it: an id far above every other one (a 上一条 link to a mistyped or
+    hostile id that answered) is no top. With no such pair, the lowest; None for none.
+    Reads no further than it must: the run's top hits (KnownIds), the archive's ids
+    (ArchiveState.plausible_max_id) alike."""
+    higher = None
+    for article_id in descending:
+        if higher is not None and higher - article_id <= max_jump:
+            return higher
+        higher = article_id
+    return higher
 
 
 TOP_HITS = 64  # the highest ids that answered, kept to tell the top from an outlier
@@ -179,6 +185,6 @@ class KnownIds(Generic[Record]):
             return []
         bisect.insort(top, article_id)
         del top[:-TOP_HITS]
-        self.max_seen = plausible_max(top, self.max_jump) or 0
+        self.max_seen = plausible_max(reversed(top), self.max_jump) or 0
         below = sorted(i for i in self._held if i < self.max_seen)
         return [record for i in below if (record := self._held.pop(i)) is not None]

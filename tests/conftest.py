@@ -26,9 +26,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from investcrawl.archive import unpack_html
 from investmirror.mirror import DEFAULT_SPEC
+
+# No deadline for Hypothesis' examples: a wall-clock limit fails on a busy machine (two
+# pytest-xdist workers keep this one busy), and what is tested is what each example gives.
+hypothesis_settings.register_profile("investcrawl", deadline=None)
+hypothesis_settings.load_profile("investcrawl")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -12,6 +12,7 @@ from investcrawl.archive.errors import storage_errors
 from investcrawl.archive.store import chunks
 from investcrawl.archive.writer import database_file
 from investcrawl.failures import IMAGE_KINDS, IMAGE_MAX_ATTEMPTS, KINDS, kinds_where
+from investcrawl.probe import plausible_max
 
 # An image row (alias i) due for another try: failed transiently, fewer than the maximum.
 _IMAGE_DUE = "(i.kind IN ({}) AND i.attempts < {})".format(
@@ -61,21 +62,12 @@ class ArchiveState:
         return row[0]
 
     def plausible_max_id(self, max_jump: int) -> int | None:
-        """The highest archived id with another archived id at most max_jump below it.
-
-        An id far above every other one (a 上一条 link to a mistyped or hostile id that
-        answered) is not taken for the top of the id sequence. With no such pair, the
-        lowest id; None for an empty archive.
-        """
+        """The highest archived id with another archived id at most max_jump below it (the
+        rule of probe.plausible_max, over the archive's ids from the top down: it reads a
+        few of them); with no such pair, the lowest id; None for an empty archive."""
         with storage_errors(self.path):
-            row = self.db.execute(
-                "SELECT a.id FROM articles a WHERE EXISTS (SELECT 1 FROM articles b "
-                "WHERE b.id < a.id AND b.id >= a.id - ?) ORDER BY a.id DESC LIMIT 1",
-                [max_jump],
-            ).fetchone()
-            if row is None:
-                row = self.db.execute("SELECT min(id) FROM articles").fetchone()
-        return row[0]
+            ids = self.db.execute("SELECT id FROM articles ORDER BY id DESC")
+            return plausible_max((row[0] for row in ids), max_jump)
 
     def canaries(self, max_jump: int, count: int) -> list[int]:
         """The newest archived articles (up to the plausible top: plausible_max_id) whose URL
