@@ -46,8 +46,8 @@ from investcrawl import signals as investcrawl_signals
 from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
+    crawl_write,
     open_crawl_archive,
-    write_transaction,
 )
 from investcrawl.failures import KINDS
 from investcrawl.runs import archive_failed
@@ -164,12 +164,8 @@ class ReadingJudge:
         # transient. Written before the run's end is recorded (RunRecorder connects its
         # spider_closed later), which sees an archive error of this write and fails the run.
         try:
-            db = open_crawl_archive(self.crawler.settings)
-            try:
-                with write_transaction(db, self.crawler.settings.get("ARCHIVE_PATH")):
-                    kept = ArchiveState(db).keep_trying(self.read_failures)
-            finally:
-                db.close()
+            with crawl_write(self.crawler.settings) as db:
+                kept = ArchiveState(db).keep_trying(self.read_failures)
         except ArchiveError as error:
             archive_failed(self.crawler, error, stop=False)
             return

@@ -29,9 +29,8 @@ from investcrawl import settings as defaults
 from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
-    open_crawl_archive,
+    crawl_write,
     utc_now,
-    write_transaction,
 )
 from investcrawl.verdict import (
     ARCHIVE_ERROR,
@@ -93,25 +92,16 @@ class RunRecorder:
         # file is closed and renamed first, and its failure still fails the run).
         self.crawler.signals.connect(self.spider_closed, signals.spider_closed)
         try:
-            db = open_crawl_archive(self.crawler.settings)
-            try:
-                with write_transaction(db, self.crawler.settings.get("ARCHIVE_PATH")):
-                    db.execute(
-                        "UPDATE crawl_runs SET finish_reason = 'killed' WHERE finish_reason IS NULL"
-                    )
-                    self.run_id = (
-                        db["crawl_runs"]
-                        .insert(
-                            {
-                                "spider": spider.name,
-                                "mode": getattr(spider, "mode", None),
-                                "started_at": utc_now(),
-                            }
-                        )
-                        .last_pk
-                    )
-            finally:
-                db.close()
+            with crawl_write(self.crawler.settings) as db:
+                db.execute(
+                    "UPDATE crawl_runs SET finish_reason = 'killed' WHERE finish_reason IS NULL"
+                )
+                run = {
+                    "spider": spider.name,
+                    "mode": getattr(spider, "mode", None),
+                    "started_at": utc_now(),
+                }
+                self.run_id = db["crawl_runs"].insert(run).last_pk
         except ArchiveError as error:
             archive_failed(self.crawler, error, stop=False)
             raise CloseSpider(ARCHIVE_ERROR_REASON) from None
@@ -126,27 +116,23 @@ class RunRecorder:
             reason = ARCHIVE_ERROR_REASON  # also when it came at the last flush
         finish = getattr(spider, "finish", None)
         try:
-            db = open_crawl_archive(self.crawler.settings)
-            try:
-                with write_transaction(db, self.crawler.settings.get("ARCHIVE_PATH")):
-                    db["crawl_runs"].update(
-                        self.run_id,
-                        {
-                            "mode": getattr(spider, "mode", None),
-                            "finished_at": utc_now(),
-                            "finish_reason": reason,
-                            "error": None if result.ok else result.text,
-                            "new": stats.get_value("investcrawl/archive/new", 0),
-                            "updated": stats.get_value("investcrawl/archive/updated", 0),
-                            "unchanged": stats.get_value("investcrawl/archive/unchanged", 0),
-                            "failed": stats.get_value("investcrawl/archive/failed", 0),
-                            "requests": stats.get_value("downloader/request_count", 0),
-                            "stats": json.dumps(stats.get_stats(), default=str, sort_keys=True),
-                        },
-                    )
-                    if result.ok and finish is not None:
-                        finish(ArchiveState(db))  # the state advances with the run's end
-            finally:
-                db.close()
+            with crawl_write(self.crawler.settings) as db:
+                db["crawl_runs"].update(
+                    self.run_id,
+                    {
+                        "mode": getattr(spider, "mode", None),
+                        "finished_at": utc_now(),
+                        "finish_reason": reason,
+                        "error": None if result.ok else result.text,
+                        "new": stats.get_value("investcrawl/archive/new", 0),
+                        "updated": stats.get_value("investcrawl/archive/updated", 0),
+                        "unchanged": stats.get_value("investcrawl/archive/unchanged", 0),
+                        "failed": stats.get_value("investcrawl/archive/failed", 0),
+                        "requests": stats.get_value("downloader/request_count", 0),
+                        "stats": json.dumps(stats.get_stats(), default=str, sort_keys=True),
+                    },
+                )
+                if result.ok and finish is not None:
+                    finish(ArchiveState(db))  # the state advances with the run's end
         except ArchiveError as error:
             archive_failed(self.crawler, error, stop=False)

@@ -41,6 +41,7 @@ from investcrawl.archive.store import (
     DEFAULT_LOCK_TIMEOUT,
     archive_enabled,
     check_archive,
+    crawl_write,
     keeps_nothing,
     link_warc_file,
     open_archive,
@@ -54,6 +55,7 @@ from investcrawl.archive.writer import (
 )
 
 __all__ = [
+    "crawl_write",
     "ARCHIVE_ADDON",
     "keeps_nothing",
     "ITEM_COLUMNS",

@@ -58,20 +58,29 @@ def open_crawl_archive(settings: Any) -> sqlite_utils.Database:
     )
 
 
+@contextmanager
+def crawl_write(settings: Any) -> Iterator[sqlite_utils.Database]:
+    """The crawl's archive, opened for one write transaction (write_transaction) and
+    closed after it: what a run writes outside the writer (its row, its WARC files, the
+    reading judge's verdict). Raises ArchiveError when the archive cannot be written."""
+    db = open_crawl_archive(settings)
+    try:
+        with write_transaction(db, settings.get("ARCHIVE_PATH")):
+            yield db
+    finally:
+        db.close()
+
+
 def link_warc_file(settings: Any, run_id: int, name: str) -> None:
     """Record a WARC file of a run as soon as it is open, so that a run killed later keeps
     its files (`warc_files`; `crawl_runs.warc_file` is the first). Raises ArchiveError when
     the archive cannot be written."""
-    db = open_crawl_archive(settings)
-    try:
-        with write_transaction(db, settings.get("ARCHIVE_PATH")):
-            db["warc_files"].insert({"name": name, "run_id": run_id, "opened_at": utc_now()})
-            db.execute(
-                "UPDATE crawl_runs SET warc_file = ? WHERE id = ? AND warc_file IS NULL",
-                [name, run_id],
-            )
-    finally:
-        db.close()
+    with crawl_write(settings) as db:
+        db["warc_files"].insert({"name": name, "run_id": run_id, "opened_at": utc_now()})
+        db.execute(
+            "UPDATE crawl_runs SET warc_file = ? WHERE id = ? AND warc_file IS NULL",
+            [name, run_id],
+        )
 
 
 def read_only_uri(path: str | Path) -> str:
