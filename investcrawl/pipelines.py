@@ -120,6 +120,7 @@ class ArchivePipeline:
         crawler.signals.connect(self.failure_cleared, investcrawl_signals.failure_cleared)
         crawler.signals.connect(self.line_learned, investcrawl_signals.template_line_learned)
         crawler.signals.connect(self.image_recorded, investcrawl_signals.image_recorded)
+        crawler.signals.connect(self.listing_walked, investcrawl_signals.listing_walked)
         crawler.signals.connect(self.item_dropped, signals.item_dropped)
 
     @classmethod
@@ -160,6 +161,9 @@ class ArchivePipeline:
 
     def image_recorded(self, url: str, kind: str, fields: dict[str, Any]) -> None:
         self._write("add_image", url, kind, fields)
+
+    def listing_walked(self, page: dict[str, Any]) -> None:
+        self._write("add_walked", page)
 
     def line_learned(self, learned: Learned) -> None:
         self._write("learn_template_line", learned)

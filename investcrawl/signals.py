@@ -17,6 +17,9 @@ wrong (extract.ArticleExtraction.doubt: why); the reading judge counts it.
 
 image_recorded(url, kind, fields): what became of an image an article shows (images.py);
 the archive pipeline stores it in `images` (kind: failures.IMAGE_KINDS; fields: its columns).
+
+listing_walked(page): a walk has read a listing page (walk.py); the archive pipeline stores
+it in `walk_pages` (page: its columns).
 """
 
 failure_recorded = object()
@@ -24,3 +27,4 @@ failure_cleared = object()
 template_line_learned = object()
 reading_doubted = object()
 image_recorded = object()
+listing_walked = object()

@@ -64,6 +64,16 @@ IMAGE_FIELDS = (
     "fetched_at",
 )  # fmt: skip
 
+# A listing page a walk has read (migration 0016; spiders/investchn.py's Walk).
+WALK_PAGE_COLUMNS: dict[str, type] = {
+    "url": str,  # canonical
+    "walk": str,  # the walk's id: when its first run started
+    "mode": str,  # the walk's mode: "resume" or "full"
+    "kind": str,  # "listing", "not_a_listing" (a candidate that was not one), "same_page"
+    "links": str,  # JSON: {"articles": [ids], "pages": [[url, kind], ...]}
+    "walked_at": str,
+}
+
 # The article columns an item (items.Article) fills, with the value stored when the item
 # leaves one out: those of migration 0001, the capture (0002), the provenance (0006). A
 # column a later migration adds for the item goes here too.
@@ -448,6 +458,14 @@ def _revisions_keep_province_source(db: sqlite_utils.Database) -> None:
     for column, kind in PROVENANCE_COLUMNS.items():
         if column not in db["article_revisions"].columns_dict:
             db["article_revisions"].add_column(column, kind)
+
+
+@migrations(name="0016_walk_pages")
+def _add_walk_pages(db: sqlite_utils.Database) -> None:
+    # The listing pages a walk of every listing has read, with what each linked, so that a
+    # walk stopped or killed goes on where it was (spiders/investchn.py). Emptied when a
+    # walk completes. (0015 is published_at's split into date and time.)
+    db["walk_pages"].create(WALK_PAGE_COLUMNS, pk="url", not_null=set(WALK_PAGE_COLUMNS))
 
 
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))

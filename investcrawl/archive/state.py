@@ -145,6 +145,35 @@ class ArchiveState:
                 marks = ",".join("?" * len(chunk))
                 self.db.execute(f"DELETE FROM failures WHERE url IN ({marks})", chunk)
 
+    def seen_since(self, article_id: int, since: str) -> bool:
+        """Whether the article was archived and fetched at or after `since` (a walk in
+        `full` mode does not fetch again what it fetched already)."""
+        with storage_errors(self.path):
+            row = self.db.execute(
+                "SELECT 1 FROM articles WHERE id = ? AND last_seen_at >= ?", [article_id, since]
+            ).fetchone()
+        return row is not None
+
+    def latest_walk(self) -> tuple[str, str] | None:
+        """(id, mode) of the last walk that has pages in `walk_pages`, if any (walk.py)."""
+        with storage_errors(self.path):
+            row = self.db.execute(
+                "SELECT walk, mode FROM walk_pages ORDER BY walk DESC LIMIT 1"
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def walk_pages(self, walk_id: str) -> list[tuple[str, str, str]]:
+        """(url, kind, links) of the pages walk walk_id has walked."""
+        with storage_errors(self.path):
+            return self.db.execute(
+                "SELECT url, kind, links FROM walk_pages WHERE walk = ?", [walk_id]
+            ).fetchall()
+
+    def clear_walk(self) -> None:
+        """A walk completed: its pages (and any older walk's) are no longer needed."""
+        with storage_errors(self.path):
+            self.db.execute("DELETE FROM walk_pages")
+
     def get(self, key: str, default: str | None = None) -> str | None:
         with storage_errors(self.path):
             row = self.db.execute("SELECT value FROM crawl_state WHERE key = ?", [key]).fetchone()

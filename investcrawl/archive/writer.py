@@ -1,5 +1,5 @@
-"""The batched writer: articles, failures, images and template lines, written in
-transactions of ARCHIVE_BATCH_SIZE rows, with revisions and the search index."""
+"""The batched writer: articles, failures, images, template lines and walked listing
+pages, written in transactions of batch_size rows, with revisions and the search index."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 import sqlite_utils
 
-from investcrawl import settings as defaults
 from investcrawl.archive.errors import ArchiveError, archive_error
 from investcrawl.archive.schema import (
     IMAGE_FIELDS,
     ITEM_COLUMNS,
+    WALK_PAGE_COLUMNS,
     _search_index,
     content_hash,
     pack_html,
@@ -23,6 +23,10 @@ from investcrawl.archive.schema import (
 from investcrawl.archive.store import chunks, utc_now, write_transaction
 from investcrawl.boilerplate import Learned, take_out
 from investcrawl.failures import IMAGE_KINDS, KINDS, retry_after
+
+# Rows per transaction when replaying captures (reextract) or filling an archive in bulk;
+# a crawl writes as it reads (ARCHIVE_BATCH_SIZE).
+BATCH_ROWS = 200
 
 
 class ArchiveWriter:
@@ -50,7 +54,7 @@ class ArchiveWriter:
     def __init__(
         self,
         db: sqlite_utils.Database,
-        batch_size: int = defaults.ARCHIVE_BATCH_SIZE,
+        batch_size: int = BATCH_ROWS,
         replay: bool = False,
         capture_order: Mapping[str, int] | None = None,
     ):
@@ -64,6 +68,7 @@ class ArchiveWriter:
         self._failures: dict[str, dict[str, Any]] = {}
         self._cleared: set[str] = set()  # URLs read whole since they failed: no longer failures
         self._images: dict[str, dict[str, Any]] = {}
+        self._walked: dict[str, dict[str, Any]] = {}
         self.counts = {
             "new": 0, "updated": 0, "unchanged": 0, "older": 0, "failed": 0, "images": 0
         }  # fmt: skip
@@ -110,6 +115,15 @@ class ArchiveWriter:
         self._refuse_after_error()
         row = {column: fields.get(column) for column in IMAGE_FIELDS}
         self._images[url] = {**row, "url": url, "kind": kind, "detail": fields.get("detail", "")}
+        self._maybe_flush()
+
+    def add_walked(self, page: Mapping[str, Any]) -> None:
+        """Record a listing page a walk has read (its `walk_pages` columns: url, walk,
+        mode, kind, links as JSON text); written with the batch it is in."""
+        self._refuse_after_error()
+        row = {column: page.get(column) for column in WALK_PAGE_COLUMNS}
+        row["walked_at"] = row["walked_at"] or utc_now()
+        self._walked[row["url"]] = row
         self._maybe_flush()
 
     def clear_failure(self, url: str) -> None:
@@ -174,21 +188,20 @@ class ArchiveWriter:
 
     def _maybe_flush(self) -> None:
         buffered = len(self._articles) + len(self._failures) + len(self._cleared)
-        if buffered + len(self._images) >= self.batch_size:
+        if buffered + len(self._images) + len(self._walked) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
         self._refuse_after_error()
-        if not (self._articles or self._failures or self._cleared or self._images):
+        if not (self._articles or self._failures or self._cleared or self._images or self._walked):
             return
         articles, failures = list(self._articles.values()), list(self._failures.values())
         cleared, images = list(self._cleared), list(self._images.values())
-        self._articles.clear()
-        self._failures.clear()
-        self._cleared.clear()
-        self._images.clear()
+        walked = list(self._walked.values())
+        for buffer in (self._articles, self._failures, self._cleared, self._images, self._walked):
+            buffer.clear()
         try:
-            counts = self.write_batch(articles, failures, cleared, images)
+            counts = self.write_batch(articles, failures, cleared, images, walked)
         except Exception as error:  # the batch is lost whatever the error: fail-stop
             self.error = archive_error(error, self.path)
             raise self.error from error
@@ -201,6 +214,7 @@ class ArchiveWriter:
         failures: list[dict[str, Any]],
         cleared: list[str] = (),
         images: list[dict[str, Any]] = (),
+        walked: list[dict[str, Any]] = (),
     ) -> dict[str, int]:
         """Write one batch in one transaction; return what became of its rows."""
         with write_transaction(self.db, self.path):
@@ -215,6 +229,8 @@ class ArchiveWriter:
                 + ", ".join(f"{f} = excluded.{f}" for f in IMAGE_FIELDS),
                 images,
             )
+            if walked:
+                self.db["walk_pages"].upsert_all(walked, pk="url")
         return {**counts, "failed": len(failures), "images": len(images)}
 
     def _write_failures(self, failures: list[dict[str, Any]]) -> None:

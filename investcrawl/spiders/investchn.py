@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +45,7 @@ from investcrawl.extract import (
 from investcrawl.failures import Outcome
 from investcrawl.middlewares import may_be_cut
 from investcrawl.spiders.base import ArchiveSpider, FailedFetch, asked_url, header, query_pairs
+from investcrawl.walk import Walk, resumable
 
 INDEX_PRIORITY = 20
 # Pages of a route not known as a listing's tried before more of it are: a page linking
@@ -146,6 +148,7 @@ class InvestchnSpider(ArchiveSpider):
         # and the query parameters that differ are left out of this run's URLs
         # (noise_params). A hash, not the ids: 15,000 listing pages hold a few MB.
         self.pages_seen: dict[int, str] = {}
+        self.walk: Walk | None = None  # walking: the walk this run is part of (walk.py)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> InvestchnSpider:
@@ -164,6 +167,8 @@ class InvestchnSpider(ArchiveSpider):
                 self.mode = "resume"  # no walk of every listing has completed yet
             self.known_ids.known_max = state.plausible_max_id(self.max_id_jump) or 0
             frontier = self.start_frontier(state)
+            if self.walking:
+                self.walk = self.join_walk(state)
         except ArchiveError as error:
             self.archive_failed(error)
             return
@@ -191,12 +196,35 @@ class InvestchnSpider(ArchiveSpider):
             )
         return self.known_ids.known_max or None
 
+    def join_walk(self, state: ArchiveState) -> Walk:
+        """The walk this run goes on with (one stopped or killed, walk.resumable), or a
+        new one."""
+        latest = state.latest_walk()
+        days = self.settings.getint("HARVEST_WALK_RESUME_DAYS", defaults.HARVEST_WALK_RESUME_DAYS)
+        completed = state.get("walk_completed_at")
+        if latest is None or not resumable(latest[0], completed, datetime.now(UTC), days):
+            return Walk(self.started_at, self.mode)
+        walk = Walk.resumed(latest[0], self.mode, state.walk_pages(latest[0]))
+        for url in walk.listing_urls:
+            self.listing_shapes.add(site.route_shape(url))
+        stats = self.crawler.stats
+        stats.set_value("investcrawl/walk/resumed_from", walk.id)
+        stats.set_value("investcrawl/walk/walked_before", len(walk.walked))
+        self.logger.info(
+            "going on with the walk begun %s: %d listing pages walked (not fetched again but "
+            "for the heads), %d pages they link not walked yet, %d articles they list",
+            walk.id, len(walk.walked), len(walk.pages), len(walk.articles),
+        )  # fmt: skip
+        return walk
+
     def after_index(self) -> Iterator[scrapy.Request]:
         """Once the section index is read (or could not be found: IndexSearch), so that
         provinces are known. Called once."""
         state = self.open_state()
         if self.walking:
             yield from self.page_request(self.base_url + site.HOME_PATH, "home")
+        if self.walk is not None and self.walk.is_resumed:
+            yield from self.walk_left()
         if self.skips_archived:
             # The newest archived article, fetched again first (before it can be a retry):
             # if it no longer reads, nor do the next ones tried, the template has changed
@@ -228,6 +256,35 @@ class InvestchnSpider(ArchiveSpider):
         yield from self.images.due(self.settings.getint("HARVEST_IMAGE_LIMIT"))
         if self.known_ids.probe is not None:
             yield from self.probe_requests()
+
+    def walk_left(self) -> Iterator[scrapy.Request]:
+        """What the walk's earlier runs left: the pages their pages linked that are not
+        walked, and the articles they listed (those not archived; in `full`, not fetched
+        since the walk began)."""
+        assert self.walk is not None
+        for url, kind in sorted(self.walk.pages.items()):
+            if (url := self.on_site(url)) is None:
+                continue
+            shape = site.route_shape(url)
+            if kind == "deferred" and shape not in self.listing_shapes:
+                self.deferred_candidates[shape][url] = None  # as the page that linked it left it
+            else:
+                yield from self.page_request(url, "listing" if kind == "deferred" else kind)
+        for article_id in sorted(self.walk.articles, reverse=True):
+            url = site.article_url(self.base_url, article_id)
+            if isinstance(request := self.article_request(url, "listing"), scrapy.Request):
+                yield request
+
+    def article_request(self, url: str, source: str, **meta: Any) -> Any:
+        """As the base class's; in a `full` walk gone on with, an article the walk fetched
+        already is not fetched again."""
+        walk = self.walk
+        if walk is not None and walk.is_resumed and self.mode == "full" and source == "listing":
+            article_id = site.article_id(url)
+            if article_id is not None and self.open_state().seen_since(article_id, walk.id):
+                self.crawler.stats.inc_value("investcrawl/skipped/walked")
+                return Outcome.HIT
+        return super().article_request(url, source, **meta)
 
     def canary_not_read(self) -> Iterator[scrapy.Request]:
         """The next canary: the first, or another when the last did not read (gone,
@@ -282,7 +339,9 @@ class InvestchnSpider(ArchiveSpider):
         """
         url = asked_url(response.request) if response.request is not None else response.url
         doc = self.document(response, url)
+        whole = True
         if may_be_cut(response) and is_truncated(response.body):
+            whole = False
             # Cut off, retries spent: its links so far are followed, and it is fetched
             # again by the next harvest (a transient failure).
             detail = f"the page ends after {len(response.body)} bytes, without </html>"
@@ -303,7 +362,7 @@ class InvestchnSpider(ArchiveSpider):
             elif kind == "home":
                 yield from self.follow_links(doc, kind)
             else:
-                yield from self.read_listing_page(doc, url, kind)
+                yield from self.read_listing_page(doc, url, kind, whole=whole)
         yield from self.index_step(kind, read=doc is not None)
 
     def read_index(
@@ -319,16 +378,23 @@ class InvestchnSpider(ArchiveSpider):
         for _, _, city_url in cities:
             if city_url := self.on_site(city_url):
                 self.listing_shapes.add(site.route_shape(city_url))
-                yield from self.page_request(city_url, "listing")
+                yield from self.page_request(city_url, "listing", head=True)
         yield from self.follow_links(doc, "index")
 
-    def read_listing_page(self, doc: Document, url: str, kind: str) -> Iterator[scrapy.Request]:
+    def read_listing_page(
+        self, doc: Document, url: str, kind: str, whole: bool = True
+    ) -> Iterator[scrapy.Request]:
         """A page fetched as a listing (or a candidate, or a head): walk it if it reads as
-        a listing of the section."""
+        a listing of the section. In a walk, the page and what it linked are written to
+        the archive once its requests are made (walk.py), unless it was cut off."""
         listing = read_listing(doc)
         known_route = site.listing_key(url) is not None
+        walked_before = self.walk is not None and url in self.walk.walked
+        articles: list[int] = []
+        pages: list[tuple[str, str]] = []
         if kind == "candidate" and not listing.is_listing:
             self.crawler.stats.inc_value("investcrawl/listings/not_a_listing")
+            self.walked(url, "not_a_listing", articles, pages, whole)
             return
         ids = tuple(site.article_id(article) for article in listing.articles)
         shown = hash((urlsplit(url).path, ids))
@@ -342,9 +408,12 @@ class InvestchnSpider(ArchiveSpider):
                                     ", ".join(sorted(names)))  # fmt: skip
             self.logger.info("listing page %s shows what %s showed: the same page, its links "
                              "are not followed", url, seen)  # fmt: skip
+            self.walked(url, "same_page", articles, pages, whole)
             return
         self.pages_seen[shown] = url
+        page_kind = "page"
         if kind in ("listing", "candidate") and (known_route or listing.is_listing):
+            page_kind = "listing"
             shape = site.route_shape(url)
             self.listing_shapes.add(shape)
             self.listings_read += 1
@@ -357,31 +426,50 @@ class InvestchnSpider(ArchiveSpider):
             article_id = site.article_id(article_url)
             assert article_id is not None
             self.known_ids.listed(article_id)
+            articles.append(article_id)
             result = self.article_request(article_url, "listing")
             if isinstance(result, scrapy.Request):
                 unarchived += 1
                 yield result
-        if kind == "head":
+        if kind == "head" or walked_before:
             # New articles push older ones down: look one page further.
             if unarchived and listing.next_page and (next_url := self.on_site(listing.next_page)):
-                yield from self.page_request(next_url, "head")
-            return
+                next_kind = "head" if kind == "head" else "listing"
+                pages.append((self.canonical(next_url), next_kind))
+                yield from self.page_request(next_url, next_kind, head=True)
+            if kind == "head":
+                return
         for page_url in listing.pager:
             if page_url := self.on_site(page_url):
+                pages.append((self.canonical(page_url), "listing"))
                 yield from self.page_request(page_url, "listing")
         for other_url, _ in listing.others:
             if (other_url := self.on_site(other_url)) is None:
                 continue
             shape = site.route_shape(other_url)
             if site.listing_key(other_url) is not None or shape in self.listing_shapes:
+                pages.append((self.canonical(other_url), "listing"))
                 yield from self.page_request(other_url, "listing")
             elif self.candidates_tried[shape] < CANDIDATES_PER_ROUTE:
                 self.candidates_tried[shape] += 1
+                pages.append((self.canonical(other_url), "candidate"))
                 yield from self.page_request(other_url, "candidate")
             elif other_url not in self.requested and len(self.deferred_candidates[shape]) < (
                 MAX_DEFERRED
             ):  # fetched only once a page of this route reads as a listing
                 self.deferred_candidates[shape][other_url] = None
+                pages.append((self.canonical(other_url), "deferred"))
+        self.walked(url, page_kind, articles, pages, whole)
+
+    def walked(
+        self, url: str, kind: str, articles: list[int], pages: list[tuple[str, str]], whole: bool
+    ) -> None:
+        """Write a page this run's walk has read, with what it linked (walk.py)."""
+        if self.walk is None or not whole or not self.keeps_archive:
+            return
+        row = self.walk.row(self.canonical(url), kind, articles, pages)
+        self.crawler.stats.inc_value("investcrawl/walk/pages")
+        self.crawler.signals.send_catch_log(investcrawl_signals.listing_walked, page=row)
 
     def follow_links(self, doc: Document, kind: str) -> Iterator[scrapy.Request]:
         """The home page's (and the index's) links: articles, listings at known routes,
@@ -517,6 +605,7 @@ class InvestchnSpider(ArchiveSpider):
             values["section_index_url"] = None if self.index_url == assumed else self.index_url
         if self.walking and self.listings_read and not self.listings_capped:
             values["walk_completed_at"] = utc_now()
+            state.clear_walk()  # its pages are not needed any more (walk.py)
         state.set(**values)
         # Ids past the top that answered 404 are no failures: a row an earlier run left
         # for one (a refusal, a retry) is settled.
@@ -536,10 +625,18 @@ class InvestchnSpider(ArchiveSpider):
         return None
 
     def page_request(
-        self, url: str, kind: str, dont_filter: bool = False
+        self, url: str, kind: str, dont_filter: bool = False, head: bool = False
     ) -> Iterator[scrapy.Request]:
+        """A request for a page that is not an article. head: a listing's first page (or
+        the one after a head showing articles not archived), fetched even when the walk
+        has read it already (what is new since)."""
         searching = kind in ("index", "home") and not self.index_search.ended
         priority = INDEX_PRIORITY if searching else 0
+        walk = self.walk
+        if kind in ("listing", "candidate") and walk is not None and not head:
+            if self.canonical(url) in walk.walked:
+                self.crawler.stats.inc_value("investcrawl/walk/skipped")
+                return
         if kind in ("listing", "candidate", "head") and not self.within_cap(url):
             return
         request = self.new_request(

@@ -1,0 +1,114 @@
+"""A first crawl killed late goes on where it was (walk.py): the next run fetches again
+only the listing heads, the canary and what was in flight, not the walk's listing pages
+nor its articles."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+from conftest import BIG_ARTICLES, crawl_state, requests_between, rows, run_harvest
+
+from investcrawl import site
+from investcrawl.walk import Walk, resumable
+
+
+def article_count(archive) -> int:
+    try:
+        return rows(archive, "SELECT count(*) AS n FROM articles")[0]["n"]
+    except sqlite3.OperationalError:  # not created yet, or being created
+        return 0
+
+
+def hashes(archive) -> dict[int, str]:
+    return {
+        r["id"]: r["content_hash"] for r in rows(archive, "SELECT id, content_hash FROM articles")
+    }
+
+
+def is_head(path: str) -> bool:
+    """A page every run of a walk reads: the home page, robots.txt, an index, a listing's
+    first page (no page number)."""
+    if path in ("/", "/robots.txt") or path.endswith("/index.html"):
+        return True
+    return site.article_id(path) is None and not site.PAGE_PARAM_RE.search(path)
+
+
+def test_a_first_crawl_killed_late_resumes_without_walking_again(big_site, tmp_path):
+    mirror, reference, _, first_requests = big_site
+    mirror.set_phase(1)
+    archive = tmp_path / "archive.db"
+    before = mirror.requests()
+    process = run_harvest(mirror.url, archive, popen={"stdout": subprocess.DEVNULL})
+    # Killed by the site's clock, not the archive's: when 85% of what a whole first crawl
+    # asks for has been asked for, whatever has been written by then.
+    late = 0.85 * sum(first_requests.values())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if sum(requests_between(before, mirror.requests()).values()) >= late:
+            break
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = article_count(archive)
+    assert 0.8 * BIG_ARTICLES <= killed_at < BIG_ARTICLES, "the kill must land late in the crawl"
+    assert rows(archive, "SELECT count(*) AS n FROM walk_pages")[0]["n"] > 0
+    killed = requests_between(before, after_kill := mirror.requests())
+
+    resumed = run_harvest(mirror.url, archive)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    again_requests = requests_between(after_kill, mirror.requests())
+
+    # The archive is what the uninterrupted first harvest made, and the walk is complete.
+    assert hashes(archive) == hashes(reference)
+    assert crawl_state(archive).get("walk_completed_at")
+    assert rows(archive, "SELECT count(*) AS n FROM walk_pages")[0]["n"] == 0
+    # What the resumed run asked for again: the heads, the canary, and what the kill caught
+    # in flight (at most 1% of what the killed run had asked for).
+    again = {path: min(n, killed[path]) for path, n in again_requests.items() if path in killed}
+    pages_again = {path for path in again if site.article_id(path) is None}
+    assert all(is_head(path) for path in pages_again), sorted(pages_again)
+    articles_again = sum(n for path, n in again.items() if site.article_id(path) is not None)
+    run = rows(archive, "SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
+    stats = json.loads(run["stats"])
+    assert stats["investcrawl/walk/walked_before"] > 0
+    assert stats["investcrawl/walk/skipped"] > 0
+
+    canaries = stats.get("investcrawl/canaries", 0)
+    assert articles_again <= 0.01 * sum(killed.values()) + canaries, (articles_again, killed_at)
+
+
+def test_walk_rows_give_what_is_left():
+    def row(url, kind, articles, pages):
+        return url, kind, json.dumps({"articles": articles, "pages": pages})
+
+    rows_ = [
+        row("/a/1.html", "listing", [1, 2], [["/a/2.html", "listing"]]),
+        row("/a/2.html", "listing", [3], [["/a/1.html", "listing"], ["/a/3.html", "listing"],
+                                          ["/x/9.html", "deferred"]]),
+        row("/b/1.html", "not_a_listing", [], []),
+    ]  # fmt: skip
+    walk = Walk.resumed("2026-12-01T00:00:00Z", "resume", rows_)
+    assert walk.is_resumed and walk.walked == {"/a/1.html", "/a/2.html", "/b/1.html"}
+    assert walk.pages == {"/a/3.html": "listing", "/x/9.html": "deferred"}
+    assert walk.articles == {1, 2, 3}
+    assert walk.listing_urls == ["/a/1.html", "/a/2.html"]
+    row = walk.row("/a/3.html", "listing", [4, 4], [("/a/4.html", "listing")])
+    assert json.loads(row["links"]) == {"articles": [4], "pages": [["/a/4.html", "listing"]]}
+    assert "/a/3.html" in walk.walked
+
+
+def test_which_walk_is_gone_on_with():
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+    assert resumable("2026-12-01T00:00:00Z", None, now, 30)
+    assert resumable("2026-12-01T00:00:00Z", "2026-11-30T00:00:00Z", now, 30)
+    assert not resumable("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z", now, 30)  # completed
+    assert not resumable("2026-10-01T00:00:00Z", None, now, 30)  # too old: a new walk
+    assert not resumable(None, None, now, 30)
+    assert not resumable("garbage", None, now, 30)
