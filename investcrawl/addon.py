@@ -2,10 +2,10 @@
 read for the crawl's components.
 
 On (crawls and harvests), it adds what keeps what a crawl fetches: the WARC capture, the
-run's row and verdict, the reading judge, the template-line learner and the archive
-pipeline. Off (`scrapy shell`, `parse`, `fetch`, `view`, `check`: investcrawl/commands),
-none of them is there, so nothing is written; the spider then reads an empty archive in
-memory and starts nothing by itself (ArchiveSpider.keeps_archive).
+run's row and verdict, the reading judge, the progress line, the template-line learner
+and the archive pipeline. Off (`scrapy shell`, `parse`, `fetch`, `view`, `check`:
+investcrawl/commands), none of them is there, so nothing is written; the spider then
+reads an empty archive in memory and starts nothing by itself (ArchiveSpider.keeps_archive).
 
 A component a setting names already (with a priority, or None to leave it out, as the
 benchmarks do) is left as named.
@@ -20,6 +20,7 @@ from scrapy.settings import BaseSettings
 from investcrawl.archive import archive_enabled
 from investcrawl.drift import ReadingJudge
 from investcrawl.pipelines import ArchivePipeline, TemplateLinesPipeline
+from investcrawl.progress import Progress
 from investcrawl.runs import RunRecorder
 from investcrawl.warc import WarcCaptureMiddleware
 
@@ -27,7 +28,7 @@ COMPONENTS: dict[str, dict[type, int]] = {
     # Next to the downloader: sees every response as it came off the wire.
     "DOWNLOADER_MIDDLEWARES": {WarcCaptureMiddleware: 990},
     # The run's row first: its end is recorded after the judge has spoken.
-    "EXTENSIONS": {RunRecorder: 100, ReadingJudge: 110},
+    "EXTENSIONS": {RunRecorder: 100, ReadingJudge: 110, Progress: 120},
     "ITEM_PIPELINES": {TemplateLinesPipeline: 500, ArchivePipeline: 900},
 }
 

@@ -76,6 +76,7 @@ SETTINGS = {
 HIDDEN_TABLES = (
     "_sqlite_migrations",
     "crawl_state",
+    "walk_pages",
     "id_misses",
     "template_lines",
     "warc_files",

@@ -30,8 +30,10 @@ from investcrawl.archive import (
     DEFAULT_ARCHIVE_PATH,
     SHOWN,
     ArchiveError,
+    beside,
     open_archive,
     read_only_uri,
+    recorded_capture_folder,
     unpack_html,
 )
 from investcrawl.settings import TEMPLATE_LINE_MIN_PAGES
@@ -57,8 +59,35 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--db", "db_path", default=DEFAULT_ARCHIVE_PATH, show_default=True, help="SQLite archive."
 )
-@click.option("--warc-dir", default="data/warc", show_default=True, help="Where WARC files go.")
-@click.option("--base-url", default=None, help="Crawl a mirror instead of the live site.")
+@click.option(
+    "--warc-dir",
+    default=None,
+    help="Where WARC files go. Default: the folder the archive records as its own, for a new "
+    "archive `warc` beside it.",
+)
+@click.option(
+    "--warc-dir-moved",
+    is_flag=True,
+    help="The archive's WARC files were moved to --warc-dir: make it the archive's folder.",
+)
+@click.option(
+    "--new-archive",
+    is_flag=True,
+    help="Start a new archive even where the folder of --db does not exist (made).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Print the progress line (every minute) on stderr too. Default: when stderr is a "
+    "terminal.",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    envvar="INVESTCRAWL_BASE_URL",
+    show_envvar=True,
+    help="Crawl a mirror instead of the live site.",
+)
 @click.option(
     "--mode", type=click.Choice(["incremental", "full"]), default="incremental", show_default=True
 )
@@ -83,7 +112,10 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 def harvest(
     db_path: str,
-    warc_dir: str,
+    warc_dir: str | None,
+    warc_dir_moved: bool,
+    new_archive: bool,
+    progress: bool | None,
     base_url: str | None,
     mode: str,
     log_file: str | None,
@@ -111,7 +143,15 @@ def harvest(
     spider_args = {"mode": mode, **({"base_url": base_url} if base_url else {})}
     try:
         result, summary = run_harvest(
-            Path(db_path), warc_dir, spider_args, log_file, overrides, max_failure_rate
+            Path(db_path),
+            warc_dir,
+            spider_args,
+            log_file,
+            overrides,
+            max_failure_rate,
+            new_archive=new_archive,
+            warc_dir_moved=warc_dir_moved,
+            progress=sys.stderr.isatty() if progress is None else progress,
         )
     except Interrupted:  # before the crawl started: nothing fetched, nothing moved on
         click.echo(
@@ -416,14 +456,17 @@ def stats(plot: str | None, top: int, db_path: str) -> None:
         click.echo(f"  {row['month']}  {row['n']:>8}")
     click.echo("Last runs:")
     for row in conn.execute("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 5"):
+        state = row["finish_reason"] or _unfinished(db_path)
         click.echo(
             f"  #{row['id']} {row['started_at']} {row['spider']} {row['mode']} "
-            f"{row['finish_reason'] or 'running'}: {row['new'] or 0} new, "
+            f"{state}: {row['new'] or 0} new, "
             f"{row['updated'] or 0} updated, {row['failed'] or 0} failed, "
             f"{row['requests'] or 0} requests"
         )
         if "error" in row.keys() and row["error"]:  # archives before migration 0005 lack it
             click.echo(f"      {row['error']}")
+        if not row["finish_reason"] and (line := _last_progress(row["stats"])):
+            click.echo(f"      {line}")
     click.echo("Open failures:")
     kinds = list(
         conn.execute("SELECT kind, count(*) AS n FROM failures GROUP BY kind ORDER BY n DESC")
@@ -444,6 +487,25 @@ def stats(plot: str | None, top: int, db_path: str) -> None:
         except OSError as error:
             raise click.ClickException(f"cannot write {plot}: {error.strerror or error}") from None
         click.echo(f"Plot written to {plot}")
+
+
+def _unfinished(db_path: str) -> str:
+    """A run with no finish reason: running (a harvest holds the archive's lock), or one
+    that did not close (killed; the next run marks it so)."""
+    from investcrawl.harvest import lock_holder
+
+    holder = lock_holder(Path(db_path))
+    return f"running ({holder})" if holder else "not closed (killed?)"
+
+
+def _last_progress(stats_json: str | None) -> str | None:
+    """The last progress line a run recorded (progress.py), with its time."""
+    try:
+        values = json.loads(stats_json or "{}")
+    except ValueError:
+        return None
+    line, at = values.get("investcrawl/progress"), values.get("investcrawl/progress_at")
+    return f"at {at}: {line}" if line and at else line
 
 
 def _pad(text: str, width: int) -> str:
@@ -575,14 +637,37 @@ def migrate(db_path: str) -> None:
 
 
 def warc_dir_option(help_text: str, *, exists: bool = False) -> Any:
-    """--warc-dir of the commands that read the WARC files (default: the harvests')."""
+    """--warc-dir of the commands that read the WARC files: by default the archive's own
+    (the folder it records, else `warc` beside it: capture_folder)."""
     return click.option(
         "--warc-dir",
-        default="data/warc",
-        show_default=True,
+        default=None,
         type=click.Path(exists=exists, file_okay=False),
-        help=help_text,
+        help=help_text + " Default: the archive's own (the folder it records, else `warc` "
+        "beside it).",
     )
+
+
+def capture_folder(db_path: str, given: str | None, *, exists: bool = False) -> str:
+    """The WARC folder a reading command uses: given, or the archive's own. A folder
+    given that is not the one the archive records is used, with a note on stderr."""
+    recorded = None
+    if Path(db_path).is_file():
+        conn = _read(db_path)
+        recorded = recorded_capture_folder(conn)
+        conn.close()
+    if given is None:
+        folder = recorded or str(beside(db_path))
+        if exists and not Path(folder).is_dir():
+            raise click.ClickException(f"no WARC folder {folder} (give --warc-dir)")
+        return folder
+    if recorded is not None and os.path.realpath(given) != recorded:
+        click.echo(
+            f"investcrawl: note: the archive {db_path} records its WARC files in {recorded}, "
+            f"not {given}",
+            err=True,
+        )
+    return given
 
 
 LINKS_HELP = "The WARC files, for links to each article's captured page."
@@ -591,7 +676,7 @@ LINKS_HELP = "The WARC files, for links to each article's captured page."
 @cli.command("datasette-metadata")
 @db_option
 @warc_dir_option(LINKS_HELP)
-def datasette_metadata(db_path: str, warc_dir: str) -> None:
+def datasette_metadata(db_path: str, warc_dir: str | None) -> None:
     """Print Datasette metadata (JSON) for an archive: titles, columns, canned queries.
 
     `investcrawl serve` gives Datasette this and more (templates, settings); use this to
@@ -603,7 +688,7 @@ def datasette_metadata(db_path: str, warc_dir: str) -> None:
     """
     from investcrawl.browse import metadata
 
-    warc = str(Path(warc_dir).resolve())
+    warc = str(Path(capture_folder(db_path, warc_dir)).resolve())
     click.echo(json.dumps(metadata(Path(db_path).stem, warc), ensure_ascii=False, indent=2))
 
 
@@ -611,7 +696,7 @@ def datasette_metadata(db_path: str, warc_dir: str) -> None:
 @db_option
 @warc_dir_option(LINKS_HELP)
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
-def serve(db_path: str, warc_dir: str, port: int) -> None:
+def serve(db_path: str, warc_dir: str | None, port: int) -> None:
     """Browse the archive in Datasette, on 127.0.0.1, read-only.
 
     The archive is opened read-only (mode=ro), so it can be browsed while a harvest
@@ -635,7 +720,7 @@ def serve(db_path: str, warc_dir: str, port: int) -> None:
     datasette = shutil.which("datasette") or str(Path(sys.executable).with_name("datasette"))
     if not Path(datasette).exists():
         raise click.ClickException("Datasette is not installed: pip install 'investcrawl[browse]'")
-    warc = str(Path(warc_dir).resolve())
+    warc = str(Path(capture_folder(db_path, warc_dir)).resolve())
     meta = json.dumps(metadata(Path(db_path).stem, warc), ensure_ascii=False).encode()
     if hasattr(os, "memfd_create"):  # a file in memory that Datasette inherits: no leftover
         fd = os.memfd_create("investcrawl-datasette-metadata", 0)
@@ -653,7 +738,7 @@ def serve(db_path: str, warc_dir: str, port: int) -> None:
 @warc_dir_option("The WARC files.", exists=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="WACZ file.")
 @click.option("--run", type=click.IntRange(1), help="Only this run's files (crawl_runs.id).")
-def wacz(db_path: str, warc_dir: str, output: str, run: int | None) -> None:
+def wacz(db_path: str, warc_dir: str | None, output: str, run: int | None) -> None:
     """Package the WARC files as a WACZ to replay in ReplayWeb.page, each archived article
     a page with its title and text (so it can be searched there).
 
@@ -663,6 +748,7 @@ def wacz(db_path: str, warc_dir: str, output: str, run: int | None) -> None:
     """
     from investcrawl.waczexport import WaczError, create
 
+    warc_dir = capture_folder(db_path, warc_dir, exists=True)
     conn = _read(db_path)
     try:
         pages = create(conn, Path(warc_dir), Path(output), run)
@@ -682,7 +768,7 @@ def wacz(db_path: str, warc_dir: str, output: str, run: int | None) -> None:
     "--show", type=click.IntRange(0), default=20, show_default=True, help="Problems listed."
 )
 @_guard
-def verify(db_path: str, warc_dir: str, show: int) -> None:
+def verify(db_path: str, warc_dir: str | None, show: int) -> None:
     """Check that every capture the archive points at is there: each article's, each
     revision's and each captured image's WARC record (whole, and the article's page), and
     every WARC file the runs wrote. Exit 0 when all resolve, 1 when one does not.
@@ -693,6 +779,7 @@ def verify(db_path: str, warc_dir: str, show: int) -> None:
     """
     from investcrawl.verify import Checked, problems
 
+    warc_dir = capture_folder(db_path, warc_dir, exists=True)
     conn = _read(db_path)
     checked = Checked()
     found = 0

@@ -12,6 +12,7 @@ import fcntl
 import logging
 import os
 import signal
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,17 @@ from investcrawl import settings as defaults
 from investcrawl.archive import (
     ArchiveError,
     ArchiveState,
+    claim_capture_folder,
     keeps_nothing,
+    missing_folder,
     open_crawl_archive,
     storage_errors,
     utc_now,
     write_transaction,
 )
 from investcrawl.archive import check_archive as quick_check
-from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED, stop_if_signalled
+from investcrawl.archive import warc_dir as capture_folder
+from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_LOCKED, EXIT_USAGE, stop_if_signalled
 from investcrawl.failures import IMAGE_KINDS
 from investcrawl.verdict import Verdict, crawl_verdict
 
@@ -44,30 +48,47 @@ class HarvestRefused(Exception):
 
 def run_harvest(
     db_file: Path,
-    warc_dir: str,
+    warc_dir: str | None,
     spider_args: dict[str, str],
     log_file: str | None,
     overrides: dict[str, str],
     max_failure_rate: float = defaults.HARVEST_MAX_FAILURE_RATE,
+    *,
+    new_archive: bool = False,
+    warc_dir_moved: bool = False,
+    progress: bool = False,
 ) -> tuple[Verdict, str]:
     """Run one harvest into db_file; return its verdict and summary.
 
+    warc_dir: None for `warc` beside the archive. new_archive: a new archive may be made
+    in a folder that does not exist. warc_dir_moved: warc_dir is the archive's capture
+    folder from now on (archive.claim_capture_folder). progress: the progress lines on
+    stderr too (progress.py).
+
     Raises HarvestRefused when it cannot start (another harvest holds the lock, the
-    archive or the log cannot be written), ValueError on a bad spider argument or setting
-    (before anything is created).
+    archive or the log cannot be written, a folder given by mistake), ValueError on a bad
+    spider argument or setting (before anything is created).
     """
     from investcrawl.spiders.investchn import InvestchnSpider
 
     stop_if_signalled()  # each step: a signal that came, even into an import, stops here
     InvestchnSpider.check_arguments(**spider_args)
     check_overrides(overrides)
+    if not new_archive and (why := missing_folder(db_file)) is not None:
+        raise HarvestRefused(
+            f"{why}: no archive {db_file} (--new-archive starts one there; a first crawl of "
+            "the whole section takes days)",
+            EXIT_USAGE,
+        )
     lock = take_lock(db_file)
     try:
         stop_if_signalled()
         project = project_settings(
             {
                 "ARCHIVE_PATH": str(db_file),
-                "WARC_DIR": warc_dir,
+                **({"WARC_DIR": warc_dir} if warc_dir else {}),
+                "ARCHIVE_NEW": str(new_archive),
+                "WARC_DIR_MOVED": str(warc_dir_moved),
                 "HARVEST_MAX_FAILURE_RATE": str(max_failure_rate),
                 **overrides,
             }
@@ -95,6 +116,8 @@ def run_harvest(
         # INFO unless -s LOG_LEVEL says otherwise.
         logging_settings = {"LOG_FILE": str(log_path), "LOG_LEVEL": "INFO", **overrides}
         project.setdict(logging_settings, priority="cmdline")
+        if progress:
+            show_progress(db_file, log_path)
         crawler = crawl(spider_args, project)
     finally:
         lock.close()
@@ -103,11 +126,28 @@ def run_harvest(
     return result, summary(stats, f"harvest {result.text}", log_path)
 
 
+def show_progress(db_file: Path, log_path: Path) -> None:
+    """The progress lines (progress.py) on stderr as well as in the log, from the start."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    handler.setLevel(logging.INFO)
+    logging.getLogger("investcrawl.progress").addHandler(handler)
+    interval = defaults.PROGRESS_INTERVAL
+    print(
+        f"harvest into {db_file} started; a progress line every {interval} s here and in "
+        f"the log {log_path}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 # Settings a harvest takes as options: set with -s, they would escape the lock (another
 # archive than --db), the log the summary names, or the failure rate asked for.
 OPTION_SETTINGS = {
     "ARCHIVE_PATH": "--db",
+    "ARCHIVE_NEW": "--new-archive",
     "WARC_DIR": "--warc-dir",
+    "WARC_DIR_MOVED": "--warc-dir-moved",
     "LOG_FILE": "--log-file",
     "HARVEST_MAX_FAILURE_RATE": "--max-failure-rate",
 }
@@ -156,10 +196,29 @@ def take_lock(db_file: Path, command: str = "harvest") -> Any:
     return handle
 
 
+def lock_holder(db_file: Path) -> str | None:
+    """What holds the archive's lock (its note: the command, its pid, since when), or None
+    when nothing does. Takes nothing: a shared try, let go at once."""
+    path = Path(os.path.realpath(db_file))
+    path = path.with_name(path.name + ".lock")
+    try:
+        handle = open(path)  # noqa: SIM115 (closed below)
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "held"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
 def check_archive(settings: Any) -> None:
     """Before anything is fetched: the archive opens, is not damaged (PRAGMA quick_check,
-    where it earns its cost: needs_quick_check), not from a newer investcrawl, and takes a
-    write; else HarvestRefused with its code."""
+    where it earns its cost: needs_quick_check), not from a newer investcrawl, takes a
+    write, and the WARC folder is its own (claim_capture_folder); else HarvestRefused with
+    its code."""
     path = settings.get("ARCHIVE_PATH")
     try:
         db = open_crawl_archive(settings)
@@ -171,6 +230,7 @@ def check_archive(settings: Any) -> None:
                         ArchiveState(db).set(quick_check_at=utc_now())
             with write_transaction(db, path):
                 pass
+            claim_capture_folder(db, capture_folder(settings), settings.getbool("WARC_DIR_MOVED"))
         finally:
             db.close()
     except ArchiveError as error:
@@ -285,9 +345,10 @@ def summary(stats: dict[str, Any], headline: str, log_path: Path | None = None) 
         warc += f" (the last of {get('warc/files')} files)"
     if get("warc/revisits"):
         warc += f", {get('warc/revisits')} unchanged pages as revisit records"
+    begun = f"started {started:%Y-%m-%d %H:%M:%S} UTC, " if started else ""
     lines = [
         headline,
-        f"  run {stats.get('investcrawl/run_id') or '(not recorded)'}, "
+        f"  run {stats.get('investcrawl/run_id') or '(not recorded)'}, {begun}"
         f"finish reason {reason}, {seconds:.0f} s",
         f"  requests {stats.get('downloader/request_count', 0)}, "
         f"responses {stats.get('response_received_count', 0)}",
@@ -298,6 +359,10 @@ def summary(stats: dict[str, Any], headline: str, log_path: Path | None = None) 
         + (f", not captured {sum(not_captured.values())} ({others})" if not_captured else ""),
         f"  WARC {warc}",
     ]
+    if repaired := stats.get("investcrawl/warc/repaired"):
+        lines.append(
+            f"  WARC files a killed run left open, repaired and closed: {', '.join(repaired)}"
+        )
     if log_path is not None:
         lines.append(f"  log {log_path}")
     return "\n".join(lines)

@@ -9,12 +9,21 @@ would reach a server that is not the site (on a mirror, a service of the machine
 on). Every request passes here before it is sent, whatever made it: a link, a redirect,
 robots.txt. A refused one reaches its errback as IgnoreRequest (the spider records it as
 `refused`, under the URL it asked for).
+
+It also keeps loopback off the proxies of the environment (http_proxy, https_proxy, ...,
+which Scrapy's HttpProxyMiddleware uses): a request to 127.0.0.1, ::1 or localhost is never
+sent through one (a mirror on this machine; institutional machines often set a proxy and
+rarely no_proxy). A proxy the site's requests do go through is named in the stats
+(`investcrawl/proxy`), and so in a run that fetched nothing (verdict.py).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -44,12 +53,23 @@ logging.getLogger("scrapy.downloadermiddlewares.robotstxt").addFilter(_OneLineRo
 class SameHostMiddleware:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
+        self.proxy_noted = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SameHostMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request, spider: Any = None) -> None:
+        if is_loopback(request.url):
+            request.meta.setdefault("proxy", None)  # None: HttpProxyMiddleware sets none
+        if not self.proxy_noted:
+            self.proxy_noted = True
+            base_url = getattr(self.crawler.spider, "base_url", request.url)
+            enabled = self.crawler.settings.getbool("HTTPPROXY_ENABLED", True)
+            if enabled and (proxy := environment_proxy(base_url)) is not None:
+                self.crawler.stats.set_value("investcrawl/proxy", proxy)
+                logger.info("requests for %s go through the proxy %s (from the environment)",
+                            base_url, proxy)  # fmt: skip
         netloc = getattr(self.crawler.spider, "netloc", None)
         if netloc is None or site.same_site(netloc, request.url):  # (not one of our spiders)
             return
@@ -57,6 +77,28 @@ class SameHostMiddleware:
         logger.info("refused %s: off the site's host %s (base_url)", request.url, netloc)
         redirected = bool(request.meta.get("redirect_urls"))
         raise IgnoreRequest("redirect off the site's host" if redirected else "off the site's host")
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment gives requests for url (as Scrapy's HttpProxyMiddleware
+    reads it: urllib's getproxies and no_proxy), without its credentials; None for
+    loopback (never proxied here) or when none applies."""
+    parts = urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy is None or is_loopback(url) or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    shown = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    return f"{shown.scheme}://{shown.hostname}" + (f":{shown.port}" if shown.port else "")
 
 
 class RetryTruncatedMiddleware:

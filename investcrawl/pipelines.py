@@ -183,4 +183,6 @@ class ArchivePipeline:
         except ArchiveError as error:
             archive_failed(self.crawler, error)
             return False
+        for name, value in self.writer.counts.items():  # live: the progress line reads them
+            self.crawler.stats.set_value(f"investcrawl/archive/{name}", value)
         return True

@@ -9,6 +9,9 @@ COMMANDS_MODULE = "investcrawl.commands"
 
 # --- Where the archive goes -----------------------------------------------------------
 ARCHIVE_PATH = "data/archive.db"
+# A new archive may be made where ARCHIVE_PATH's folder does not exist (`harvest
+# --new-archive`); without it, a mistyped path is an error, not a first crawl of days.
+ARCHIVE_NEW = False
 # Off, a run only looks at pages: no archive file, WARC file or run row is written, and the
 # spider starts nothing by itself. `scrapy shell`, `parse`, `fetch`, `view` and `check` turn
 # it off (investcrawl/commands); crawls and harvests keep it on.
@@ -24,7 +27,11 @@ ARCHIVE_MAX_BYTES = 0  # above 0: the archive may not grow past this (fails as a
 # size after a run that did not end cleanly or when the last check is this many days old.
 ARCHIVE_QUICK_CHECK_BYTES = 1_000_000_000
 ARCHIVE_QUICK_CHECK_DAYS = 7
-WARC_DIR = "data/warc"  # raw captures: WARC files, rotating at WARC_FILE_MAX_BYTES
+# Raw captures: WARC files, rotating at WARC_FILE_MAX_BYTES. None: `warc` beside the
+# archive. An archive records its folder and refuses another (archive.claim_capture_folder)
+# unless WARC_DIR_MOVED says its files were moved there (`harvest --warc-dir-moved`).
+WARC_DIR = None
+WARC_DIR_MOVED = False
 WARC_FILE_MAX_BYTES = 1_000_000_000  # a file this large is closed and the next one opened
 # Provenance in each WARC file's warcinfo record: the collection, and who ran the crawl
 # (a name and an e-mail address or URL, so that a reader of the WARC can ask).
@@ -48,6 +55,9 @@ HARVEST_LISTING_MAX_PAGES = 5000
 # A walk of every listing stopped or killed is gone on with by the next walking run
 # (walk.py) if it began less than this many days ago; older, a new walk begins.
 HARVEST_WALK_RESUME_DAYS = 30
+# Seconds between two progress lines in the log (and the run's live counts in crawl_runs);
+# 0: none (progress.py).
+PROGRESS_INTERVAL = 60
 
 # --- Reading the site (see docs/architecture.md) --------------------------------------
 # A line at one edge of the text of this share of a layout's pages (once it has this many

@@ -269,6 +269,16 @@ def without_params(query: str, drop: Callable[[str], bool]) -> str:
     return "&".join(pair for pair in query.split("&") if not drop(pair.split("=", 1)[0]))
 
 
+def page_number(url: str) -> int:
+    """The page of its listing a listing URL shows (1 without a page parameter)."""
+    key = listing_key(url)
+    if key is not None:
+        return key[2]
+    parts = urlsplit(url)
+    match = PAGE_PARAM_RE.search(parts.path) or PAGE_PARAM_RE.search(f"?{parts.query}")
+    return int(re.sub(r"\D", "", match.group())) if match else 1
+
+
 def listing_identity(url: str) -> str:
     """Which listing a listing page belongs to, whatever its page: its route and query
     without the page parameter (a per-listing page cap counts by it)."""

@@ -65,7 +65,13 @@ def verdict(stats: Mapping[str, Any], reason: str | None, max_failure_rate: floa
         text += " (see investcrawl check-site)"
         return Verdict(False, text, EXIT_FAILED)
     if responses == 0:
-        return Verdict(False, "FAILED: nothing was fetched (is the site reachable?)", EXIT_FAILED)
+        text = "FAILED: nothing was fetched (is the site reachable?)"
+        if proxy := stats.get("investcrawl/proxy"):
+            text = (
+                f"FAILED: nothing was fetched through the proxy {proxy} (set by the "
+                "environment: http_proxy, https_proxy; is the proxy or the site reachable?)"
+            )
+        return Verdict(False, text, EXIT_FAILED)
     if asked and failed / asked > max_failure_rate:
         text = f"FAILED: {failed} failures for {asked} pages asked for"
         return Verdict(

@@ -13,6 +13,7 @@ The names below are the archive's API, imported from here by the rest of investc
 from investcrawl.archive.errors import (
     STORAGE_ERRORS,
     ArchiveError,
+    ArchiveMisgiven,
     ArchiveUnusable,
     archive_error,
     storage_errors,
@@ -40,14 +41,19 @@ from investcrawl.archive.store import (
     DEFAULT_ARCHIVE_PATH,
     DEFAULT_LOCK_TIMEOUT,
     archive_enabled,
+    beside,
     check_archive,
+    claim_capture_folder,
     crawl_write,
     keeps_nothing,
     link_warc_file,
+    missing_folder,
     open_archive,
     open_crawl_archive,
     read_only_uri,
+    recorded_capture_folder,
     utc_now,
+    warc_dir,
     write_transaction,
 )
 from investcrawl.archive.writer import (
@@ -55,6 +61,12 @@ from investcrawl.archive.writer import (
 )
 
 __all__ = [
+    "ArchiveMisgiven",
+    "beside",
+    "claim_capture_folder",
+    "missing_folder",
+    "recorded_capture_folder",
+    "warc_dir",
     "crawl_write",
     "ARCHIVE_ADDON",
     "keeps_nothing",

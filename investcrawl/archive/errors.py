@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_DATAERR
+from investcrawl.exitcodes import EXIT_CANTCREAT, EXIT_DATAERR, EXIT_USAGE
 
 
 class ArchiveError(Exception):
@@ -20,6 +20,14 @@ class ArchiveError(Exception):
     """
 
     exit_code = EXIT_CANTCREAT  # cannot write: read-only, full, locked, I/O error
+
+
+class ArchiveMisgiven(ArchiveError):
+    """An archive or WARC folder given that is most likely a mistake: a WARC folder not the
+    archive's own (store.claim_capture_folder), an archive in a folder that does not exist
+    (store.missing_folder). A usage error; nothing written."""
+
+    exit_code = EXIT_USAGE
 
 
 class ArchiveUnusable(ArchiveError):

@@ -9,8 +9,7 @@ from typing import Any
 import sqlite_utils
 
 from investcrawl.archive.errors import storage_errors
-from investcrawl.archive.store import chunks
-from investcrawl.archive.writer import database_file
+from investcrawl.archive.store import chunks, database_file
 from investcrawl.failures import IMAGE_KINDS, IMAGE_MAX_ATTEMPTS, KINDS, kinds_where
 from investcrawl.probe import plausible_max
 

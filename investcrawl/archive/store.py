@@ -5,6 +5,7 @@ writer."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from urllib.parse import quote
 import sqlite_utils
 
 from investcrawl import settings as defaults
-from investcrawl.archive.errors import ArchiveUnusable, storage_errors
+from investcrawl.archive.errors import ArchiveMisgiven, ArchiveUnusable, storage_errors
 from investcrawl.archive.schema import KNOWN_MIGRATIONS, migrations
 
 DEFAULT_ARCHIVE_PATH = defaults.ARCHIVE_PATH
@@ -49,8 +50,95 @@ def keeps_nothing(settings: Any) -> str | None:
     return None if ARCHIVE_ADDON in names else f"ADDONS leaves out {ARCHIVE_ADDON}"
 
 
+def database_file(db: sqlite_utils.Database) -> str:
+    return db.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
+
+
+def warc_dir(settings: Any) -> Path:
+    """The crawl's WARC folder: WARC_DIR; else the one the archive (ARCHIVE_PATH) records
+    as its own; else, for a new archive, `warc` beside it."""
+    if given := settings.get("WARC_DIR"):
+        return Path(given)
+    archive = settings.get("ARCHIVE_PATH")
+    if Path(archive).is_file():
+        try:
+            conn = sqlite3.connect(read_only_uri(archive), uri=True, timeout=5)
+            try:
+                if (recorded := recorded_capture_folder(conn)) is not None:
+                    return Path(recorded)
+            finally:
+                conn.close()
+        except sqlite3.Error:  # not readable: opening it for the crawl says why
+            pass
+    return beside(archive)
+
+
+def beside(archive: str | Path) -> Path:
+    """The WARC folder of the archive at this path when none is given: `warc` beside it."""
+    return Path(archive).parent / "warc"
+
+
+def claim_capture_folder(db: sqlite_utils.Database, folder: Path, moved: bool = False) -> None:
+    """Make folder the archive's capture folder, or refuse (ArchiveMisgiven): an archive
+    records the WARC folder its runs write to (crawl_state `warc_dir`, a resolved path)
+    and takes another only when told its files moved there (moved). An archive with no
+    record yet whose WARC files are listed but none is in folder refuses it too (its
+    captures are elsewhere)."""
+    here = os.path.realpath(folder)
+    path = database_file(db)
+    with storage_errors(path):
+        row = db.execute("SELECT value FROM crawl_state WHERE key = 'warc_dir'").fetchone()
+        names = [r[0] for r in db.execute("SELECT name FROM warc_files ORDER BY rowid")]
+    recorded = row[0] if row else None
+    if recorded == here:
+        return
+    if not moved and recorded is not None:
+        raise ArchiveMisgiven(
+            f"the archive {path} keeps its WARC files in {recorded}, not {here}: give "
+            f"--warc-dir {recorded} (or, if its files were moved there, --warc-dir-moved)"
+        )
+    if not moved and names and not any(_in_folder(here, name) for name in names):
+        raise ArchiveMisgiven(
+            f"none of the {len(names)} WARC files of the archive {path} (the first: "
+            f"{names[0]}) is in {here}: give --warc-dir where they are (or --warc-dir-moved "
+            "to make this its folder)"
+        )
+    with storage_errors(path), write_transaction(db, path):
+        db.execute(
+            "INSERT INTO crawl_state (key, value) VALUES ('warc_dir', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [here],
+        )
+
+
+def _in_folder(folder: str, name: str) -> bool:
+    return any(os.path.exists(os.path.join(folder, name + end)) for end in ("", ".open"))
+
+
+def recorded_capture_folder(conn: Any) -> str | None:
+    """The WARC folder an archive records as its own (claim_capture_folder), if any."""
+    try:
+        row = conn.execute("SELECT value FROM crawl_state WHERE key = 'warc_dir'").fetchone()
+    except sqlite3.Error:  # an archive older than crawl_state
+        return None
+    return row[0] if row else None
+
+
+def missing_folder(archive: str | Path) -> str | None:
+    """Why a new archive is not made at this path unless asked (one line), or None: its
+    folder does not exist (a mistyped --db would start a first crawl of days there)."""
+    folder = Path(archive).parent
+    if Path(archive).exists() or folder.is_dir():
+        return None
+    return f"the folder {folder} does not exist"
+
+
 def open_crawl_archive(settings: Any) -> sqlite_utils.Database:
-    """The archive a crawl with these settings writes (ARCHIVE_PATH and its limits)."""
+    """The archive a crawl with these settings writes (ARCHIVE_PATH and its limits); a
+    new one in a folder that does not exist only with ARCHIVE_NEW (else ArchiveMisgiven)."""
+    path = settings.get("ARCHIVE_PATH")
+    if (why := missing_folder(path)) is not None and not settings.getbool("ARCHIVE_NEW"):
+        raise ArchiveMisgiven(f"{why}: no archive {path} (-s ARCHIVE_NEW=True starts one there)")
     return open_archive(
         settings.get("ARCHIVE_PATH"),
         lock_timeout=settings.getfloat("ARCHIVE_LOCK_TIMEOUT", defaults.ARCHIVE_LOCK_TIMEOUT),

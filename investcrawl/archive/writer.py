@@ -20,7 +20,7 @@ from investcrawl.archive.schema import (
     pack_html,
     unpack_html,
 )
-from investcrawl.archive.store import chunks, utc_now, write_transaction
+from investcrawl.archive.store import chunks, database_file, utc_now, write_transaction
 from investcrawl.boilerplate import Learned, take_out
 from investcrawl.failures import IMAGE_KINDS, KINDS, retry_after
 
@@ -412,7 +412,3 @@ def _image_urls(images: str | list[str] | None) -> list[str]:
     if isinstance(images, str):
         images = json.loads(images or "[]")
     return [url for url in images or () if isinstance(url, str)]
-
-
-def database_file(db: sqlite_utils.Database) -> str:
-    return db.execute("PRAGMA database_list").fetchone()[2] or ":memory:"

@@ -149,6 +149,8 @@ class InvestchnSpider(ArchiveSpider):
         # (noise_params). A hash, not the ids: 15,000 listing pages hold a few MB.
         self.pages_seen: dict[int, str] = {}
         self.walk: Walk | None = None  # walking: the walk this run is part of (walk.py)
+        # The highest page number seen per listing (its pager's): the walk's known extent.
+        self.listing_extent: Counter[str] = Counter()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> InvestchnSpider:
@@ -414,6 +416,9 @@ class InvestchnSpider(ArchiveSpider):
         page_kind = "page"
         if kind in ("listing", "candidate") and (known_route or listing.is_listing):
             page_kind = "listing"
+            identity = site.listing_identity(url)
+            numbers = [site.page_number(page) for page in (url, *listing.pager)]
+            self.listing_extent[identity] = max(self.listing_extent[identity], *numbers)
             shape = site.route_shape(url)
             self.listing_shapes.add(shape)
             self.listings_read += 1

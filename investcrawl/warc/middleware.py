@@ -18,8 +18,11 @@ from investcrawl import site
 from investcrawl.archive import (
     ArchiveError,
     archive_error,
+    claim_capture_folder,
     link_warc_file,
+    open_crawl_archive,
     read_only_uri,
+    warc_dir,
 )
 from investcrawl.runs import archive_failed
 from investcrawl.verdict import ARCHIVE_ERROR_REASON, RUN_ID
@@ -55,19 +58,34 @@ class WarcCaptureMiddleware:
         settings = crawler.settings
         return cls(
             crawler,
-            settings.get("WARC_DIR", defaults.WARC_DIR),
+            str(warc_dir(settings)),
             settings.getint("WARC_FILE_MAX_BYTES", defaults.WARC_FILE_MAX_BYTES),
         )
 
     def spider_opened(self, spider: Any = None) -> None:
         self.info = self._provenance(spider)
         try:
+            self._claim_folder()
             if Path(self.directory).exists():
-                repair_open_files(self.directory)
+                repaired = repair_open_files(self.directory)
+                if repaired:  # a run killed before it could close its file: in the summary
+                    names = [path.name for path in repaired]
+                    self.stats.set_value("investcrawl/warc/repaired", names)
+                    logger.warning("WARC files a killed run left open, repaired and closed: "
+                                   "%s", ", ".join(names))  # fmt: skip
             self._open_next()
         except (OSError, ArchiveError) as error:  # raw pages are part of the archive
             self._failed(error, stop=False)  # no WARC, no crawl
             raise CloseSpider(ARCHIVE_ERROR_REASON) from None
+
+    def _claim_folder(self) -> None:
+        """The archive's own capture folder is this one (archive.claim_capture_folder)."""
+        settings = self.crawler.settings
+        db = open_crawl_archive(settings)
+        try:
+            claim_capture_folder(db, Path(self.directory), settings.getbool("WARC_DIR_MOVED"))
+        finally:
+            db.close()
 
     def _open_next(self) -> None:
         self.warc = WarcFile(self.directory, info=self.info, serial=self.files, token=self.token)
