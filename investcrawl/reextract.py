@@ -19,14 +19,7 @@ from itemadapter import ItemAdapter
 from w3lib.url import safe_url_string
 
 from investcrawl import settings, site
-from investcrawl.archive import (
-    ArchiveMisgiven,
-    ArchiveState,
-    ArchiveWriter,
-    claim_capture_folder,
-    open_archive,
-    recorded_capture_folder,
-)
+from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
 from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Rejected, city_provinces, extract_article, parse_document
 from investcrawl.failures import http_failure
@@ -57,11 +50,6 @@ def reextract(
     files = capture_order(warc_dir)
     order = {path.name: index for index, path in enumerate(files)}
     writer = ArchiveWriter(open_archive(db_path), replay=True, capture_order=order)
-    if recorded_capture_folder(writer.db.conn) is None:  # a new archive: its captures are these
-        try:
-            claim_capture_folder(writer.db, Path(warc_dir))
-        except ArchiveMisgiven:  # its own are elsewhere: left as recorded
-            pass
     state = ArchiveState(writer.db)
     index_paths = {site.SECTION_INDEX_PATH, urlsplit(state.get("section_index_url") or "").path}
     template_lines = TemplateLines(

@@ -87,6 +87,10 @@ AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 COOKIES_ENABLED = False
+# Pages fetched and waiting to be read: at most this many bytes (Scrapy's default: 5 MB,
+# hundreds of pages on a machine kept busy). A kill loses what waits; at 1-2 pages/s
+# nothing does, and on a fast mirror the downloads wait for the reading instead.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 300_000
 TELNETCONSOLE_ENABLED = False
 # Scrapy's remote control: an HTTP server on localhost that runs Python code sent to it
 # (behind a token written to a file each run). Nothing here uses it; a cron job should

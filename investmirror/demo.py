@@ -53,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     base_url = serve_in_background(Mirror(MirrorSite.load(args.spec)))
     print(f"Fixture mirror of investchn.com serving on {base_url}")
     command = [sys.executable, "-m", "scrapy", "crawl", "investchn", "-a", f"base_url={base_url}"]
-    settings = {**LOOPBACK_SETTINGS, "ARCHIVE_PATH": args.archive, "WARC_DIR": args.warc_dir}
+    settings = {
+        **LOOPBACK_SETTINGS,
+        "ARCHIVE_PATH": args.archive,
+        "ARCHIVE_NEW": "True",  # the demo makes its archive where it is told, folder and all
+        "WARC_DIR": args.warc_dir,
+    }
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
     print("$ " + " ".join(command[2:]), flush=True)

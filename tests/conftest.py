@@ -112,13 +112,22 @@ def crawl_state(archive: Path) -> dict[str, str]:
     return {r["key"]: r["value"] for r in rows(archive, "SELECT key, value FROM crawl_state")}
 
 
-def copy_archive(archive: Path, directory: Path) -> Path:
-    """A whole, checkpointed copy of an archive (VACUUM INTO), as directory/archive.db."""
+def copy_archive(archive: Path, directory: Path, warc_dir: Path | None = None) -> Path:
+    """A whole, checkpointed copy of an archive (VACUUM INTO), as directory/archive.db,
+    whose capture folder is warc_dir (default directory/warc), as `harvest
+    --warc-dir-moved` records it (the WARC files are not copied)."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / "archive.db"
     conn = sqlite3.connect(archive)
     try:
         conn.execute("VACUUM INTO ?", [str(target)])
+    finally:
+        conn.close()
+    conn = sqlite3.connect(target)
+    try:
+        with conn:
+            folder = (warc_dir or directory / "warc").resolve()
+            conn.execute("UPDATE warc_files SET folder = ?", [str(folder)])
     finally:
         conn.close()
     return target

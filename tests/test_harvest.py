@@ -26,6 +26,8 @@ from conftest import (
     run_module,
     run_wacz,
     slow_settings,
+    spec_with,
+    start_mirror,
     validate_wacz,
 )
 from scrapy import Request
@@ -537,6 +539,29 @@ def test_id_sweep_skips_archived_and_records_misses_compactly(mirror, tmp_path):
     fetched = requests_between(before, mirror.requests())
     refetched = [p for p in fetched if "/detail/" in p and int(p.rsplit("/", 1)[1][:-5]) in ids]
     assert refetched == []
+
+
+def test_id_sweep_over_gaps_and_soft_404s_vouches_for_nothing(tmp_path):
+    # The sweep asks for ids nothing says exist: a page in words we do not know as gone
+    # (186505 "offline", 186508 too) is a miss, like a gap, never a page that does not
+    # read (which would ring the reading alarm: exit 76).
+    offline = {"status": "offline"}
+    served = start_mirror("--spec", spec_with(tmp_path, {186505: offline, 186508: offline}))
+    try:
+        archive = tmp_path / "archive.db"
+        result = run_crawl(
+            served.url, archive, "-a", "start=186500", "-a", "end=186512", spider="investchn_ids"
+        )
+    finally:
+        served.stop()
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    missed = {
+        article_id
+        for r in rows(archive, "SELECT first_id, last_id FROM id_misses")
+        for article_id in range(r["first_id"], r["last_id"] + 1)
+    }
+    assert {186505, 186508} <= missed
+    assert rows(archive, "SELECT url FROM failures WHERE kind = 'unreadable'") == []
 
 
 def test_id_sweep_rejects_a_bad_range(tmp_path):

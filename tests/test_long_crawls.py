@@ -118,8 +118,8 @@ def test_the_warc_folder_follows_the_archive_and_stays_its_own(small_mirror, tmp
     assert len(list(own.glob("*.warc.gz"))) == 1
     after = set((ROOT / "data" / "warc").glob("*")) if (ROOT / "data" / "warc").exists() else set()
     assert after == before  # nothing beside another archive
-    recorded = rows(archive, "SELECT value FROM crawl_state WHERE key = 'warc_dir'")
-    assert recorded == [{"value": str(own.resolve())}]
+    recorded = rows(archive, "SELECT DISTINCT folder FROM warc_files")
+    assert recorded == [{"folder": str(own.resolve())}]
 
     # Another folder is refused, before anything is fetched.
     other = tmp_path / "elsewhere"
@@ -147,7 +147,7 @@ def test_an_archive_whose_captures_are_elsewhere_refuses_a_folder_without_them(
     first = run_harvest(small_mirror.url, archive, warc_dir=tmp_path / "captures")
     assert first.returncode == 0
     conn = __import__("sqlite3").connect(archive)
-    conn.execute("DELETE FROM crawl_state WHERE key = 'warc_dir'")
+    conn.execute("UPDATE warc_files SET folder = NULL")
     conn.commit()
     conn.close()
     refused = run_harvest(small_mirror.url, archive, warc_dir=tmp_path / "warc")

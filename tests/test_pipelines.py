@@ -191,6 +191,8 @@ def test_archive_schema(tmp_path):
         "0012_indexes_with_dates",
         "0013_body_html_compressed",
         "0014_revisions_keep_province_source",
+        "0016_walk_pages",
+        "0017_warc_files_folder",
     ]
 
 

@@ -150,7 +150,7 @@ def test_disk_full_mid_run_fails_loudly_and_the_next_harvest_completes(
     disk = tmp_path / "disk"
     mounted = disk_kind == "tmpfs" and _tmpfs(disk, size + 6 * 2**20)
     try:
-        archive = copy_archive(base, disk)
+        archive = copy_archive(base, disk, warc_dir=tmp_path / "warc")
         before = crawl_state(archive)
         # Only the archive is on the small disk: its own writes are what fill it.
         elsewhere = {"warc_dir": tmp_path / "warc"}

@@ -468,4 +468,11 @@ def _add_walk_pages(db: sqlite_utils.Database) -> None:
     db["walk_pages"].create(WALK_PAGE_COLUMNS, pk="url", not_null=set(WALK_PAGE_COLUMNS))
 
 
+@migrations(name="0017_warc_files_folder")
+def _warc_files_folder(db: sqlite_utils.Database) -> None:
+    # The folder each WARC file was written to (a resolved path): the archive's capture
+    # folder is its last file's (store.claim_capture_folder). NULL before: not known.
+    db["warc_files"].add_column("folder", str)
+
+
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))

@@ -79,35 +79,33 @@ def beside(archive: str | Path) -> Path:
 
 
 def claim_capture_folder(db: sqlite_utils.Database, folder: Path, moved: bool = False) -> None:
-    """Make folder the archive's capture folder, or refuse (ArchiveMisgiven): an archive
-    records the WARC folder its runs write to (crawl_state `warc_dir`, a resolved path)
-    and takes another only when told its files moved there (moved). An archive with no
-    record yet whose WARC files are listed but none is in folder refuses it too (its
-    captures are elsewhere)."""
+    """Check that folder is the archive's capture folder, or refuse (ArchiveMisgiven): the
+    archive's WARC files each record the folder they were written to (`warc_files.folder`,
+    a resolved path; link_warc_file), and the last one's is the archive's. Another folder
+    is taken only when told the files moved there (moved: every file's row then names it).
+    An archive with files listed but none with a folder (written before migration 0017)
+    refuses a folder that holds none of them (its captures are elsewhere)."""
     here = os.path.realpath(folder)
     path = database_file(db)
     with storage_errors(path):
-        row = db.execute("SELECT value FROM crawl_state WHERE key = 'warc_dir'").fetchone()
+        recorded = recorded_capture_folder(db.conn)
         names = [r[0] for r in db.execute("SELECT name FROM warc_files ORDER BY rowid")]
-    recorded = row[0] if row else None
-    if recorded == here:
+    if recorded == here or not names:
         return
-    if not moved and recorded is not None:
+    if moved:
+        with storage_errors(path), write_transaction(db, path):
+            db.execute("UPDATE warc_files SET folder = ?", [here])
+        return
+    if recorded is not None:
         raise ArchiveMisgiven(
             f"the archive {path} keeps its WARC files in {recorded}, not {here}: give "
             f"--warc-dir {recorded} (or, if its files were moved there, --warc-dir-moved)"
         )
-    if not moved and names and not any(_in_folder(here, name) for name in names):
+    if not any(_in_folder(here, name) for name in names):
         raise ArchiveMisgiven(
             f"none of the {len(names)} WARC files of the archive {path} (the first: "
             f"{names[0]}) is in {here}: give --warc-dir where they are (or --warc-dir-moved "
             "to make this its folder)"
-        )
-    with storage_errors(path), write_transaction(db, path):
-        db.execute(
-            "INSERT INTO crawl_state (key, value) VALUES ('warc_dir', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [here],
         )
 
 
@@ -116,19 +114,23 @@ def _in_folder(folder: str, name: str) -> bool:
 
 
 def recorded_capture_folder(conn: Any) -> str | None:
-    """The WARC folder an archive records as its own (claim_capture_folder), if any."""
+    """The WARC folder an archive records as its own: its last WARC file's (None when no
+    file says, or the archive is older than migration 0017)."""
     try:
-        row = conn.execute("SELECT value FROM crawl_state WHERE key = 'warc_dir'").fetchone()
-    except sqlite3.Error:  # an archive older than crawl_state
+        row = conn.execute(
+            "SELECT folder FROM warc_files WHERE folder IS NOT NULL ORDER BY rowid DESC LIMIT 1"
+        ).fetchone()
+    except sqlite3.Error:  # an archive older than the column
         return None
     return row[0] if row else None
 
 
 def missing_folder(archive: str | Path) -> str | None:
     """Why a new archive is not made at this path unless asked (one line), or None: its
-    folder does not exist (a mistyped --db would start a first crawl of days there)."""
+    folder does not exist (a mistyped --db would start a first crawl of days there). (A
+    file where the folder should be is left to the open, which says it cannot write.)"""
     folder = Path(archive).parent
-    if Path(archive).exists() or folder.is_dir():
+    if Path(archive).exists() or os.path.lexists(folder):
         return None
     return f"the folder {folder} does not exist"
 
@@ -159,12 +161,19 @@ def crawl_write(settings: Any) -> Iterator[sqlite_utils.Database]:
         db.close()
 
 
-def link_warc_file(settings: Any, run_id: int, name: str) -> None:
-    """Record a WARC file of a run as soon as it is open, so that a run killed later keeps
-    its files (`warc_files`; `crawl_runs.warc_file` is the first). Raises ArchiveError when
-    the archive cannot be written."""
+def link_warc_file(settings: Any, run_id: int, name: str, folder: str | Path) -> None:
+    """Record a WARC file of a run, and the folder it is in, as soon as it is open, so that
+    a run killed later keeps its files (`warc_files`; `crawl_runs.warc_file` is the
+    first). Raises ArchiveError when the archive cannot be written."""
     with crawl_write(settings) as db:
-        db["warc_files"].insert({"name": name, "run_id": run_id, "opened_at": utc_now()})
+        db["warc_files"].insert(
+            {
+                "name": name,
+                "run_id": run_id,
+                "opened_at": utc_now(),
+                "folder": os.path.realpath(folder),
+            }
+        )
         db.execute(
             "UPDATE crawl_runs SET warc_file = ? WHERE id = ? AND warc_file IS NULL",
             [name, run_id],

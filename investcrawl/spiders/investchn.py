@@ -434,7 +434,9 @@ class InvestchnSpider(ArchiveSpider):
             articles.append(article_id)
             result = self.article_request(article_url, "listing")
             if isinstance(result, scrapy.Request):
-                unarchived += 1
+                # A page the walk read before: only articles it did not list are new.
+                if not walked_before or article_id not in self.walk.articles:
+                    unarchived += 1
                 yield result
         if kind == "head" or walked_before:
             # New articles push older ones down: look one page further.

@@ -94,7 +94,7 @@ class WarcCaptureMiddleware:
         self.stats.set_value("investcrawl/warc/files", self.files)
         run = self.stats.get_value(RUN_ID)  # RunRecorder opened the run before us
         if run is not None:
-            link_warc_file(self.crawler.settings, run, self.warc.name)
+            link_warc_file(self.crawler.settings, run, self.warc.name, self.directory)
 
     def _original(self, response: Response) -> Original | None:
         """The last full capture of an archived article's page, for a revisit record when
