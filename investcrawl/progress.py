@@ -119,7 +119,8 @@ def progress_line(
     left = None
     if walk is not None:
         walked = len(walk.walked)
-        known = max(walked, sum(getattr(spider, "listing_extent", {}).values()))
+        pending = getattr(spider, "listings_pending", 0)
+        known = max(walked + pending, sum(getattr(spider, "listing_extent", {}).values()))
         before = values.get("investcrawl/walk/walked_before", 0)
         share = f" ({walked / known:.0%})" if known else ""
         parts.append(

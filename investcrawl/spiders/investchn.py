@@ -151,6 +151,7 @@ class InvestchnSpider(ArchiveSpider):
         self.walk: Walk | None = None  # walking: the walk this run is part of (walk.py)
         # The highest page number seen per listing (its pager's): the walk's known extent.
         self.listing_extent: Counter[str] = Counter()
+        self.listings_pending = 0  # listing pages asked for, not answered yet
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> InvestchnSpider:
@@ -340,6 +341,8 @@ class InvestchnSpider(ArchiveSpider):
         a route not known); it is walked if it reads as one (extract.read_listing).
         """
         url = asked_url(response.request) if response.request is not None else response.url
+        if kind in ("listing", "candidate"):
+            self.listings_pending -= 1
         doc = self.document(response, url)
         whole = True
         if may_be_cut(response) and is_truncated(response.body):
@@ -656,6 +659,8 @@ class InvestchnSpider(ArchiveSpider):
         if request is not None:
             if searching:
                 self.index_search.asked(kind)
+            if kind in ("listing", "candidate"):
+                self.listings_pending += 1  # for the progress line's known extent
             yield request
 
     def within_cap(self, url: str) -> bool:
@@ -682,5 +687,7 @@ class InvestchnSpider(ArchiveSpider):
         return False
 
     def on_error(self, failure):
+        if failure.request.cb_kwargs.get("kind") in ("listing", "candidate"):
+            self.listings_pending -= 1
         requests = super().on_error(failure)
         return requests + list(self.index_step(failure.request.cb_kwargs.get("kind", "")))
