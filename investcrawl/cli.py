@@ -5,6 +5,7 @@ from __future__ import annotations
 from investcrawl import settings as defaults
 from investcrawl.exitcodes import (
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     Interrupted,
     stop_if_signalled,
     stop_on_signals,
@@ -246,6 +247,13 @@ def _read(db_path: str) -> sqlite3.Connection:
     return conn
 
 
+def usage_error(message: str) -> click.ClickException:
+    """A mistake in what was asked, in one line (no usage text), exit 2 as click's own."""
+    error = click.ClickException(message)
+    error.exit_code = EXIT_USAGE
+    return error
+
+
 def _guard(function: Any) -> Any:
     """SQLite errors (corrupt, locked) become one-line errors, never tracebacks."""
 
@@ -287,35 +295,39 @@ FORMAT = click.option(
 SEARCH_FIELDS = ["id", "title", "published_at", "province", "city", "zone", "source", "url"]
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})  # QUERY may begin with -
-@click.argument("query")
+# QUERY's words may begin with - (-盐城: leave it out): unknown options are its words.
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", metavar="QUERY...", nargs=-1, required=True)
 @filter_options
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @FORMAT
 @db_option
 @_guard
-def search(query: str, limit: int, output_format: str, db_path: str, **filters: Any) -> None:
+def search(
+    words: tuple[str, ...], limit: int, output_format: str, db_path: str, **filters: Any
+) -> None:
     """Find articles whose title or body contains every word of QUERY.
 
     Chinese words of any length (盐城, 嘉兴港区) match exactly, from the index.
     `盐城 OR 嘉兴` finds either; `-盐城` or `NOT 盐城` leaves out articles with it
-    (alone: every article without it).
+    (alone: every article without it). The words may be given apart or quoted as one.
 
     Example:
 
         investcrawl search 智能制造 --province 江苏 --since 2021-01-01 --format json
 
-        investcrawl search '盐城 OR 嘉兴 港区 -开发区'
+        investcrawl search 盐城 OR 嘉兴 港区 -开发区
     """
     from investcrawl.search import QueryError, count, has_words, parse_query
     from investcrawl.search import search as run
 
+    query = " ".join(words)
     try:
         parsed = parse_query(query)
     except QueryError as error:
-        raise click.BadParameter(str(error), param_hint="QUERY") from None
+        raise usage_error(f"QUERY: {error}") from None
     if not has_words(parsed):
-        raise click.BadParameter("no word to search for", param_hint="QUERY")
+        raise usage_error("QUERY: no word to search for")
     conn = _read(db_path)
     found = list(run(conn, query, filters, limit + 1))
     rows = [{key: row[key] for key in SEARCH_FIELDS} for row in found[:limit]]
@@ -732,15 +744,12 @@ def check_site(base_url: str | None, articles: int, delay: float) -> None:
     """
     from investcrawl import site
     from investcrawl.checksite import run
-    from investcrawl.exitcodes import EXIT_USAGE
     from investcrawl.spiders.base import validate_base_url
 
     try:
         base = validate_base_url(site.DEFAULT_BASE_URL if base_url is None else base_url)
     except ValueError as error:
-        usage = click.ClickException(f"--base-url: {error}")
-        usage.exit_code = EXIT_USAGE
-        raise usage from None
+        raise usage_error(f"--base-url: {error}") from None
     sys.exit(run(base, delay, articles, click.echo))
 
 

@@ -61,31 +61,49 @@ class QueryError(ValueError):
     """A query that cannot be searched (one line, for the user)."""
 
 
+OPERATORS = ("OR", "AND", "NOT")
+
+
 def parse_query(text: str) -> Query:
     """Whitespace-separated words, all required, each a phrase of its tokens.
 
     `A OR B` finds either (OR binds closer than the implicit AND: `盐城 OR 嘉兴 港区` is
-    (盐城 or 嘉兴) and 港区); `-A` or `NOT A` excludes A. OR and NOT are operators only in
-    capitals and between words; anywhere else they are words.
+    (盐城 or 嘉兴) and 港区); `-A` or `NOT A` excludes A; `A AND B` is `A B`. OR, AND and
+    NOT are operators only in capitals (the index ignores case: `or` finds the word OR).
+    An operator without its words (`盐城 OR`, `OR 盐城`, `NOT` alone, `盐城 OR -嘉兴`)
+    is an incomplete query: QueryError, never a search that quietly finds nothing.
     """
     groups: list[list[str]] = []  # AND of ORs
     excluded: list[str] = []
     words = text.split()
     index, joined = 0, False
+    previous = ""  # the previous word's part: "find", "exclude", "OR", "AND" ("": none)
     while index < len(words):
         word = words[index]
-        if word == "OR" and groups and not joined and index + 1 < len(words):
-            joined = True
-        elif word == "NOT" and index + 1 < len(words):
-            excluded.append(words[index + 1])
-            index += 1
-        elif word.startswith("-") and len(word) > 1:
+        following = words[index + 1] if index + 1 < len(words) else ""
+        part = "find"
+        if word == "OR":  # between two words to find
+            if previous != "find" or following in ("", *OPERATORS) or _excluding(following):
+                raise _incomplete(text, "OR needs a word to find on each side")
+            joined, part = True, word
+        elif word == "AND":  # what whitespace means anyway; still, a word on each side
+            if previous in ("", "OR", "AND") or following in ("", "OR", "AND"):
+                raise _incomplete(text, "AND needs a word on each side")
+            part = word
+        elif word == "NOT":
+            if following in ("", *OPERATORS):
+                raise _incomplete(text, "NOT needs a word after it")
+            excluded.append(following)
+            index, part = index + 1, "exclude"
+        elif _excluding(word):
             excluded.append(word[1:])
+            part = "exclude"
         elif joined:
             groups[-1].append(word)
             joined = False
         else:
             groups.append([word])
+        previous = part
         index += 1
     phrases, texts = [], []
     for group in groups:
@@ -111,6 +129,18 @@ def parse_query(text: str) -> Query:
         tuple(texts),
         exclude or None,
         tuple(text for _, text in out if text),
+    )
+
+
+def _excluding(word: str) -> bool:
+    """Whether a word is one to leave out (`-嘉兴`; `-` alone is punctuation)."""
+    return word.startswith("-") and len(word) > 1
+
+
+def _incomplete(text: str, why: str) -> QueryError:
+    return QueryError(
+        f"incomplete query '{' '.join(text.split())}': {why} "
+        "(to find the word itself, write it in lower case)"
     )
 
 

@@ -557,3 +557,51 @@ def test_queries_that_cannot_be_searched_are_one_line_errors(archive):
         result = investcrawl("search", query, "--db", archive)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_query_typed_as_several_words_is_one_query(archive):
+    # As a shell passes it unquoted: `investcrawl search 盐城 OR 嘉兴` (README).
+    apart = investcrawl("search", "盐城", "OR", "嘉兴", "--db", archive, "--format", "json")
+    quoted = investcrawl("search", "盐城 OR 嘉兴", "--db", archive, "--format", "json")
+    assert apart.returncode == 0, apart.stderr
+    assert {row["id"] for row in json.loads(apart.stdout)} == {1, 2, 3, 4, 5}
+    assert apart.stdout == quoted.stdout
+    # Words that begin with - are words of the query, first or later, not options.
+    for args in (("-嘉兴", "港区"), ("港区", "-嘉兴"), ("港区", "NOT", "嘉兴")):
+        result = investcrawl("search", *args, "--db", archive, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        assert [row["id"] for row in json.loads(result.stdout)] == [2], args
+    missing = investcrawl("search", "--db", archive)
+    assert missing.returncode == 2 and "Missing argument 'QUERY...'" in missing.stderr
+
+
+ON_EACH_SIDE = "OR needs a word to find on each side"
+
+
+@pytest.mark.parametrize(
+    ("words", "why"),
+    [
+        (("盐城", "OR"), ON_EACH_SIDE),
+        (("OR", "盐城"), ON_EACH_SIDE),
+        (("盐城", "OR", "OR", "嘉兴"), ON_EACH_SIDE),
+        (("盐城", "OR", "-嘉兴"), ON_EACH_SIDE),
+        (("盐城", "OR", "NOT", "嘉兴"), ON_EACH_SIDE),
+        (("盐城", "AND"), "AND needs a word on each side"),
+        (("AND", "盐城"), "AND needs a word on each side"),
+        (("NOT",), "NOT needs a word after it"),
+        (("盐城", "NOT"), "NOT needs a word after it"),
+    ],
+)
+def test_an_operator_without_its_words_is_an_incomplete_query(archive, words, why):
+    result = investcrawl("search", *words, "--db", archive)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"Error: QUERY: incomplete query '{' '.join(words)}': {why} "
+        "(to find the word itself, write it in lower case)"
+    ]
+
+
+def test_and_is_what_a_space_means_and_lower_case_operators_are_words(archive):
+    assert ids(archive, "盐城 AND 签约") == ids(archive, "盐城 签约") == [1]
+    assert ids(archive, "港区 AND NOT 嘉兴") == [2]
+    assert ids(archive, "盐城 and 签约") == []  # the word "and": in no article
