@@ -239,7 +239,8 @@ def _read(db_path: str) -> sqlite3.Connection:
         raise click.ClickException(f"cannot read {path}: {error}") from None
     if "articles" not in tables:
         raise click.ClickException(f"{path} is not an investcrawl archive")
-    if "articles_fts" not in tables:
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(articles)")}
+    if "articles_fts" not in tables or "published_time" not in columns:  # (0004, 0015)
         raise click.ClickException(
             f"{path} was made by an older investcrawl: run `investcrawl migrate --db {path}`"
         )
@@ -281,7 +282,7 @@ def _emit(rows: list[dict[str, Any]], output_format: str, columns: list[str]) ->
             return
         for row in rows:
             where = " ".join(str(row[c]) for c in ("province", "city", "zone") if row.get(c))
-            click.echo(f"{row['id']:>8}  {str(row['published_at'])[:10]}  {row['title']}")
+            click.echo(f"{row['id']:>8}  {row['published_at']}  {row['title']}")
             click.echo(f"{'':>8}  {where}  {row['url']}")
 
 
@@ -292,7 +293,9 @@ FORMAT = click.option(
     default="table",
     show_default=True,
 )
-SEARCH_FIELDS = ["id", "title", "published_at", "province", "city", "zone", "source", "url"]
+SEARCH_FIELDS = [
+    "id", "title", "published_at", "published_time", "province", "city", "zone", "source", "url",
+]  # fmt: skip
 
 
 # QUERY's words may begin with - (-盐城: leave it out): unknown options are its words.
@@ -358,7 +361,10 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
     article["body_html"] = unpack_html(article["body_html"])
     # (SELECT *: an archive not migrated yet has no `reason`; read-only commands never
     # migrate)
-    shown = ("revision_id", "replaced_at", "reason", "title", "published_at", "fetched_at")
+    shown = (
+        "revision_id", "replaced_at", "reason", "title", "published_at", "published_time",
+        "fetched_at",
+    )  # fmt: skip
     revisions = [
         {key: dict(r).get(key, "") for key in (*shown, "warc_file", "warc_offset")}
         for r in conn.execute(

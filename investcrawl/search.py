@@ -334,14 +334,14 @@ def is_broad(conn: sqlite3.Connection, text: str) -> bool:
     return probe is not None and conn.execute(*probe).fetchone()[0] > BROAD
 
 
-# The common filters, each a condition on the articles table `a` with its parameter. until
-# includes its whole day, with or without a time ('~' sorts after 'T' and '+').
+# The common filters, each a condition on the articles table `a` with its parameter (the
+# dates are days, as published_at is: both included).
 FILTERS = {
     "zone": "a.zone = :zone",
     "city": "a.city = :city",
     "province": "a.province = :province",
     "since": "a.published_at >= :since",
-    "until": "a.published_at < :until || '~'",
+    "until": "a.published_at <= :until",
 }
 
 
@@ -351,7 +351,9 @@ def filter_sql(filters: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
     return [FILTERS[name] for name in given], given
 
 
-SEARCH_COLUMNS = "a.id, a.title, a.published_at, a.province, a.city, a.zone, a.source, a.url"
+SEARCH_COLUMNS = (
+    "a.id, a.title, a.published_at, a.published_time, a.province, a.city, a.zone, a.source, a.url"
+)
 
 
 def search(
