@@ -15,6 +15,7 @@ if __name__ == "__main__":  # python -m investcrawl.cli: the signals first (see 
     stop_on_signals()
 
 import csv  # noqa: E402
+import difflib
 import json
 import os
 import sqlite3
@@ -216,9 +217,9 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 def filter_options(function: Any) -> Any:
     for option in reversed(
         [
-            click.option("--city", help="Only this city (as in the breadcrumb, e.g. 盐城)."),
-            click.option("--zone", help="Only this development zone."),
-            click.option("--province", help="Only this province (e.g. 江苏)."),
+            click.option("--city", help="Only this city (盐城 or 盐城市: either spelling)."),
+            click.option("--zone", help="Only this development zone (its full name)."),
+            click.option("--province", help="Only this province (江苏, 江苏省 or Jiangsu)."),
             click.option("--since", callback=_date, help="Published on or after YYYY-MM-DD."),
             click.option("--until", callback=_date, help="Published on or before YYYY-MM-DD."),
         ]
@@ -246,6 +247,52 @@ def _read(db_path: str) -> sqlite3.Connection:
         )
     conn.row_factory = sqlite3.Row
     return conn
+
+
+PLACES = {  # filter -> (its values, how the archive stores them)
+    "province": ("provinces", "by their short names"),
+    "city": ("cities", "as the site's breadcrumbs name them"),
+    "zone": ("zones", "as the pages' 发布开发区 names them"),
+}
+
+
+def _places(conn: sqlite3.Connection, filters: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The filters with --province, --city and --zone as the archive stores them: a
+    province by its short name (江苏省, Jiangsu: 江苏), a city with or without its suffix
+    (盐城市: 盐城, and 盐城市 too if some articles have it so). A name no article has is
+    kept (nothing matches it) and said on stderr, with the stored names close to it; and
+    whether one was."""
+    from investcrawl.gazetteer import province_called, same_place
+
+    resolved, said = dict(filters), False
+    for column, (plural, how) in PLACES.items():
+        given = (filters.get(column) or "").strip()
+        if not given:
+            continue
+        stored = [  # the most common first (each a walk of the column's index)
+            row[0]
+            for row in conn.execute(
+                f"SELECT {column}, count(*) AS n FROM articles WHERE {column} != '' "
+                f"GROUP BY {column} ORDER BY n DESC, {column}"
+            )
+        ]
+        wanted = (province_called(given) or given) if column == "province" else given
+        same = same_place if column == "city" else str.__eq__
+        found = [name for name in stored if same(wanted, name)]
+        if found:
+            resolved[column] = found
+            continue
+        close = difflib.get_close_matches(given, stored, n=8, cutoff=0.5)
+        close += [name for name in stored if (given in name or name in given) and name not in close]
+        if close and column != "province":
+            hint = f"close to it: {', '.join(close[:8])} ({plural} are stored {how})"
+        else:
+            listed = ", ".join(stored[:12]) + (" …" if len(stored) > 12 else "")
+            hint = f"{plural} are stored {how}: {listed or 'none yet'}"
+        read = f" ({wanted})" if column == "province" and wanted != given else ""
+        click.echo(f"investcrawl: no article has --{column} {given!r}{read}; {hint}", err=True)
+        said = True
+    return resolved, said
 
 
 def usage_error(message: str) -> click.ClickException:
@@ -332,6 +379,7 @@ def search(
     if not has_words(parsed):
         raise usage_error("QUERY: no word to search for")
     conn = _read(db_path)
+    filters, _ = _places(conn, filters)
     found = list(run(conn, query, filters, limit + 1))
     rows = [{key: row[key] for key in SEARCH_FIELDS} for row in found[:limit]]
     _emit(rows, output_format, SEARCH_FIELDS)
@@ -355,7 +403,7 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
     conn = _read(db_path)
     row = conn.execute("SELECT * FROM articles WHERE id = ?", [article_id]).fetchone()
     if row is None:
-        raise click.ClickException(f"no article {article_id} in {db_path}")
+        raise click.ClickException(f"no article {article_id} in {db_path}" + _why(conn, article_id))
     article = dict(row)
     article["images"] = json.loads(article["images"] or "[]")
     article["body_html"] = unpack_html(article["body_html"])
@@ -392,6 +440,37 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
             f"  #{revision['revision_id']} replaced {revision['replaced_at']}{why}: "
             f"{revision['title']} (fetched {revision['fetched_at']})"
         )
+
+
+def _why(conn: sqlite3.Connection, article_id: int) -> str:
+    """Why an id is not an article, as the archive knows it: its page's failure (kind,
+    detail, attempts, when), or an id sweep that found it missing; "" when it knows nothing."""
+    from investcrawl.site import ARTICLE_PATH
+
+    path = ARTICLE_PATH.format(id=article_id)  # the site's or a mirror's host before it
+    failure = conn.execute(
+        "SELECT * FROM failures WHERE substr(url, -?) = ? ORDER BY last_seen DESC LIMIT 1",
+        [len(path), path],
+    ).fetchone()
+    if failure is not None:
+        failure = dict(failure)
+        runs = failure.get("failed_runs") or 1
+        retry = (
+            f"; next try after {failure['next_retry_at']}" if failure.get("next_retry_at") else ""
+        )
+        return (
+            f": its page failed as {failure['kind']} ({failure['detail'] or 'no detail'}), "
+            f"{failure['attempts']} attempt(s) in {runs} run(s), first {failure['first_seen']}, "
+            f"last {failure['last_seen']}{retry} ({failure['url']})"
+        )
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "id_misses" in tables:
+        miss = conn.execute(
+            "SELECT * FROM id_misses WHERE first_id <= ? AND ? <= last_id", [article_id, article_id]
+        ).fetchone()
+        if miss is not None:
+            return f": an id sweep found it missing ({miss['kind']}, {miss['seen_at']})"
+    return ""
 
 
 @cli.command()
@@ -491,7 +570,14 @@ EXPORT_COLUMNS = [name for name, shown in SHOWN.items() if shown.exported]
 
 @cli.command()
 @filter_options
-@click.option("--format", "output_format", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["jsonl", "json", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON lines, a JSON array, or CSV.",
+)
 @click.option(
     "--output",
     "-o",
@@ -508,7 +594,9 @@ EXPORT_COLUMNS = [name for name, shown in SHOWN.items() if shown.exported]
 def export(
     output_format: str, output: str, html: bool, excel: bool, db_path: str, **filters: Any
 ) -> None:
-    """Export articles as JSON lines or CSV, streamed (flat memory on any size).
+    """Export articles as JSON lines, a JSON array or CSV, streamed (flat memory on any
+    size). --province and --city take a name with or without its suffix (江苏省, 盐城市);
+    a name no article has is said on stderr, with the stored names close to it.
 
     Example:
 
@@ -521,6 +609,7 @@ def export(
     conn = _read(db_path)
     present = {row[1] for row in conn.execute("PRAGMA table_info(articles)")}  # (not migrated)
     columns = [c for c in EXPORT_COLUMNS + (["body_html"] if html else []) if c in present]
+    filters, said = _places(conn, filters)
     clauses, params = filter_sql(filters)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     conn.create_function("unpack_html", 1, unpack_html, deterministic=True)
@@ -528,6 +617,7 @@ def export(
     cursor = conn.execute(
         f"SELECT {', '.join(selected)} FROM articles a {where} ORDER BY a.id", params
     )
+    written = 0
     try:
         with _output(output) as stream:
             if excel:
@@ -535,15 +625,29 @@ def export(
             writer = csv.writer(stream) if output_format == "csv" else None
             if writer:
                 writer.writerow(columns)
+            elif output_format == "json":  # an array, one article a line, never all in memory
+                stream.write("[")
             for row in cursor:
                 if writer:
                     writer.writerow(row)
                 else:
                     record = dict(zip(columns, row, strict=True))
                     record["images"] = json.loads(record["images"] or "[]")
-                    stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    line = json.dumps(record, ensure_ascii=False)
+                    if output_format == "json":
+                        stream.write(("," if written else "") + "\n" + line)
+                    else:
+                        stream.write(line + "\n")
+                written += 1
+            if output_format == "json":
+                stream.write("\n]\n")
     except OSError as error:  # a full disk, a closed pipe, a folder that is not there
         raise click.ClickException(f"cannot write {output}: {error.strerror or error}") from None
+    if not written and not said:  # an empty file, said (as a name no article has was)
+        click.echo(
+            "investcrawl: " + ("no article matches the filters" if where else "no article yet"),
+            err=True,
+        )
 
 
 @contextmanager

@@ -346,9 +346,22 @@ FILTERS = {
 
 
 def filter_sql(filters: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    """WHERE clauses on `a` (and their parameters) for the filters given (not empty)."""
-    given = {name: filters[name] for name in FILTERS if filters.get(name)}
-    return [FILTERS[name] for name in given], given
+    """WHERE clauses on `a` (and their parameters) for the filters given (not empty). A
+    place (zone, city, province) may be a list of values: any of them (one city stored
+    under two spellings, 盐城 and 盐城市)."""
+    clauses, params = [], {}
+    for name, sql in FILTERS.items():
+        value = filters.get(name)
+        if not value:
+            continue
+        if isinstance(value, list | tuple):
+            names = [f"{name}{number}" for number in range(len(value))]
+            clauses.append(f"a.{name} IN ({', '.join(':' + each for each in names)})")
+            params.update(zip(names, value, strict=True))
+        else:
+            clauses.append(sql)
+            params[name] = value
+    return clauses, params
 
 
 SEARCH_COLUMNS = (
