@@ -206,6 +206,13 @@ def test_the_article_page_reads_as_an_article_with_its_capture(served, crawled):
     assert served.get(f"/-/capture/{served.db}/1")[0] == 404
     assert served.get(f"/-/capture/nosuchdb/{article['id']}")[0] == 404
     assert served.get(f"/{served.db}/crawl_runs/1")[0] == 200
+    # 发布时间: the date, and the time of day where the page gave one.
+    for shown in articles(crawled):
+        when = " ".join(filter(None, (shown["published_at"], shown["published_time"])))
+        assert f"<span>发布时间 {when}</span>" in served.html(
+            f"/{served.db}/articles/{shown['id']}"
+        )
+    assert any(a["published_time"] for a in articles(crawled))
 
 
 def test_odd_archives_and_odd_rows_get_plain_answers(crawled, tmp_path):

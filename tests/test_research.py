@@ -732,6 +732,16 @@ def test_show_says_why_an_id_is_not_an_article(tmp_path):
     # Not the failure of another id ending the same way.
     other = investcrawl("show", 86517, "--db", path)
     assert other.returncode == 1 and other.stderr == f"Error: no article 86517 in {path}\n"
+    # An id an id sweep found missing.
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO id_misses VALUES (86500, 86599, 'missing', '2026-11-02T00:00:00Z')"
+        )
+    missed = investcrawl("show", 86517, "--db", path)
+    assert missed.returncode == 1 and missed.stderr == (
+        f"Error: no article 86517 in {path}: an id sweep found it missing (missing, "
+        "2026-11-02T00:00:00Z)\n"
+    )
 
 
 RESEARCH_COMMANDS = ("search", "show", "stats", "export")  # (serve: tests/test_browse.py)
