@@ -88,7 +88,7 @@ COLUMNS = {name: shown.description for name, shown in SHOWN.items()}
 
 # The canned query's filters (search.FILTERS), each left out when empty.
 CANNED_FILTERS = "".join(f"\n  and (:{name} = '' or {sql})" for name, sql in FILTERS.items())
-_CANNED_COLUMNS = "a.published_at, a.title, a.province, a.city, a.zone, a.source"
+_CANNED_COLUMNS = "a.published_at, a.published_time, a.title, a.province, a.city, a.zone, a.source"
 _CANNED_CHECKS = f"""
   and a.id not in (select rowid from articles_fts where articles_fts match cjk_fts_excluded(:q))
   and case when cjk_needs_text(:q) then cjk_text_matches(:q, a.title, a.body) else 1 end

@@ -338,9 +338,10 @@ class SiteCheck:
             return Check(WARN, label, f"does not read ({rejected.kind}): {rejected.detail}"), None
         except Exception as error:  # noqa: BLE001
             return Check(WARN, label, f"does not read: {type(error).__name__}: {error}"), None
+        time = f" {a.published_time}" if a.published_time else ""
         text = (
             f"{a.encoding}, {a.title}; {site.LABEL_PUBLISHED} {a.published_text or '-'} -> "
-            f"{a.published_at or '-'}; {site.LABEL_SOURCE} {a.source or '-'}; "
+            f"{a.published_at or '-'}{time}; {site.LABEL_SOURCE} {a.source or '-'}; "
             f"{site.LABEL_ZONE} {a.zone or '-'}; city/category {a.city or '-'}/"
             f"{a.category or '-'}; province {a.province or '-'} ({a.province_source or '-'}); "
             f"body {len(a.body)} characters"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from investcrawl import settings as defaults
 from investcrawl.exitcodes import (
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     Interrupted,
     stop_if_signalled,
     stop_on_signals,
@@ -14,6 +15,7 @@ if __name__ == "__main__":  # python -m investcrawl.cli: the signals first (see 
     stop_on_signals()
 
 import csv  # noqa: E402
+import difflib
 import json
 import os
 import sqlite3
@@ -255,9 +257,9 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 def filter_options(function: Any) -> Any:
     for option in reversed(
         [
-            click.option("--city", help="Only this city (as in the breadcrumb, e.g. 盐城)."),
-            click.option("--zone", help="Only this development zone."),
-            click.option("--province", help="Only this province (e.g. 江苏)."),
+            click.option("--city", help="Only this city (盐城 or 盐城市: either spelling)."),
+            click.option("--zone", help="Only this development zone (its full name)."),
+            click.option("--province", help="Only this province (江苏, 江苏省 or Jiangsu)."),
             click.option("--since", callback=_date, help="Published on or after YYYY-MM-DD."),
             click.option("--until", callback=_date, help="Published on or before YYYY-MM-DD."),
         ]
@@ -278,12 +280,66 @@ def _read(db_path: str) -> sqlite3.Connection:
         raise click.ClickException(f"cannot read {path}: {error}") from None
     if "articles" not in tables:
         raise click.ClickException(f"{path} is not an investcrawl archive")
-    if "articles_fts" not in tables:
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(articles)")}
+    if "articles_fts" not in tables or "published_time" not in columns:  # (0004, 0015)
         raise click.ClickException(
             f"{path} was made by an older investcrawl: run `investcrawl migrate --db {path}`"
         )
     conn.row_factory = sqlite3.Row
     return conn
+
+
+PLACES = {  # filter -> (its values, how the archive stores them)
+    "province": ("provinces", "by their short names"),
+    "city": ("cities", "as the site's breadcrumbs name them"),
+    "zone": ("zones", "as the pages' 发布开发区 names them"),
+}
+
+
+def _places(conn: sqlite3.Connection, filters: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The filters with --province, --city and --zone as the archive stores them: a
+    province by its short name (江苏省, Jiangsu: 江苏), a city with or without its suffix
+    (盐城市: 盐城, and 盐城市 too if some articles have it so). A name no article has is
+    kept (nothing matches it) and said on stderr, with the stored names close to it; and
+    whether one was."""
+    from investcrawl.gazetteer import province_called, same_place
+
+    resolved, said = dict(filters), False
+    for column, (plural, how) in PLACES.items():
+        given = (filters.get(column) or "").strip()
+        if not given:
+            continue
+        stored = [  # the most common first (each a walk of the column's index)
+            row[0]
+            for row in conn.execute(
+                f"SELECT {column}, count(*) AS n FROM articles WHERE {column} != '' "
+                f"GROUP BY {column} ORDER BY n DESC, {column}"
+            )
+        ]
+        wanted = (province_called(given) or given) if column == "province" else given
+        same = same_place if column == "city" else str.__eq__
+        found = [name for name in stored if same(wanted, name)]
+        if found:
+            resolved[column] = found
+            continue
+        close = difflib.get_close_matches(given, stored, n=8, cutoff=0.5)
+        close += [name for name in stored if (given in name or name in given) and name not in close]
+        if close and column != "province":
+            hint = f"close to it: {', '.join(close[:8])} ({plural} are stored {how})"
+        else:
+            listed = ", ".join(stored[:12]) + (" …" if len(stored) > 12 else "")
+            hint = f"{plural} are stored {how}: {listed or 'none yet'}"
+        read = f" ({wanted})" if column == "province" and wanted != given else ""
+        click.echo(f"investcrawl: no article has --{column} {given!r}{read}; {hint}", err=True)
+        said = True
+    return resolved, said
+
+
+def usage_error(message: str) -> click.ClickException:
+    """A mistake in what was asked, in one line (no usage text), exit 2 as click's own."""
+    error = click.ClickException(message)
+    error.exit_code = EXIT_USAGE
+    return error
 
 
 def _guard(function: Any) -> Any:
@@ -313,7 +369,7 @@ def _emit(rows: list[dict[str, Any]], output_format: str, columns: list[str]) ->
             return
         for row in rows:
             where = " ".join(str(row[c]) for c in ("province", "city", "zone") if row.get(c))
-            click.echo(f"{row['id']:>8}  {str(row['published_at'])[:10]}  {row['title']}")
+            click.echo(f"{row['id']:>8}  {row['published_at']}  {row['title']}")
             click.echo(f"{'':>8}  {where}  {row['url']}")
 
 
@@ -324,39 +380,46 @@ FORMAT = click.option(
     default="table",
     show_default=True,
 )
-SEARCH_FIELDS = ["id", "title", "published_at", "province", "city", "zone", "source", "url"]
+SEARCH_FIELDS = [
+    "id", "title", "published_at", "published_time", "province", "city", "zone", "source", "url",
+]  # fmt: skip
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})  # QUERY may begin with -
-@click.argument("query")
+# QUERY's words may begin with - (-盐城: leave it out): unknown options are its words.
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", metavar="QUERY...", nargs=-1, required=True)
 @filter_options
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @FORMAT
 @db_option
 @_guard
-def search(query: str, limit: int, output_format: str, db_path: str, **filters: Any) -> None:
+def search(
+    words: tuple[str, ...], limit: int, output_format: str, db_path: str, **filters: Any
+) -> None:
     """Find articles whose title or body contains every word of QUERY.
 
     Chinese words of any length (盐城, 嘉兴港区) match exactly, from the index.
     `盐城 OR 嘉兴` finds either; `-盐城` or `NOT 盐城` leaves out articles with it
-    (alone: every article without it).
+    (alone: every article without it). The words may be given apart or quoted as one.
 
     Example:
 
         investcrawl search 智能制造 --province 江苏 --since 2021-01-01 --format json
 
-        investcrawl search '盐城 OR 嘉兴 港区 -开发区'
+        investcrawl search 盐城 OR 嘉兴 港区 -开发区
     """
     from investcrawl.search import QueryError, count, has_words, parse_query
     from investcrawl.search import search as run
 
+    query = " ".join(words)
     try:
         parsed = parse_query(query)
     except QueryError as error:
-        raise click.BadParameter(str(error), param_hint="QUERY") from None
+        raise usage_error(f"QUERY: {error}") from None
     if not has_words(parsed):
-        raise click.BadParameter("no word to search for", param_hint="QUERY")
+        raise usage_error("QUERY: no word to search for")
     conn = _read(db_path)
+    filters, _ = _places(conn, filters)
     found = list(run(conn, query, filters, limit + 1))
     rows = [{key: row[key] for key in SEARCH_FIELDS} for row in found[:limit]]
     _emit(rows, output_format, SEARCH_FIELDS)
@@ -380,13 +443,16 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
     conn = _read(db_path)
     row = conn.execute("SELECT * FROM articles WHERE id = ?", [article_id]).fetchone()
     if row is None:
-        raise click.ClickException(f"no article {article_id} in {db_path}")
+        raise click.ClickException(f"no article {article_id} in {db_path}" + _why(conn, article_id))
     article = dict(row)
     article["images"] = json.loads(article["images"] or "[]")
     article["body_html"] = unpack_html(article["body_html"])
     # (SELECT *: an archive not migrated yet has no `reason`; read-only commands never
     # migrate)
-    shown = ("revision_id", "replaced_at", "reason", "title", "published_at", "fetched_at")
+    shown = (
+        "revision_id", "replaced_at", "reason", "title", "published_at", "published_time",
+        "fetched_at",
+    )  # fmt: skip
     revisions = [
         {key: dict(r).get(key, "") for key in (*shown, "warc_file", "warc_offset")}
         for r in conn.execute(
@@ -414,6 +480,37 @@ def show(article_id: int, output_format: str, db_path: str) -> None:
             f"  #{revision['revision_id']} replaced {revision['replaced_at']}{why}: "
             f"{revision['title']} (fetched {revision['fetched_at']})"
         )
+
+
+def _why(conn: sqlite3.Connection, article_id: int) -> str:
+    """Why an id is not an article, as the archive knows it: its page's failure (kind,
+    detail, attempts, when), or an id sweep that found it missing; "" when it knows nothing."""
+    from investcrawl.site import ARTICLE_PATH
+
+    path = ARTICLE_PATH.format(id=article_id)  # the site's or a mirror's host before it
+    failure = conn.execute(
+        "SELECT * FROM failures WHERE substr(url, -?) = ? ORDER BY last_seen DESC LIMIT 1",
+        [len(path), path],
+    ).fetchone()
+    if failure is not None:
+        failure = dict(failure)
+        runs = failure.get("failed_runs") or 1
+        retry = (
+            f"; next try after {failure['next_retry_at']}" if failure.get("next_retry_at") else ""
+        )
+        return (
+            f": its page failed as {failure['kind']} ({failure['detail'] or 'no detail'}), "
+            f"{failure['attempts']} attempt(s) in {runs} run(s), first {failure['first_seen']}, "
+            f"last {failure['last_seen']}{retry} ({failure['url']})"
+        )
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "id_misses" in tables:
+        miss = conn.execute(
+            "SELECT * FROM id_misses WHERE first_id <= ? AND ? <= last_id", [article_id, article_id]
+        ).fetchone()
+        if miss is not None:
+            return f": an id sweep found it missing ({miss['kind']}, {miss['seen_at']})"
+    return ""
 
 
 @cli.command()
@@ -535,7 +632,14 @@ EXPORT_COLUMNS = [name for name, shown in SHOWN.items() if shown.exported]
 
 @cli.command()
 @filter_options
-@click.option("--format", "output_format", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["jsonl", "json", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON lines, a JSON array, or CSV.",
+)
 @click.option(
     "--output",
     "-o",
@@ -552,7 +656,9 @@ EXPORT_COLUMNS = [name for name, shown in SHOWN.items() if shown.exported]
 def export(
     output_format: str, output: str, html: bool, excel: bool, db_path: str, **filters: Any
 ) -> None:
-    """Export articles as JSON lines or CSV, streamed (flat memory on any size).
+    """Export articles as JSON lines, a JSON array or CSV, streamed (flat memory on any
+    size). --province and --city take a name with or without its suffix (江苏省, 盐城市);
+    a name no article has is said on stderr, with the stored names close to it.
 
     Example:
 
@@ -565,6 +671,7 @@ def export(
     conn = _read(db_path)
     present = {row[1] for row in conn.execute("PRAGMA table_info(articles)")}  # (not migrated)
     columns = [c for c in EXPORT_COLUMNS + (["body_html"] if html else []) if c in present]
+    filters, said = _places(conn, filters)
     clauses, params = filter_sql(filters)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     conn.create_function("unpack_html", 1, unpack_html, deterministic=True)
@@ -572,6 +679,7 @@ def export(
     cursor = conn.execute(
         f"SELECT {', '.join(selected)} FROM articles a {where} ORDER BY a.id", params
     )
+    written = 0
     try:
         with _output(output) as stream:
             if excel:
@@ -579,15 +687,29 @@ def export(
             writer = csv.writer(stream) if output_format == "csv" else None
             if writer:
                 writer.writerow(columns)
+            elif output_format == "json":  # an array, one article a line, never all in memory
+                stream.write("[")
             for row in cursor:
                 if writer:
                     writer.writerow(row)
                 else:
                     record = dict(zip(columns, row, strict=True))
                     record["images"] = json.loads(record["images"] or "[]")
-                    stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    line = json.dumps(record, ensure_ascii=False)
+                    if output_format == "json":
+                        stream.write(("," if written else "") + "\n" + line)
+                    else:
+                        stream.write(line + "\n")
+                written += 1
+            if output_format == "json":
+                stream.write("\n]\n")
     except OSError as error:  # a full disk, a closed pipe, a folder that is not there
         raise click.ClickException(f"cannot write {output}: {error.strerror or error}") from None
+    if not written and not said:  # an empty file, said (as a name no article has was)
+        click.echo(
+            "investcrawl: " + ("no article matches the filters" if where else "no article yet"),
+            err=True,
+        )
 
 
 @contextmanager
@@ -819,15 +941,12 @@ def check_site(base_url: str | None, articles: int, delay: float) -> None:
     """
     from investcrawl import site
     from investcrawl.checksite import run
-    from investcrawl.exitcodes import EXIT_USAGE
     from investcrawl.spiders.base import validate_base_url
 
     try:
         base = validate_base_url(site.DEFAULT_BASE_URL if base_url is None else base_url)
     except ValueError as error:
-        usage = click.ClickException(f"--base-url: {error}")
-        usage.exit_code = EXIT_USAGE
-        raise usage from None
+        raise usage_error(f"--base-url: {error}") from None
     sys.exit(run(base, delay, articles, click.echo))
 
 

@@ -34,7 +34,7 @@ import re
 from importlib import resources
 from typing import NamedTuple
 
-from investcrawl.site import PROVINCES, province_name
+from investcrawl.site import PROVINCE_PINYIN, PROVINCES, province_name
 
 _LEVELS = ("province", "prefecture", "county")  # highest first
 # Suffixes taken off a division's name. All that fit are tried (万柏林区 -> 万柏林, and
@@ -145,6 +145,25 @@ def province_for(city: str, zone: str) -> tuple[str, str]:
     if zone and (province := province_of_zone(zone)):
         return province, "gazetteer:zone"
     return "", ""
+
+
+def province_called(name: str) -> str | None:
+    """The short province (as the archive stores it) of a name a person types for one:
+    江苏, 江苏省, 广西壮族自治区, 内蒙古自治区, or its pinyin (Jiangsu, inner mongolia);
+    else None."""
+    if province := province_name(name):
+        return province
+    spelled = "".join(name.split()).casefold()
+    return next((short for short, pinyin in PROVINCE_PINYIN.items()
+                 if "".join(pinyin.split()).casefold() == spelled), None)  # fmt: skip
+
+
+def same_place(name: str, other: str) -> bool:
+    """Whether two names of a city are one name, with or without its administrative
+    suffix (盐城 and 盐城市, 延边 and 延边朝鲜族自治州). By the name only: 朝阳市 and 朝阳区
+    are one name too."""
+    name, other = name.strip(), other.strip()
+    return name == other or bool(_forms(name) & _forms(other))
 
 
 def __getattr__(attr: str) -> str:

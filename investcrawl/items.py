@@ -10,7 +10,8 @@ class Article:
     id: int | None = None  # from the article URL
     url: str | None = None
     title: str | None = None
-    published_at: str | None = None  # ISO 8601: date, or date-time with +08:00
+    published_at: str | None = None  # the date, ISO 8601: YYYY-MM-DD
+    published_time: str | None = None  # the time when the page gives one: HH:MM:SS+08:00
     published_text: str | None = None  # the 发布时间 value as the page wrote it
     source: str = ""  # 来源; empty when the page names none
     zone: str = ""  # 发布开发区

@@ -61,31 +61,49 @@ class QueryError(ValueError):
     """A query that cannot be searched (one line, for the user)."""
 
 
+OPERATORS = ("OR", "AND", "NOT")
+
+
 def parse_query(text: str) -> Query:
     """Whitespace-separated words, all required, each a phrase of its tokens.
 
     `A OR B` finds either (OR binds closer than the implicit AND: `盐城 OR 嘉兴 港区` is
-    (盐城 or 嘉兴) and 港区); `-A` or `NOT A` excludes A. OR and NOT are operators only in
-    capitals and between words; anywhere else they are words.
+    (盐城 or 嘉兴) and 港区); `-A` or `NOT A` excludes A; `A AND B` is `A B`. OR, AND and
+    NOT are operators only in capitals (the index ignores case: `or` finds the word OR).
+    An operator without its words (`盐城 OR`, `OR 盐城`, `NOT` alone, `盐城 OR -嘉兴`)
+    is an incomplete query: QueryError, never a search that quietly finds nothing.
     """
     groups: list[list[str]] = []  # AND of ORs
     excluded: list[str] = []
     words = text.split()
     index, joined = 0, False
+    previous = ""  # the previous word's part: "find", "exclude", "OR", "AND" ("": none)
     while index < len(words):
         word = words[index]
-        if word == "OR" and groups and not joined and index + 1 < len(words):
-            joined = True
-        elif word == "NOT" and index + 1 < len(words):
-            excluded.append(words[index + 1])
-            index += 1
-        elif word.startswith("-") and len(word) > 1:
+        following = words[index + 1] if index + 1 < len(words) else ""
+        part = "find"
+        if word == "OR":  # between two words to find
+            if previous != "find" or following in ("", *OPERATORS) or _excluding(following):
+                raise _incomplete(text, "OR needs a word to find on each side")
+            joined, part = True, word
+        elif word == "AND":  # what whitespace means anyway; still, a word on each side
+            if previous in ("", "OR", "AND") or following in ("", "OR", "AND"):
+                raise _incomplete(text, "AND needs a word on each side")
+            part = word
+        elif word == "NOT":
+            if following in ("", *OPERATORS):
+                raise _incomplete(text, "NOT needs a word after it")
+            excluded.append(following)
+            index, part = index + 1, "exclude"
+        elif _excluding(word):
             excluded.append(word[1:])
+            part = "exclude"
         elif joined:
             groups[-1].append(word)
             joined = False
         else:
             groups.append([word])
+        previous = part
         index += 1
     phrases, texts = [], []
     for group in groups:
@@ -111,6 +129,18 @@ def parse_query(text: str) -> Query:
         tuple(texts),
         exclude or None,
         tuple(text for _, text in out if text),
+    )
+
+
+def _excluding(word: str) -> bool:
+    """Whether a word is one to leave out (`-嘉兴`; `-` alone is punctuation)."""
+    return word.startswith("-") and len(word) > 1
+
+
+def _incomplete(text: str, why: str) -> QueryError:
+    return QueryError(
+        f"incomplete query '{' '.join(text.split())}': {why} "
+        "(to find the word itself, write it in lower case)"
     )
 
 
@@ -304,24 +334,39 @@ def is_broad(conn: sqlite3.Connection, text: str) -> bool:
     return probe is not None and conn.execute(*probe).fetchone()[0] > BROAD
 
 
-# The common filters, each a condition on the articles table `a` with its parameter. until
-# includes its whole day, with or without a time ('~' sorts after 'T' and '+').
+# The common filters, each a condition on the articles table `a` with its parameter (the
+# dates are days, as published_at is: both included).
 FILTERS = {
     "zone": "a.zone = :zone",
     "city": "a.city = :city",
     "province": "a.province = :province",
     "since": "a.published_at >= :since",
-    "until": "a.published_at < :until || '~'",
+    "until": "a.published_at <= :until",
 }
 
 
 def filter_sql(filters: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    """WHERE clauses on `a` (and their parameters) for the filters given (not empty)."""
-    given = {name: filters[name] for name in FILTERS if filters.get(name)}
-    return [FILTERS[name] for name in given], given
+    """WHERE clauses on `a` (and their parameters) for the filters given (not empty). A
+    place (zone, city, province) may be a list of values: any of them (one city stored
+    under two spellings, 盐城 and 盐城市)."""
+    clauses, params = [], {}
+    for name, sql in FILTERS.items():
+        value = filters.get(name)
+        if not value:
+            continue
+        if isinstance(value, list | tuple):
+            names = [f"{name}{number}" for number in range(len(value))]
+            clauses.append(f"a.{name} IN ({', '.join(':' + each for each in names)})")
+            params.update(zip(names, value, strict=True))
+        else:
+            clauses.append(sql)
+            params[name] = value
+    return clauses, params
 
 
-SEARCH_COLUMNS = "a.id, a.title, a.published_at, a.province, a.city, a.zone, a.source, a.url"
+SEARCH_COLUMNS = (
+    "a.id, a.title, a.published_at, a.published_time, a.province, a.city, a.zone, a.source, a.url"
+)
 
 
 def search(

@@ -201,7 +201,9 @@ class MirrorSite:
                 "id": a["id"],
                 "url": site.article_url(base_url, a["id"]),
                 "title": a["title"],
-                "published_at": a["published_at"],
+                # (the spec's published_at is the moment: the archive keeps the time apart)
+                "published_at": a["published_at"][:10],
+                "published_time": a["published_at"][11:] or None,
                 "published_text": date_text(template, a["date"]),
                 "source": a["source"] or "",
                 "zone": self.zones[a["zone_id"]]["name"] if a.get("zone_label", True) else "",

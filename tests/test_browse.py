@@ -206,6 +206,13 @@ def test_the_article_page_reads_as_an_article_with_its_capture(served, crawled):
     assert served.get(f"/-/capture/{served.db}/1")[0] == 404
     assert served.get(f"/-/capture/nosuchdb/{article['id']}")[0] == 404
     assert served.get(f"/{served.db}/crawl_runs/1")[0] == 200
+    # 发布时间: the date, and the time of day where the page gave one.
+    for shown in articles(crawled):
+        when = " ".join(filter(None, (shown["published_at"], shown["published_time"])))
+        assert f"<span>发布时间 {when}</span>" in served.html(
+            f"/{served.db}/articles/{shown['id']}"
+        )
+    assert any(a["published_time"] for a in articles(crawled))
 
 
 def test_odd_archives_and_odd_rows_get_plain_answers(crawled, tmp_path):
@@ -288,10 +295,17 @@ def test_the_canned_search_finds_what_the_search_box_finds(served, crawled, quer
         assert {row["article_id"] for row in found} == holding(crawled, "12个")
 
 
-def test_a_query_the_canned_search_cannot_run_is_an_error_not_nothing(served):
+@pytest.mark.parametrize("query", ["港 OR 嘉兴", "盐城 OR", "NOT"])
+def test_a_query_the_canned_search_cannot_run_is_an_error_not_nothing(served, query):
     blank = {"zone": "", "city": "", "province": "", "since": "", "until": ""}
-    status, _, body = served.get(f"/{served.db}/search.json", q="港 OR 嘉兴", **blank)
+    status, _, body = served.get(f"/{served.db}/search.json", q=query, **blank)
     assert status == 400 and b"user-defined function raised exception" in body, body[:300]
+
+
+def test_an_incomplete_query_in_the_search_box_says_so(served):
+    status, _, body = served.get(f"/{served.db}/articles.json", _search="盐城 OR")
+    assert status == 400, body[:300]
+    assert json.loads(body)["error"].startswith("search: incomplete query '盐城 OR': OR needs")
 
 
 def test_the_dashboard_is_set_up_and_each_chart_query_answers(served, crawled):

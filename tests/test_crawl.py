@@ -32,6 +32,13 @@ def test_crawl_archives_exactly_the_mirror(mirror, tmp_path):
             assert html.escape(paragraph, quote=False) in got["body_html"]
         assert "<script" not in got["body_html"] and "广告位" not in got["body"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", got["fetched_at"])
+        # One form a column: the date alone; the time, where the page gives one, apart.
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d", got["published_at"])
+        assert got["published_time"] is None or re.fullmatch(
+            r"\d\d:\d\d:\d\d\+08:00", got["published_time"]
+        )
+    times = {row["published_time"] for row in archived.values()}
+    assert None in times and "10:15:00+08:00" in times  # pages with a time, and without
 
     failures = {
         (row["url"].removeprefix(mirror.url), row["kind"], row["detail"], row["attempts"])

@@ -10,32 +10,38 @@ TODAY = date(2026, 11, 26)
 
 
 @pytest.mark.parametrize(
-    "text, iso, fallback",
+    "text, day, time, fallback",
     [
-        ("2021-11-10", "2021-11-10", False),
-        ("2021/11/10", "2021-11-10", False),
-        ("2021年11月10日", "2021-11-10", False),
-        ("2021年1月5日", "2021-01-05", False),
-        ("2021.11.10", "2021-11-10", False),
-        ("2021-11-10 09:30", "2021-11-10T09:30:00+08:00", False),
-        ("2021-11-10 9:05:07", "2021-11-10T09:05:07+08:00", False),
-        ("2021/11/10 09:30", "2021-11-10T09:30:00+08:00", False),
-        ("2021年11月10日 09:30", "2021-11-10T09:30:00+08:00", False),
-        ("2021年1月5日 9:30", "2021-01-05T09:30:00+08:00", False),
-        ("2021年11月10日09时30分", "2021-11-10T09:30:00+08:00", False),
-        ("2021-11-10T09:30", "2021-11-10T09:30:00+08:00", False),
-        ("\u30002021-11-10\xa0", "2021-11-10", False),
-        ("2021-11-10 星期三", "2021-11-10", False),
-        ("2021-11-10 25:00", "2021-11-10", False),  # an impossible time is dropped, not the date
+        ("2021-11-10", "2021-11-10", None, False),
+        ("2021/11/10", "2021-11-10", None, False),
+        ("2021年11月10日", "2021-11-10", None, False),
+        ("2021年1月5日", "2021-01-05", None, False),
+        ("2021.11.10", "2021-11-10", None, False),
+        ("2021-11-10 09:30", "2021-11-10", "09:30:00+08:00", False),
+        ("2021-11-10 9:05:07", "2021-11-10", "09:05:07+08:00", False),
+        ("2021/11/10 09:30", "2021-11-10", "09:30:00+08:00", False),
+        ("2021年11月10日 09:30", "2021-11-10", "09:30:00+08:00", False),
+        ("2021年1月5日 9:30", "2021-01-05", "09:30:00+08:00", False),
+        ("2021年11月10日09时30分", "2021-11-10", "09:30:00+08:00", False),
+        ("2021-11-10T09:30", "2021-11-10", "09:30:00+08:00", False),
+        ("\u30002021-11-10\xa0", "2021-11-10", None, False),
+        ("2021-11-10 星期三", "2021-11-10", None, False),
+        (
+            "2021-11-10 25:00",
+            "2021-11-10",
+            None,
+            False,
+        ),  # an impossible time is dropped, not the date
         # Fallbacks: forms the regex does not know, read by dateparser.
-        ("10 November 2021", "2021-11-10", True),
-        ("Nov 10, 2021 08:00", "2021-11-10T08:00:00+08:00", True),
+        ("10 November 2021", "2021-11-10", None, True),
+        ("Nov 10, 2021 08:00", "2021-11-10", "08:00:00+08:00", True),
     ],
 )
-def test_dates(text, iso, fallback):
+def test_dates(text, day, time, fallback):
+    # The date always alone; the time apart, always with seconds and the offset.
     parsed = parse_published_at(text, today=TODAY)
     assert parsed is not None
-    assert (parsed.value, parsed.via_fallback) == (iso, fallback)
+    assert (parsed.date, parsed.time, parsed.via_fallback) == (day, time, fallback)
 
 
 @pytest.mark.parametrize(

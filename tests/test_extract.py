@@ -42,7 +42,8 @@ CASES = {
         {
             "id": 186538,
             "title": "盐城经开区举办智能制造项目集中签约",
-            "published_at": "2021-11-03T09:30:00+08:00",
+            "published_at": "2021-11-03",
+            "published_time": "09:30:00+08:00",
             "published_text": "2021-11-03 09:30",
             "source": "盐阜大众报",
             "zone": "盐城经济技术开发区",
@@ -66,6 +67,7 @@ CASES = {
         {
             "title": "嘉兴港区 新材料产业园 一期投产",
             "published_at": "2021-01-05",
+            "published_time": None,
             "source": "",
             "zone": "嘉兴港区",
             "city": "嘉兴",
@@ -86,6 +88,7 @@ CASES = {
         {
             "title": "常州滨江经济开发区 发展动态",
             "published_at": "2021-11-10",
+            "published_time": None,
             "source": "",
             "zone": "",
             "city": "常州",
@@ -102,7 +105,8 @@ CASES = {
         "text/html",
         {
             "title": "马鞍山慈湖高新区紧盯一体化 协同发展势头好",
-            "published_at": "2021-11-09T16:05:00+08:00",
+            "published_at": "2021-11-09",
+            "published_time": "16:05:00+08:00",
             "source": "马鞍山日报",
             "zone": "马鞍山慈湖高新技术产业开发区",
             "city": "马鞍山",
@@ -121,7 +125,8 @@ CASES = {
         "text/html",
         {
             "title": "北京经济技术开发区 亦庄新城 重点项目观摩",
-            "published_at": "2021-11-10T09:30:00+08:00",
+            "published_at": "2021-11-10",
+            "published_time": "09:30:00+08:00",
             "source": "北京日报",
             "zone": "北京经济技术开发区",
             "city": "北京",
@@ -141,7 +146,12 @@ CASES = {
     # Template B in UTF-8, declared only in the HTTP header.
     "b_utf8_header_only.html": (
         "text/html; charset=utf-8",
-        {"published_at": "2021-11-09", "source": "马鞍山日报", "encoding": "utf-8"},
+        {
+            "published_at": "2021-11-09",
+            "published_time": None,
+            "source": "马鞍山日报",
+            "encoding": "utf-8",
+        },
     ),
     # A third template: <li> breadcrumb steps without separators, a font-size control
     # between title and metadata, <dt>/<dd> labels without colons, <title> without the
@@ -151,6 +161,7 @@ CASES = {
         {
             "title": "苏州工业园区生物医药产业再添新项目",
             "published_at": "2021-10-08",
+            "published_time": None,
             "source": "苏州日报",
             "zone": "",
             "city": "苏州",
@@ -365,7 +376,7 @@ def test_hostile_markup_does_not_break_extraction():
     hostile = page.replace('<div class="content">', '<div class="content">' + deep + big, 1)
     hostile = hostile.replace("</h1>", "", 1)
     article = extract_article(hostile.encode(), URL).article
-    assert article.published_at == "2021-11-03T09:30:00+08:00"
+    assert (article.published_at, article.published_time) == ("2021-11-03", "09:30:00+08:00")
     assert article.body.count("大段正文。") == 50_000
     assert "深层文本" in article.body
 
@@ -400,7 +411,7 @@ def test_template_c_column_heading_tools_and_a_template_line():
         "盐城",
     )
     assert article.published_text == "2021-11-12 10:15:00"
-    assert article.published_at == "2021-11-12T10:15:00+08:00"
+    assert (article.published_at, article.published_time) == ("2021-11-12", "10:15:00+08:00")
     assert article.body == (
         "今年前十个月，大丰港区完成集装箱吞吐量28.6万标箱，同比增长31%。\n"
         "港区新开通至日韩的两条近洋航线，服务腹地企业出口。"
@@ -426,7 +437,7 @@ def test_template_d_tables_gbk_labels_per_line_in_another_order():
     assert article.title == "大丰港区集装箱吞吐量创新高"  # not the column name 资讯动态
     assert (article.source, article.zone) == ("大丰日报", "江苏大丰经济开发区")
     assert (article.city, article.category) == ("盐城", "文字新闻")  # 位置： with →
-    assert article.published_at == "2021-11-12T10:15:00+08:00"
+    assert (article.published_at, article.published_time) == ("2021-11-12", "10:15:00+08:00")
     assert "打印本页" not in article.body and "扫一扫" not in article.body
     assert article.body_html.startswith("<table")  # the body's own table, rows kept
     assert (article.prev_id, article.next_id) == (186538, 186300)
@@ -438,7 +449,7 @@ def test_title_is_the_heading_matching_title_not_a_column_heading():
     assert article.title == "合肥高新区量子科技产业园开园"
     assert (article.city, article.category) == ("合肥", "图片新闻")  # 位置： with /
     assert (article.source, article.zone) == ("合肥日报", "合肥高新技术产业开发区")
-    assert article.published_at == "2024-05-06T08:30:15+08:00"
+    assert (article.published_at, article.published_time) == ("2024-05-06", "08:30:15+08:00")
     assert article.body.splitlines() == [
         "园区首批入驻企业二十三家，涵盖量子计算、量子通信和量子测量。",
         "园区将建设公共测试平台，为企业提供低温和精密测量服务。",

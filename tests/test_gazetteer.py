@@ -126,3 +126,19 @@ def test_codes_nest():
     for code, name, level, _ in rows:
         assert len(code) == {"province": 2, "prefecture": 4, "county": 6}[level], name
         assert code[:2] in codes, name
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("江苏", "江苏"), ("江苏省", "江苏"), ("广西壮族自治区", "广西"), ("内蒙古自治区", "内蒙古"),
+     ("北京市", "北京"), ("Jiangsu", "江苏"), ("inner mongolia", "内蒙古"), ("Shaanxi", "陕西"),
+     ("Shanxi", "山西"), ("苏州", None), ("江", None)],
+)  # fmt: skip
+def test_a_province_as_a_person_types_it(typed, stored):
+    assert gazetteer.province_called(typed) == stored
+
+
+def test_one_city_name_with_or_without_its_suffix():
+    assert gazetteer.same_place("盐城", "盐城市") and gazetteer.same_place("盐城市", "盐城")
+    assert gazetteer.same_place("延边", "延边朝鲜族自治州")
+    assert not gazetteer.same_place("盐城", "嘉兴") and not gazetteer.same_place("苏州", "苏")

@@ -191,6 +191,7 @@ def test_archive_schema(tmp_path):
         "0012_indexes_with_dates",
         "0013_body_html_compressed",
         "0014_revisions_keep_province_source",
+        "0015_published_time",
         "0016_walk_pages",
         "0017_warc_files_folder",
     ]
@@ -285,7 +286,7 @@ def test_an_archive_before_migration_0006_gets_province_sources(tmp_path):
     migrations.apply(db, stop_before="0006_template_lines_and_province_source")
     for article_id, province in ((1, "江苏"), (2, "")):
         row = dataclasses.asdict(article(article_id, province=province))
-        del row["province_source"], row["layout"]
+        del row["province_source"], row["layout"], row["published_time"]  # (0006, -, 0015)
         db["articles"].insert({**row, "images": "[]"})
     db.close()
     open_archive(path).close()
@@ -307,7 +308,7 @@ def test_an_archive_before_migration_0009_links_its_articles_images(tmp_path):
     shown = {1: '["http://x/a.jpg", "http://x/b.jpg"]', 2: "[]", 3: '["http://x/a.jpg"]'}
     for article_id, images in shown.items():
         row = dataclasses.asdict(article(article_id))
-        del row["layout"]
+        del row["layout"], row["published_time"]  # (not a column; 0015)
         db["articles"].insert({**row, "images": images})
     db.close()
     open_archive(path).close()

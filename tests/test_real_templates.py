@@ -21,7 +21,9 @@ from conftest import FIXTURES
 from investcrawl.extract import Rejected, extract_article
 
 REALCMS = FIXTURES / "realcms"
-FIELDS = ("title", "published_at", "source", "zone", "city", "category", "body")
+FIELDS = (
+    "title", "published_at", "published_time", "source", "zone", "city", "category", "body",
+)  # fmt: skip
 
 
 def pages(part: str) -> list[Path]:

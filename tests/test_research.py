@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import re
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -14,7 +15,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import article_fields
+from conftest import ROOT, article_fields, run_crawl
 from conftest import rows as archive_rows
 
 from investcrawl.archive import ArchiveWriter, open_archive
@@ -42,7 +43,8 @@ def archive(tmp_path_factory):
                 "id": article_id,
                 "url": f"http://127.0.0.1:1/index.php/home/news/detail/id/{article_id}.html",
                 "title": title,
-                "published_at": published,
+                "published_at": published[:10],
+                "published_time": published[11:] or None,
                 "published_text": published,
                 "source": "日报",
                 "zone": zone,
@@ -557,3 +559,226 @@ def test_queries_that_cannot_be_searched_are_one_line_errors(archive):
         result = investcrawl("search", query, "--db", archive)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_query_typed_as_several_words_is_one_query(archive):
+    # As a shell passes it unquoted: `investcrawl search 盐城 OR 嘉兴` (README).
+    apart = investcrawl("search", "盐城", "OR", "嘉兴", "--db", archive, "--format", "json")
+    quoted = investcrawl("search", "盐城 OR 嘉兴", "--db", archive, "--format", "json")
+    assert apart.returncode == 0, apart.stderr
+    assert {row["id"] for row in json.loads(apart.stdout)} == {1, 2, 3, 4, 5}
+    assert apart.stdout == quoted.stdout
+    # Words that begin with - are words of the query, first or later, not options.
+    for args in (("-嘉兴", "港区"), ("港区", "-嘉兴"), ("港区", "NOT", "嘉兴")):
+        result = investcrawl("search", *args, "--db", archive, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        assert [row["id"] for row in json.loads(result.stdout)] == [2], args
+    missing = investcrawl("search", "--db", archive)
+    assert missing.returncode == 2 and "Missing argument 'QUERY...'" in missing.stderr
+
+
+ON_EACH_SIDE = "OR needs a word to find on each side"
+
+
+@pytest.mark.parametrize(
+    ("words", "why"),
+    [
+        (("盐城", "OR"), ON_EACH_SIDE),
+        (("OR", "盐城"), ON_EACH_SIDE),
+        (("盐城", "OR", "OR", "嘉兴"), ON_EACH_SIDE),
+        (("盐城", "OR", "-嘉兴"), ON_EACH_SIDE),
+        (("盐城", "OR", "NOT", "嘉兴"), ON_EACH_SIDE),
+        (("盐城", "AND"), "AND needs a word on each side"),
+        (("AND", "盐城"), "AND needs a word on each side"),
+        (("NOT",), "NOT needs a word after it"),
+        (("盐城", "NOT"), "NOT needs a word after it"),
+    ],
+)
+def test_an_operator_without_its_words_is_an_incomplete_query(archive, words, why):
+    result = investcrawl("search", *words, "--db", archive)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"Error: QUERY: incomplete query '{' '.join(words)}': {why} "
+        "(to find the word itself, write it in lower case)"
+    ]
+
+
+def test_and_is_what_a_space_means_and_lower_case_operators_are_words(archive):
+    assert ids(archive, "盐城 AND 签约") == ids(archive, "盐城 签约") == [1]
+    assert ids(archive, "港区 AND NOT 嘉兴") == [2]
+    assert ids(archive, "盐城 and 签约") == []  # the word "and": in no article
+
+
+def exported_ids(result):
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line)["id"] for line in result.stdout.splitlines()]
+
+
+def test_places_are_found_by_their_full_and_short_names(archive):
+    # Stored as the site names them: 江苏 (the index's heading), 盐城 (the breadcrumb).
+    jiangsu = exported_ids(investcrawl("export", "--province", "江苏", "--db", archive))
+    assert jiangsu == [1, 2, 6, 7]
+    for name in ("江苏省", "Jiangsu", " 江苏省 "):
+        result = investcrawl("export", "--province", name, "--db", archive)
+        assert exported_ids(result) == jiangsu and result.stderr == "", name
+    yancheng = investcrawl("export", "--city", "盐城市", "--db", archive)
+    assert exported_ids(yancheng) == [1, 2] and yancheng.stderr == ""
+    # search shares the filters.
+    found = investcrawl(
+        "search", "开发区", "--province", "浙江省", "--db", archive, "--format", "json"
+    )
+    assert [row["id"] for row in json.loads(found.stdout)] == [4] and found.stderr == ""
+
+
+def test_a_city_stored_in_two_spellings_is_found_under_either(tmp_path):
+    path = tmp_path / "two.db"
+    writer = ArchiveWriter(open_archive(path))
+    for article_id, city in ((1, "盐城"), (2, "盐城市"), (3, "嘉兴")):
+        writer.add_article(article_fields(article_id, city=city, province="江苏"))
+    writer.close()
+    for name in ("盐城", "盐城市"):
+        assert exported_ids(investcrawl("export", "--city", name, "--db", path)) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ("--province", "湖南省"),
+            "no article has --province '湖南省' (湖南); provinces are stored by their short "
+            "names: 江苏, 浙江, 北京",  # the most articles first
+        ),
+        (
+            ("--city", "盐成"),
+            "no article has --city '盐成'; close to it: 盐城 (cities are stored as the site's "
+            "breadcrumbs name them)",
+        ),
+        (
+            ("--zone", "嘉兴港"),
+            "no article has --zone '嘉兴港'; close to it: 嘉兴港区 (zones are stored as the "
+            "pages' 发布开发区 names them)",
+        ),
+        (("--province", "江苏", "--since", "2030-01-01"), "no article matches the filters"),
+    ],
+)
+def test_a_filter_that_matches_nothing_says_how_names_are_stored(archive, args, said):
+    result = investcrawl("export", *args, "--db", archive)
+    assert result.returncode == 0 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"investcrawl: {said}"]
+    if "--since" not in args:  # search, with the same filters, says it too
+        found = investcrawl("search", "开发区", *args, "--db", archive)
+        assert found.returncode == 0 and found.stdout == "(no articles)\n"
+        assert found.stderr.splitlines() == [f"investcrawl: {said}"]
+
+
+def test_export_as_a_json_array(archive, tmp_path):
+    lines = investcrawl("export", "--db", archive, "--html")
+    whole = investcrawl("export", "--db", archive, "--html", "--format", "json")
+    assert whole.returncode == 0, whole.stderr
+    assert json.loads(whole.stdout) == [json.loads(line) for line in lines.stdout.splitlines()]
+    assert len(json.loads(whole.stdout)) == len(ARTICLES)
+    none = investcrawl("export", "--db", archive, "--format", "json", "--city", "北京市",
+                       "--since", "2030-01-01")  # fmt: skip
+    assert json.loads(none.stdout) == [] and none.returncode == 0
+    out = tmp_path / "zj.json"
+    assert investcrawl("export", "--db", archive, "--format", "json", "--province", "浙江",
+                       "-o", out).returncode == 0  # fmt: skip
+    assert [row["id"] for row in json.loads(out.read_text(encoding="utf-8"))] == [3, 4]
+
+
+def peak_rss_mb(*args) -> float:
+    """Peak RSS of `investcrawl ARGS` (MB), alone in a process of its own."""
+    probe = (
+        "import resource, subprocess, sys; "
+        "subprocess.run([sys.executable, '-m', 'investcrawl.cli', *sys.argv[1:]], check=True, "
+        "stdout=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *map(str, args)], capture_output=True, text=True, check=True
+    )
+    return int(result.stdout) / 1024
+
+
+def test_export_as_a_json_array_streams(tmp_path):
+    # 120 MB of HTML (stored compressed, a few MB): an array built in memory would hold it
+    # all; streamed, the export's peak is that of JSON lines, one article at a time.
+    path = tmp_path / "big.db"
+    writer = ArchiveWriter(open_archive(path))
+    for article_id in range(1, 601):
+        page = f"<p>第{article_id}篇</p>" + "<p>开发区项目签约。</p>" * 8000
+        writer.add_article(article_fields(article_id, body_html=page))
+    writer.close()
+    lines = peak_rss_mb("export", "--db", path, "--html", "--format", "jsonl")
+    array = peak_rss_mb("export", "--db", path, "--html", "--format", "json")
+    assert array < lines + 40, (array, lines)
+
+
+def test_show_says_why_an_id_is_not_an_article(tmp_path):
+    path = tmp_path / "failed.db"
+    writer = ArchiveWriter(open_archive(path))
+    writer.add_article(article_fields(1))
+    url = "http://127.0.0.1:1/index.php/home/news/detail/id/186517.html"
+    writer.add_failure(url, "not_an_article", "page says: 该新闻不存在或已被删除！", attempts=3,
+                       seen="2026-11-01T00:00:00Z")  # fmt: skip
+    writer.close()
+    result = investcrawl("show", 186517, "--db", path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"Error: no article 186517 in {path}: its page failed as not_an_article (page says: "
+        "该新闻不存在或已被删除！), 3 attempt(s) in 1 run(s), first 2026-11-01T00:00:00Z, last "
+        f"2026-11-01T00:00:00Z; next try after 2026-11-02T00:00:00Z ({url})"
+    ]
+    # Not the failure of another id ending the same way.
+    other = investcrawl("show", 86517, "--db", path)
+    assert other.returncode == 1 and other.stderr == f"Error: no article 86517 in {path}\n"
+    # An id an id sweep found missing.
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO id_misses VALUES (86500, 86599, 'missing', '2026-11-02T00:00:00Z')"
+        )
+    missed = investcrawl("show", 86517, "--db", path)
+    assert missed.returncode == 1 and missed.stderr == (
+        f"Error: no article 86517 in {path}: an id sweep found it missing (missing, "
+        "2026-11-02T00:00:00Z)\n"
+    )
+
+
+RESEARCH_COMMANDS = ("search", "show", "stats", "export")  # (serve: tests/test_browse.py)
+
+
+def documented_examples() -> list[tuple[str, list[str]]]:
+    """(where, arguments) of every `investcrawl` research command the README and the
+    researcher's guide show: their shell blocks' lines, and the README's inline ones."""
+    found = []
+    for name in ("README.md", "docs/researchers.md"):
+        text = (ROOT / name).read_text(encoding="utf-8")
+        blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+        lines = [line for block in blocks for line in block.splitlines()]
+        lines += re.findall(r"`(investcrawl search [^`]+)`", text)
+        for line in lines:
+            words = shlex.split(line, comments=True)
+            if words and words[0].endswith("investcrawl") and words[1] in RESEARCH_COMMANDS:
+                found.append((name, words[1:]))
+    return found
+
+
+def test_the_documented_research_examples_run_as_written(mirror, tmp_path):
+    # As a reader types them, in a folder whose data/archive.db is a crawl of the mirror.
+    assert run_crawl(mirror.url, tmp_path / "data" / "archive.db").returncode == 0
+    examples = documented_examples()
+    assert len(examples) >= 12 and ["search", "盐城", "OR", "嘉兴"] in [e for _, e in examples]
+    for where, args in examples:
+        result = subprocess.run(
+            [sys.executable, "-m", "investcrawl.cli", *args],
+            cwd=tmp_path, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        said = f"{where}: investcrawl {shlex.join(args)}\n{result.stdout}{result.stderr}"
+        assert result.returncode == 0 and "Traceback" not in result.stderr, said
+        assert result.stderr in ("", "Plot written to coverage.png\n") or (
+            "shown; --limit" in result.stderr
+        ), said  # no filter that names nothing
+        if args[0] == "search":
+            assert result.stdout.strip() not in ("", "[]", "(no articles)"), said
+        if "-o" in args:
+            assert (tmp_path / args[args.index("-o") + 1]).stat().st_size > 100, said

@@ -53,7 +53,12 @@ HARVEST_COLUMNS: dict[str, type] = {
 PROVENANCE_COLUMNS: dict[str, type] = {
     "province_source": str,  # "index" (the section index), "gazetteer:city", "gazetteer:zone", ""
 }
-# What a revision is about: a change in any of these makes a new revision.
+# Added by migration 0015: the time of day of 发布时间, apart from its date (published_at).
+TIME_COLUMNS: dict[str, type] = {
+    "published_time": str,  # HH:MM:SS+08:00 (ISO 8601, the site's offset); NULL: no time given
+}
+# What a revision is about: a change in any of these makes a new revision. published_at
+# stands for the moment, published_at and published_time joined (content_hash).
 HASHED_FIELDS = (
     "title", "published_at", "source", "zone", "city", "province", "category", "body", "images",
 )  # fmt: skip
@@ -75,13 +80,14 @@ WALK_PAGE_COLUMNS: dict[str, type] = {
 }
 
 # The article columns an item (items.Article) fills, with the value stored when the item
-# leaves one out: those of migration 0001, the capture (0002), the provenance (0006). A
-# column a later migration adds for the item goes here too.
+# leaves one out: those of migration 0001, the capture (0002), the provenance (0006), the
+# time (0015). A column a later migration adds for the item goes here too.
 ITEM_COLUMNS: dict[str, Any] = {
     **dict.fromkeys(ARTICLE_COLUMNS),
     "warc_file": None,
     "warc_offset": None,
     **dict.fromkeys(PROVENANCE_COLUMNS, ""),
+    **dict.fromkeys(TIME_COLUMNS),
 }
 
 
@@ -101,9 +107,10 @@ SHOWN: dict[str, Shown] = {
     "id": Shown("Article id, from the URL /index.php/home/news/detail/id/{id}.html", label="id"),
     "url": Shown("The page the article was read from", label="url"),
     "title": Shown("Title"),
-    "published_at": Shown(
-        "发布时间: YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS+08:00 when the page gives a time",
-        label="published",
+    "published_at": Shown("发布时间's date: YYYY-MM-DD", label="published"),
+    "published_time": Shown(
+        "发布时间's time of day, China time: HH:MM:SS+08:00; empty when the page gives none",
+        label="time",
     ),
     "published_text": Shown("发布时间 as the page wrote it"),
     "source": Shown("来源: the source newspaper (empty when none)", label="source"),
@@ -255,9 +262,15 @@ def _search_index(conn: sqlite3.Connection, rows: Iterable[Any], *, delete: bool
 
 
 def content_hash(article: Mapping[str, Any]) -> str:
+    """sha256 of the HASHED_FIELDS, normalised. The date and the time go in as one value,
+    the moment (2021-11-12T10:15:00+08:00, or the date alone), as published_at held it
+    before migration 0015 split it: the hashes stored before then still hold, so an
+    article unchanged on the site stays unchanged."""
     values = []
     for field in HASHED_FIELDS:
         value = article.get(field)
+        if field == "published_at" and article.get("published_time"):
+            value = f"{value}T{article['published_time']}"
         if field == "images" and isinstance(value, str):
             value = json.loads(value or "[]")
         values.append(value if value is not None else "")
@@ -458,6 +471,34 @@ def _revisions_keep_province_source(db: sqlite_utils.Database) -> None:
     for column, kind in PROVENANCE_COLUMNS.items():
         if column not in db["article_revisions"].columns_dict:
             db["article_revisions"].add_column(column, kind)
+
+
+@migrations(name="0015_published_time", transactional=False)
+def _split_published_time(db: sqlite_utils.Database) -> None:
+    # published_at held a date (2021-10-15) or a moment (2021-11-12T10:15:00+08:00): one
+    # column, two forms. The time moves to published_time, in articles and revisions.
+    # The content hashes stay as they are (content_hash joins the two again). Rows are
+    # split 1,000 at a time, each batch committed, as in 0013: stopped halfway, the next
+    # open goes on (the columns are added once).
+    for table, key in (("articles", "id"), ("article_revisions", "revision_id")):
+        for column, kind in TIME_COLUMNS.items():
+            if column not in db[table].columns_dict:
+                db[table].add_column(column, kind)
+        after = -(2**63)
+        while True:
+            found = db.execute(
+                f"SELECT {key}, published_at FROM {table} WHERE {key} > ? "
+                f"AND published_at LIKE '____-__-__T%' ORDER BY {key} LIMIT 1000",
+                [after],
+            ).fetchall()
+            if not found:
+                break
+            with db.conn:
+                db.conn.executemany(
+                    f"UPDATE {table} SET published_at = ?, published_time = ? WHERE {key} = ?",
+                    [(moment[:10], moment[11:], row_key) for row_key, moment in found],
+                )
+            after = found[-1][0]
 
 
 @migrations(name="0016_walk_pages")
