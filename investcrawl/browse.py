@@ -100,6 +100,7 @@ QUERIES = {
         "with no words, every article. Filters may be left empty; since and until are dates "
         "(YYYY-MM-DD), both included. The newest 1,000 are shown: the articles table's search "
         "box and filters show all.",
+        "hide_sql": True,  # its SQL is the index's plumbing: the results first ("show" shows it)
         # Two branches, merged newest first: the articles the index finds, in the index's
         # own order (newest first, so a word in most articles stops after 1,000 rows
         # rather than reading every match), and every article when the query has no words
@@ -118,8 +119,10 @@ limit 1000""",
     },
     "zone_over_time": {
         "title": "A development zone's articles per month",
+        "description": "The zone as the articles name it (e.g. 嘉兴港区); left empty, every "
+        "zone's articles.",
         "sql": """select substr(published_at, 1, 7) as month, count(*) as articles
-from articles where zone = :zone group by month order by month""",
+from articles where (:zone = '' or zone = :zone) group by month order by month""",
     },
     "articles_per_month": {
         "title": "Articles per month",

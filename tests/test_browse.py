@@ -319,6 +319,34 @@ def test_the_dashboard_is_set_up_and_each_chart_query_answers(served, crawled):
             assert len(charted) == len({run["started_at"][:7] for run in runs})
 
 
+def test_zone_over_time_left_empty_counts_every_zones_articles(served, crawled):
+    everything = articles(crawled)
+    per_month = Counter(a["published_at"][:7] for a in everything)
+    assert any(not a["zone"] for a in everything)  # articles without a zone are counted too
+    # As a researcher opens it (no zone given yet) and with the zone left empty.
+    for params in ({}, {"zone": ""}):
+        found = served.json(f"/{served.db}/zone_over_time.json", _shape="array", **params)
+        assert {row["month"]: row["articles"] for row in found} == per_month
+    zone = Counter(a["zone"] for a in everything if a["zone"]).most_common(1)[0][0]
+    found = served.json(f"/{served.db}/zone_over_time.json", _shape="array", zone=zone)
+    assert {row["month"]: row["articles"] for row in found} == Counter(
+        a["published_at"][:7] for a in everything if a["zone"] == zone
+    )
+
+
+def test_the_search_page_shows_its_results_first_and_its_sql_on_request(served, crawled):
+    page = served.html(f"/{served.db}/search", q="开发区")
+    assert "cjk_fts_query(" not in page  # the index's plumbing is not shown (nor is the title)
+    assert f"<title>{served.db}: Search articles" in page
+    assert 'name="q" value="开发区"' in page  # the form, then the results
+    for article_id in holding(crawled, "开发区"):
+        assert f'<a href="/{served.db}/articles/{article_id}">{article_id}</a>' in page
+    show = re.search(r'<a href="([^"]*_show_sql=1[^"]*)">show</a>', page)
+    assert show, "a link shows the SQL"
+    shown = served.html(html.unescape(show.group(1)).split("?")[0], q="开发区", _show_sql="1")
+    assert "cjk_fts_query(:q)" in shown
+
+
 def test_nothing_can_be_written_through_datasette(served):
     status, _, body = served.get(f"/{served.db}.json", sql="DELETE FROM articles")
     assert status == 400 and b"Statement must be a SELECT" in body
