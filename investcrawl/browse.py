@@ -251,7 +251,9 @@ def _columns_html() -> str:
     return (
         "<p>One row per article, newest first. Search finds Chinese words of any length "
         "(<code>A OR B</code>, <code>-A</code>); facets count by province, city, zone, "
-        "source, category and year.</p>"
+        "source, category and year. The archive's own columns (fetch times, content hash, "
+        'capture...) are on each article\'s page; <a href="?_columns=all">show them here '
+        "too</a> (a wider table).</p>"
         f"<details><summary>What each column holds</summary><dl>{items}</dl></details>"
     )
 
