@@ -135,6 +135,8 @@ from articles where (:zone = '' or zone = :zone) group by month order by month""
 _ARTICLE_FILTERS = " ".join(f"[[ AND {FILTERS[name]} ]]" for name in ("province", "since", "until"))
 _TOP_PROVINCES = 8
 MONTHS = {"field": "month", "type": "temporal", "timeUnit": "yearmonth", "title": None}
+# A count's axis: whole numbers only (Vega-Lite ticks a small count at 0.5, 0.2 ...).
+COUNT_AXIS = {"tickMinStep": 1, "format": "d"}
 
 
 def dashboard(database: str) -> dict[str, Any]:
@@ -149,7 +151,7 @@ def dashboard(database: str) -> dict[str, Any]:
             "mark": {"type": "bar", "tooltip": True},
             "encoding": {
                 "y": {"field": field, "type": "nominal", "sort": "-x", "title": None},
-                "x": {"field": "articles", "type": "quantitative"},
+                "x": {"field": "articles", "type": "quantitative", "axis": COUNT_AXIS},
             },
         }
 
@@ -218,7 +220,12 @@ FROM counted GROUP BY 1, 2 ORDER BY 1"""
                     "mark": {"type": "bar", "tooltip": True},
                     "encoding": {
                         "x": MONTHS,
-                        "y": {"field": "articles", "type": "quantitative", "stack": True},
+                        "y": {
+                            "field": "articles",
+                            "type": "quantitative",
+                            "stack": True,
+                            "axis": COUNT_AXIS,
+                        },
                         "color": {"field": "province", "type": "nominal"},
                     },
                 },  # fmt: skip
@@ -235,7 +242,7 @@ FROM counted GROUP BY 1, 2 ORDER BY 1"""
                     "mark": {"type": "line", "point": True, "tooltip": True},
                     "encoding": {
                         "x": MONTHS,
-                        "y": {"field": "pages", "type": "quantitative"},
+                        "y": {"field": "pages", "type": "quantitative", "axis": COUNT_AXIS},
                         "color": {"field": "count", "type": "nominal", "title": None},
                     },
                 },  # fmt: skip

@@ -390,6 +390,20 @@ def test_empty_values_and_internal_tables_are_said_in_words(served, crawled):
     assert "The hidden tables hold the search index and the crawler's own bookkeeping" in database
 
 
+def test_the_dashboards_count_axes_tick_whole_numbers(served):
+    config = served.json("/-/metadata.json")["plugins"]["datasette-dashboards"]["archive"]
+    counts = [
+        channel
+        for chart in config["charts"].values()
+        if chart["library"] == "vega-lite"
+        for channel in chart["display"]["encoding"].values()
+        if channel.get("type") == "quantitative"
+    ]
+    assert len(counts) == 4  # articles per month, top zones, top sources, harvests
+    for channel in counts:
+        assert channel["axis"] == {"tickMinStep": 1, "format": "d"}, channel
+
+
 def test_nothing_can_be_written_through_datasette(served):
     status, _, body = served.get(f"/{served.db}.json", sql="DELETE FROM articles")
     assert status == 400 and b"Statement must be a SELECT" in body
