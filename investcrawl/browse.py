@@ -101,6 +101,7 @@ QUERIES = {
         "with no words, every article. Filters may be left empty; since and until are dates "
         "(YYYY-MM-DD), both included. The newest 1,000 are shown: the articles table's search "
         "box and filters show all.",
+        "hide_sql": True,  # its SQL is the index's plumbing: the results first ("show" shows it)
         # Two branches, merged newest first: the articles the index finds, in the index's
         # own order (newest first, so a word in most articles stops after 1,000 rows
         # rather than reading every match), and every article when the query has no words
@@ -119,8 +120,10 @@ limit 1000""",
     },
     "zone_over_time": {
         "title": "A development zone's articles per month",
+        "description": "The zone as the articles name it (e.g. 嘉兴港区); left empty, every "
+        "zone's articles.",
         "sql": """select substr(published_at, 1, 7) as month, count(*) as articles
-from articles where zone = :zone group by month order by month""",
+from articles where (:zone = '' or zone = :zone) group by month order by month""",
     },
     "articles_per_month": {
         "title": "Articles per month",
@@ -133,6 +136,8 @@ from articles where zone = :zone group by month order by month""",
 _ARTICLE_FILTERS = " ".join(f"[[ AND {FILTERS[name]} ]]" for name in ("province", "since", "until"))
 _TOP_PROVINCES = 8
 MONTHS = {"field": "month", "type": "temporal", "timeUnit": "yearmonth", "title": None}
+# A count's axis: whole numbers only (Vega-Lite ticks a small count at 0.5, 0.2 ...).
+COUNT_AXIS = {"tickMinStep": 1, "format": "d"}
 
 
 def dashboard(database: str) -> dict[str, Any]:
@@ -147,7 +152,7 @@ def dashboard(database: str) -> dict[str, Any]:
             "mark": {"type": "bar", "tooltip": True},
             "encoding": {
                 "y": {"field": field, "type": "nominal", "sort": "-x", "title": None},
-                "x": {"field": "articles", "type": "quantitative"},
+                "x": {"field": "articles", "type": "quantitative", "axis": COUNT_AXIS},
             },
         }
 
@@ -216,7 +221,12 @@ FROM counted GROUP BY 1, 2 ORDER BY 1"""
                     "mark": {"type": "bar", "tooltip": True},
                     "encoding": {
                         "x": MONTHS,
-                        "y": {"field": "articles", "type": "quantitative", "stack": True},
+                        "y": {
+                            "field": "articles",
+                            "type": "quantitative",
+                            "stack": True,
+                            "axis": COUNT_AXIS,
+                        },
                         "color": {"field": "province", "type": "nominal"},
                     },
                 },  # fmt: skip
@@ -233,7 +243,7 @@ FROM counted GROUP BY 1, 2 ORDER BY 1"""
                     "mark": {"type": "line", "point": True, "tooltip": True},
                     "encoding": {
                         "x": MONTHS,
-                        "y": {"field": "pages", "type": "quantitative"},
+                        "y": {"field": "pages", "type": "quantitative", "axis": COUNT_AXIS},
                         "color": {"field": "count", "type": "nominal", "title": None},
                     },
                 },  # fmt: skip
@@ -249,7 +259,9 @@ def _columns_html() -> str:
     return (
         "<p>One row per article, newest first. Search finds Chinese words of any length "
         "(<code>A OR B</code>, <code>-A</code>); facets count by province, city, zone, "
-        "source, category and year.</p>"
+        "source, category and year. The archive's own columns (fetch times, content hash, "
+        'capture...) are on each article\'s page; <a href="?_columns=all">show them here '
+        "too</a> (a wider table).</p>"
         f"<details><summary>What each column holds</summary><dl>{items}</dl></details>"
     )
 

@@ -126,14 +126,21 @@ def harvest(
 ) -> None:
     """Run one harvest, for cron: locked, logged, summarised, with an honest exit code.
 
-    Exit codes: 0 done (everything fetched is in the archive); 1 the harvest failed
-    (finish reason other than finished, nothing fetched, failures over
-    --max-failure-rate, the crawler's own code raised); 3 interrupted (SIGINT/SIGTERM;
-    the next run continues); 65 the archive is damaged or from a newer investcrawl;
-    73 the archive or the WARC folder cannot be written (read-only, disk full, locked by
-    another connection past ARCHIVE_LOCK_TIMEOUT); 75 another harvest holds the lock.
     Only a harvest that exits 0 moves the archive's state on: after any other, the next
-    harvest fetches again what this one could not keep.
+    harvest fetches again what this one could not keep (docs/operations.md).
+
+    \b
+    Exit codes:
+     0  done: everything fetched is in the archive
+     1  failed: finish reason other than finished, nothing fetched, failures over
+        --max-failure-rate, the crawler's own code raised
+     2  bad arguments
+     3  interrupted (SIGINT/SIGTERM): the next run continues
+    65  the archive is damaged, or from a newer investcrawl
+    73  the archive, the WARC folder or the log cannot be written (read-only, disk
+        full, locked by another connection past ARCHIVE_LOCK_TIMEOUT)
+    75  another harvest (or a reextract) holds the lock
+    76  the site's pages no longer read: see investcrawl check-site
 
     Example:
 

@@ -142,7 +142,12 @@ class ImageCapture:
     def redirect_scheduled(self, request: scrapy.Request, **kwargs: Any) -> None:
         """An image redirected to an article or a listing is not fetched (as an image, that
         page's own request would later be dropped as a duplicate, and the page lost): the
-        redirect is dropped (IgnoreRequest from this signal) and recorded refused."""
+        redirect is dropped (IgnoreRequest from this signal) and recorded refused.
+
+        An image redirected to another image fetches that image for every URL shown by
+        either: the URLs an article shows the target by, met later, join the redirected
+        image's (their own request would be dropped as a duplicate of this one, and never
+        recorded). The other order, the target requested first, is image_failed's."""
         if not (request.meta.get("redirect_urls") and is_image_request(request)):
             return
         if site.is_page(request.url):
@@ -151,6 +156,9 @@ class ImageCapture:
             failure.request = request  # as Scrapy hands failures to errbacks
             self.image_failed(failure)
             raise IgnoreRequest(why)
+        target = image_key(request.url)
+        if target not in self.image_urls:  # this redirect is the target's fetch
+            self.image_urls[target] = self.image_urls.setdefault(image_key(asked_url(request)), [])
 
     def request_reached(self, request: scrapy.Request, **kwargs: Any) -> None:
         """Count image requests sent (retries too): not pages, the run's failure rate
@@ -227,12 +235,13 @@ class ImageCapture:
         response = getattr(failure.value, "response", None)
         request = failure.request
         target = image_key(request.url)
+        shown = self.image_urls.get(image_key(asked_url(request)), [])
         if isinstance(response, Response):  # a non-2xx answer: recorded as it came
             self.record_answer(response)
-        elif request.meta.get("redirect_urls") and target in self.image_urls:
+        elif request.meta.get("redirect_urls") and self.image_urls.get(target, shown) is not shown:
             # Redirected to an image this run requested already (the duplicate filter drops
-            # the redirect): the same image, whose outcome it shares, now or once known.
-            shown = self.image_urls.get(image_key(asked_url(request)), [])
+            # the redirect): the same image, whose outcome it shares, now or once known. (A
+            # redirect back to where it began is a loop: refused, below.)
             self.image_urls[target].extend(shown)
             if target in self.image_outcomes:
                 for url in shown:
@@ -256,9 +265,14 @@ class ImageCapture:
         self.record_outcome(response.request, kind, fields)
 
     def record_outcome(self, request: Any, kind: str, fields: dict[str, Any]) -> None:
-        """What became of an image request, for every URL the articles show it by."""
+        """What became of an image request, for every URL the articles show it by (those
+        of the image it was redirected to included: redirect_scheduled)."""
         key = image_key(asked_url(request))
         self.image_outcomes[key] = (kind, fields)
+        landed = image_key(request.url)
+        if landed != key and key in self.image_urls:
+            if self.image_urls.get(landed) is self.image_urls[key]:
+                self.image_outcomes[landed] = (kind, fields)
         for url in self.image_urls.get(key, ()):
             self.record_image(url, kind, fields)
 

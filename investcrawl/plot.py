@@ -7,6 +7,8 @@ misread date, say) stretches the axis to reach it: the gap is then what the plot
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from investcrawl import site
@@ -23,6 +25,10 @@ CJK_FONTS = (
     "Source Han Sans SC",
     "Noto Sans CJK JP",
 )
+# Fonts with Chinese glyphs that a Python package ships, as (package, file): found without a
+# system font (pip install 'investcrawl[plot]' brings it). pylopdf-fonts-zh-cn holds Noto
+# Sans SC as notofonts/noto-cjk publishes it (OFL; its README gives the file's SHA-256).
+PACKAGED_FONTS = (("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf"),)
 # At most this many round months are labelled (plus the first and the last month), so
 # that labels such as 2023-01 stand side by side at 1200 pixels.
 MAX_TICKS = 12
@@ -67,9 +73,21 @@ def province_label(province: str, cjk: bool) -> str:
     return site.PROVINCE_PINYIN.get(site.PROVINCE_SUFFIX_RE.sub("", province), "(other)")
 
 
+def packaged_fonts() -> list[str]:
+    """The files of PACKAGED_FONTS that are installed (the packages found, not imported)."""
+    paths = []
+    for package, name in PACKAGED_FONTS:
+        spec = importlib.util.find_spec(package)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            if (Path(folder) / name).is_file():
+                paths.append(str(Path(folder) / name))
+    return paths
+
+
 def cjk_font() -> str | None:
-    """An installed font with Chinese glyphs, or None. Matplotlib lists fonts once, at its
-    first run; a font installed since (fonts-noto-cjk, say) is found on disk and added."""
+    """An installed font with Chinese glyphs, or None. Matplotlib lists the system's fonts
+    once, at its first run; a font installed since (fonts-noto-cjk, say) is found on disk
+    and added, and so is one a Python package ships (PACKAGED_FONTS)."""
     from matplotlib import font_manager
 
     manager = font_manager.fontManager
@@ -81,7 +99,7 @@ def cjk_font() -> str | None:
     if found := find():
         return found
     known = {font.fname for font in manager.ttflist}
-    for path in font_manager.findSystemFonts():
+    for path in [*font_manager.findSystemFonts(), *packaged_fonts()]:
         if path not in known:
             try:
                 manager.addfont(path)

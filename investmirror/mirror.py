@@ -932,6 +932,16 @@ class Mirror:
                 self.requests[path.split("?", 1)[0]] += 1
         return page
 
+    async def hold(self, path: str, most: float = 10.0) -> None:
+        """The spec's "answer_after" ({path: other path}): path is answered only once the
+        other path has been requested (at most `most` seconds later), so that a test can
+        choose which of two answers a crawl gets first."""
+        other = self.site.spec.get("answer_after", {}).get(path.split("?", 1)[0])
+        waited = 0.0
+        while other and not self.requests[other] and waited < most:
+            await asyncio.sleep(0.01)
+            waited += 0.01
+
     def _cut(self, path: str, page: Page) -> Page:
         """The spec's "cut_paths" ({path: times}): served without Content-Length and cut
         off halfway, the first `times` requests; "redirect_paths" ({path: URL}): a 302
@@ -1150,6 +1160,7 @@ async def _serve(
                     "",
                 )
                 page = mirror.respond(target, host)
+                await mirror.hold(target)
                 if page.delay:
                     await asyncio.sleep(page.delay)
                 length = page.stream or len(page.body)

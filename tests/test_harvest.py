@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    ROOT,
     assert_archive_matches,
     requests_between,
     rows,
@@ -687,3 +688,17 @@ def test_a_large_archive_is_checked_after_an_unclean_end_and_weekly_not_daily(mi
     plant(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 8 * 86400)))
     assert run_harvest(mirror.url, archive, settings=large).returncode == 0
     assert checked_at() > yesterday  # a week old: checked again
+
+
+def test_the_help_and_the_operations_guide_list_every_exit_code_of_a_harvest():
+    from investcrawl import exitcodes
+
+    codes = {value for name, value in vars(exitcodes).items() if name.startswith("EXIT_")}
+    assert codes >= {0, 1, 2, 3, 65, 73, 75, 76}
+    result = run_module("investcrawl.cli", "harvest", "--help")
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.split("Exit codes:")[1].split("Example:")[0]
+    assert {int(code) for code in re.findall(r"^ *(\d+)  \S", listed, re.M)} == codes
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    table = guide.split("| exit | meaning | what to do |")[1].split("\n\n")[0]
+    assert {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)} == codes

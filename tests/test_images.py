@@ -241,13 +241,27 @@ def test_a_page_showing_more_images_than_allowed_gets_the_first_ones(variant, tm
     assert {u.removeprefix(served.url): r["kind"] for u, r in image_rows(archive).items()} == got
 
 
+BRIDGE = "/Uploads/2021/11/07/bridge.jpg"  # 186529 shows it; moved.jpg redirects to it
+
+
+# Which reaches the site first: bridge.jpg's own request (186529's), or moved.jpg's redirect
+# to it (the mirror holds the other answer until then: "answer_after").
+@pytest.mark.parametrize(
+    "held",
+    [
+        {"/Uploads/r/moved.jpg": BRIDGE},  # the image's own request first
+        {"/index.php/home/news/detail/id/186529.html": BRIDGE},  # the redirect first
+    ],
+    ids=["image-first", "redirect-first"],
+)
 def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_page(
-    variant, tmp_path
+    variant, tmp_path, held
 ):
     long_path = "/Uploads/" + "x" * 2100 + ".jpg"
     shown = [
         "/Uploads/r/moved.jpg",  # redirects to an image: captured under the URL shown
         "/Uploads/r/to-article.jpg",  # redirects to an article (one not published yet)
+        "/Uploads/r/loop.jpg",  # redirects to an image that redirects back to it
         "/Uploads/r/签约 现场.jpg",  # a Chinese file name with a space (Scrapy encodes it)
         "/Uploads/r/缺失.jpg",  # ... missing: a row, never a failure (after reextract too)
         "/Uploads/q/a.jpg?x=1&y=2",  # one image, its query arguments in two orders
@@ -261,18 +275,29 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
         {186540: {"images": shown}},
         image_faults={"/Uploads/r/缺失.jpg": "missing"},
         redirect_paths={
-            "/Uploads/r/moved.jpg": "/Uploads/2021/11/07/bridge.jpg",
+            "/Uploads/r/moved.jpg": BRIDGE,
             "/Uploads/r/to-article.jpg": "/index.php/home/news/detail/id/186541.html",
+            "/Uploads/r/loop.jpg": "/Uploads/r/loop-back.jpg",
+            "/Uploads/r/loop-back.jpg": "/Uploads/r/loop.jpg",
             # and an article redirecting to a page that is gone: its failure is its own
             "/index.php/home/news/detail/id/186534.html": "/gone.html",
         },
+        answer_after=held,
     )
     archive = tmp_path / "archive.db"
     result = run_harvest(served.url, archive)
     assert result.returncode == 0, result.stdout + result.stderr
     got = {u.removeprefix(served.url): r for u, r in image_rows(archive).items()}
     assert got["/Uploads/r/moved.jpg"]["kind"] == "captured"
+    # One fetch of bridge.jpg, whichever came first, and a row for each URL shown, both
+    # pointing at its capture.
+    assert served.requests()[BRIDGE] == 1
+    moved, bridge = got["/Uploads/r/moved.jpg"], got[BRIDGE]
+    assert bridge["kind"] == "captured"
+    capture = ("warc_file", "warc_offset")
+    assert [moved[name] for name in capture] == [bridge[name] for name in capture]
     assert got["/Uploads/r/to-article.jpg"]["kind"] == "refused"
+    assert got["/Uploads/r/loop.jpg"]["kind"] == "refused"
     assert got[long_path]["kind"] == "refused" and "URLLENGTH_LIMIT" in got[long_path]["detail"]
     assert got["/Uploads/r/签约 现场.jpg"]["kind"] == "captured"
     assert got["/Uploads/r/缺失.jpg"]["kind"] == "http_404"
@@ -294,7 +319,12 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
     result = run_module("investcrawl.cli", "reextract", "--warc-dir", warc, "--db", str(rebuilt))
     assert result.returncode == 0, result.stderr
     again = {u.removeprefix(served.url): r for u, r in image_rows(rebuilt).items()}
-    for image in ("/Uploads/r/moved.jpg", "/Uploads/r/签约 现场.jpg", "/Uploads/r/缺失.jpg"):
+    for image in (
+        "/Uploads/r/moved.jpg",
+        BRIDGE,
+        "/Uploads/r/签约 现场.jpg",
+        "/Uploads/r/缺失.jpg",
+    ):
         crawled = {k: v for k, v in got[image].items() if k != "attempts"}
         assert {k: v for k, v in again[image].items() if k != "attempts"} == crawled, image
     sql = "SELECT url, kind, detail FROM failures WHERE kind != 'too_large' ORDER BY url"

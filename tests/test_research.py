@@ -266,26 +266,29 @@ def plot_archive(path, dated_provinces):
 
 
 def chinese_font_installed():
-    """Whether fontconfig knows a font the plot may use for Chinese (Debian: fonts-noto-cjk)."""
-    from investcrawl.plot import CJK_FONTS
+    """Whether the plot finds a font for Chinese: the one the test extra installs
+    (investcrawl.plot.PACKAGED_FONTS), or the system's (Debian: fonts-noto-cjk)."""
+    from investcrawl.plot import cjk_font
 
-    fc_list = shutil.which("fc-list")
-    if not fc_list:
-        return False
-    command = [fc_list, ":lang=zh", "family"]
-    families = subprocess.run(command, capture_output=True, text=True, check=False).stdout
-    return any(name in families for name in CJK_FONTS)
+    return cjk_font() is not None
 
+
+NO_CHINESE_FONT = (
+    "no Chinese font: pip install 'investcrawl[plot]' (make install does: "
+    "pylopdf-fonts-zh-cn), or apt install fonts-noto-cjk"
+)
 
 # Runs the CLI as `python -m investcrawl.cli` does, on a machine without a Chinese font:
-# matplotlib neither lists one nor finds one on disk.
+# matplotlib neither lists one nor finds one on disk, and no package ships one.
 WITHOUT_CJK_FONTS = """
-import runpy
+import runpy, sys
 from matplotlib import font_manager
-from investcrawl.plot import CJK_FONTS
+from investcrawl.plot import CJK_FONTS, PACKAGED_FONTS
 manager = font_manager.fontManager
 manager.ttflist = [font for font in manager.ttflist if font.name not in CJK_FONTS]
 font_manager.findSystemFonts = lambda *args, **kwargs: []
+for package, _ in PACKAGED_FONTS:
+    sys.modules[package] = None  # not installed
 runpy.run_module("investcrawl.cli", run_name="__main__")
 """
 PLOT_PROVINCES = ["江苏", "浙江", "广东省", "未知地区", ""]  # with a suffix, not a province, none
@@ -295,7 +298,7 @@ PLOT_PROVINCES = ["江苏", "浙江", "广东省", "未知地区", ""]  # with a
 @pytest.mark.parametrize("span", SPANS)
 def test_plot_through_the_cli_fits_the_span_and_warns_nothing(tmp_path, span, fonts):
     if fonts == "with a Chinese font" and not chinese_font_installed():
-        pytest.skip("no Chinese font installed (fonts-noto-cjk)")
+        pytest.skip(NO_CHINESE_FONT)
     dated, labels = SPANS[span]
     db = plot_archive(tmp_path / "a.db", [(m, PLOT_PROVINCES[i % 5]) for i, m in enumerate(dated)])
     svg = tmp_path / "coverage.svg"
@@ -330,7 +333,7 @@ def test_plot_labels_do_not_overlap_at_1200_by_600(span, cjk):
     from investcrawl.plot import cjk_font, coverage_figure
 
     if cjk and not chinese_font_installed():
-        pytest.skip("no Chinese font installed (fonts-noto-cjk)")
+        pytest.skip(NO_CHINESE_FONT)
     font = cjk_font() if cjk else None
     dated = {"13 months": months_from("2022-12", 13), "35 years": months_from("1990-03", 418)}
     months = dated.get(span) or SPANS[span][0]

@@ -6,9 +6,10 @@ honest exit code."""
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
-from conftest import requests_between, rows, run_crawl, run_harvest, run_module
+from conftest import ROOT, requests_between, rows, run_crawl, run_harvest, run_module
 
 ARTICLE = "/index.php/home/news/detail/id/186529.html"
 
@@ -29,6 +30,46 @@ def test_shell_answers_and_exits_and_keeps_nothing(mirror, tmp_path):
     result = scrapy("shell", mirror.url + ARTICLE, "-c", "response.status", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "200"
+    assert_nothing_written(tmp_path)
+
+
+def test_shell_with_the_spider_opens_on_a_mirror_and_refuses_another_site_in_a_line(
+    mirror, tmp_path
+):
+    # The spider on the URL's own site (the mirror), reading the page as a crawl does.
+    code = "response.status, spider.base_url, [type(x).__name__ for x in spider.parse(response)][0]"
+    result = scrapy("shell", "--spider", "investchn", mirror.url + ARTICLE, "-c", code,
+                    tmp_path=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == repr((200, mirror.url, "Article"))
+    assert_nothing_written(tmp_path)
+    # A URL off the site given with -a base_url: one line, before anything starts.
+    result = scrapy("shell", "--spider", "investchn", "-a", "base_url=http://127.0.0.1:9",
+                    mirror.url + ARTICLE, "-c", "response.status", tmp_path=tmp_path)  # fmt: skip
+    assert result.returncode == 2
+    assert f"{mirror.url + ARTICLE} is not on the spider's site (http://127.0.0.1:9)" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    for args, message in (
+        (["-a", "nope=1"], "unknown spider argument(s): nope"),
+        (["-a", "base_url"], "use -a NAME=VALUE"),
+    ):
+        result = scrapy("shell", "--spider", "investchn", *args, mirror.url + ARTICLE,
+                        tmp_path=tmp_path)  # fmt: skip
+        assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+    # In the shell, as an operator types: a page of another site is refused in one line.
+    typed = 'fetch("http://127.0.0.1:9/x.html")\nprint("response:", response)\n'
+    command = [sys.executable, "-m", "scrapy", "shell", "--spider", "investchn",
+               mirror.url + ARTICLE, "-s", f"ARCHIVE_PATH={tmp_path / 'archive.db'}",
+               "-s", f"WARC_DIR={tmp_path / 'warc'}"]  # fmt: skip
+    result = subprocess.run(command, input=typed, capture_output=True, text=True, cwd=ROOT,
+                            timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "refused http://127.0.0.1:9/x.html: off the site's host" in result.stderr
+    assert "response: None" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
     assert_nothing_written(tmp_path)
 
 

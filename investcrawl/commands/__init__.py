@@ -4,8 +4,8 @@
 commands that only look at pages (`shell`, `parse`, `fetch`, `view`, `check`) run with
 ARCHIVE_ENABLED off: they open no archive, write no WARC file or run row, and the spider
 starts nothing by itself (no probe, no retries). `parse` uses the investchn spider, its
-base URL taken from the URL given unless `-a base_url=` says otherwise (`shell` uses
-Scrapy's default spider unless `--spider` names one: it cannot pass spider arguments).
+base URL taken from the URL given unless `-a base_url=` says otherwise; so does `shell`
+when `--spider` names one (else it uses Scrapy's default spider): see shell.py.
 """
 
 from __future__ import annotations
