@@ -8,7 +8,6 @@ import itertools
 import json
 import re
 import shlex
-import shutil
 import sqlite3
 import subprocess
 import sys
