@@ -134,7 +134,8 @@ def harvest(
      0  done: everything fetched is in the archive
      1  failed: finish reason other than finished, nothing fetched, failures over
         --max-failure-rate, the crawler's own code raised
-     2  bad arguments
+     2  bad arguments; a --db whose folder does not exist (see --new-archive),
+        a --warc-dir not the archive's own (see --warc-dir-moved)
      3  interrupted (SIGINT/SIGTERM): the next run continues
     65  the archive is damaged, or from a newer investcrawl
     73  the archive, the WARC folder or the log cannot be written (read-only, disk

@@ -105,7 +105,8 @@ def test_full_mode_keeps_revisions_and_reextraction_reproduces_rows(mirror, tmp_
     counts = rows(
         archive, "SELECT new, updated, unchanged FROM crawl_runs ORDER BY id DESC LIMIT 1"
     )
-    assert counts == [{"new": 4, "updated": 1, "unchanged": len(expected(mirror, 1)) - 1}]
+    want = [{"new": 4, "updated": 1, "unchanged": len(expected(mirror, 1)) - 1}]
+    assert counts == want, full.stderr[-6000:]
 
     # Every WARC file is closed and valid, and lists every URL the mirror served.
     warc_dir = tmp_path / "warc"
@@ -239,7 +240,7 @@ def test_an_unchanged_page_is_captured_again_as_a_revisit(mirror, tmp_path):
     # Every article page archived the first time, and unchanged, is a revisit of it.
     assert sorted(h.get_header("WARC-Target-URI") for h, _ in revisits) == sorted(
         a["url"] for a in before
-    )
+    ), again.stderr[-6000:]
     for headers, block in revisits:
         original = originals[headers.get_header("WARC-Target-URI")]
         assert headers.get_header("WARC-Profile").endswith("/revisit/identical-payload-digest")
