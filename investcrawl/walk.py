@@ -31,6 +31,7 @@ class Walk:
     id: str
     mode: str
     walked: set[str] = field(default_factory=set)  # listing pages read (canonical URLs)
+    before: frozenset[str] = frozenset()  # those read by the walk's earlier runs
     # Linked, not read: URL -> kind ("listing", "candidate", "deferred": a candidate held
     # back until a page of its route reads as a listing).
     pages: dict[str, str] = field(default_factory=dict)
@@ -51,11 +52,13 @@ class Walk:
             for page, page_kind in read.get("pages", ()):
                 linked.setdefault(page, page_kind)
         walk.pages = {url: kind for url, kind in linked.items() if url not in walk.walked}
+        walk.before = frozenset(walk.walked)
         return walk
 
     @property
     def is_resumed(self) -> bool:
-        return bool(self.walked)
+        """Whether earlier runs walked part of this walk (not: whether this run has)."""
+        return bool(self.before)
 
     def row(
         self, url: str, kind: str, articles: Iterable[int], pages: Iterable[tuple[str, str]]

@@ -766,7 +766,9 @@ def documented_examples() -> list[tuple[str, list[str]]]:
 
 
 def test_the_documented_research_examples_run_as_written(mirror, tmp_path):
-    # As a reader types them, in a folder whose data/archive.db is a crawl of the mirror.
+    # As a reader types them, in a folder whose data/archive.db is a crawl of the mirror
+    # (data/ is there, as in a clone).
+    (tmp_path / "data").mkdir()
     assert run_crawl(mirror.url, tmp_path / "data" / "archive.db").returncode == 0
     examples = documented_examples()
     assert len(examples) >= 12 and ["search", "盐城", "OR", "嘉兴"] in [e for _, e in examples]

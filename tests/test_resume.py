@@ -99,7 +99,11 @@ def test_walk_rows_give_what_is_left():
     assert walk.listing_urls == ["/a/1.html", "/a/2.html"]
     row = walk.row("/a/3.html", "listing", [4, 4], [("/a/4.html", "listing")])
     assert json.loads(row["links"]) == {"articles": [4], "pages": [["/a/4.html", "listing"]]}
-    assert "/a/3.html" in walk.walked
+    assert "/a/3.html" in walk.walked and "/a/3.html" not in walk.before
+    # A new walk is not a resumed one, however much this run walks of it.
+    fresh = Walk("2026-12-06T00:00:00Z", "full")
+    fresh.row("/a/1.html", "listing", [1], [])
+    assert not fresh.is_resumed and fresh.walked == {"/a/1.html"}
 
 
 def test_which_walk_is_gone_on_with():

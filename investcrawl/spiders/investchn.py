@@ -212,11 +212,11 @@ class InvestchnSpider(ArchiveSpider):
             self.listing_shapes.add(site.route_shape(url))
         stats = self.crawler.stats
         stats.set_value("investcrawl/walk/resumed_from", walk.id)
-        stats.set_value("investcrawl/walk/walked_before", len(walk.walked))
+        stats.set_value("investcrawl/walk/walked_before", len(walk.before))
         self.logger.info(
             "going on with the walk begun %s: %d listing pages walked (not fetched again but "
             "for the heads), %d pages they link not walked yet, %d articles they list",
-            walk.id, len(walk.walked), len(walk.pages), len(walk.articles),
+            walk.id, len(walk.before), len(walk.pages), len(walk.articles),
         )  # fmt: skip
         return walk
 
@@ -394,7 +394,7 @@ class InvestchnSpider(ArchiveSpider):
         the archive once its requests are made (walk.py), unless it was cut off."""
         listing = read_listing(doc)
         known_route = site.listing_key(url) is not None
-        walked_before = self.walk is not None and url in self.walk.walked
+        walked_before = self.walk is not None and url in self.walk.before
         articles: list[int] = []
         pages: list[tuple[str, str]] = []
         if kind == "candidate" and not listing.is_listing:
@@ -644,7 +644,7 @@ class InvestchnSpider(ArchiveSpider):
         priority = INDEX_PRIORITY if searching else 0
         walk = self.walk
         if kind in ("listing", "candidate") and walk is not None and not head:
-            if self.canonical(url) in walk.walked:
+            if self.canonical(url) in walk.before:
                 self.crawler.stats.inc_value("investcrawl/walk/skipped")
                 return
         if kind in ("listing", "candidate", "head") and not self.within_cap(url):
