@@ -64,8 +64,8 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--warc-dir",
     default=None,
-    help="Where WARC files go. Default: the folder the archive records as its own, for a new "
-    "archive `warc` beside it.",
+    help="Where WARC files go (default: `warc` beside the archive). The archive records its "
+    "folder: another is refused unless --warc-dir-moved.",
 )
 @click.option(
     "--warc-dir-moved",
@@ -773,31 +773,29 @@ def warc_dir_option(help_text: str, *, exists: bool = False) -> Any:
         "--warc-dir",
         default=None,
         type=click.Path(exists=exists, file_okay=False),
-        help=help_text + " Default: the archive's own (the folder it records, else `warc` "
-        "beside it).",
+        help=help_text + " Default: `warc` beside the archive (a note says so when the "
+        "archive records another).",
     )
 
 
 def capture_folder(db_path: str, given: str | None, *, exists: bool = False) -> str:
-    """The WARC folder a reading command uses: given, or the archive's own. A folder
-    given that is not the one the archive records is used, with a note on stderr."""
+    """The WARC folder a reading command uses: given, or `warc` beside the archive. One
+    that is not the folder the archive records is used, with a note on stderr."""
     recorded = None
     if Path(db_path).is_file():
         conn = _read(db_path)
         recorded = recorded_capture_folder(conn)
         conn.close()
-    if given is None:
-        folder = recorded or str(beside(db_path))
-        if exists and not Path(folder).is_dir():
-            raise click.ClickException(f"no WARC folder {folder} (give --warc-dir)")
-        return folder
-    if recorded is not None and os.path.realpath(given) != recorded:
+    folder = given or str(beside(db_path))
+    if recorded is not None and os.path.realpath(folder) != recorded:
         click.echo(
             f"investcrawl: note: the archive {db_path} records its WARC files in {recorded}, "
-            f"not {given}",
+            f"not {folder} (give --warc-dir)",
             err=True,
         )
-    return given
+    if exists and not Path(folder).is_dir():
+        raise click.ClickException(f"no WARC folder {folder} (give --warc-dir)")
+    return folder
 
 
 LINKS_HELP = "The WARC files, for links to each article's captured page."

@@ -117,7 +117,7 @@ def run_harvest(
         logging_settings = {"LOG_FILE": str(log_path), "LOG_LEVEL": "INFO", **overrides}
         project.setdict(logging_settings, priority="cmdline")
         if progress:
-            show_progress(db_file, log_path)
+            show_progress(db_file, log_path, project.getfloat("PROGRESS_INTERVAL"))
         crawler = crawl(spider_args, project)
     finally:
         lock.close()
@@ -126,16 +126,15 @@ def run_harvest(
     return result, summary(stats, f"harvest {result.text}", log_path)
 
 
-def show_progress(db_file: Path, log_path: Path) -> None:
+def show_progress(db_file: Path, log_path: Path, interval: float) -> None:
     """The progress lines (progress.py) on stderr as well as in the log, from the start."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     handler.setLevel(logging.INFO)
     logging.getLogger("investcrawl.progress").addHandler(handler)
-    interval = defaults.PROGRESS_INTERVAL
+    every = f"a progress line every {interval:g} s" if interval > 0 else "no progress line"
     print(
-        f"harvest into {db_file} started; a progress line every {interval} s here and in "
-        f"the log {log_path}",
+        f"harvest into {db_file} started; {every} here and in the log {log_path}",
         file=sys.stderr,
         flush=True,
     )

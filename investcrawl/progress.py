@@ -63,6 +63,14 @@ class Progress:
             self.loop.stop()
 
     def report(self) -> None:
+        """One progress line and the live counts. An error here is logged and the next
+        line comes as due (a LoopingCall stops for good at an exception it is given)."""
+        try:
+            self._report()
+        except Exception:  # noqa: BLE001 (a progress line is never worth the others)
+            logger.exception("could not make the progress line")
+
+    def _report(self) -> None:
         stats = self.crawler.stats
         now = time.monotonic()
         requests = stats.get_value("downloader/request_count", 0)

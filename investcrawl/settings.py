@@ -28,8 +28,9 @@ ARCHIVE_MAX_BYTES = 0  # above 0: the archive may not grow past this (fails as a
 ARCHIVE_QUICK_CHECK_BYTES = 1_000_000_000
 ARCHIVE_QUICK_CHECK_DAYS = 7
 # Raw captures: WARC files, rotating at WARC_FILE_MAX_BYTES. None: `warc` beside the
-# archive. An archive records its folder and refuses another (archive.claim_capture_folder)
-# unless WARC_DIR_MOVED says its files were moved there (`harvest --warc-dir-moved`).
+# archive. An archive records the folder its files are in and refuses another
+# (archive.claim_capture_folder) unless WARC_DIR_MOVED says its files were moved there
+# (`harvest --warc-dir-moved`).
 WARC_DIR = None
 WARC_DIR_MOVED = False
 WARC_FILE_MAX_BYTES = 1_000_000_000  # a file this large is closed and the next one opened

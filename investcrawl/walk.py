@@ -7,8 +7,11 @@ other listings, candidates). The next run of a walking mode that finds a walk no
 does not fetch those pages again: it asks for the pages they linked that are not walked,
 and the articles they listed that are not archived (in `full`, those not fetched since the
 walk began). The first pages of the city listings are read again (the heads: what is new
-since), and so is the page after a head that shows articles not archived. When a walk
-completes (a run that succeeded with nothing left to walk), its pages are deleted.
+since): every listing's first page the walk read. A listing whose first page lists other
+articles than it did has moved (articles published or taken down since shift every page:
+an article on a page not walked yet may now be on one walked), and its pages are fetched
+again. When a walk completes (a run that succeeded with nothing left to walk), its pages
+are deleted.
 
 A listing page is written after the requests it led to were made: a kill before it is
 written fetches the page again (never loses what it linked); a kill after it leaves its
@@ -21,6 +24,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from investcrawl import site
 
 
 @dataclass
@@ -37,6 +42,12 @@ class Walk:
     pages: dict[str, str] = field(default_factory=dict)
     articles: set[int] = field(default_factory=set)  # article ids the walked pages listed
     listing_urls: list[str] = field(default_factory=list)  # walked pages read as listings
+    # Earlier runs' pages by listing (site.listing_identity), and what each listing's first
+    # page listed then: read again, a first page that lists otherwise says the listing
+    # has moved (articles published or taken down shift every page), and its pages are
+    # fetched again.
+    by_listing: dict[str, list[str]] = field(default_factory=dict)
+    first_ids: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @classmethod
     def resumed(cls, walk_id: str, mode: str, rows: Iterable[tuple[str, str, str]]) -> Walk:
@@ -49,6 +60,10 @@ class Walk:
                 walk.listing_urls.append(url)
             read = json.loads(links)
             walk.articles.update(read.get("articles", ()))
+            identity = site.listing_identity(url)
+            walk.by_listing.setdefault(identity, []).append(url)
+            if site.page_number(url) == 1:
+                walk.first_ids[identity] = frozenset(read.get("articles", ()))
             for page, page_kind in read.get("pages", ()):
                 linked.setdefault(page, page_kind)
         walk.pages = {url: kind for url, kind in linked.items() if url not in walk.walked}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -127,16 +128,50 @@ def test_the_warc_folder_follows_the_archive_and_stays_its_own(small_mirror, tmp
     assert elsewhere.returncode == 2, elsewhere.stdout + elsewhere.stderr
     assert f"keeps its WARC files in {own.resolve()}" in elsewhere.stderr
     assert not other.exists()
-    # Moved there, and said so: its folder from now on; readers follow it.
+    # Moved there, and said so: its folder from now on. `warc` beside the archive is then
+    # not its folder: refused, nothing written there.
     own.rename(other)
     moved = run_module("investcrawl.cli", *command, "--warc-dir", str(other), "--warc-dir-moved")
     assert moved.returncode == 0, moved.stdout + moved.stderr
-    again = run_module("investcrawl.cli", *command)  # the recorded folder, not `warc` beside
+    beside = run_module("investcrawl.cli", *command)
+    assert beside.returncode == 2 and f"keeps its WARC files in {other.resolve()}" in beside.stderr
+    again = run_module("investcrawl.cli", *command, "--warc-dir", str(other))
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(list(other.glob("*.warc.gz"))) == 3 and not own.exists()
-    verified = run_module("investcrawl.cli", "verify", "--db", str(archive))
+    verified = run_module(
+        "investcrawl.cli", "verify", "--db", str(archive), "--warc-dir", str(other)
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert str(other) in verified.stdout
+    # A reader not told where looks beside the archive, and says what the archive records.
+    unsaid = run_module("investcrawl.cli", "verify", "--db", str(archive))
+    assert (
+        unsaid.returncode == 1 and f"records its WARC files in {other.resolve()}" in unsaid.stderr
+    )
+
+
+def test_a_copied_archive_does_not_write_into_the_original_folder(small_mirror, tmp_path):
+    original = tmp_path / "a" / "archive.db"
+    original.parent.mkdir()
+    assert (
+        run_harvest(small_mirror.url, original, warc_dir=original.parent / "warc").returncode == 0
+    )
+    copy = tmp_path / "b"
+    shutil.copytree(original.parent, copy)
+    before = sorted((original.parent / "warc").iterdir())
+    refused = run_harvest(small_mirror.url, copy / "archive.db", warc_dir=copy / "warc")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--warc-dir-moved" in refused.stderr
+    assert sorted((original.parent / "warc").iterdir()) == before
+    # Rebuilt by reextract (no WARC file of its own listed), its captures are still elsewhere.
+    rebuilt = tmp_path / "r" / "archive.db"
+    rebuilt.parent.mkdir()
+    done = run_module(
+        "investcrawl.cli", "reextract", "--warc-dir", str(original.parent / "warc"),
+        "--db", str(rebuilt),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    split = run_harvest(small_mirror.url, rebuilt, warc_dir=rebuilt.parent / "warc")
+    assert split.returncode == 2 and "none of the" in split.stderr
 
 
 def test_an_archive_whose_captures_are_elsewhere_refuses_a_folder_without_them(

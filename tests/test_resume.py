@@ -10,8 +10,9 @@ import signal
 import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
-from conftest import BIG_ARTICLES, crawl_state, requests_between, rows, run_harvest
+from conftest import BIG_ARTICLES, crawl_state, requests_between, rows, run_harvest, start_mirror
 
 from investcrawl import site
 from investcrawl.walk import Walk, resumable
@@ -116,3 +117,72 @@ def test_which_walk_is_gone_on_with():
     assert not resumable("2026-10-01T00:00:00Z", None, now, 30)  # too old: a new walk
     assert not resumable(None, None, now, 30)
     assert not resumable("garbage", None, now, 30)
+
+
+def one_listing_site(tmp_path, articles: int, new: int) -> Path:
+    """A site of one city with one zone, whose articles link no 上一条/下一条 (nothing but
+    the listings leads to them); `new` more are published in phase 2, at the listings' top."""
+    dated = [
+        {
+            "id": article_id, "city_id": 1000, "zone_id": 5000,
+            "title": f"第{article_id}号新闻：园区投资签约",
+            "published_at": f"2021-{1 + i // 60:02d}-{1 + i % 60 // 3:02d}",
+            "source": "经济日报", "category": "文字新闻",
+            "text_chars": 600, "prev_id": None, "next_id": None,
+            "phase": 1 if i < articles else 2,
+        }
+        for i, article_id in enumerate(range(100_000, 100_000 + articles + new))
+    ]  # fmt: skip
+    for article in dated:
+        article["date"] = article["published_at"]
+    city = {"id": 1000, "name": "城市0", "template": "a", "page_size": 20,
+            "zones": [{"id": 5000, "name": "第0号经济开发区"}]}  # fmt: skip
+    spec = {"page_size": 20, "provinces": [{"name": "北京", "cities": [city]}], "articles": dated}
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_a_listing_that_moved_between_kill_and_resume_is_walked_again(tmp_path):
+    # Killed once the walk has read the last pages of both listings (they are walked from
+    # their end), then 100 articles are published: every page shifts by five, and articles
+    # of pages not walked yet move onto pages walked, in the city's and the zone's listing
+    # alike. The resumed walk must find them.
+    articles, new = 600, 100
+    served = start_mirror("--spec", str(one_listing_site(tmp_path, articles, new)))
+    try:
+        archive = tmp_path / "archive.db"
+        one_at_a_time = {"CONCURRENT_REQUESTS_PER_DOMAIN": "1"}  # killed where it is seen
+        process = run_harvest(
+            served.url, archive, settings=one_at_a_time, popen={"stdout": subprocess.DEVNULL}
+        )
+
+        def walked(kind: str) -> set[int]:
+            """The pages of the listing of this kind the walk has read."""
+            try:
+                found = rows(archive, f"SELECT url FROM walk_pages WHERE url LIKE '%/{kind}/%'")
+            except sqlite3.OperationalError:
+                return set()
+            return {site.page_number(r["url"]) for r in found}
+
+        end = set(range(25, 31))  # the last six of 30 pages
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if end <= walked("city") and end <= walked("zone"):
+                break
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert 15 not in walked("city") | walked("zone"), "the kill must land mid-walk"
+        served.set_phase(2)
+        resumed = run_harvest(served.url, archive)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    finally:
+        served.stop()
+    stored = {r["id"] for r in rows(archive, "SELECT id FROM articles")}
+    failed = rows(archive, "SELECT url FROM failures")
+    assert stored == set(range(100_000, 100_000 + articles + new)), (
+        len(stored), [f["url"] for f in failed][:5],
+    )  # fmt: skip
+    run = rows(archive, "SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
+    assert json.loads(run["stats"]).get("investcrawl/walk/listings_moved", 0) >= 1

@@ -55,22 +55,10 @@ def database_file(db: sqlite_utils.Database) -> str:
 
 
 def warc_dir(settings: Any) -> Path:
-    """The crawl's WARC folder: WARC_DIR; else the one the archive (ARCHIVE_PATH) records
-    as its own; else, for a new archive, `warc` beside it."""
-    if given := settings.get("WARC_DIR"):
-        return Path(given)
-    archive = settings.get("ARCHIVE_PATH")
-    if Path(archive).is_file():
-        try:
-            conn = sqlite3.connect(read_only_uri(archive), uri=True, timeout=5)
-            try:
-                if (recorded := recorded_capture_folder(conn)) is not None:
-                    return Path(recorded)
-            finally:
-                conn.close()
-        except sqlite3.Error:  # not readable: opening it for the crawl says why
-            pass
-    return beside(archive)
+    """The crawl's WARC folder: WARC_DIR, else `warc` beside the archive (ARCHIVE_PATH).
+    Never the folder the archive records (a copied or moved archive would write into the
+    original's): a folder that is not the recorded one is refused (claim_capture_folder)."""
+    return Path(settings.get("WARC_DIR") or beside(settings.get("ARCHIVE_PATH")))
 
 
 def beside(archive: str | Path) -> Path:
@@ -90,6 +78,13 @@ def claim_capture_folder(db: sqlite_utils.Database, folder: Path, moved: bool = 
     with storage_errors(path):
         recorded = recorded_capture_folder(db.conn)
         names = [r[0] for r in db.execute("SELECT name FROM warc_files ORDER BY rowid")]
+        if not names:  # rebuilt by reextract: its articles still name the files they read
+            names = [
+                r[0]
+                for r in db.execute(
+                    "SELECT warc_file FROM articles WHERE warc_file IS NOT NULL LIMIT 20"
+                )
+            ]
     if recorded == here or not names:
         return
     if moved:
@@ -99,7 +94,8 @@ def claim_capture_folder(db: sqlite_utils.Database, folder: Path, moved: bool = 
     if recorded is not None:
         raise ArchiveMisgiven(
             f"the archive {path} keeps its WARC files in {recorded}, not {here}: give "
-            f"--warc-dir {recorded} (or, if its files were moved there, --warc-dir-moved)"
+            f"--warc-dir {recorded} (or, if its files were moved there, --warc-dir-moved; "
+            "scrapy crawl: -s WARC_DIR=..., -s WARC_DIR_MOVED=True)"
         )
     if not any(_in_folder(here, name) for name in names):
         raise ArchiveMisgiven(

@@ -149,6 +149,7 @@ class InvestchnSpider(ArchiveSpider):
         # (noise_params). A hash, not the ids: 15,000 listing pages hold a few MB.
         self.pages_seen: dict[int, str] = {}
         self.walk: Walk | None = None  # walking: the walk this run is part of (walk.py)
+        self.walk_moved: set[str] = set()  # listings found moved since the walk read them
         # The highest page number seen per listing (its pager's): the walk's known extent.
         self.listing_extent: Counter[str] = Counter()
         self.listings_pending = 0  # listing pages asked for, not answered yet
@@ -265,6 +266,10 @@ class InvestchnSpider(ArchiveSpider):
         walked, and the articles they listed (those not archived; in `full`, not fetched
         since the walk began)."""
         assert self.walk is not None
+        for identity in sorted(self.walk.first_ids):  # the heads: has the listing moved?
+            first = next(u for u in self.walk.by_listing[identity] if site.page_number(u) == 1)
+            if (first := self.on_site(first)) is not None:
+                yield from self.page_request(first, "listing", head=True)
         for url, kind in sorted(self.walk.pages.items()):
             if (url := self.on_site(url)) is None:
                 continue
@@ -441,6 +446,8 @@ class InvestchnSpider(ArchiveSpider):
                 if not walked_before or article_id not in self.walk.articles:
                     unarchived += 1
                 yield result
+        if walked_before and site.page_number(url) == 1:
+            yield from self.listing_moved(url, articles)
         if kind == "head" or walked_before:
             # New articles push older ones down: look one page further.
             if unarchived and listing.next_page and (next_url := self.on_site(listing.next_page)):
@@ -470,6 +477,25 @@ class InvestchnSpider(ArchiveSpider):
                 self.deferred_candidates[shape][other_url] = None
                 pages.append((self.canonical(other_url), "deferred"))
         self.walked(url, page_kind, articles, pages, whole)
+
+    def listing_moved(self, first: str, articles: list[int]) -> Iterator[scrapy.Request]:
+        """A listing's first page, which an earlier run of the walk read, read again: if it
+        lists other articles than then, the listing has moved (walk.py), and the pages of
+        it the walk read are fetched again."""
+        assert self.walk is not None
+        identity = site.listing_identity(first)
+        if self.walk.first_ids.get(identity, frozenset(articles)) == frozenset(articles):
+            return
+        if identity in self.walk_moved:
+            return
+        self.walk_moved.add(identity)
+        self.crawler.stats.inc_value("investcrawl/walk/listings_moved")
+        pages = self.walk.by_listing.get(identity, [])
+        self.logger.info("listing %s lists other articles than when the walk read it: its %d "
+                         "pages walked are fetched again", identity, len(pages))  # fmt: skip
+        for url in pages:
+            if (url := self.on_site(url)) is not None:
+                yield from self.page_request(url, "listing")
 
     def walked(
         self, url: str, kind: str, articles: list[int], pages: list[tuple[str, str]], whole: bool
@@ -644,7 +670,8 @@ class InvestchnSpider(ArchiveSpider):
         priority = INDEX_PRIORITY if searching else 0
         walk = self.walk
         if kind in ("listing", "candidate") and walk is not None and not head:
-            if self.canonical(url) in walk.before:
+            canonical = self.canonical(url)
+            if canonical in walk.before and site.listing_identity(canonical) not in self.walk_moved:
                 self.crawler.stats.inc_value("investcrawl/walk/skipped")
                 return
         if kind in ("listing", "candidate", "head") and not self.within_cap(url):
