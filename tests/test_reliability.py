@@ -186,7 +186,9 @@ def kill_and_check(url, archive, rng, runs):
     assert rows(archive, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
 
 
-@pytest.mark.slow  # a kill mid-run stays in the default suite: test_harvest.py, test_storage_faults.py
+# In the default suite (about 9 s): three kills then a harvest found a listed article lost
+# to a resumed walk (issue 28: its links' ids taken as implausible, the walk's listings not
+# read again).
 def test_random_kills_then_a_harvest_converge(mirror, tmp_path):
     kill_and_check(mirror.url, tmp_path / "archive.db", random.Random(20261126), runs=3)
 

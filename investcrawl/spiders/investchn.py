@@ -209,6 +209,8 @@ class InvestchnSpider(ArchiveSpider):
         if latest is None or not resumable(latest[0], completed, datetime.now(UTC), days):
             return Walk(self.started_at, self.mode)
         walk = Walk.resumed(latest[0], self.mode, state.walk_pages(latest[0]))
+        if walk.articles:  # listed by the walk's pages: real, as when a listing is read
+            self.known_ids.listed(max(walk.articles))  # (links up to them are plausible)
         for url in walk.listing_urls:
             self.listing_shapes.add(site.route_shape(url))
         stats = self.crawler.stats
