@@ -13,7 +13,7 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -447,21 +447,40 @@ def _compress_body_html(db: sqlite_utils.Database) -> None:
     # transaction would hold the whole rewrite in the WAL. Stopped halfway, the archive
     # reads as before (unpack_html takes text too) and the next open goes on.
     for table, key in (("articles", "id"), ("article_revisions", "revision_id")):
-        after = -(2**63)
-        while True:
-            found = db.execute(
-                f"SELECT {key}, body_html FROM {table} WHERE {key} > ? "
-                f"AND typeof(body_html) != 'blob' ORDER BY {key} LIMIT 1000",
-                [after],
-            ).fetchall()
-            if not found:
-                break
-            with db.conn:
-                db.conn.executemany(
-                    f"UPDATE {table} SET body_html = ? WHERE {key} = ?",
-                    [(pack_html(html), row_key) for row_key, html in found],
-                )
-            after = found[-1][0]
+        _rewrite_in_batches(
+            db, table, key, "body_html", "typeof(body_html) != 'blob'", "body_html = ?",
+            lambda html: (pack_html(html),),
+        )  # fmt: skip
+
+
+def _rewrite_in_batches(
+    db: sqlite_utils.Database,
+    table: str,
+    key: str,
+    column: str,
+    where: str,
+    assignments: str,
+    convert: Callable[[Any], tuple[Any, ...]],
+) -> None:
+    """Rewrite a column of the rows of table where `where` holds, 1,000 rows at a time in
+    key order, each batch committed (one transaction would hold a large archive's whole
+    rewrite in the WAL; stopped halfway, the next open goes on): `assignments` are set to
+    convert(the column's value)."""
+    after = -(2**63)
+    while True:
+        found = db.execute(
+            f"SELECT {key}, {column} FROM {table} WHERE {key} > ? AND {where} "
+            f"ORDER BY {key} LIMIT 1000",
+            [after],
+        ).fetchall()
+        if not found:
+            break
+        with db.conn:
+            db.conn.executemany(
+                f"UPDATE {table} SET {assignments} WHERE {key} = ?",
+                [(*convert(value), row_key) for row_key, value in found],
+            )
+        after = found[-1][0]
 
 
 @migrations(name="0014_revisions_keep_province_source")
@@ -484,21 +503,10 @@ def _split_published_time(db: sqlite_utils.Database) -> None:
         for column, kind in TIME_COLUMNS.items():
             if column not in db[table].columns_dict:
                 db[table].add_column(column, kind)
-        after = -(2**63)
-        while True:
-            found = db.execute(
-                f"SELECT {key}, published_at FROM {table} WHERE {key} > ? "
-                f"AND published_at LIKE '____-__-__T%' ORDER BY {key} LIMIT 1000",
-                [after],
-            ).fetchall()
-            if not found:
-                break
-            with db.conn:
-                db.conn.executemany(
-                    f"UPDATE {table} SET published_at = ?, published_time = ? WHERE {key} = ?",
-                    [(moment[:10], moment[11:], row_key) for row_key, moment in found],
-                )
-            after = found[-1][0]
+        _rewrite_in_batches(
+            db, table, key, "published_at", "published_at LIKE '____-__-__T%'",
+            "published_at = ?, published_time = ?", lambda moment: (moment[:10], moment[11:]),
+        )  # fmt: skip
 
 
 @migrations(name="0016_walk_pages")
