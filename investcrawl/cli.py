@@ -560,8 +560,11 @@ def stats(plot: str | None, top: int, db_path: str) -> None:
     for row in months:
         click.echo(f"  {row['month']}  {row['n']:>8}")
     click.echo("Last runs:")
+    unfinished = None  # what a run without a finish reason is: the lock says, once
     for row in conn.execute("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 5"):
-        state = row["finish_reason"] or _unfinished(db_path)
+        if not row["finish_reason"] and unfinished is None:
+            unfinished = _unfinished(db_path)
+        state = row["finish_reason"] or unfinished
         click.echo(
             f"  #{row['id']} {row['started_at']} {row['spider']} {row['mode']} "
             f"{state}: {row['new'] or 0} new, "

@@ -166,7 +166,7 @@ def take_lock(db_file: Path, command: str = "harvest") -> Any:
     that a symlink or another spelling of the path is the same archive), held until
     closed: one harvest, reextract or migrate writes an archive at a time."""
     db_file = Path(os.path.realpath(db_file))
-    path = db_file.with_name(db_file.name + ".lock")
+    path = lock_file(db_file)
     try:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "a+")  # noqa: SIM115 (held for the whole harvest)
@@ -195,13 +195,18 @@ def take_lock(db_file: Path, command: str = "harvest") -> Any:
     return handle
 
 
+def lock_file(db_file: Path) -> Path:
+    """`ARCHIVE.lock` beside the file db_file resolves to (a symlink or another spelling
+    of the path is the same archive)."""
+    resolved = Path(os.path.realpath(db_file))
+    return resolved.with_name(resolved.name + ".lock")
+
+
 def lock_holder(db_file: Path) -> str | None:
     """What holds the archive's lock (its note: the command, its pid, since when), or None
     when nothing does. Takes nothing: a shared try, let go at once."""
-    path = Path(os.path.realpath(db_file))
-    path = path.with_name(path.name + ".lock")
     try:
-        handle = open(path)  # noqa: SIM115 (closed below)
+        handle = open(lock_file(db_file))  # noqa: SIM115 (closed below)
     except OSError:
         return None
     with handle:

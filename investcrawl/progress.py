@@ -27,7 +27,7 @@ from twisted.internet import task
 
 from investcrawl import settings as defaults
 from investcrawl.archive import ArchiveError, crawl_write, utc_now
-from investcrawl.runs import archive_failed
+from investcrawl.runs import archive_failed, run_counts
 from investcrawl.verdict import RUN_ID
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Progress:
                     run_id,
                     {
                         "mode": getattr(self.spider, "mode", None),
-                        **live_counts(values),
+                        **run_counts(values),
                         "stats": json.dumps(values, default=str, sort_keys=True),
                     },
                 )
@@ -102,22 +102,11 @@ class Progress:
             archive_failed(self.crawler, error)
 
 
-def live_counts(values: dict[str, Any]) -> dict[str, int]:
-    """A run's counts in its crawl_runs columns, from its stats."""
-    return {
-        "new": values.get("investcrawl/archive/new", 0),
-        "updated": values.get("investcrawl/archive/updated", 0),
-        "unchanged": values.get("investcrawl/archive/unchanged", 0),
-        "failed": values.get("investcrawl/archive/failed", 0),
-        "requests": values.get("downloader/request_count", 0),
-    }
-
-
 def progress_line(
     values: dict[str, Any], spider: Any, samples: list[tuple[float, int]], now: datetime
 ) -> str:
     """One line: where the run is, and in a walk, what is left and when it may end."""
-    counts = live_counts(values)
+    counts = run_counts(values)
     queued = max(0, values.get("scheduler/enqueued", 0) - values.get("scheduler/dequeued", 0))
     rate = 0.0
     if len(samples) >= 2 and samples[-1][0] > samples[0][0]:

@@ -62,6 +62,18 @@ def archive_failed(crawler: Crawler, error: ArchiveError, *, stop: bool = True) 
         deferred_from_coro(engine.close_spider_async(reason=ARCHIVE_ERROR_REASON))
 
 
+def run_counts(values: dict[str, Any]) -> dict[str, int]:
+    """A run's counts in its crawl_runs columns, from its stats (at its end, and live:
+    progress.py)."""
+    return {
+        "new": values.get("investcrawl/archive/new", 0),
+        "updated": values.get("investcrawl/archive/updated", 0),
+        "unchanged": values.get("investcrawl/archive/unchanged", 0),
+        "failed": values.get("investcrawl/archive/failed", 0),
+        "requests": values.get("downloader/request_count", 0),
+    }
+
+
 class RunRecorder:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -124,11 +136,7 @@ class RunRecorder:
                         "finished_at": utc_now(),
                         "finish_reason": reason,
                         "error": None if result.ok else result.text,
-                        "new": stats.get_value("investcrawl/archive/new", 0),
-                        "updated": stats.get_value("investcrawl/archive/updated", 0),
-                        "unchanged": stats.get_value("investcrawl/archive/unchanged", 0),
-                        "failed": stats.get_value("investcrawl/archive/failed", 0),
-                        "requests": stats.get_value("downloader/request_count", 0),
+                        **run_counts(stats.get_stats()),
                         "stats": json.dumps(stats.get_stats(), default=str, sort_keys=True),
                     },
                 )
