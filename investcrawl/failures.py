@@ -128,6 +128,7 @@ IMAGE_KINDS = {
     "too_large": "permanent",  # larger than IMAGE_MAXSIZE
     "refused": "permanent",  # robots.txt, or a redirect off the site's host
     "not_an_image": "permanent",  # a 200 answer that is no image (an HTML page, say)
+    "wrong_type": "permanent",  # a stylesheet, script or font answered by an HTML page
     "off_host": "permanent",  # on another host than the site's: not fetched (by design)
 }
 IMAGE_MAX_ATTEMPTS = 3  # runs that try an image that failed transiently

@@ -336,13 +336,27 @@ def summary(stats: dict[str, Any], headline: str, log_path: Path | None = None) 
         for key, value in sorted(stats.items())
         if key.startswith("investcrawl/failures/")
     )
-    images = {
-        key.rsplit("/", 1)[1]: value
-        for key, value in sorted(stats.items())
-        if key.startswith("investcrawl/images/") and key.rsplit("/", 1)[1] in IMAGE_KINDS
-    }
-    not_captured = {kind: n for kind, n in images.items() if kind != "captured"}
-    others = ", ".join(f"{kind} {n}" for kind, n in not_captured.items())
+
+    def captured(counted: str) -> str:
+        kinds = {
+            key.rsplit("/", 1)[1]: value
+            for key, value in sorted(stats.items())
+            if key.startswith(f"investcrawl/{counted}/") and key.rsplit("/", 1)[1] in IMAGE_KINDS
+        }
+        not_captured = {kind: n for kind, n in kinds.items() if kind != "captured"}
+        others = ", ".join(f"{kind} {n}" for kind, n in not_captured.items())
+        return f"captured {kinds.get('captured', 0)}" + (
+            f", not captured {sum(not_captured.values())} ({others})" if not_captured else ""
+        )
+
+    checked = ""
+    if get("images/revalidated"):
+        checked = (
+            f"  captures checked again: {get('images/revalidated')} (unchanged "
+            f"{get('images/unchanged')}, changed {get('images/changed')}"
+            + (f", check failed {n}: captures kept" if (n := get("images/check_failed")) else "")
+            + ")"
+        )
     reason = stats.get("finish_reason")
     warc = str(stats.get("investcrawl/warc/file"))
     if get("warc/files") > 1:
@@ -359,8 +373,9 @@ def summary(stats: dict[str, Any], headline: str, log_path: Path | None = None) 
         f"  articles: new {get('archive/new')}, updated {get('archive/updated')}, "
         f"unchanged {get('archive/unchanged')}",
         f"  failures: {get('archive/failed')}" + (f" ({kinds})" if kinds else ""),
-        f"  images: captured {images.get('captured', 0)}"
-        + (f", not captured {sum(not_captured.values())} ({others})" if not_captured else ""),
+        f"  images: {captured('images')}",
+        f"  page requisites: {captured('requisites')}",
+        *([checked] if checked else []),
         f"  WARC {warc}",
     ]
     if repaired := stats.get("investcrawl/warc/repaired"):

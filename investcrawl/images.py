@@ -1,32 +1,42 @@
-"""The images articles show: fetched once, captured in the WARC, recorded in `images`.
+"""The images articles show, and what their pages need to be seen as they were: captured
+in the WARC, recorded in `images`, kept current.
 
-An article's `images` lists the URLs of the pictures in its body. So that a replayed page
-shows them, each is fetched after its article (below article pages in priority, above
-listing pages: the queue stays short), through the same downloader as pages (robots.txt,
-delays, retries, the WARC capture), with these rules:
+An article's `images` lists the URLs of the pictures in its body (role `article image`).
+Its page also links requisites (extract/requisites.py): stylesheets, scripts, icons, the
+page's other images, and the fonts and pictures its stylesheets name (roles `stylesheet`,
+`script`, `icon`, `image`, `font`). So that a replayed page shows them, each is fetched
+after its article (below article pages in priority, above listing pages: the queue stays
+short), through the same downloader as pages (robots.txt, delays, retries, the WARC
+capture), with these rules:
 
-- **Same host only**: an image on another host is recorded `off_host`, not fetched (the
-  crawl never leaves the site; other hosts are not ours to load).
+- **Hosts**: the site's own host, and its static hosts (requisite_host: the site's domain's
+  other hosts, such as static.investchn.com, and the hosts REQUISITE_HOSTS names). Any other
+  is recorded `off_host`, not fetched (other hosts are not ours to load).
 - **Size cap**: IMAGE_MAXSIZE (Scrapy's `download_maxsize` for the request); a larger one
-  is recorded `too_large`. The first IMAGES_PER_ARTICLE of a page (the rest are left), and
-  never a URL the crawl reads as a page (an article or a listing), nor a redirect to one.
-- **Once**: an image shown by many articles (a zone's logo) is fetched once per run, and
-  never again once captured or failed for good; a transient failure is tried by the next
-  harvests (failures.IMAGE_MAX_ATTEMPTS runs). A run stopped before it fetched an article's
-  images leaves them to the next harvest (`ArchiveState.due_images`).
-- **Not pages**: what becomes of an image goes to the `images` table (failures.IMAGE_KINDS),
+  is recorded `too_large`. The first IMAGES_PER_ARTICLE images of an article and the first
+  REQUISITES_PER_PAGE requisites of a page or a stylesheet (the rest are left), and never a
+  URL the crawl reads as a page (an article or a listing), nor a redirect to one.
+- **Once per content**: a URL shown by many pages (a zone's logo, the site's stylesheet)
+  is fetched once per run; once captured it is asked for again only when it was last
+  checked more than REQUISITE_REVALIDATE_DAYS ago and a page fetched in this run shows it,
+  with a conditional request (If-None-Match, If-Modified-Since from the captured answer).
+  The WARC then gets a revisit record, not the payload again, when the server answers 304
+  (server-not-modified) or the same bytes (identical-payload-digest); changed bytes are a
+  new capture, and the row points to it (the earlier one stays in its WARC file). A
+  failed revalidation keeps the row's capture and says so in `detail`. A URL failed for
+  good is not asked for again; a transient failure is tried by the next harvests
+  (failures.IMAGE_MAX_ATTEMPTS runs). A run stopped before it fetched an article's images
+  leaves them to the next harvest (`ArchiveState.due_images`).
+- **Not pages**: what becomes of them goes to the `images` table (failures.IMAGE_KINDS),
   never to `failures`: failures are pages to read as articles, and an image that failed must
-  not come back as one. Image requests have their own callback and errback.
-
-Stylesheets and scripts are not fetched: article pages carry their text and pictures in the
-HTML, and the replay of a page without the site's CSS still shows all of it; fetching every
-page's assets would add requests to the live site for no text.
+  not come back as one. These requests have their own callback and errback.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import scrapy
@@ -39,13 +49,20 @@ from w3lib.url import canonicalize_url
 from investcrawl import settings as defaults
 from investcrawl import signals as investcrawl_signals
 from investcrawl import site
+from investcrawl.archive.store import utc_now, warc_dir
+from investcrawl.extract.requisites import ICON, IMAGE, STYLESHEET, css_requisites, page_requisites
 from investcrawl.failures import http_failure
 from investcrawl.middlewares import asked_url, may_be_cut
 from investcrawl.verdict import IMAGE_DOWNLOADS
+from investcrawl.warc.reading import read_capture
 from investcrawl.warc.writer import Capture
 
 IMAGE_PRIORITY = 5  # below article pages (10), above listing pages (0)
-IMAGE_META = "investcrawl_image"  # request.meta key of image requests
+IMAGE_META = "investcrawl_image"  # request.meta key of image and requisite requests: the role
+REVALIDATE_META = "investcrawl_revalidate"  # the `images` row a conditional request checks
+ORIGINAL_META = "warc_original"  # (file, offset) of the capture a revisit record refers to
+ARTICLE_IMAGE = "article image"  # the role of an image an article shows (article_images)
+_IMAGE_ROLES = (ARTICLE_IMAGE, IMAGE, ICON)
 
 # The first bytes of the image formats a page may show.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
@@ -80,23 +97,46 @@ def looks_whole(body: bytes) -> bool:
     return True
 
 
+def requisite_kind(role: str, content_type: str | None, body: bytes) -> str:
+    """`captured` when a 200 answer is what the page links it as; an image's is checked by
+    image_kind, a stylesheet's, script's or font's only for not being an HTML page (a soft
+    404): `wrong_type`."""
+    if role in _IMAGE_ROLES:
+        return image_kind(content_type, body)
+    head = body[:256].lstrip().lower()
+    media = (content_type or "").split(";")[0].strip().lower()
+    page = head.startswith((b"<!doctype html", b"<html"))
+    if page or (media == "text/html" and head[:1] == b"<"):
+        return "wrong_type"
+    return "captured"
+
+
 def answer_row(
-    status: int, content_type: str | None, body: bytes, cut: bool, capture: Capture | None
+    status: int,
+    content_type: str | None,
+    body: bytes,
+    cut: bool,
+    capture: Capture | None,
+    role: str = ARTICLE_IMAGE,
+    validators: tuple[str | None, str | None] = (None, None),
 ) -> tuple[str, dict[str, Any]]:
-    """The `images` kind and columns of an answer to an image request, as captured (the
-    crawl and `reextract` record it alike). cut: sent without a length to check it by."""
+    """The `images` kind and columns of an answer to an image or requisite request, as
+    captured (the crawl and `reextract` record it alike). cut: sent without a length to
+    check it by; validators: its ETag and Last-Modified headers."""
     if status == 200:
-        kind = image_kind(content_type, body)
+        kind = requisite_kind(role, content_type, body)
         if kind == "captured" and cut and not looks_whole(body):
             kind = "truncated"
         detail = {
             "not_an_image": f"a {content_type or 'response without Content-Type'}",
+            "wrong_type": f"a {content_type or 'response'} that is an HTML page, not a {role}",
             "truncated": "cut off: no Content-Length, and it does not end as its format does",
         }.get(kind, "")
     else:
         kind, detail = http_failure(status)
     return kind, {
         "detail": detail,
+        "role": role,
         "status": status,
         "content_type": content_type,
         "length": len(body),
@@ -104,7 +144,43 @@ def answer_row(
         "warc_file": capture.file if capture else None,
         "warc_offset": capture.offset if capture else None,
         "fetched_at": capture.date if capture else None,
+        "checked_at": capture.date if capture else None,
+        "etag": validators[0],
+        "last_modified": validators[1],
     }
+
+
+def revalidated(
+    previous: dict[str, Any], kind: str, fields: dict[str, Any], checked_at: str
+) -> tuple[str, dict[str, Any]]:
+    """The row of a captured URL asked for again (a conditional request): its capture kept
+    when the answer is 304 or the same payload (the WARC has a revisit record), replaced by
+    the new one when the payload changed, and kept, with what happened in `detail`, when
+    the answer is a failure (never lost to a failed check)."""
+    kept = {column: previous.get(column) for column in (*_ROW_COLUMNS, "role")}
+    kept.update(checked_at=fields.get("checked_at") or checked_at)
+    same = (fields.get("warc_file"), fields.get("warc_offset")) == (
+        previous.get("warc_file"),
+        previous.get("warc_offset"),
+    )
+    if fields.get("status") == 304 or (kind == "captured" and same):
+        # Not modified, or the same payload: a revisit record of the capture before.
+        kept.update(detail="", etag=fields.get("etag") or kept["etag"])
+        kept.update(last_modified=fields.get("last_modified") or kept["last_modified"])
+        return "captured", kept
+    if kind == "captured":  # changed: the new capture
+        return "captured", {**fields, "role": previous.get("role") or fields.get("role")}
+    why = f"{kind}: {fields.get('detail')}" if fields.get("detail") else kind
+    kept["detail"] = (
+        f"checked {kept['checked_at']}: {why}; the capture of {kept['fetched_at']} kept"
+    )
+    return "captured", kept
+
+
+_ROW_COLUMNS = (
+    "status", "content_type", "length", "payload_digest", "warc_file", "warc_offset",
+    "fetched_at", "etag", "last_modified",
+)  # fmt: skip
 
 
 class ImageCapture:
@@ -123,12 +199,22 @@ class ImageCapture:
         on_site: Callable[[str], str | None],
         new_request: Callable[..., scrapy.Request | None],
         failure_kind: Callable[[Failure], tuple[str, str]],
+        static_host: Callable[[str], str | None] = lambda url: None,
     ) -> None:
         self.crawler = crawler
         self.settings = crawler.settings
         self.logger = logging.getLogger(__name__)
-        self.state, self.on_site = state, on_site
+        self.state, self.on_site, self.static_host = state, on_site, static_host
         self.new_request, self.failure_kind = new_request, failure_kind
+        days = self.settings.getfloat(
+            "REQUISITE_REVALIDATE_DAYS", defaults.REQUISITE_REVALIDATE_DAYS
+        )
+        # Captures last checked before this are asked for again (None: never).
+        self.stale_before = (
+            (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if days > 0
+            else None
+        )
         self.images_seen: set[str] = set()  # image URLs met in this run
         # The URLs (as articles show them) of each image requested in this run, by the
         # image's key: two spellings of one image (the site's two host names, Chinese file
@@ -176,30 +262,67 @@ class ImageCapture:
             self.logger.info("%d images past the first %d of a page: left", len(urls) - most, most)
         yield from self.image_requests(urls[:most])
 
+    def for_page(self, response: Response, shown: list[str] = ()) -> Iterator[scrapy.Request]:
+        """Requests for the requisites of an article's page (its stylesheets, scripts,
+        icons and other images), the first REQUISITES_PER_PAGE of them; `shown`, the
+        images the article shows, are for_article's (and its limit's)."""
+        if not self.settings.getbool("CAPTURE_REQUISITES", defaults.CAPTURE_REQUISITES):
+            return
+        try:
+            text = response.text
+        except (AttributeError, ValueError):  # not a text response: it links nothing
+            return
+        own = {image_key(url) for url in shown}
+        found = [
+            (url, role)
+            for url, role in page_requisites(text, response.url)
+            if image_key(url) not in own
+        ]
+        yield from self._limited(found, "a page")
+
+    def _limited(self, found: list[tuple[str, str]], where: str) -> Iterator[scrapy.Request]:
+        most = self.settings.getint("REQUISITES_PER_PAGE", defaults.REQUISITES_PER_PAGE)
+        if len(found) > most:
+            self.crawler.stats.inc_value("investcrawl/requisites/past_limit", len(found) - most)
+            self.logger.info("%d requisites past the first %d of %s: left",
+                             len(found) - most, most, where)  # fmt: skip
+        yield from self.requests(found[:most])
+
     def image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
-        """Requests for these images, those not fetched yet (see the rules above)."""
+        """Requests for these images articles show, those not fetched yet (see the rules
+        above)."""
+        yield from self.requests([(url, ARTICLE_IMAGE) for url in urls])
+
+    def requests(self, found: list[tuple[str, str]]) -> Iterator[scrapy.Request]:
+        """Requests for these (URL, role), those not fetched yet or due a revalidation (see
+        the rules above)."""
         if not self.settings.getbool("CAPTURE_IMAGES", defaults.CAPTURE_IMAGES):
             return
-        for url in urls:
+        for url, role in found:
             if url in self.images_seen:
                 continue
             self.images_seen.add(url)
-            if self.state().image_settled(url):
+            due, previous = self.state().image_due(url, self.stale_before)
+            if due == "settled":
                 self.crawler.stats.inc_value("investcrawl/images/settled")
                 continue
-            target = self.on_site(url)
+            target = self.on_site(url) or self.static_host(url)
             if target is None:
-                self.record_image(url, "off_host", {"detail": "on another host: not fetched"})
+                detail = "on another host than the site's and its static hosts: not fetched"
+                self.record_image(url, "off_host", {"detail": detail, "role": role})
                 continue
             if site.is_page(target):
                 # A page the crawl reads: never fetched as an image (nor kept from being
                 # fetched as the page it is by an image request made first).
-                self.record_image(url, "refused", {"detail": "a page of the site, not an image"})
+                detail = "a page of the site, not " + (
+                    "an image" if role in _IMAGE_ROLES else f"a {role}"
+                )
+                self.record_image(url, "refused", {"detail": detail, "role": role})
                 continue
             if len(target) > self.settings.getint("URLLENGTH_LIMIT"):
                 # Scrapy would drop the request without a word.
                 detail = "a URL longer than URLLENGTH_LIMIT: not fetched"
-                self.record_image(url, "refused", {"detail": detail})
+                self.record_image(url, "refused", {"detail": detail, "role": role})
                 continue
             key = image_key(target)
             if key in self.image_urls:  # another spelling of an image requested already
@@ -207,15 +330,28 @@ class ImageCapture:
                 if key in self.image_outcomes:
                     self.record_image(url, *self.image_outcomes[key])
                 continue
+            meta = {IMAGE_META: role, "download_maxsize": self.settings.getint("IMAGE_MAXSIZE")}
+            headers = {}
+            if previous is not None:  # a conditional request, against the capture
+                meta[REVALIDATE_META] = previous
+                meta[ORIGINAL_META] = (previous["warc_file"], previous["warc_offset"])
+                meta["handle_httpstatus_list"] = [304]
+                if previous.get("etag"):
+                    headers["If-None-Match"] = previous["etag"]
+                if previous.get("last_modified"):
+                    headers["If-Modified-Since"] = previous["last_modified"]
+                self.crawler.stats.inc_value("investcrawl/images/revalidated")
             request = self.new_request(
                 target,
                 self.parse_image,
                 errback=self.image_failed,
                 priority=IMAGE_PRIORITY,
-                meta={IMAGE_META: True, "download_maxsize": self.settings.getint("IMAGE_MAXSIZE")},
+                meta=meta,
+                headers=headers or None,
             )
             if request is None:  # requested as a page in this run
-                self.record_image(url, "refused", {"detail": "fetched as a page of the site"})
+                detail = "fetched as a page of the site"
+                self.record_image(url, "refused", {"detail": detail, "role": role})
                 continue
             self.image_urls[key] = [url]
             yield request
@@ -228,8 +364,23 @@ class ImageCapture:
         yield from self.image_requests(urls)
 
     def parse_image(self, response: Response) -> Iterator[Any]:
-        self.record_answer(response)
-        return iter(())
+        kind = self.record_answer(response)
+        if response.meta.get(IMAGE_META) == STYLESHEET and kind == "captured":
+            yield from self._limited(self._stylesheet_links(response), response.url)
+
+    def _stylesheet_links(self, response: Response) -> list[tuple[str, str]]:
+        """What a stylesheet names (fonts, pictures, other stylesheets), from its answer,
+        or, when it was not modified (304), from its capture."""
+        body = response.body
+        if response.status == 304:
+            file, offset = response.meta[ORIGINAL_META]
+            try:
+                body = read_capture(warc_dir(self.settings), file, offset).body
+            except (OSError, ValueError) as error:
+                self.logger.warning("the capture of %s cannot be read (%s): what it names is "
+                                    "not checked in this run", response.url, error)  # fmt: skip
+                return []
+        return css_requisites(body.decode("utf-8", "replace"), response.url)
 
     def image_failed(self, failure: Failure) -> list[scrapy.Request]:
         response = getattr(failure.value, "response", None)
@@ -253,7 +404,8 @@ class ImageCapture:
             self.record_outcome(failure.request, kind, {"detail": detail})
         return []
 
-    def record_answer(self, response: Response) -> None:
+    def record_answer(self, response: Response) -> str:
+        """Record an answer; return its kind."""
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
         kind, fields = answer_row(
             response.status,
@@ -261,12 +413,26 @@ class ImageCapture:
             response.body,
             may_be_cut(response),
             response.meta.get("warc_capture"),
+            role=role_of(response.request),
+            validators=(header(response, b"ETag"), header(response, b"Last-Modified")),
         )
-        self.record_outcome(response.request, kind, fields)
+        return self.record_outcome(response.request, kind, fields)
 
-    def record_outcome(self, request: Any, kind: str, fields: dict[str, Any]) -> None:
+    def record_outcome(self, request: Any, kind: str, fields: dict[str, Any]) -> str:
         """What became of an image request, for every URL the articles show it by (those
-        of the image it was redirected to included: redirect_scheduled)."""
+        of the image it was redirected to included: redirect_scheduled); return its kind.
+        A revalidation keeps the capture it checked unless the payload changed."""
+        fields = {"role": role_of(request), **fields}
+        previous = request.meta.get(REVALIDATE_META)
+        if previous is not None:  # counted as checked again, not as captured
+            answered = kind == "captured" or fields.get("status") == 304
+            kind, fields = revalidated(previous, kind, fields, utc_now())
+            changed = (fields.get("warc_file"), fields.get("warc_offset")) != (
+                previous.get("warc_file"),
+                previous.get("warc_offset"),
+            )
+            outcome = "changed" if changed else "unchanged" if answered else "check_failed"
+            self.crawler.stats.inc_value(f"investcrawl/images/{outcome}")
         key = image_key(asked_url(request))
         self.image_outcomes[key] = (kind, fields)
         landed = image_key(request.url)
@@ -274,15 +440,27 @@ class ImageCapture:
             if self.image_urls.get(landed) is self.image_urls[key]:
                 self.image_outcomes[landed] = (kind, fields)
         for url in self.image_urls.get(key, ()):
-            self.record_image(url, kind, fields)
+            self.record_image(url, kind, fields, counted=previous is None)
+        return kind
 
-    def record_image(self, url: str, kind: str, fields: dict[str, Any]) -> None:
-        self.crawler.stats.inc_value(f"investcrawl/images/{kind}")
+    def record_image(
+        self, url: str, kind: str, fields: dict[str, Any], counted: bool = True
+    ) -> None:
+        if counted:  # in the summary's images or page requisites line
+            role = fields.get("role", ARTICLE_IMAGE)
+            tally = "images" if role == ARTICLE_IMAGE else "requisites"
+            self.crawler.stats.inc_value(f"investcrawl/{tally}/{kind}")
         if kind != "captured":
             self.logger.info("image %s: %s (%s)", kind, url, fields.get("detail", ""))
         self.crawler.signals.send_catch_log(
             investcrawl_signals.image_recorded, url=url, kind=kind, fields=fields
         )
+
+
+def header(response: Response, name: bytes) -> str | None:
+    """A response header's value (the first), as text."""
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
 
 
 def image_key(url: str) -> str:
@@ -292,5 +470,12 @@ def image_key(url: str) -> str:
 
 
 def is_image_request(request: Any) -> bool:
-    """Whether a request (or a retry or redirect of it: they keep its meta) is an image's."""
+    """Whether a request (or a retry or redirect of it: they keep its meta) is an image's
+    or a requisite's."""
     return bool(request.meta.get(IMAGE_META))
+
+
+def role_of(request: Any) -> str:
+    """The role of an image or requisite request (images.role)."""
+    role = request.meta.get(IMAGE_META)
+    return role if isinstance(role, str) else ARTICLE_IMAGE

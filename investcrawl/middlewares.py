@@ -73,10 +73,23 @@ class SameHostMiddleware:
         netloc = getattr(self.crawler.spider, "netloc", None)
         if netloc is None or site.same_site(netloc, request.url):  # (not one of our spiders)
             return
+        if self._static(request):  # a page requisite on a static host of the site
+            return
         self.crawler.stats.inc_value("investcrawl/refused/off_host")
         logger.info("refused %s: off the site's host %s (base_url)", request.url, netloc)
         redirected = bool(request.meta.get("redirect_urls"))
         raise IgnoreRequest("redirect off the site's host" if redirected else "off the site's host")
+
+    def _static(self, request: Request) -> bool:
+        """A requisite's request (images.py), or the robots.txt of its host, on one of the
+        site's static hosts (a redirect is checked again: it goes there only if that is one
+        too)."""
+        static_host = getattr(self.crawler.spider, "static_host", None)
+        if static_host is None or static_host(request.url) is None:
+            return False
+        return bool(request.meta.get("investcrawl_image")) or (
+            urlsplit(request.url).path == "/robots.txt"
+        )
 
 
 def is_loopback(url: str) -> bool:

@@ -76,9 +76,19 @@ def reextract(
                 failed.pop(url, None)  # the last answer is this redirect
                 continue
             redirects.pop(url, None)  # the last answer is this one, not a redirect
+            if site.article_id(url) is None and response.status == 304:
+                # A revalidated image: not modified since its capture, checked then.
+                if image_key(url) in others:
+                    others[image_key(url)][1]["checked_at"] = capture.date
+                continue
             if site.article_id(url) is None:
                 others[image_key(url)] = answer_row(
-                    response.status, content_type, body, response.may_be_cut, capture
+                    response.status,
+                    content_type,
+                    body,
+                    response.may_be_cut,
+                    capture,
+                    validators=(response.etag, response.last_modified),
                 )
             if response.status != 200:
                 if response.status >= 400 and urlsplit(url).path != "/robots.txt":

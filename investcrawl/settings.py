@@ -104,11 +104,22 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3  # four attempts in all for 5xx, 408, 429 and network errors
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # an article page is ~30 KB; refuse anything absurd
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
-# The images articles show are captured too (same host only; see images.py), each at most
-# this large.
+# The images articles show are captured too (the site's host and its static hosts; see
+# images.py), each at most this large (and each page requisite: CAPTURE_IMAGES off leaves
+# both).
 CAPTURE_IMAGES = True
 IMAGE_MAXSIZE = 5 * 1024 * 1024
 IMAGES_PER_ARTICLE = 100
+# What an article's page needs to be seen as it was (images.py): its stylesheets, scripts,
+# icons, images and the fonts its stylesheets name, the first REQUISITES_PER_PAGE of a page
+# (or a stylesheet), on the site's host and its static hosts: the other hosts of its domain
+# (static.investchn.com) and those named here ("host" or "host:port").
+CAPTURE_REQUISITES = True
+REQUISITES_PER_PAGE = 50
+REQUISITE_HOSTS: list[str] = []
+# A captured image or requisite a page fetched in a run shows is asked for again (a
+# conditional request) when it was last checked more than this many days ago (0: never).
+REQUISITE_REVALIDATE_DAYS = 7
 HTTPERROR_ALLOW_ALL = False  # non-2xx reach the errback, which records them
 REDIRECT_MAX_TIMES = 5
 

@@ -214,6 +214,28 @@ def on_site(url: str, base_url: str) -> str | None:
     return canonical_url(base_url.rstrip("/") + path)
 
 
+def static_host(url: str, base_url: str, hosts: list[str] = ()) -> str | None:
+    """The URL (canonical) when its host is one of the site's static hosts, where its
+    pages' stylesheets, scripts, fonts and pictures may be: another host of the domain the
+    site is on (static.investchn.com for www.investchn.com; never for a site on an IP
+    address), or one named in hosts ("host" or "host:port"); else None."""
+    try:
+        parts, base = urlsplit(url), urlsplit(base_url)
+        host, base_host = (parts.hostname or "").rstrip("."), (base.hostname or "").rstrip(".")
+    except ValueError:  # a malformed host
+        return None
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    named = {name.strip().lower() for name in hosts if name.strip()}
+    if parts.netloc.lower() in named or host in named:
+        return canonical_url(url)
+    domain = base_host.removeprefix("www.")
+    if domain.count(".") >= 1 and not domain.replace(".", "").isdigit():
+        if host.endswith("." + domain) and parts.port in (None, base.port):
+            return canonical_url(url)
+    return None
+
+
 def same_site(base_netloc: str, url: str) -> bool:
     """Whether a request for url stays on the crawled site, whose base URL's host and port
     are base_netloc: the same host and port (on a mirror, another port of its host is

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import html
 import itertools
 import json
@@ -27,6 +28,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from email.utils import parsedate_to_datetime
 from functools import partial
 from http import HTTPStatus
 from pathlib import Path
@@ -68,6 +70,33 @@ OTHER_LISTING_RE = re.compile(
 )
 
 
+# What template A's article pages need to be seen (their requisites): a stylesheet naming
+# a background picture and a font, a script, and on the static host another script.
+STATIC_SCRIPT_PATH = "/Public/static/js/common.js"
+REQUISITES = {
+    "/Public/home/css/style.css": (
+        "text/css",
+        b'@charset "utf-8";\nbody{margin:0;background:#fff url(../images/bg.png) repeat-x}\n'
+        b"@font-face{font-family:site;src:url('../fonts/site.woff2') format('woff2')}\n"
+        b".news_show h1{font-family:site;color:#c00}\n",
+    ),
+    "/Public/home/js/jquery.min.js": (
+        "application/javascript",
+        b"/*! a stand-in for jQuery */window.jQuery=function(){return{}};\n",
+    ),
+    "/Public/home/images/bg.png": (
+        "image/png",
+        b"\x89PNG\r\n\x1a\nbg" + bytes(64) + b"IEND\xaeB`\x82",
+    ),
+    "/Public/home/fonts/site.woff2": ("font/woff2", b"wOF2" + bytes(128)),
+    STATIC_SCRIPT_PATH: ("application/javascript", b"var site={static:true};\n"),
+}
+# Last-Modified of a file's first version, and of its version once replaced (spec
+# "replaced": {path: phase}).
+FIRST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT"
+REPLACED_MODIFIED = "Sat, 01 Jun 2024 00:00:00 GMT"
+
+
 @dataclass
 class Page:
     status: int
@@ -78,6 +107,8 @@ class Page:
     delay: float = 0.0  # seconds to wait before answering
     stream: int = 0  # bytes of filler to stream as the body (huge pages)
     length: bool = True  # send Content-Length (else the end of the body is the closed connection)
+    etag: str = ""  # sent as ETag, and a request whose If-None-Match has it is answered 304
+    last_modified: str = ""  # sent as Last-Modified (If-Modified-Since at it or later: 304)
 
 
 @dataclass
@@ -90,6 +121,7 @@ class MirrorSite:
     articles: dict[int, dict[str, Any]] = field(default_factory=dict)
     province_of: dict[int, str] = field(default_factory=dict)
     phase: int = 1  # articles with a later "phase" are not published yet; "edits" apply
+    static_netloc: str = ""  # host:port of the site's static host (spec "static_host")
     _all_articles: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -557,6 +589,13 @@ def _article_e(mirror, a, city, zone) -> str:
 """
 
 
+def _static_script(mirror: MirrorSite) -> str:
+    """The script template A loads from the site's static host (spec "static_host")."""
+    if not mirror.static_netloc:
+        return ""
+    return f'\n<script src="http://{mirror.static_netloc}{STATIC_SCRIPT_PATH}"></script>'
+
+
 def _prev_next_title(mirror: MirrorSite, article_id: int | None) -> str:
     linked = mirror.articles.get(article_id) if article_id else None
     return linked["title"] if linked else f"第{article_id}号新闻"
@@ -593,7 +632,8 @@ def _article_a(mirror, a, city, zone) -> str:
 <head>
 <!--charset-->
 <title>{E(a["title"])}-投促中国</title>
-<script src="/Public/home/js/jquery.min.js"></script>
+<link rel="stylesheet" href="/Public/home/css/style.css">
+<script src="/Public/home/js/jquery.min.js"></script>{_static_script(mirror)}
 </head>
 <body>
 <div class="top"><span class="slogan">{SLOGAN}</span></div>
@@ -912,11 +952,15 @@ class Mirror:
         self.faults = faults
         self.offsite = offsite  # host:port of another host, the target of off-site redirects
         self.offsite_requests = 0
+        self.not_modified = 0  # conditional requests answered 304
         self.robots_location = ""  # set: robots.txt redirects there
 
     def respond(self, path: str, host: str = "") -> Page:
         if path == "/__mirror__/offsite":  # for tests: requests that reached the other host
             return Page(200, str(self.offsite_requests).encode(), "text/plain")
+        if path == "/__mirror__/static":  # for tests: the static host, and the 304s served
+            answer = {"netloc": self.site.static_netloc, "not_modified": self.not_modified}
+            return Page(200, json.dumps(answer).encode(), "application/json")
         if self.faults is not None:
             return self._faulty(path, host)
         if self._cache is None:
@@ -1071,8 +1115,33 @@ class Mirror:
                 page = _with_query(page, path, name, seen)
             return page or _not_found()
         if unquote(path) in self.site.image_paths:
-            return render_image(self.site, unquote(path), seen)
+            return _versioned(
+                self.site, unquote(path), render_image(self.site, unquote(path), seen)
+            )
+        if path in REQUISITES:
+            media, body = REQUISITES[path]
+            return _versioned(self.site, path, Page(200, body, media))
         return _not_found()
+
+
+def _versioned(mirror: MirrorSite, path: str, page: Page) -> Page:
+    """A file with its validators (ETag, Last-Modified), unless the spec says the server
+    sends none ("no_validators"); replaced by another version from the phase the spec's
+    "replaced" ({path: phase}) gives."""
+    if page.status != 200 or page.fault or not page.length:
+        return page
+    if mirror.phase >= mirror.spec.get("removed", {}).get(path, 1_000_000):
+        return _not_found()  # the spec's "removed" ({path: phase}): gone from that phase
+    replaced = mirror.phase >= mirror.spec.get("replaced", {}).get(path, 1_000_000)
+    if replaced:
+        page = replace(
+            page,
+            body=page.body.replace(b"IEND", b"v2IEND", 1) + b"/*v2*/" * (b"IEND" not in page.body),
+        )
+    if mirror.spec.get("no_validators"):
+        return page
+    tag = f'"{hashlib.sha1(page.body).hexdigest()[:16]}"'
+    return replace(page, etag=tag, last_modified=REPLACED_MODIFIED if replaced else FIRST_MODIFIED)
 
 
 def _with_query(page: Page, path: str, name: str, seen: int) -> Page:
@@ -1115,6 +1184,25 @@ def render_image(mirror: MirrorSite, path: str, seen: int) -> Page:
     if fault in ("cut", "nolength"):  # without Content-Length: cut off, or whole
         return Page(200, body, media, fault="cut" * (fault == "cut"), length=False)
     return Page(200, body, media)
+
+
+def _not_modified(page: Page, lines: list[str]) -> bool:
+    """Whether a conditional request (If-None-Match, else If-Modified-Since) finds the page
+    unchanged: it is answered 304."""
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if page.status != 200 or not (page.etag or page.last_modified):
+        return False
+    if "if-none-match" in headers:
+        return page.etag != "" and page.etag in [
+            t.strip() for t in headers["if-none-match"].split(",")
+        ]
+    since = headers.get("if-modified-since")
+    if since and page.last_modified:
+        return parsedate_to_datetime(since) >= parsedate_to_datetime(page.last_modified)
+    return False
 
 
 def _not_found() -> Page:
@@ -1160,6 +1248,10 @@ async def _serve(
                     "",
                 )
                 page = mirror.respond(target, host)
+                if _not_modified(page, lines):
+                    mirror.not_modified += 1
+                    page = Page(304, b"", page.content_type, etag=page.etag,
+                                last_modified=page.last_modified)  # fmt: skip
                 await mirror.hold(target)
                 if page.delay:
                     await asyncio.sleep(page.delay)
@@ -1169,6 +1261,10 @@ async def _serve(
                 head += f"Content-Length: {length}\r\n" if page.length else "Connection: close\r\n"
                 if page.location:
                     head += f"Location: {page.location}\r\n"
+                if page.etag:
+                    head += f"ETag: {page.etag}\r\n"
+                if page.last_modified:
+                    head += f"Last-Modified: {page.last_modified}\r\n"
                 writer.write(head.encode("latin-1") + b"\r\n")
                 if page.fault:  # half the body, then the connection is cut
                     writer.write(page.body[: len(page.body) // 2])
@@ -1192,6 +1288,9 @@ async def _serve(
         mirror.offsite_requests += 1  # a request that left the site: tests count them
         writer.close()
 
+    if mirror.site.spec.get("static_host"):  # the site's static host: another address
+        static = await asyncio.start_server(handle, "127.0.0.2", 0)
+        mirror.site.static_netloc = f"127.0.0.2:{static.sockets[0].getsockname()[1]}"
     if mirror.faults is not None:  # another host, to catch requests that leave the site
         other = await asyncio.start_server(other_host, "127.0.0.2", 0)
         mirror.offsite = f"127.0.0.2:{other.sockets[0].getsockname()[1]}"

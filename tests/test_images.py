@@ -27,7 +27,9 @@ SETTINGS = {"IMAGE_MAXSIZE": "100000"}  # below "huge" (300 KB), above the page'
 
 
 def image_rows(archive):
-    return {row["url"]: row for row in rows(archive, "SELECT * FROM images")}
+    """The images articles show (their page requisites have their own test)."""
+    query = "SELECT * FROM images WHERE role = 'article image'"
+    return {row["url"]: row for row in rows(archive, query)}
 
 
 def image_requests(served, before):
@@ -176,7 +178,10 @@ def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(va
     assert run_harvest(served.url, archive, settings=small).returncode == 0
     served.set_phase(2)
     assert run_harvest(served.url, archive, settings=small).returncode == 0
-    query = "SELECT url, warc_file, warc_offset, payload_digest FROM images ORDER BY url"
+    query = (
+        "SELECT url, warc_file, warc_offset, payload_digest FROM images "
+        "WHERE role = 'article image' ORDER BY url"
+    )
     image, alias = rows(archive, query)
     assert {image["url"], alias["url"]} == {served.url + url for url in spellings}
     assert (image["warc_file"], image["payload_digest"]) == (

@@ -234,7 +234,7 @@ def assert_images_captured_once(archive, mirror_site, url, requested):
     paths = {path for images in shown.values() for path in images}
     logos = {path for path in paths if "/logo/" in path}
     assert len(paths) > 300 and 0 < len(logos) < sum(map(len, shown.values())) - len(paths)
-    images = rows(archive, "SELECT url, kind FROM images")
+    images = rows(archive, "SELECT url, kind FROM images WHERE role = 'article image'")
     assert sorted(r["url"] for r in images) == sorted(url + path for path in paths)
     assert {r["kind"] for r in images} == {"captured"}
     assert {requested.get(path, 0) for path in paths} == {1}

@@ -66,8 +66,16 @@ HASHED_FIELDS = (
 
 IMAGE_FIELDS = (
     "status", "content_type", "length", "payload_digest", "warc_file", "warc_offset",
-    "fetched_at",
+    "fetched_at", "etag", "last_modified", "checked_at",
 )  # fmt: skip
+# Added by migration 0018: what a URL of `images` is to the pages (images.ROLES), and what
+# revalidating its capture needs.
+REQUISITE_COLUMNS: dict[str, type] = {
+    "role": str,  # 'article image' (an article's own, article_images) or a page requisite
+    "etag": str,  # the ETag of the captured answer (If-None-Match)
+    "last_modified": str,  # its Last-Modified (If-Modified-Since)
+    "checked_at": str,  # when the site was last asked for it (fetched or revalidated)
+}
 
 # A listing page a walk has read (migration 0016; spiders/investchn.py's Walk).
 WALK_PAGE_COLUMNS: dict[str, type] = {
@@ -522,6 +530,18 @@ def _warc_files_folder(db: sqlite_utils.Database) -> None:
     # The folder each WARC file was written to (a resolved path): the archive's capture
     # folder is its last file's (store.claim_capture_folder). NULL before: not known.
     db["warc_files"].add_column("folder", str)
+
+
+@migrations(name="0018_page_requisites")
+def _page_requisites(db: sqlite_utils.Database) -> None:
+    # `images` holds every page requisite (stylesheets, scripts, icons, fonts, the page's
+    # images), not only the images articles show, and what revalidating a capture needs.
+    # Rows before this are the articles' images; they were checked when fetched.
+    for column, kind in REQUISITE_COLUMNS.items():
+        if column not in db["images"].columns_dict:
+            db["images"].add_column(column, kind)
+    db.execute("UPDATE images SET role = 'article image' WHERE role IS NULL")
+    db.execute("UPDATE images SET checked_at = fetched_at WHERE checked_at IS NULL")
 
 
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))

@@ -213,11 +213,29 @@ class ArchiveState:
     def image_settled(self, url: str) -> bool:
         """Whether nothing more is to be done for this image URL: captured, failed for
         good, or tried IMAGE_MAX_ATTEMPTS times."""
+        return self.image_due(url)[0] == "settled"
+
+    def image_due(self, url: str, stale_before: str | None = None) -> tuple[str, dict | None]:
+        """What a run is to do with an image or requisite URL: ("fetch", None) when it was
+        never tried or failed transiently; ("revalidate", its row) when its capture was
+        last checked before stale_before (a UTC time, as the archive writes them; None:
+        never); else ("settled", None)."""
         with storage_errors(self.path):
-            row = self.db.execute(
-                f"SELECT NOT {_IMAGE_DUE} FROM images i WHERE i.url = ?", [url]
-            ).fetchone()
-        return row is not None and bool(row[0])
+            cursor = self.db.execute(
+                f"SELECT NOT {_IMAGE_DUE} AS settled, i.* FROM images i WHERE i.url = ?", [url]
+            )
+            found = cursor.fetchone()
+            names = [column[0] for column in cursor.description]
+        if found is None:
+            return "fetch", None
+        row = dict(zip(names, found, strict=True))
+        if not row.pop("settled"):
+            return "fetch", None
+        checked = row.get("checked_at") or row.get("fetched_at") or ""
+        captured = row["kind"] == "captured" and row["warc_file"]
+        if stale_before and captured and checked < stale_before:
+            return "revalidate", row
+        return "settled", None
 
     def due_images(self, limit: int, per_article: int = 100) -> list[tuple[str, int]]:
         """(URL, the newest article showing it) of the images archived articles show among

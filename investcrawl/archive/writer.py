@@ -109,11 +109,13 @@ class ArchiveWriter:
     def add_image(self, url: str, kind: str, fields: Mapping[str, Any]) -> None:
         """Record what became of an image URL (IMAGE_KINDS): fields are the `images`
         columns (status, content_type, length, payload_digest, warc_file, warc_offset,
-        detail, fetched_at); attempts add up across runs."""
+        detail, fetched_at, etag, last_modified, checked_at, role: 'article image' unless
+        given); attempts add up across runs."""
         if kind not in IMAGE_KINDS:
             raise ValueError(f"unknown image kind {kind!r}")
         self._refuse_after_error()
         row = {column: fields.get(column) for column in IMAGE_FIELDS}
+        row["role"] = fields.get("role") or "article image"
         self._images[url] = {**row, "url": url, "kind": kind, "detail": fields.get("detail", "")}
         self._maybe_flush()
 
@@ -222,10 +224,14 @@ class ArchiveWriter:
             self._write_failures(failures)
             counts = self._write_articles(articles)
             self.db.conn.executemany(
-                f"INSERT INTO images (url, kind, detail, attempts, {', '.join(IMAGE_FIELDS)}) "
-                f"VALUES (:url, :kind, :detail, 1, {', '.join(':' + f for f in IMAGE_FIELDS)}) "
+                "INSERT INTO images (url, kind, detail, role, attempts, "
+                f"{', '.join(IMAGE_FIELDS)}) VALUES (:url, :kind, :detail, :role, 1, "
+                f"{', '.join(':' + f for f in IMAGE_FIELDS)}) "
                 "ON CONFLICT (url) DO UPDATE SET kind = excluded.kind, detail = excluded.detail, "
                 "attempts = images.attempts + 1, "
+                # An article's own image stays one when a page also links it as a requisite.
+                "role = CASE WHEN excluded.role = 'article image' THEN excluded.role "
+                "ELSE coalesce(images.role, excluded.role) END, "
                 + ", ".join(f"{f} = excluded.{f}" for f in IMAGE_FIELDS),
                 images,
             )

@@ -36,7 +36,7 @@ from investcrawl.boilerplate import TemplateLines
 from investcrawl.extract import Gone, Rejected, extract_article
 from investcrawl.failures import Outcome, http_failure, outcome_of
 from investcrawl.ids import Ids
-from investcrawl.images import ImageCapture
+from investcrawl.images import ImageCapture, header
 from investcrawl.middlewares import asked_url, may_be_cut
 from investcrawl.pipelines import invalid_article
 from investcrawl.probe import KnownIds
@@ -202,6 +202,7 @@ class ArchiveSpider(scrapy.Spider):
             on_site=spider.on_site,
             new_request=spider.new_request,
             failure_kind=spider.failure_kind,
+            static_host=spider.static_host,
         )
         # Off (ARCHIVE_ENABLED: a tool only looking at pages, see addon.py): an empty archive
         # in memory, and the spider starts nothing by itself.
@@ -340,6 +341,7 @@ class ArchiveSpider(scrapy.Spider):
                         yield request
         if invalid_article(article) is None:  # an article the pipelines drop shows nothing
             yield from self.images.for_article(article.images)
+            yield from self.images.for_page(response, article.images)  # its stylesheets...
         elif response.meta.get("source") == "canary":
             yield from self.canary_not_read()  # dropped: not read
 
@@ -470,6 +472,13 @@ class ArchiveSpider(scrapy.Spider):
         """
         return site.on_site(url, self.base_url)
 
+    def static_host(self, url: str) -> str | None:
+        """The URL when it is on one of the site's static hosts (site.static_host: the
+        other hosts of its domain, and REQUISITE_HOSTS), where its pages' requisites may be
+        fetched from; else None."""
+        hosts = self.settings.getlist("REQUISITE_HOSTS", defaults.REQUISITE_HOSTS)
+        return site.static_host(url, self.base_url, hosts)
+
     def record(self, failed: FailedFetch, *, request: scrapy.Request | None = None) -> None:
         """Hand a failure to the archive pipeline, as Vouches says it is recorded (a page
         read as no article of an id vouched for: unreadable); `attempts` counts this run's
@@ -506,8 +515,3 @@ def query_pairs(url: str) -> list[tuple[str, str]]:
             name, _, value = pair.partition("=")
             pairs.append((name, value))
     return pairs
-
-
-def header(response: Response, name: bytes) -> str | None:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else None

@@ -96,9 +96,20 @@ class WarcCaptureMiddleware:
         if run is not None:
             link_warc_file(self.crawler.settings, run, self.warc.name, self.directory)
 
-    def _original(self, response: Response) -> Original | None:
-        """The last full capture of an archived article's page, for a revisit record when
-        its payload is the same (listings change: they are always written whole)."""
+    def _original(self, request: Request, response: Response) -> Original | None:
+        """The last full capture of an archived article's page, or of the image or
+        requisite a conditional request checks (images.py: its place in the request's
+        meta), for a revisit record when its payload is the same or the server answers 304
+        (listings change: they are always written whole)."""
+        if request.meta.get("warc_original"):  # an image or requisite revalidated
+            if response.status not in (200, 304):
+                return None
+            file, offset = request.meta["warc_original"]
+            try:
+                return read_original(self.directory, file, offset)
+            except (OSError, ValueError) as error:  # its capture is gone: written whole
+                self._broken_pointer(response.url, file, offset, error)
+                return None
         if response.status != 200 or site.article_id(response.url) is None:
             return None
         try:
@@ -115,16 +126,19 @@ class WarcCaptureMiddleware:
         try:
             return read_original(self.directory, found[0], found[1])
         except (OSError, ValueError) as error:  # its capture is gone: written whole again
-            self.stats.inc_value("investcrawl/warc/broken_pointers")
-            logger.warning(
-                "the archived capture of %s does not resolve (%s at %s: %s): captured "
-                "whole again; run investcrawl verify",
-                response.url,
-                found[0],
-                found[1],
-                error,
-            )
+            self._broken_pointer(response.url, found[0], found[1], error)
             return None
+
+    def _broken_pointer(self, url: str, file: str, offset: int, error: Exception) -> None:
+        self.stats.inc_value("investcrawl/warc/broken_pointers")
+        logger.warning(
+            "the archived capture of %s does not resolve (%s at %s: %s): captured whole "
+            "again; run investcrawl verify",
+            url,
+            file,
+            offset,
+            error,
+        )
 
     def _provenance(self, spider: Any) -> dict[str, str | None]:
         """The warcinfo fields of this run: who crawled, how, as part of what."""
@@ -154,12 +168,14 @@ class WarcCaptureMiddleware:
     ) -> Response:
         if self.warc is not None:
             date = warc_date(datetime.now(UTC))
-            original = self._original(response)
+            original = self._original(request, response)
             try:
                 capture = self.warc.write(request, response, date, original)
                 request.meta["warc_capture"] = capture
                 if original and (capture.file, capture.offset) == (original.file, original.offset):
-                    self.stats.inc_value("investcrawl/warc/revisits")
+                    # An article's page, or an image or requisite checked again (images.py)
+                    image = request.meta.get("investcrawl_image")
+                    self.stats.inc_value(f"investcrawl/warc/{'image_' * bool(image)}revisits")
                 if self.warc.size >= self.max_bytes:  # rotate: closed files are readable
                     self.warc.close()
                     self._open_next()

@@ -32,6 +32,8 @@ class CapturedResponse:
     capture: Capture
     may_be_cut: bool = False  # sent with neither Content-Length nor chunks: its end unknown
     location: str | None = None  # a redirect's Location header
+    etag: str | None = None  # its validators (images.py revalidates captures by them)
+    last_modified: str | None = None
 
 
 RUN_ID_RE = re.compile(r"crawl_runs\.id (\d+)")
@@ -231,4 +233,6 @@ def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:
             or record.http_headers.get_header("Transfer-Encoding")
         ),
         location=record.http_headers.get_header("Location"),
+        etag=record.http_headers.get_header("ETag"),
+        last_modified=record.http_headers.get_header("Last-Modified"),
     )

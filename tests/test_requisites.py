@@ -1,0 +1,237 @@
+"""What an article's page needs to be seen as it was (its stylesheet, scripts, fonts and
+pictures), captured once per content on the site and its static host, and kept current."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.request
+
+from conftest import rows, run_harvest
+from warcio.archiveiterator import ArchiveIterator
+
+from investcrawl import site
+from investcrawl.extract.requisites import css_requisites, page_requisites
+from investcrawl.warc import read_capture
+from investmirror.mirror import REQUISITES, STATIC_SCRIPT_PATH
+
+CSS, JS = "/Public/home/css/style.css", "/Public/home/js/jquery.min.js"
+BG, FONT = "/Public/home/images/bg.png", "/Public/home/fonts/site.woff2"
+SHARED = "/Uploads/2021/11/07/night.jpg"  # an image 186529 and 186540 show
+
+
+def test_a_page_links_its_requisites_as_a_browser_reads_them():
+    page = """<html><head><base href="/x/">
+    <link rel="stylesheet" href="a.css"><link rel="Shortcut Icon" href="/favicon.ico">
+    <link rel="preload" as="font" href="f.woff2"><link rel="alternate" href="/rss.xml">
+    <link rel="stylesheet" href="javascript:void(0)">
+    <script src="//cdn.example.com/j.js"></script><script>var a = 'url(x.png)';</script>
+    <style>@import "b.css"; body{background:url( 'bg.png' )} /* url(gone.png) */</style>
+    </head><body background="/bgimg.gif"><img src="data:image/png;base64,AAAA">
+    <img src="p.jpg#top"><img src="p.jpg"><input type="image" src="go.gif">
+    <div style='background-image:url("d.png")'>text</div><a href="/next.html">下一条</a>
+    </body></html>"""
+    assert page_requisites(page, "http://h.example/a/b.html") == [
+        ("http://h.example/x/a.css", "stylesheet"),
+        ("http://h.example/favicon.ico", "icon"),
+        ("http://h.example/x/f.woff2", "font"),
+        ("http://cdn.example.com/j.js", "script"),
+        ("http://h.example/x/b.css", "stylesheet"),
+        ("http://h.example/x/bg.png", "image"),
+        ("http://h.example/bgimg.gif", "image"),
+        ("http://h.example/x/p.jpg", "image"),
+        ("http://h.example/x/go.gif", "image"),
+        ("http://h.example/x/d.png", "image"),
+    ]
+    assert page_requisites("", "http://h.example/") == []
+    assert page_requisites("<img src='http://[x/a.png'>", "http://h.example/") == []
+
+
+def test_a_stylesheet_names_its_fonts_pictures_and_imports_against_its_own_url():
+    css = """@charset "utf-8"; @import url("print.css") print; @import 'more.css';
+    /* @import "commented.css"; url(commented.png) */
+    @font-face{src:url(../fonts/s.woff2) format("woff2"),url('../fonts/s.ttf')}
+    .a{background:url(data:image/gif;base64,R0lG)} .b{background:url(/i/b.png)}"""
+    assert css_requisites(css, "http://h.example/css/site.css") == [
+        ("http://h.example/css/more.css", "stylesheet"),
+        ("http://h.example/css/print.css", "image"),  # url() of an @import: not told apart
+        ("http://h.example/fonts/s.woff2", "font"),
+        ("http://h.example/fonts/s.ttf", "font"),
+        ("http://h.example/i/b.png", "image"),
+    ]
+
+
+def test_the_static_hosts_of_a_site_are_its_domains_other_hosts_and_those_named():
+    live = "https://www.investchn.com"
+    assert site.static_host("https://static.investchn.com/a.css", live) is not None
+    assert site.static_host("http://img.investchn.com/a.png", "https://investchn.com") is not None
+    assert site.static_host("https://investchn.com.evil.example/a.css", live) is None
+    assert site.static_host("https://xinvestchn.com/a.css", live) is None
+    assert site.static_host("https://cdn.example.com/a.css", live) is None
+    assert site.static_host("https://cdn.example.com/a.css", live, ["cdn.example.com"])
+    assert site.static_host("ftp://static.investchn.com/a.css", live) is None
+    mirror = "http://127.0.0.1:8080"  # a mirror on an address: no domain, named hosts only
+    assert site.static_host("http://127.0.0.2:9000/a.js", mirror) is None
+    assert site.static_host("http://127.0.0.2:9000/a.js", mirror, ["127.0.0.2:9000"])
+    assert site.static_host("http://127.0.0.2:9001/a.js", mirror, ["127.0.0.2:9000"]) is None
+
+
+def mirror_static(served) -> dict:
+    with urllib.request.urlopen(served.url + "/__mirror__/static") as answer:
+        return json.load(answer)
+
+
+def requisite_rows(archive, base: str) -> dict[str, dict]:
+    got = rows(archive, "SELECT * FROM images WHERE role != 'article image'")
+    return {row["url"].replace(base, ""): row for row in got}
+
+
+def records(warc_dir, run_files: set[str]) -> list[tuple[str, str, str, str]]:
+    """(type, URL, status, profile) of the response and revisit records of these files."""
+    found = []
+    for name in sorted(run_files):
+        with open(warc_dir / name, "rb") as handle:
+            for record in ArchiveIterator(handle):
+                if record.rec_type in ("response", "revisit"):
+                    status = record.http_headers.get_statuscode() if record.http_headers else ""
+                    profile = record.rec_headers.get_header("WARC-Profile") or ""
+                    url = record.rec_headers.get_header("WARC-Target-URI")
+                    found.append((record.rec_type, url, status, profile.rsplit("/", 1)[-1]))
+    return found
+
+
+def run_files(archive, run: int) -> set[str]:
+    return {r["name"] for r in rows(archive, f"SELECT name FROM warc_files WHERE run_id = {run}")}
+
+
+def test_an_article_page_is_captured_with_its_requisites_on_the_site_and_its_static_host(
+    variant, tmp_path
+):
+    served = variant({}, static_host=True)
+    static = mirror_static(served)["netloc"]
+    archive, warc = tmp_path / "archive.db", tmp_path / "warc"
+    before = served.requests()
+    first = run_harvest(served.url, archive, settings={"REQUISITE_HOSTS": static})
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "page requisites: captured 5" in first.stdout
+    got = requisite_rows(archive, served.url)
+    got = {url.replace(f"http://{static}", "static:"): row for url, row in got.items()}
+    assert {url: (row["role"], row["kind"]) for url, row in got.items()} == {
+        CSS: ("stylesheet", "captured"),
+        JS: ("script", "captured"),
+        BG: ("image", "captured"),  # named by the stylesheet
+        FONT: ("font", "captured"),
+        "static:" + STATIC_SCRIPT_PATH: ("script", "captured"),
+    }
+    requested = served.requests()
+    for path in (CSS, JS, BG, FONT):  # once, however many pages link them
+        assert requested[path] - before.get(path, 0) == 1, path
+    assert requested[STATIC_SCRIPT_PATH] == 1  # from the static host (the mirror counts both)
+    for path, row in got.items():  # each in the WARC, as served
+        capture = read_capture(warc, row["warc_file"], row["warc_offset"])
+        assert capture.body == REQUISITES[path.removeprefix("static:")][1], path
+        assert row["etag"] and row["last_modified"] and row["checked_at"] == row["fetched_at"]
+
+    # The next harvest, the same week: none is asked for again.
+    served.set_phase(2)
+    again = run_harvest(served.url, archive, settings={"REQUISITE_HOSTS": static})
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert {p: served.requests()[p] - requested[p] for p in (CSS, JS, BG, FONT)} == dict.fromkeys(
+        (CSS, JS, BG, FONT), 0
+    )
+    assert requisite_rows(archive, served.url).keys() == {
+        url.replace("static:", f"http://{static}") for url in got
+    }
+
+
+def test_a_static_host_not_named_is_not_fetched(variant, tmp_path):
+    served = variant({}, static_host=True)
+    archive = tmp_path / "archive.db"
+    result = run_harvest(served.url, archive)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert served.requests().get(STATIC_SCRIPT_PATH, 0) == 0
+    static = mirror_static(served)["netloc"]
+    row = requisite_rows(archive, served.url)[f"http://{static}{STATIC_SCRIPT_PATH}"]
+    assert row["kind"] == "off_host" and row["role"] == "script"
+
+
+def age(archive) -> None:
+    """Time passes: every capture was last checked long ago."""
+    with sqlite3.connect(archive) as db:
+        db.execute("UPDATE images SET checked_at = '2020-01-01T00:00:00Z'")
+
+
+def test_captures_are_checked_again_on_schedule_kept_when_unchanged_or_gone(variant, tmp_path):
+    served = variant({}, replaced={BG: 3, SHARED: 3}, removed={JS: 3})
+    archive, warc = tmp_path / "archive.db", tmp_path / "warc"
+    full = ("--mode", "full")  # every page again: each shows what it needs
+    assert run_harvest(served.url, archive).returncode == 0
+    first = {**requisite_rows(archive, served.url)}
+    shared = rows(archive, f"SELECT * FROM images WHERE url = '{served.url}{SHARED}'")[0]
+    assert {row["kind"] for row in first.values()} == {"captured"}
+
+    # A week on, nothing has changed: conditional requests, 304, revisit records.
+    age(archive)
+    served.set_phase(2)
+    second = run_harvest(served.url, archive, *full)
+    assert second.returncode == 0, second.stdout + second.stderr
+    captured = "SELECT count(*) AS n FROM images WHERE kind = 'captured'"
+    checked = rows(archive, captured)[0]["n"]  # the requisites, 186540's and 186529's images
+    assert checked == 6
+    assert "captures checked again: 6 (unchanged 6, changed 0)" in second.stdout
+    assert mirror_static(served)["not_modified"] == 6
+    now = requisite_rows(archive, served.url)
+    for path, row in now.items():
+        kept = ("warc_file", "warc_offset", "payload_digest", "fetched_at", "etag")
+        assert {k: row[k] for k in kept} == {k: first[path][k] for k in kept}, path
+        assert row["checked_at"] > "2020-01-01T00:00:00Z" and row["detail"] == ""
+    revisits = [r for r in records(warc, run_files(archive, 2)) if r[0] == "revisit"]
+    checked = {
+        url.replace(served.url, ""): (status, profile) for _, url, status, profile in revisits
+    }
+    for path in (CSS, JS, BG, FONT, SHARED):
+        assert checked[path] == ("304", "server-not-modified"), path
+
+    # Later the picture is replaced and the script is gone: the new picture is a new
+    # capture (the old one stays in its file); the script's capture is kept, and why said.
+    age(archive)
+    served.set_phase(3)
+    third = run_harvest(served.url, archive, *full)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert (
+        "checked again: 6 (unchanged 3, changed 2, check failed 1: captures kept)" in third.stdout
+    )
+    now = requisite_rows(archive, served.url)
+    assert now[BG]["warc_file"] in run_files(archive, 3)
+    assert read_capture(warc, now[BG]["warc_file"], now[BG]["warc_offset"]).body.endswith(
+        b"v2IEND\xaeB`\x82"
+    )
+    old = read_capture(warc, first[BG]["warc_file"], first[BG]["warc_offset"])
+    assert old.body == REQUISITES[BG][1]
+    assert now[JS]["kind"] == "captured" and now[JS]["warc_file"] == first[JS]["warc_file"]
+    assert "http_404" in now[JS]["detail"] and first[JS]["fetched_at"] in now[JS]["detail"]
+    replaced = rows(archive, f"SELECT * FROM images WHERE url = '{served.url}{SHARED}'")[0]
+    assert replaced["warc_file"] != shared["warc_file"] and replaced["kind"] == "captured"
+
+
+def test_a_server_without_validators_is_asked_again_and_the_same_bytes_are_a_revisit(
+    variant, tmp_path
+):
+    served = variant({}, no_validators=True)
+    archive, warc = tmp_path / "archive.db", tmp_path / "warc"
+    assert run_harvest(served.url, archive).returncode == 0
+    first = requisite_rows(archive, served.url)
+    assert {row["etag"] for row in first.values()} == {None}
+    age(archive)
+    served.set_phase(2)
+    again = run_harvest(served.url, archive, "--mode", "full")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert mirror_static(served)["not_modified"] == 0
+    revisits = {
+        url.replace(served.url, ""): (status, profile)
+        for kind, url, status, profile in records(warc, run_files(archive, 2))
+        if kind == "revisit"
+    }
+    for path in (CSS, JS, BG, FONT):
+        assert revisits[path] == ("200", "identical-payload-digest"), path
+        assert requisite_rows(archive, served.url)[path]["warc_file"] == first[path]["warc_file"]
