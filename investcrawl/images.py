@@ -62,6 +62,8 @@ IMAGE_META = "investcrawl_image"  # request.meta key of image and requisite requ
 REVALIDATE_META = "investcrawl_revalidate"  # the `images` row a conditional request checks
 ORIGINAL_META = "warc_original"  # (file, offset) of the capture a revisit record refers to
 ARTICLE_IMAGE = "article image"  # the role of an image an article shows (article_images)
+DEPTH_META = "investcrawl_requisite_depth"  # stylesheets between the page and a requisite
+STYLESHEET_DEPTH = 3  # what stylesheets name is fetched this many @imports deep
 _IMAGE_ROLES = (ARTICLE_IMAGE, IMAGE, ICON)
 
 # The first bytes of the image formats a page may show.
@@ -209,6 +211,7 @@ class ImageCapture:
         days = self.settings.getfloat(
             "REQUISITE_REVALIDATE_DAYS", defaults.REQUISITE_REVALIDATE_DAYS
         )
+        self.revalidations = 0  # captures asked for again in this run
         # Captures last checked before this are asked for again (None: never).
         self.stale_before = (
             (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -280,22 +283,24 @@ class ImageCapture:
         ]
         yield from self._limited(found, "a page")
 
-    def _limited(self, found: list[tuple[str, str]], where: str) -> Iterator[scrapy.Request]:
+    def _limited(
+        self, found: list[tuple[str, str]], where: str, depth: int = 0
+    ) -> Iterator[scrapy.Request]:
         most = self.settings.getint("REQUISITES_PER_PAGE", defaults.REQUISITES_PER_PAGE)
         if len(found) > most:
             self.crawler.stats.inc_value("investcrawl/requisites/past_limit", len(found) - most)
             self.logger.info("%d requisites past the first %d of %s: left",
                              len(found) - most, most, where)  # fmt: skip
-        yield from self.requests(found[:most])
+        yield from self.requests(found[:most], depth)
 
     def image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
         """Requests for these images articles show, those not fetched yet (see the rules
         above)."""
         yield from self.requests([(url, ARTICLE_IMAGE) for url in urls])
 
-    def requests(self, found: list[tuple[str, str]]) -> Iterator[scrapy.Request]:
+    def requests(self, found: list[tuple[str, str]], depth: int = 0) -> Iterator[scrapy.Request]:
         """Requests for these (URL, role), those not fetched yet or due a revalidation (see
-        the rules above)."""
+        the rules above); depth: how many stylesheets lead to them from the page."""
         if not self.settings.getbool("CAPTURE_IMAGES", defaults.CAPTURE_IMAGES):
             return
         for url, role in found:
@@ -303,6 +308,12 @@ class ImageCapture:
                 continue
             self.images_seen.add(url)
             due, previous = self.state().image_due(url, self.stale_before)
+            most = self.settings.getint(
+                "REQUISITE_REVALIDATE_LIMIT", defaults.REQUISITE_REVALIDATE_LIMIT
+            )
+            if due == "revalidate" and self.revalidations >= most:
+                self.crawler.stats.inc_value("investcrawl/images/check_deferred")
+                due = "settled"  # checked by a later run, when a page shows it again
             if due == "settled":
                 self.crawler.stats.inc_value("investcrawl/images/settled")
                 continue
@@ -330,7 +341,11 @@ class ImageCapture:
                 if key in self.image_outcomes:
                     self.record_image(url, *self.image_outcomes[key])
                 continue
-            meta = {IMAGE_META: role, "download_maxsize": self.settings.getint("IMAGE_MAXSIZE")}
+            meta = {
+                IMAGE_META: role,
+                "download_maxsize": self.settings.getint("IMAGE_MAXSIZE"),
+                DEPTH_META: depth,
+            }
             headers = {}
             if previous is not None:  # a conditional request, against the capture
                 meta[REVALIDATE_META] = previous
@@ -341,6 +356,7 @@ class ImageCapture:
                 if previous.get("last_modified"):
                     headers["If-Modified-Since"] = previous["last_modified"]
                 self.crawler.stats.inc_value("investcrawl/images/revalidated")
+                self.revalidations += 1
             request = self.new_request(
                 target,
                 self.parse_image,
@@ -366,7 +382,13 @@ class ImageCapture:
     def parse_image(self, response: Response) -> Iterator[Any]:
         kind = self.record_answer(response)
         if response.meta.get(IMAGE_META) == STYLESHEET and kind == "captured":
-            yield from self._limited(self._stylesheet_links(response), response.url)
+            depth = response.meta.get(DEPTH_META, 0) + 1
+            if depth > STYLESHEET_DEPTH:  # @import after @import: a hostile chain
+                self.crawler.stats.inc_value("investcrawl/requisites/too_deep")
+                self.logger.info("%s: stylesheets nested deeper than %d: what it names is left",
+                                 response.url, STYLESHEET_DEPTH)  # fmt: skip
+                return
+            yield from self._limited(self._stylesheet_links(response), response.url, depth)
 
     def _stylesheet_links(self, response: Response) -> list[tuple[str, str]]:
         """What a stylesheet names (fonts, pictures, other stylesheets), from its answer,

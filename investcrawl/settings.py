@@ -120,6 +120,7 @@ REQUISITE_HOSTS: list[str] = []
 # A captured image or requisite a page fetched in a run shows is asked for again (a
 # conditional request) when it was last checked more than this many days ago (0: never).
 REQUISITE_REVALIDATE_DAYS = 7
+REQUISITE_REVALIDATE_LIMIT = 500  # checks per run (a full run shows every article's images)
 HTTPERROR_ALLOW_ALL = False  # non-2xx reach the errback, which records them
 REDIRECT_MAX_TIMES = 5
 

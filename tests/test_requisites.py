@@ -235,3 +235,24 @@ def test_a_server_without_validators_is_asked_again_and_the_same_bytes_are_a_rev
     for path in (CSS, JS, BG, FONT):
         assert revisits[path] == ("200", "identical-payload-digest"), path
         assert requisite_rows(archive, served.url)[path]["warc_file"] == first[path]["warc_file"]
+
+
+def test_a_hostile_page_gets_the_first_requisites_and_a_few_imports_deep(variant, tmp_path):
+    many = "".join(f'<link rel="stylesheet" href="/Public/many/{n}.css">' for n in range(120))
+    chain = '<style>@import "/Public/chain/1.css";</style>'
+    served = variant({186540: {"raw_html": chain + many}})
+    archive = tmp_path / "archive.db"
+    result = run_harvest(served.url, archive)
+    assert result.returncode == 0, result.stdout + result.stderr
+    requested = served.requests()
+    # The page's own (stylesheet, script), the chain's first, then the first of the many:
+    # 50 in all; what the stylesheets name, 3 @imports deep and no further.
+    linked = sum(1 for path in requested if path.startswith("/Public/many/"))
+    assert linked == 50 - 3
+    assert [requested.get(f"/Public/chain/{n}.css", 0) for n in range(1, 6)] == [1, 1, 1, 1, 0]
+    assert requested.get("/Public/chain/3.png") == 1 and "/Public/chain/4.png" not in requested
+    refused = rows(archive, "SELECT kind, count(*) AS n FROM images WHERE url LIKE '%/many/%'")
+    assert refused == [{"kind": "http_404", "n": 47}]  # each said, none a failure
+    assert rows(archive, "SELECT count(*) AS n FROM failures WHERE url LIKE '%/Public/%'") == [
+        {"n": 0}
+    ]
