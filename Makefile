@@ -27,7 +27,7 @@ $(PYWB_STAMP):
 
 pywb: $(PYWB_STAMP)
 
-install: $(STAMP) $(PYWB_STAMP)
+install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m investmirror.demo

@@ -2,7 +2,7 @@
 (the second run's unchanged pages are revisit records), the WARC files made a pywb
 collection (wb-manager), and `wayback` started on loopback.
 
-pywb lives in a venv of its own (`make pywb`, part of `make install` and `make test`: its
+pywb lives in a venv of its own (`make pywb`, part of `make test`: in .venv its
 brotlipy would replace the brotli Scrapy decodes with), found at INVESTCRAWL_PYWB_BIN or
 .venv/pywb/bin. Without it these tests fail, saying how to install it: a replay check that
 skips itself away is not one.
