@@ -219,9 +219,9 @@ def test_articles_replay_whole_with_their_images_and_their_revisits(wayback):
     for timestamp in (first, revisit):
         html = wayback.replay(timestamp, article, "mp_")
         sources = lxml.html.document_fromstring(html.body).xpath("//img/@src")
-        assert len(sources) == len(images), sources
-        for image, source in zip(images, sources, strict=True):
-            assert source.endswith("im_/" + image["url"]), source
+        for image in images:  # (whatever other pictures the page's template shows)
+            source = next((s for s in sources if s.endswith("im_/" + image["url"])), None)
+            assert source, (image, sources)
             want = wayback.live(image["url"])
             loaded = get(urllib.parse.urljoin(wayback.url, source))
             assert (loaded.status, loaded.body) == (200, want), source
