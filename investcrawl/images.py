@@ -64,7 +64,7 @@ ORIGINAL_META = "warc_original"  # (file, offset) of the capture a revisit recor
 ARTICLE_IMAGE = "article image"  # the role of an image an article shows (article_images)
 DEPTH_META = "investcrawl_requisite_depth"  # stylesheets between the page and a requisite
 STYLESHEET_DEPTH = 3  # what stylesheets name is fetched this many @imports deep
-_IMAGE_ROLES = (ARTICLE_IMAGE, IMAGE, ICON)
+IMAGE_ROLES = (ARTICLE_IMAGE, IMAGE, ICON)
 
 # The first bytes of the image formats a page may show.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
@@ -103,7 +103,7 @@ def requisite_kind(role: str, content_type: str | None, body: bytes) -> str:
     """`captured` when a 200 answer is what the page links it as; an image's is checked by
     image_kind, a stylesheet's, script's or font's only for not being an HTML page (a soft
     404): `wrong_type`."""
-    if role in _IMAGE_ROLES:
+    if role in IMAGE_ROLES:
         return image_kind(content_type, body)
     head = body[:256].lstrip().lower()
     media = (content_type or "").split(";")[0].strip().lower()
@@ -326,7 +326,7 @@ class ImageCapture:
                 # A page the crawl reads: never fetched as an image (nor kept from being
                 # fetched as the page it is by an image request made first).
                 detail = "a page of the site, not " + (
-                    "an image" if role in _IMAGE_ROLES else f"a {role}"
+                    "an image" if role in IMAGE_ROLES else f"a {role}"
                 )
                 self.record_image(url, "refused", {"detail": detail, "role": role})
                 continue

@@ -5,7 +5,8 @@ archive writer as a crawl, so an improved extractor reaches the whole history an
 come out as a crawl of the same pages made them (fetched_at is the capture's WARC-Date);
 a row is never replaced by one read from an older capture (the archive's writer in replay
 mode: the archive may hold a reading of a capture not in these files).
-The images the articles show get their `images` rows from their last captured answer, and
+The images the articles show and their pages' requisites (stylesheets, scripts, fonts... as
+a crawl finds them: images.py) get their `images` rows from their last captured answer, and
 pages whose last answer was an HTTP error their `failures` rows.
 """
 
@@ -21,9 +22,23 @@ from w3lib.url import safe_url_string
 from investcrawl import settings, site
 from investcrawl.archive import ArchiveState, ArchiveWriter, open_archive
 from investcrawl.boilerplate import TemplateLines
-from investcrawl.extract import Rejected, city_provinces, extract_article, parse_document
+from investcrawl.extract import (
+    Rejected,
+    Undecodable,
+    city_provinces,
+    decode_html,
+    extract_article,
+    parse_document,
+)
+from investcrawl.extract.requisites import css_requisites, page_requisites
 from investcrawl.failures import http_failure
-from investcrawl.images import answer_row, image_key
+from investcrawl.images import (
+    ARTICLE_IMAGE,
+    IMAGE_ROLES,
+    STYLESHEET_DEPTH,
+    answer_row,
+    image_key,
+)
 from investcrawl.pipelines import invalid_article
 from investcrawl.warc import capture_order, iter_responses
 
@@ -62,8 +77,12 @@ def reextract(
     missing: list[str] = []  # revisits whose original is not in warc_dir
     # The images of the articles rebuilt, as the articles show them: the URL requested.
     shown: dict[str, str | None] = {}
-    # The last answer to each URL not an article's, as an image's kind and `images` columns.
-    others: dict[str, tuple[str, dict[str, Any]]] = {}
+    # The last answer to each URL not an article's, as an image's and as another
+    # requisite's kind and `images` columns (what it is to the pages is known later).
+    others: dict[str, dict[bool, tuple[str, dict[str, Any]]]] = {}
+    linked: dict[str, str] = {}  # the requisites of the articles' pages: URL -> role
+    stylesheets: dict[str, bytes] = {}  # the last captured stylesheets, by key
+    site_url = "http://localhost"  # the scheme and host of the articles' pages
     failed: dict[str, tuple[int, str]] = {}  # URLs whose last answer is an error: status, date
     redirects: dict[str, str] = {}  # URL -> where its last answer redirected
     try:
@@ -78,18 +97,24 @@ def reextract(
             redirects.pop(url, None)  # the last answer is this one, not a redirect
             if site.article_id(url) is None and response.status == 304:
                 # A revalidated image: not modified since its capture, checked then.
-                if image_key(url) in others:
-                    others[image_key(url)][1]["checked_at"] = capture.date
+                for _, fields in others.get(image_key(url), {}).values():
+                    fields["checked_at"] = capture.date
                 continue
             if site.article_id(url) is None:
-                others[image_key(url)] = answer_row(
-                    response.status,
-                    content_type,
-                    body,
-                    response.may_be_cut,
-                    capture,
-                    validators=(response.etag, response.last_modified),
-                )
+                others[image_key(url)] = {
+                    image: answer_row(
+                        response.status,
+                        content_type,
+                        body,
+                        response.may_be_cut,
+                        capture,
+                        role=ARTICLE_IMAGE if image else "stylesheet",
+                        validators=(response.etag, response.last_modified),
+                    )
+                    for image in (True, False)
+                }
+                if "css" in (content_type or "").lower() and response.status == 200:
+                    stylesheets[image_key(url)] = body
             if response.status != 200:
                 if response.status >= 400 and urlsplit(url).path != "/robots.txt":
                     failed[url] = (response.status, capture.date)
@@ -131,20 +156,72 @@ def reextract(
                     writer.learn_template_line(learned)
             writer.add_article(adapter)
             parts = urlsplit(url)
-            base_url = f"{parts.scheme}://{parts.netloc}"
+            base_url = site_url = f"{parts.scheme}://{parts.netloc}"
             most = settings.IMAGES_PER_ARTICLE
             for image in article.images[:most]:
                 requested = site.on_site(image, base_url)
                 shown[image] = safe_url_string(requested) if requested else None
+            _page_links(body, content_type, url, article.images, linked)
             seen["articles"] += 1
         for image, requested in sorted(shown.items()):
             answer = others.get(image_key(_followed(requested, redirects))) if requested else None
             if answer is not None:
-                writer.add_image(image, *answer)
-        _add_http_failures(writer, failed, redirects, set(shown.values()))
+                writer.add_image(image, *answer[True])
+        _with_stylesheet_links(linked, stylesheets, redirects, site_url)
+        requisites = {}
+        for link, role in sorted(linked.items()):
+            if link in shown:
+                continue
+            requested = safe_url_string(site.on_site(link, site_url) or link)
+            requisites[link] = requested
+            answer = others.get(image_key(_followed(requested, redirects)))
+            if answer is not None:
+                kind, fields = answer[role in IMAGE_ROLES]
+                writer.add_image(link, kind, {**fields, "role": role})
+        pictures = set(shown.values()) | set(requisites.values())
+        _add_http_failures(writer, failed, redirects, pictures)
     finally:
         writer.close()
     return {**seen, **writer.counts, "missing": len(missing)}
+
+
+def _page_links(
+    body: bytes, content_type: str | None, url: str, images: list[str], linked: dict[str, str]
+) -> None:
+    """Add the requisites of an article's page to linked (URL -> role), as a crawl takes
+    them (images.ImageCapture.for_page): the first REQUISITES_PER_PAGE, not its images."""
+    try:
+        text, _ = decode_html(body, content_type)
+    except Undecodable:
+        return
+    own = {image_key(image) for image in images}
+    found = [
+        (link, role) for link, role in page_requisites(text, url) if image_key(link) not in own
+    ]
+    for link, role in found[: settings.REQUISITES_PER_PAGE]:
+        linked.setdefault(link, role)
+
+
+def _with_stylesheet_links(
+    linked: dict[str, str], stylesheets: dict[str, bytes], redirects: dict[str, str], base: str
+) -> None:
+    """Add what the captured stylesheets among linked name, STYLESHEET_DEPTH deep."""
+    level = [link for link, role in linked.items() if role == "stylesheet"]
+    for _ in range(STYLESHEET_DEPTH):
+        following = []
+        for link in level:
+            requested = safe_url_string(site.on_site(link, base) or link)
+            end = _followed(requested, redirects)
+            css = stylesheets.get(image_key(end))
+            if css is None:
+                continue
+            named = css_requisites(css.decode("utf-8", "replace"), end)
+            for found, role in named[: settings.REQUISITES_PER_PAGE]:
+                if found not in linked:
+                    linked[found] = role
+                    if role == "stylesheet":
+                        following.append(found)
+        level = following
 
 
 def _followed(url: str, redirects: dict[str, str]) -> str:

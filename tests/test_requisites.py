@@ -7,7 +7,7 @@ import json
 import sqlite3
 import urllib.request
 
-from conftest import rows, run_harvest
+from conftest import rows, run_harvest, run_module
 from warcio.archiveiterator import ArchiveIterator
 
 from investcrawl import site
@@ -132,6 +132,18 @@ def test_an_article_page_is_captured_with_its_requisites_on_the_site_and_its_sta
         assert capture.body == REQUISITES[path.removeprefix("static:")][1], path
         assert row["etag"] and row["last_modified"] and row["checked_at"] == row["fetched_at"]
 
+    # Rebuilt from the WARC alone, the rows are the same.
+    rebuilt = tmp_path / "rebuilt.db"
+    result = run_module(
+        "investcrawl.cli", "reextract", "--warc-dir", str(warc), "--db", str(rebuilt)
+    )
+    assert result.returncode == 0, result.stderr
+    crawled = requisite_rows(archive, served.url)
+    again = requisite_rows(rebuilt, served.url)
+    assert again.keys() == crawled.keys()
+    for url, row in crawled.items():
+        assert {**again[url], "attempts": 0} == {**row, "attempts": 0}, url
+
     # The next harvest, the same week: none is asked for again.
     served.set_phase(2)
     again = run_harvest(served.url, archive, settings={"REQUISITE_HOSTS": static})
@@ -251,8 +263,14 @@ def test_a_hostile_page_gets_the_first_requisites_and_a_few_imports_deep(variant
     assert linked == 50 - 3
     assert [requested.get(f"/Public/chain/{n}.css", 0) for n in range(1, 6)] == [1, 1, 1, 1, 0]
     assert requested.get("/Public/chain/3.png") == 1 and "/Public/chain/4.png" not in requested
-    refused = rows(archive, "SELECT kind, count(*) AS n FROM images WHERE url LIKE '%/many/%'")
-    assert refused == [{"kind": "http_404", "n": 47}]  # each said, none a failure
-    assert rows(archive, "SELECT count(*) AS n FROM failures WHERE url LIKE '%/Public/%'") == [
-        {"n": 0}
-    ]
+    rebuilt = tmp_path / "rebuilt.db"
+    warc = str(tmp_path / "warc")
+    result = run_module("investcrawl.cli", "reextract", "--warc-dir", warc, "--db", str(rebuilt))
+    assert result.returncode == 0, result.stderr
+    for db in (archive, rebuilt):  # crawled, and rebuilt from the WARC alone
+        refused = rows(db, "SELECT kind, count(*) AS n FROM images WHERE url LIKE '%/many/%'")
+        assert refused == [{"kind": "http_404", "n": 47}]  # each said, none a failure
+        chained = rows(db, "SELECT count(*) AS n FROM images WHERE url LIKE '%/chain/%'")
+        assert chained == [{"n": 7}]  # 1-4.css, 1-3.png
+        sql = "SELECT count(*) AS n FROM failures WHERE url LIKE '%/Public/%'"
+        assert rows(db, sql) == [{"n": 0}]
