@@ -73,6 +73,7 @@ def iter_responses(
     and place), with its own status and date. A revisit whose original is not in directory
     is left out, its URL added to `missing`."""
     originals: dict[tuple[str, str], tuple[str, int]] = {}  # (url, digest) of article pages
+    last: dict[str, str] = {}  # the digest of each article page's last whole capture
     for path in files if files is not None else capture_order(directory):
         with open(path, "rb") as handle:
             iterator = ArchiveIterator(handle)
@@ -80,7 +81,9 @@ def iter_responses(
                 headers = record.rec_headers
                 if record.rec_type == "revisit":
                     url = headers.get_header("WARC-Refers-To-Target-URI")
-                    place = originals.get((url, headers.get_header("WARC-Payload-Digest")))
+                    # A 304's (server-not-modified) has no digest: its URL's last capture.
+                    digest = headers.get_header("WARC-Payload-Digest") or last.get(url)
+                    place = originals.get((url, digest))
                     if place is None:
                         logger.warning("%s: a revisit of %s, whose capture is not in %s",
                                        path.name, url, directory)  # fmt: skip
@@ -104,6 +107,7 @@ def iter_responses(
                 if site.article_id(url) is not None:  # only article pages have revisits
                     digest = headers.get_header("WARC-Payload-Digest")
                     originals[(url, digest)] = (capture.file, capture.offset)
+                    last[url] = digest
                 yield _captured(record, body, capture)
 
 

@@ -26,6 +26,7 @@ from investcrawl import __version__
 
 OPEN_SUFFIX = ".open"
 CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,11 @@ class WarcFile:
     ) -> Capture:
         """Write the response and its request; return where the page's payload is.
 
-        When `original` (the last full capture of the URL) has the same payload, the
-        response is written as a revisit record (identical-payload-digest: its HTTP headers,
-        not the payload again), and the capture returned is the original's, so that every
-        pointer of the archive leads to a whole page.
+        `original` is the last full capture of the same URL. When the response has its
+        payload, it is written as a revisit record (identical-payload-digest: its HTTP
+        headers, not the payload again); a 304 Not Modified is written as a revisit record
+        (server-not-modified: its HTTP headers). In both cases the capture returned is the
+        original's, so that every pointer of the archive leads to a whole page.
         """
         protocol = getattr(response, "protocol", None) or "HTTP/1.1"
         try:
@@ -155,9 +157,9 @@ class WarcFile:
         status_line = f"{response.status} {phrase}".strip()
         http_headers = StatusAndHeaders(status_line, _headers(response.headers), protocol=protocol)
         digest = payload_digest(response.body)
-        revisit = (
-            original is not None and original.digest == digest and original.url == response.url
-        )
+        same_url = original is not None and original.url == response.url
+        not_modified = same_url and response.status == 304
+        revisit = same_url and not not_modified and original.digest == digest
         if revisit:
             response_record = self._writer.create_revisit_record(
                 response.url,
@@ -168,6 +170,19 @@ class WarcFile:
                 warc_headers_dict={
                     **self._warc_headers(date, response),
                     "WARC-Refers-To": original.record_id,
+                },
+            )
+        elif not_modified:  # no payload, hence no WARC-Payload-Digest (WARC 1.1, 6.7.3)
+            response_record = self._writer.create_warc_record(
+                response.url,
+                "revisit",
+                http_headers=http_headers,
+                warc_headers_dict={
+                    **self._warc_headers(date, response),
+                    "WARC-Profile": NOT_MODIFIED_PROFILE,
+                    "WARC-Refers-To": original.record_id,
+                    "WARC-Refers-To-Target-URI": original.url,
+                    "WARC-Refers-To-Date": original.date,
                 },
             )
         else:
@@ -203,7 +218,7 @@ class WarcFile:
         self._writer.write_record(response_record)
         self._writer.write_record(request_record)
         self._file.flush()
-        if revisit:
+        if revisit or not_modified:
             return Capture(original.file, original.offset, to_the_second(date))
         return Capture(self.name, offset, to_the_second(date), digest)
 

@@ -1,0 +1,106 @@
+"""What a WARC record holds, read back with warcio: 304 revisits (server-not-modified)."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+from scrapy import Request
+from scrapy.http import HtmlResponse, Response
+from warcio.archiveiterator import ArchiveIterator
+
+from investcrawl.warc import Original, WarcFile, iter_responses, read_original
+
+DETAIL = "/index.php/home/news/detail/id/{}.html"
+CAP = 1_000_000  # conftest's DOWNLOAD_MAXSIZE
+IMAGE_CAP = 100_000
+HUGE_IMAGE = "/Uploads/a/huge.jpg"  # 300 KB, announced by its Content-Length
+CONTACT = "archivist@example.org"
+WARCIO = str(Path(sys.executable).with_name("warcio"))
+
+
+def fake_response(url: str, status: int, body: bytes = b"", **headers: str) -> Response:
+    return HtmlResponse(
+        url, status=status, body=body, headers=headers, request=Request(url), protocol="HTTP/1.1"
+    )
+
+
+def test_a_304_is_written_as_a_server_not_modified_revisit_of_the_original(tmp_path):
+    url = "http://127.0.0.1:1/Uploads/a/logo.png"
+    warc = WarcFile(tmp_path, info={"description": "test"}, token="t")
+    first = warc.write(
+        Request(url),
+        fake_response(url, 200, b"\x89PNG...", ETag='"v1"', **{"Content-Type": "image/png"}),
+        "2026-12-01T00:00:00.000000Z",
+    )
+    with open(tmp_path / (warc.name + ".open"), "rb") as handle:
+        handle.seek(first.offset)
+        original_record = next(iter(ArchiveIterator(handle)))
+        record_id = original_record.rec_headers.get_header("WARC-Record-ID")
+    original = Original(
+        url, first.digest, record_id, "2026-12-01T00:00:00.000000Z", first.file, first.offset
+    )
+    again = warc.write(
+        Request(url, headers={"If-None-Match": '"v1"'}),
+        fake_response(url, 304, ETag='"v1"'),
+        "2026-12-06T00:00:00.000000Z",
+        original,
+    )
+    # A 304 of another URL than the original's is written as it came.
+    other = "http://127.0.0.1:1/Uploads/a/other.png"
+    elsewhere = warc.write(
+        Request(other), fake_response(other, 304), "2026-12-06T00:00:01.000000Z", original
+    )
+    path = warc.close()
+
+    assert again == dataclasses.replace(first, date="2026-12-06T00:00:00Z", digest="")
+    assert elsewhere.file == path.name and elsewhere.offset > again.offset
+    with open(path, "rb") as handle:
+        found = [(r.rec_type, r.rec_headers, r.http_headers, r.raw_stream.read()) for r in
+                 ArchiveIterator(handle)]  # fmt: skip
+    kinds = [kind for kind, _, _, _ in found]
+    assert kinds == ["warcinfo", "response", "request", "revisit", "request", "response", "request"]
+    _, headers, http_headers, block = found[3]
+    assert headers.get_header("WARC-Profile") == (
+        "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+    )
+    assert headers.get_header("WARC-Refers-To") == record_id
+    assert headers.get_header("WARC-Refers-To-Target-URI") == url
+    assert headers.get_header("WARC-Refers-To-Date") == "2026-12-01T00:00:00.000000Z"
+    assert headers.get_header("WARC-Payload-Digest") is None  # no payload
+    assert http_headers.statusline == "304 Not Modified"
+    assert http_headers.get_header("Etag") == '"v1"'
+    assert block == b""  # the HTTP headers only (raw_stream: after them)
+    assert found[4][1].get_header("WARC-Concurrent-To") == headers.get_header("WARC-Record-ID")
+    # warcio reads, indexes and checks it.
+    index = subprocess.run(
+        [WARCIO, "index", "-f", "warc-type,warc-profile,http:status", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert (
+        '{"warc-type": "revisit", "warc-profile": '
+        '"http://netpreserve.org/warc/1.1/revisit/server-not-modified", "http:status": "304"}'
+    ) in index
+    assert subprocess.run([WARCIO, "check", str(path)], check=False).returncode == 0
+
+
+def test_a_304_revisit_is_read_back_as_the_page_it_refers_to(tmp_path):
+    url = "http://127.0.0.1:1" + DETAIL.format(186540)
+    warc = WarcFile(tmp_path, token="t")
+    page = b"<html><body>page</body></html>"
+    first = warc.write(Request(url), fake_response(url, 200, page), "2026-12-01T00:00:00.000000Z")
+    original = read_original(tmp_path, first.file, first.offset)
+    warc.write(Request(url), fake_response(url, 304), "2026-12-06T00:00:00.000000Z", original)
+    warc.close()
+
+    missing: list[str] = []
+    read = list(iter_responses(tmp_path, missing))
+    assert [(r.status, r.body, r.capture.offset) for r in read] == [
+        (200, page, first.offset),
+        (304, page, first.offset),
+    ]
+    assert missing == []
