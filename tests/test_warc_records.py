@@ -1,15 +1,22 @@
-"""What a WARC record holds, read back with warcio: 304 revisits (server-not-modified)."""
+"""What a WARC record holds, read back with warcio from the files of real crawls: the
+HTTP messages against the bytes sent, and 304 revisits (server-not-modified)."""
 
 from __future__ import annotations
 
 import dataclasses
+import io
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import NamedTuple
 
+from conftest import run_crawl
 from scrapy import Request
 from scrapy.http import HtmlResponse, Response
 from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 
 from investcrawl.warc import Original, WarcFile, iter_responses, read_original
 
@@ -19,6 +26,112 @@ IMAGE_CAP = 100_000
 HUGE_IMAGE = "/Uploads/a/huge.jpg"  # 300 KB, announced by its Content-Length
 CONTACT = "archivist@example.org"
 WARCIO = str(Path(sys.executable).with_name("warcio"))
+
+
+class Found(NamedTuple):
+    file: str
+    type: str
+    headers: StatusAndHeaders  # the WARC headers
+    http: StatusAndHeaders | None  # the HTTP message's head, parsed
+    block: bytes  # as stored (gzip undone)
+
+    @property
+    def payload(self) -> bytes:
+        return self.block.split(b"\r\n\r\n", 1)[1]
+
+
+def records(warc: Path) -> list[Found]:
+    """Every record of the closed files in the folder, in order."""
+    found = []
+    parser = StatusAndHeadersParser([], verify=False)
+    for path in sorted(warc.glob("*.warc.gz")):
+        with open(path, "rb") as handle:
+            for record in ArchiveIterator(handle, no_record_parse=True):
+                block = record.raw_stream.read()
+                http = None
+                if record.rec_type in ("response", "request", "revisit"):
+                    http = parser.parse(io.BytesIO(block))
+                found.append(Found(path.name, record.rec_type, record.rec_headers, http, block))
+    return found
+
+
+def responses(found: list[Found], url: str) -> list[Found]:
+    return [
+        r for r in found if r.type == "response" and r.headers.get_header("WARC-Target-URI") == url
+    ]
+
+
+class RawServer:
+    """A loopback HTTP/1.1 server answering every request with the same bytes, and keeping
+    the bytes of each request as it came."""
+
+    def __init__(self, answer: bytes):
+        self.answer = answer
+        self.heads: list[bytes] = []
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            with connection:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    head += chunk
+                self.heads.append(head)
+                connection.sendall(self.answer)
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def test_the_record_of_a_message_against_the_bytes_sent(tmp_path):
+    # An unusual reason phrase, a name's odd spelling, a repeated header with another
+    # between its lines, a chunked body: what the record keeps and what it rebuilds.
+    answer = (
+        b"HTTP/1.1 404 Nicht Gefunden\r\n"
+        b"x-ODD-spelling: caf\xe9 \xe6\x96\xb0\r\n"
+        b"Set-Cookie: a=1\r\n"
+        b"Content-Type: text/html\r\n"
+        b"Set-Cookie: b=2\r\n"
+        b"Transfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n"
+        b"\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n"
+    )
+    server = RawServer(answer)
+    try:
+        done = run_crawl(server.url, tmp_path / "archive.db")
+    finally:
+        server.close()
+    assert "Traceback" not in done.stderr, done.stderr
+    found = records(tmp_path / "warc")
+    requests = [r for r in found if r.type == "request"]
+    answers = [r for r in found if r.type == "response"]
+    assert requests and len(requests) == len(answers) == len(server.heads)
+
+    # The request: its line and header lines are the bytes sent, in order and spelling.
+    assert sorted(r.block for r in requests) == sorted(server.heads)
+    # The response: status code, version, values and payload as received; the phrase and
+    # the names rebuilt; lines in the order each name first came (a repeated header's
+    # together); Transfer-Encoding and Connection not kept (the payload is de-chunked).
+    for record in answers:
+        assert record.block == (
+            b"HTTP/1.1 404 Not Found\r\n"
+            b"X-Odd-Spelling: caf\xe9 \xe6\x96\xb0\r\n"
+            b"Set-Cookie: a=1\r\n"
+            b"Set-Cookie: b=2\r\n"
+            b"Content-Type: text/html\r\n"
+            b"\r\n"
+            b"hello"
+        )
 
 
 def fake_response(url: str, status: int, body: bytes = b"", **headers: str) -> Response:

@@ -26,6 +26,7 @@ from investcrawl.archive import (
 )
 from investcrawl.runs import archive_failed
 from investcrawl.verdict import ARCHIVE_ERROR_REASON, RUN_ID
+from investcrawl.warc.provenance import HTTP_HEADERS
 from investcrawl.warc.reading import read_original
 from investcrawl.warc.repair import repair_open_files
 from investcrawl.warc.writer import Original, WarcFile, run_token, warc_date
@@ -127,7 +128,8 @@ class WarcCaptureMiddleware:
             return None
 
     def _provenance(self, spider: Any) -> dict[str, str | None]:
-        """The warcinfo fields of this run: who crawled, how, as part of what."""
+        """The warcinfo fields of this run: who crawled, how, as part of what, and how
+        its captures were recorded (docs/operations.md, "What a capture holds")."""
         settings = self.crawler.settings
         run = self.stats.get_value(RUN_ID)  # RunRecorder's, opened before us
         return {
@@ -137,6 +139,7 @@ class WarcCaptureMiddleware:
             "http-header-user-agent": settings.get("USER_AGENT"),
             "description": f"spider {getattr(spider, 'name', '?')}"
             + (f", crawl_runs.id {run}" if run else ""),
+            "investcrawl-http-headers": HTTP_HEADERS,
         }
 
     def spider_closed(self, spider: Any = None) -> None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy import Request
 from scrapy.http import Response
+from twisted.web.http_headers import Headers as TwistedHeaders
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -71,6 +72,29 @@ def _headers(headers: Any) -> list[tuple[str, str]]:
         for value in values:
             pairs.append((name.decode("latin-1"), value.decode("latin-1")))
     return pairs
+
+
+class SentHeaders(StatusAndHeaders):
+    """An HTTP message's head written with its bytes as they came (each value decoded as
+    latin-1 by _headers, encoded back the same), where warcio would %-encode a value that
+    is not ASCII (StatusAndHeaders.to_ascii_bytes)."""
+
+    def compute_headers_buffer(self, header_filter: Any = None) -> None:
+        self.headers_buff = self.to_bytes(header_filter, encoding="latin-1")
+
+
+def sent_request_headers(request: Request) -> list[tuple[str, str]]:
+    """The request's header lines as Twisted writes them (HTTP/1.1, no proxy): Scrapy's
+    headers in their order, names in Twisted's spelling, and the Host header Twisted's
+    Agent adds after them (twisted.web.client.Agent._requestWithEndpoint)."""
+    sent = TwistedHeaders(request.headers)  # as Scrapy's handler builds them
+    if not sent.hasHeader(b"Host"):  # Agent._computeHostValue: no port when the default
+        parts = urlsplit(request.url)
+        host = parts.netloc.rpartition("@")[2]
+        if parts.port is not None and parts.port == {"http": 80, "https": 443}.get(parts.scheme):
+            host = host.rpartition(":")[0]
+        sent.addRawHeader(b"Host", host.encode("latin-1"))
+    return _headers(dict(sent.getAllRawHeaders()))
 
 
 def run_token() -> str:
@@ -155,7 +179,7 @@ class WarcFile:
         except ValueError:
             phrase = ""
         status_line = f"{response.status} {phrase}".strip()
-        http_headers = StatusAndHeaders(status_line, _headers(response.headers), protocol=protocol)
+        http_headers = SentHeaders(status_line, _headers(response.headers), protocol=protocol)
         digest = payload_digest(response.body)
         same_url = original is not None and original.url == response.url
         not_modified = same_url and response.status == 304
@@ -199,14 +223,15 @@ class WarcFile:
             )
         parts = urlsplit(request.url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        request_headers = [("Host", parts.netloc), *_headers(request.headers)]
         request_record = self._writer.create_warc_record(
             request.url,
             "request",
             payload=io.BytesIO(request.body),
             length=len(request.body),
-            http_headers=StatusAndHeaders(
-                f"{request.method} {target} {protocol}", request_headers, is_http_request=True
+            http_headers=SentHeaders(
+                f"{request.method} {target} HTTP/1.1",  # Twisted sends HTTP/1.1 requests
+                sent_request_headers(request),
+                is_http_request=True,
             ),
             warc_headers_dict={
                 "WARC-Date": date,
