@@ -1,5 +1,6 @@
 """What a WARC record holds, read back with warcio from the files of real crawls: the
-HTTP messages against the bytes sent, and 304 revisits (server-not-modified)."""
+warcinfo's provenance, the file names, the HTTP messages against the bytes sent, and 304
+revisits (server-not-modified)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
-from conftest import run_crawl
+from conftest import run_crawl, run_harvest
 from scrapy import Request
 from scrapy.http import HtmlResponse, Response
+from scrapy.settings import Settings
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 
+from investcrawl.addon import Contact
 from investcrawl.warc import Original, WarcFile, iter_responses, read_original
+from investcrawl.warc.provenance import HTTP_HEADERS, machine_hostname, name_token
 
 DETAIL = "/index.php/home/news/detail/id/{}.html"
 CAP = 1_000_000  # conftest's DOWNLOAD_MAXSIZE
@@ -59,6 +63,43 @@ def responses(found: list[Found], url: str) -> list[Found]:
     return [
         r for r in found if r.type == "response" and r.headers.get_header("WARC-Target-URI") == url
     ]
+
+
+def test_a_harvest_records_its_provenance(variant, tmp_path):
+    served = variant(
+        {
+            186536: {"status": "huge_unannounced"},  # 50 MB sent without Content-Length
+            186540: {"images": [HUGE_IMAGE]},
+        },  # 186516 is a "big_page" in the spec: 2 MB, announced
+        image_faults={HUGE_IMAGE: "huge"},
+    )
+    archive, warc = tmp_path / "archive.db", tmp_path / "warc"
+    settings = {"IMAGE_MAXSIZE": str(IMAGE_CAP), "CONTACT": CONTACT}
+    done = run_harvest(served.url, archive, settings=settings)
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = records(warc)
+
+    # The file's name and its warcinfo: who crawled what, from where, how.
+    [name] = {r.file for r in found}
+    assert name.startswith(f"investcrawl-{name_token(machine_hostname())}-2")
+    assert found[0].type == "warcinfo"
+    fields = dict(line.split(": ", 1) for line in found[0].block.decode().strip().split("\r\n"))
+    assert fields["hostname"] == socket.gethostname()
+    assert fields["http-header-from"] == CONTACT
+    assert fields["investcrawl-mode"] == "incremental"  # as asked (it walked: no walk yet)
+    assert fields["investcrawl-base-url"] == served.url
+    assert fields["investcrawl-http-headers"] == HTTP_HEADERS
+    captures = fields["investcrawl-captures"]
+    assert f"images articles show, on the site's host, up to {IMAGE_CAP} bytes" in captures
+    # The contact went to the site, in every request.
+    sent = [r for r in found if r.type == "request"]
+    assert sent and all(r.http.get_header("From") == CONTACT for r in sent)
+
+    # The mirror sent `HTTP/1.1 200 OK`, Content-Type, then Content-Length: the record has
+    # Content-Length first (rebuilt from the length Twisted parsed).
+    [record] = responses(found, served.url + DETAIL.format(186540))
+    assert (record.http.protocol, record.http.statusline) == ("HTTP/1.1", "200 OK")
+    assert [name for name, _ in record.http.headers] == ["Content-Length", "Content-Type"]
 
 
 class RawServer:
@@ -108,7 +149,7 @@ def test_the_record_of_a_message_against_the_bytes_sent(tmp_path):
     )
     server = RawServer(answer)
     try:
-        done = run_crawl(server.url, tmp_path / "archive.db")
+        done = run_crawl(server.url, tmp_path / "archive.db", settings={"CONTACT": CONTACT})
     finally:
         server.close()
     assert "Traceback" not in done.stderr, done.stderr
@@ -119,6 +160,7 @@ def test_the_record_of_a_message_against_the_bytes_sent(tmp_path):
 
     # The request: its line and header lines are the bytes sent, in order and spelling.
     assert sorted(r.block for r in requests) == sorted(server.heads)
+    assert all(r.http.get_header("From") == CONTACT for r in requests)
     # The response: status code, version, values and payload as received; the phrase and
     # the names rebuilt; lines in the order each name first came (a repeated header's
     # together); Transfer-Encoding and Connection not kept (the payload is de-chunked).
@@ -142,7 +184,7 @@ def fake_response(url: str, status: int, body: bytes = b"", **headers: str) -> R
 
 def test_a_304_is_written_as_a_server_not_modified_revisit_of_the_original(tmp_path):
     url = "http://127.0.0.1:1/Uploads/a/logo.png"
-    warc = WarcFile(tmp_path, info={"description": "test"}, token="t")
+    warc = WarcFile(tmp_path, info={"description": "test"}, token="t", host="test-host")
     first = warc.write(
         Request(url),
         fake_response(url, 200, b"\x89PNG...", ETag='"v1"', **{"Content-Type": "image/png"}),
@@ -167,6 +209,7 @@ def test_a_304_is_written_as_a_server_not_modified_revisit_of_the_original(tmp_p
         Request(other), fake_response(other, 304), "2026-12-06T00:00:01.000000Z", original
     )
     path = warc.close()
+    assert path.name.startswith("investcrawl-test-host-")
 
     assert again == dataclasses.replace(first, date="2026-12-06T00:00:00Z", digest="")
     assert elsewhere.file == path.name and elsewhere.offset > again.offset
@@ -199,6 +242,19 @@ def test_a_304_is_written_as_a_server_not_modified_revisit_of_the_original(tmp_p
         '"http://netpreserve.org/warc/1.1/revisit/server-not-modified", "http:status": "304"}'
     ) in index
     assert subprocess.run([WARCIO, "check", str(path)], check=False).returncode == 0
+
+
+def test_the_contact_is_sent_as_from_only_when_set():
+    def sent(**values: object) -> dict:
+        settings = Settings({"DEFAULT_REQUEST_HEADERS": {"Accept": "*/*"}, **values})
+        Contact().update_settings(settings)
+        return settings.getdict("DEFAULT_REQUEST_HEADERS")
+
+    assert sent() == {"Accept": "*/*"}
+    assert sent(CONTACT="") == {"Accept": "*/*"}
+    assert sent(CONTACT=CONTACT) == {"Accept": "*/*", "From": CONTACT}
+    own = {"DEFAULT_REQUEST_HEADERS": {"from": "other@example.org"}}
+    assert sent(CONTACT=CONTACT, **own) == {"from": "other@example.org"}
 
 
 def test_a_304_revisit_is_read_back_as_the_page_it_refers_to(tmp_path):

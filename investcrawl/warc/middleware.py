@@ -26,7 +26,7 @@ from investcrawl.archive import (
 )
 from investcrawl.runs import archive_failed
 from investcrawl.verdict import ARCHIVE_ERROR_REASON, RUN_ID
-from investcrawl.warc.provenance import HTTP_HEADERS
+from investcrawl.warc.provenance import HTTP_HEADERS, capture_parts, machine_hostname
 from investcrawl.warc.reading import read_original
 from investcrawl.warc.repair import repair_open_files
 from investcrawl.warc.writer import Original, WarcFile, run_token, warc_date
@@ -128,17 +128,24 @@ class WarcCaptureMiddleware:
             return None
 
     def _provenance(self, spider: Any) -> dict[str, str | None]:
-        """The warcinfo fields of this run: who crawled, how, as part of what, and how
-        its captures were recorded (docs/operations.md, "What a capture holds")."""
+        """The warcinfo fields of this run: who crawled, from where, how, as part of what,
+        and what its captures hold (docs/operations.md, "What a capture holds")."""
         settings = self.crawler.settings
         run = self.stats.get_value(RUN_ID)  # RunRecorder's, opened before us
         return {
             "isPartOf": settings.get("WARC_IS_PART_OF"),
             "operator": settings.get("WARC_OPERATOR"),
+            "hostname": machine_hostname(),
             "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
             "http-header-user-agent": settings.get("USER_AGENT"),
+            "http-header-from": settings.get("CONTACT"),
             "description": f"spider {getattr(spider, 'name', '?')}"
             + (f", crawl_runs.id {run}" if run else ""),
+            # The mode the run was started in: an incremental run on an archive no walk
+            # has completed walks as resume (crawl_runs.mode, at its end, says so).
+            "investcrawl-mode": getattr(spider, "mode", None),
+            "investcrawl-base-url": getattr(spider, "base_url", None),
+            "investcrawl-captures": "; ".join(capture_parts(settings)),
             "investcrawl-http-headers": HTTP_HEADERS,
         }
 

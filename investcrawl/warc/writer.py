@@ -24,6 +24,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from investcrawl import __version__
+from investcrawl.warc.provenance import machine_hostname, name_token
 
 OPEN_SUFFIX = ".open"
 CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
@@ -131,16 +132,19 @@ class WarcFile:
         info: dict[str, str] | None = None,
         serial: int = 0,
         token: str | None = None,
+        host: str | None = None,
     ):
         """info: the warcinfo record's fields (provenance), after software and format;
         serial: the file's number in its run (files rotate at WARC_FILE_MAX_BYTES);
-        token: the run's own (run_token), so that no two runs' names meet. A name taken
+        token: the run's own (run_token), so that no two runs' names meet; host: the
+        crawling machine's name (default: this machine's), in the file's name. A name taken
         already, closed or open, is refused (FileExistsError): never reopened or replaced."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         token = token or run_token()
-        self.name = f"{prefix}-{stamp}-{os.getpid()}-{token}-{serial:05d}.warc.gz"
+        host = name_token(host or machine_hostname())
+        self.name = f"{prefix}-{host}-{stamp}-{os.getpid()}-{token}-{serial:05d}.warc.gz"
         self.open_path = self.directory / (self.name + OPEN_SUFFIX)
         if (self.directory / self.name).exists():
             raise FileExistsError(errno.EEXIST, "a WARC file of that name exists", self.name)
