@@ -1,6 +1,6 @@
 """What a WARC record holds, read back with warcio from the files of real crawls: the
-warcinfo's provenance, the file names, the HTTP messages against the bytes sent, and 304
-revisits (server-not-modified)."""
+warcinfo's provenance, the file names, responses cut at their size cap (WARC-Truncated),
+the HTTP messages against the bytes sent, and 304 revisits (server-not-modified)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
-from conftest import run_crawl, run_harvest
+from conftest import rows, run_crawl, run_harvest
 from scrapy import Request
 from scrapy.http import HtmlResponse, Response
 from scrapy.settings import Settings
@@ -21,7 +21,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 
 from investcrawl.addon import Contact
-from investcrawl.warc import Original, WarcFile, iter_responses, read_original
+from investcrawl.warc import Original, WarcFile, iter_responses, payload_digest, read_original
 from investcrawl.warc.provenance import HTTP_HEADERS, machine_hostname, name_token
 
 DETAIL = "/index.php/home/news/detail/id/{}.html"
@@ -65,7 +65,9 @@ def responses(found: list[Found], url: str) -> list[Found]:
     ]
 
 
-def test_a_harvest_records_its_provenance(variant, tmp_path):
+def test_a_harvest_records_its_provenance_and_keeps_what_came_of_a_response_over_its_cap(
+    variant, tmp_path
+):
     served = variant(
         {
             186536: {"status": "huge_unannounced"},  # 50 MB sent without Content-Length
@@ -91,15 +93,65 @@ def test_a_harvest_records_its_provenance(variant, tmp_path):
     assert fields["investcrawl-http-headers"] == HTTP_HEADERS
     captures = fields["investcrawl-captures"]
     assert f"images articles show, on the site's host, up to {IMAGE_CAP} bytes" in captures
+    assert f"pages {CAP} bytes" in captures and "WARC-Truncated: length" in captures
     # The contact went to the site, in every request.
     sent = [r for r in found if r.type == "request"]
     assert sent and all(r.http.get_header("From") == CONTACT for r in sent)
+
+    # A page announced larger than the cap: its headers, nothing of its body (none read).
+    big = served.url + DETAIL.format(186516)
+    [record] = responses(found, big)
+    assert record.headers.get_header("WARC-Truncated") == "length"
+    assert record.http.get_statuscode() == "200"
+    announced = int(record.http.get_header("Content-Length"))
+    assert announced > CAP and record.payload == b""
+    # A page sent without Content-Length: what came, cut at the cap.
+    huge = served.url + DETAIL.format(186536)
+    [record] = responses(found, huge)
+    assert record.headers.get_header("WARC-Truncated") == "length"
+    assert record.payload == b" " * CAP
+    assert record.headers.get_header("WARC-Payload-Digest") == payload_digest(b" " * CAP)
+    # An image announced over IMAGE_MAXSIZE: its headers.
+    [record] = responses(found, served.url + HUGE_IMAGE)
+    assert record.headers.get_header("WARC-Truncated") == "length"
+    assert int(record.http.get_header("Content-Length")) > IMAGE_CAP and record.payload == b""
+    # Every other response is whole.
+    assert len([r for r in found if r.headers.get_header("WARC-Truncated")]) == 3
+
+    # Still too_large failures, as before: never articles, never read back as pages.
+    failures = {r["url"]: r for r in rows(archive, "SELECT url, kind, detail FROM failures")}
+    assert failures[big] == {
+        "url": big,
+        "kind": "too_large",
+        "detail": f"Expected to receive {announced} bytes which is larger than download "
+        f"max size ({CAP})",
+    }
+    assert failures[huge] == {
+        "url": huge,
+        "kind": "too_large",
+        "detail": f"more than DOWNLOAD_MAXSIZE ({CAP} bytes), sent without Content-Length",
+    }
+    assert rows(archive, "SELECT id FROM articles WHERE id IN (186516, 186536)") == []
+    image = rows(
+        archive, "SELECT kind, warc_file FROM images WHERE url = ?", served.url + HUGE_IMAGE
+    )
+    assert image == [{"kind": "too_large", "warc_file": None}]
+    replayed = {response.url for response in iter_responses(warc)}
+    assert served.url + DETAIL.format(186540) in replayed
+    assert big not in replayed and huge not in replayed
+    stats = rows(archive, "SELECT stats FROM crawl_runs")[0]["stats"]
+    assert '"investcrawl/warc/truncated": 3' in stats
+    # warcio checks every digest of the file.
+    assert subprocess.run([WARCIO, "check", str(warc / name)], check=False).returncode == 0
 
     # The mirror sent `HTTP/1.1 200 OK`, Content-Type, then Content-Length: the record has
     # Content-Length first (rebuilt from the length Twisted parsed).
     [record] = responses(found, served.url + DETAIL.format(186540))
     assert (record.http.protocol, record.http.statusline) == ("HTTP/1.1", "200 OK")
     assert [name for name, _ in record.http.headers] == ["Content-Length", "Content-Type"]
+    # Sent with `Connection: close` in the place of Content-Length: not kept.
+    [record] = responses(found, huge)
+    assert record.http.headers == [("Content-Type", "text/html")]
 
 
 class RawServer:

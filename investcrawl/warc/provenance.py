@@ -25,6 +25,7 @@ def name_token(hostname: str) -> str:
 def capture_parts(settings: Any) -> list[str]:
     """What the captures of a run hold, one part a kind of capture (the warcinfo's
     `investcrawl-captures`, joined by "; ")."""
+    page_cap = settings.getint("DOWNLOAD_MAXSIZE", defaults.DOWNLOAD_MAXSIZE)
     parts = [
         "every response fetched, with its request: the section index, listing and article "
         "pages, robots.txt, redirects, errors and retried 5xx",
@@ -33,6 +34,8 @@ def capture_parts(settings: Any) -> list[str]:
         image_cap = settings.getint("IMAGE_MAXSIZE", defaults.IMAGE_MAXSIZE)
         parts.append(f"the images articles show, on the site's host, up to {image_cap} bytes")
     parts += [
+        f"a response over its size cap (pages {page_cap} bytes) cut at the cap, as "
+        "WARC-Truncated: length (the page or image is a too_large failure, never read)",
         "an article page fetched again with the same payload as a revisit record "
         "(identical-payload-digest) referring to its whole capture",
         "not captured: stylesheets, scripts and fonts",

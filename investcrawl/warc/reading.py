@@ -71,7 +71,8 @@ def iter_responses(
     """Every response of the closed WARC files in directory (or these files of it), in
     capture order (capture_order): a revisit record as the page it refers to (its payload
     and place), with its own status and date. A revisit whose original is not in directory
-    is left out, its URL added to `missing`."""
+    is left out, its URL added to `missing`; so is a response cut at its size cap
+    (WARC-Truncated)."""
     originals: dict[tuple[str, str], tuple[str, int]] = {}  # (url, digest) of article pages
     last: dict[str, str] = {}  # the digest of each article page's last whole capture
     for path in files if files is not None else capture_order(directory):
@@ -95,6 +96,8 @@ def iter_responses(
                     continue
                 if record.rec_type != "response":
                     continue
+                if headers.get_header("WARC-Truncated"):  # cut at its size cap: a too_large
+                    continue  # failure, never a page to read
                 # Decoded, at most what a crawl takes (a small record may decode to GBs).
                 body = record.content_stream().read(MAX_PAYLOAD + 1)  # before the offset
                 if len(body) > MAX_PAYLOAD:

@@ -29,6 +29,9 @@ from investcrawl.warc.provenance import machine_hostname, name_token
 OPEN_SUFFIX = ".open"
 CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+# A response carrying this flag was cut at its size cap (the middleware's CutAtSizeCap):
+# written with `WARC-Truncated: length`, never as a revisit.
+CUT_AT_SIZE_CAP = "cut at the size cap"
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,8 @@ class WarcFile:
         payload, it is written as a revisit record (identical-payload-digest: its HTTP
         headers, not the payload again); a 304 Not Modified is written as a revisit record
         (server-not-modified: its HTTP headers). In both cases the capture returned is the
-        original's, so that every pointer of the archive leads to a whole page.
+        original's, so that every pointer of the archive leads to a whole page. A response
+        flagged CUT_AT_SIZE_CAP is written as it came, with `WARC-Truncated: length`.
         """
         protocol = getattr(response, "protocol", None) or "HTTP/1.1"
         try:
@@ -185,7 +189,8 @@ class WarcFile:
         status_line = f"{response.status} {phrase}".strip()
         http_headers = SentHeaders(status_line, _headers(response.headers), protocol=protocol)
         digest = payload_digest(response.body)
-        same_url = original is not None and original.url == response.url
+        cut = CUT_AT_SIZE_CAP in response.flags
+        same_url = original is not None and original.url == response.url and not cut
         not_modified = same_url and response.status == 304
         revisit = same_url and not not_modified and original.digest == digest
         if revisit:
@@ -223,6 +228,7 @@ class WarcFile:
                 warc_headers_dict={
                     **self._warc_headers(date, response),
                     "WARC-Payload-Digest": digest,
+                    **({"WARC-Truncated": "length"} if cut else {}),
                 },
             )
         parts = urlsplit(request.url)
