@@ -325,3 +325,10 @@ def test_a_304_revisit_is_read_back_as_the_page_it_refers_to(tmp_path):
         (304, page, first.offset),
     ]
     assert missing == []
+
+
+def test_a_host_name_is_a_safe_part_of_a_file_name():
+    assert name_token("crawler-2.example.org") == "crawler-2.example.org"
+    assert name_token("../my host/été_01.") == "my-host-t-01"
+    assert name_token("") == name_token("///") == "unknown"
+    assert len(name_token("a" * 300)) == 63
