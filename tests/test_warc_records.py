@@ -5,15 +5,17 @@ the HTTP messages against the bytes sent, and 304 revisits (server-not-modified)
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import io
 import socket
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
-from conftest import rows, run_crawl, run_harvest
+from conftest import rows, run_crawl, run_harvest, run_wacz, validate_wacz
 from scrapy import Request
 from scrapy.http import HtmlResponse, Response
 from scrapy.settings import Settings
@@ -141,8 +143,16 @@ def test_a_harvest_records_its_provenance_and_keeps_what_came_of_a_response_over
     assert big not in replayed and huge not in replayed
     stats = rows(archive, "SELECT stats FROM crawl_runs")[0]["stats"]
     assert '"investcrawl/warc/truncated": 3' in stats
-    # warcio checks every digest of the file.
+    # warcio checks every digest of the file; py-wacz packages and validates it, the cut
+    # records indexed for replay.
     assert subprocess.run([WARCIO, "check", str(warc / name)], check=False).returncode == 0
+    packed = run_wacz(archive, tmp_path / "all.wacz")
+    assert packed.returncode == 0, packed.stderr
+    checked = validate_wacz(tmp_path / "all.wacz")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    with zipfile.ZipFile(tmp_path / "all.wacz") as package:
+        index = gzip.decompress(package.read("indexes/index.cdx.gz")).decode()
+    assert "/detail/id/186536.html" in index and "/detail/id/186516.html" in index
 
     # The mirror sent `HTTP/1.1 200 OK`, Content-Type, then Content-Length: the record has
     # Content-Length first (rebuilt from the length Twisted parsed).
