@@ -50,8 +50,7 @@ HTTP_HEADERS = (
     "kept, chunked transfer coding undone); reason phrase rebuilt (the standard one for the "
     "code); header names rebuilt in Title-Case; header lines in the order each name first "
     "came, a repeated header's lines together there; values as sent (outer spaces stripped, "
-    "folded lines joined); "
-    "Content-Length first, from the parsed length; Connection, Keep-Alive, "
-    "Transfer-Encoding, TE, Trailers, Upgrade and Proxy-Connection not kept. request: "
-    "request line and headers as sent (Twisted's spelling and order, Host last)"
+    "folded lines joined); Content-Length first, from the parsed length; Connection, "
+    "Keep-Alive, Transfer-Encoding, TE, Trailers, Upgrade and Proxy-Connection not kept. "
+    "request: request line and headers as sent (Twisted's spelling and order, Host last)"
 )
