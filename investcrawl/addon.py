@@ -9,6 +9,8 @@ reads an empty archive in memory and starts nothing by itself (ArchiveSpider.kee
 
 A component a setting names already (with a priority, or None to leave it out, as the
 benchmarks do) is left as named.
+
+The Contact add-on sends CONTACT, when set, in every request's From header.
 """
 
 from __future__ import annotations
@@ -43,4 +45,27 @@ class Archive:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Archive:
+        return cls()
+
+
+class Contact:
+    """CONTACT, when set, in every request's From header (RFC 9110, 10.1.2): the site's
+    operators can write to whoever runs the crawl. A From header a request or
+    DEFAULT_REQUEST_HEADERS sets already is left as it is."""
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        contact = settings.get("CONTACT")
+        if not contact:
+            return
+        headers = settings.getdict("DEFAULT_REQUEST_HEADERS")
+        if not any(name.lower() == "from" for name in headers):
+            headers["From"] = contact
+        settings.set(
+            "DEFAULT_REQUEST_HEADERS",
+            headers,
+            priority=settings.getpriority("DEFAULT_REQUEST_HEADERS") or "addon",
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Contact:
         return cls()

@@ -38,6 +38,9 @@ WARC_FILE_MAX_BYTES = 1_000_000_000  # a file this large is closed and the next 
 # (a name and an e-mail address or URL, so that a reader of the WARC can ask).
 WARC_IS_PART_OF = "investcrawl: investchn.com 开发区新闻 (development-zone news)"
 WARC_OPERATOR = ""
+# An e-mail address (or URL) the site's operators can write to: sent in every request's
+# From header, and written in each WARC file's warcinfo (http-header-from). Empty: neither.
+CONTACT = ""
 
 # --- Incremental harvests (see docs/operations.md) ------------------------------------
 HARVEST_PROBE_MISSES = 20  # ids probed past the last one that exists
@@ -136,7 +139,8 @@ ITEM_PIPELINES = {
 # With ARCHIVE_ENABLED on, the add-on adds what keeps a crawl's pages (investcrawl/addon.py):
 # the WARC capture (downloader middleware, 990), the run's row and the reading judge
 # (extensions, 100 and 110), the template-line learner and the archive (pipelines, 500, 900).
-ADDONS = {"investcrawl.addon.Archive": 0}
+# The Contact add-on sends CONTACT, when set, as the From header.
+ADDONS = {"investcrawl.addon.Archive": 0, "investcrawl.addon.Contact": 0}
 
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, DownloadCancelledError, StopDownload
 from scrapy.http import Response
 
 from investcrawl import settings as defaults
@@ -26,11 +27,24 @@ from investcrawl.archive import (
 )
 from investcrawl.runs import archive_failed
 from investcrawl.verdict import ARCHIVE_ERROR_REASON, RUN_ID
+from investcrawl.warc.provenance import HTTP_HEADERS, capture_parts, machine_hostname
 from investcrawl.warc.reading import read_original
 from investcrawl.warc.repair import repair_open_files
-from investcrawl.warc.writer import Original, WarcFile, run_token, warc_date
+from investcrawl.warc.writer import CUT_AT_SIZE_CAP, Original, WarcFile, run_token, warc_date
 
 logger = logging.getLogger(__name__)
+
+
+class CutAtSizeCap(StopDownload, DownloadCancelledError):
+    """A response past its size cap, stopped where Scrapy would cancel it, so that Scrapy
+    hands over what came (StopDownload's `response`) to be captured cut. To the rest of the
+    crawl it is the DownloadCancelledError Scrapy raises there, with its message (empty
+    when the body passed the cap: Scrapy's is a CancelledError's), and no response (taken
+    off in process_exception): the page or image is a too_large failure as before."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(fail=True)
+        self.args = (message,)
 
 
 class WarcCaptureMiddleware:
@@ -49,8 +63,13 @@ class WarcCaptureMiddleware:
         self.files = 0
         self.token = run_token()  # in every file name of the run: no other run's
         self.reader: sqlite3.Connection | None = None  # the archive, for revisits
+        self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        # Bytes received so far of each response sent without a Content-Length.
+        self.received: weakref.WeakKeyDictionary[Request, int] = weakref.WeakKeyDictionary()
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
+        crawler.signals.connect(self.headers_received, signals.headers_received)
+        crawler.signals.connect(self.bytes_received, signals.bytes_received)
         self.stats = crawler.stats
 
     @classmethod
@@ -141,16 +160,25 @@ class WarcCaptureMiddleware:
         )
 
     def _provenance(self, spider: Any) -> dict[str, str | None]:
-        """The warcinfo fields of this run: who crawled, how, as part of what."""
+        """The warcinfo fields of this run: who crawled, from where, how, as part of what,
+        and what its captures hold (docs/operations.md, "What a capture holds")."""
         settings = self.crawler.settings
         run = self.stats.get_value(RUN_ID)  # RunRecorder's, opened before us
         return {
             "isPartOf": settings.get("WARC_IS_PART_OF"),
             "operator": settings.get("WARC_OPERATOR"),
+            "hostname": machine_hostname(),
             "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
             "http-header-user-agent": settings.get("USER_AGENT"),
+            "http-header-from": settings.get("CONTACT"),
             "description": f"spider {getattr(spider, 'name', '?')}"
             + (f", crawl_runs.id {run}" if run else ""),
+            # The mode the run was started in: an incremental run on an archive no walk
+            # has completed walks as resume (crawl_runs.mode, at its end, says so).
+            "investcrawl-mode": getattr(spider, "mode", None),
+            "investcrawl-base-url": getattr(spider, "base_url", None),
+            "investcrawl-captures": "; ".join(capture_parts(settings)),
+            "investcrawl-http-headers": HTTP_HEADERS,
         }
 
     def spider_closed(self, spider: Any = None) -> None:
@@ -187,6 +215,53 @@ class WarcCaptureMiddleware:
                 return response
             self.stats.inc_value("investcrawl/warc/records")
         return response
+
+    # --- Responses past their size cap: captured cut (WARC-Truncated: length) ----------
+    # Scrapy's HTTP/1.1 handler cancels a response past DOWNLOAD_MAXSIZE (or the request's
+    # download_maxsize) and drops what came. Stopped here instead, on the same test and
+    # just before Scrapy's own (it sends these signals first), the response comes whole
+    # as far as it came, in StopDownload's `response`.
+
+    def _cap(self, request: Request) -> int:
+        return request.meta.get("download_maxsize", self.maxsize)
+
+    def headers_received(
+        self, headers: Any, body_length: Any, request: Request, **kwargs: Any
+    ) -> None:
+        cap = self._cap(request)
+        if not cap:
+            return
+        if isinstance(body_length, int) and body_length > cap:  # announced: nothing read
+            message = (
+                f"Expected to receive {body_length} bytes which is larger than download "
+                f"max size ({cap}) in request {request}."
+            )  # Scrapy's words (scrapy.utils._download_handlers.get_maxsize_msg)
+            logger.warning(message)
+            raise CutAtSizeCap(message)
+        if not isinstance(body_length, int):  # Twisted's UNKNOWN_LENGTH: counted
+            self.received[request] = 0
+
+    def bytes_received(self, data: bytes, request: Request, **kwargs: Any) -> None:
+        if request not in self.received:
+            return
+        self.received[request] += len(data)
+        if self.received[request] > self._cap(request):  # Scrapy's test, on the same bytes
+            del self.received[request]
+            raise CutAtSizeCap()  # Scrapy logs "Received ... larger than download max size"
+
+    def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
+        response = getattr(exception, "response", None)
+        if not isinstance(exception, CutAtSizeCap) or response is None:
+            return None
+        exception.response = None  # the crawl goes on as Scrapy's cancel left it
+        cut = response.replace(
+            body=response.body[: self._cap(request)], flags=[*response.flags, CUT_AT_SIZE_CAP]
+        )
+        self.process_response(request, cut)  # written as any response, but cut
+        request.meta.pop("warc_capture", None)  # a failure: no capture to read
+        if self.warc is not None:
+            self.stats.inc_value("investcrawl/warc/truncated")
+        return None
 
     def _failed(self, error: OSError | ArchiveError, *, stop: bool = True) -> None:
         if isinstance(error, OSError):

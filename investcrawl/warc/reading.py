@@ -73,8 +73,10 @@ def iter_responses(
     """Every response of the closed WARC files in directory (or these files of it), in
     capture order (capture_order): a revisit record as the page it refers to (its payload
     and place), with its own status and date. A revisit whose original is not in directory
-    is left out, its URL added to `missing`."""
+    is left out, its URL added to `missing`; so is a response cut at its size cap
+    (WARC-Truncated)."""
     originals: dict[tuple[str, str], tuple[str, int]] = {}  # (url, digest) of article pages
+    last: dict[str, str] = {}  # the digest of each article page's last whole capture
     for path in files if files is not None else capture_order(directory):
         with open(path, "rb") as handle:
             iterator = ArchiveIterator(handle)
@@ -82,7 +84,9 @@ def iter_responses(
                 headers = record.rec_headers
                 if record.rec_type == "revisit":
                     url = headers.get_header("WARC-Refers-To-Target-URI")
-                    place = originals.get((url, headers.get_header("WARC-Payload-Digest")))
+                    # A 304's (server-not-modified) has no digest: its URL's last capture.
+                    digest = headers.get_header("WARC-Payload-Digest") or last.get(url)
+                    place = originals.get((url, digest))
                     if place is None:
                         logger.warning("%s: a revisit of %s, whose capture is not in %s",
                                        path.name, url, directory)  # fmt: skip
@@ -94,6 +98,8 @@ def iter_responses(
                     continue
                 if record.rec_type != "response":
                     continue
+                if headers.get_header("WARC-Truncated"):  # cut at its size cap: a too_large
+                    continue  # failure, never a page to read
                 # Decoded, at most what a crawl takes (a small record may decode to GBs).
                 body = record.content_stream().read(MAX_PAYLOAD + 1)  # before the offset
                 if len(body) > MAX_PAYLOAD:
@@ -106,6 +112,7 @@ def iter_responses(
                 if site.article_id(url) is not None:  # only article pages have revisits
                     digest = headers.get_header("WARC-Payload-Digest")
                     originals[(url, digest)] = (capture.file, capture.offset)
+                    last[url] = digest
                 yield _captured(record, body, capture)
 
 

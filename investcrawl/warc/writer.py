@@ -19,13 +19,19 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy import Request
 from scrapy.http import Response
+from twisted.web.http_headers import Headers as TwistedHeaders
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from investcrawl import __version__
+from investcrawl.warc.provenance import machine_hostname, name_token
 
 OPEN_SUFFIX = ".open"
 CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+# A response carrying this flag was cut at its size cap (the middleware's CutAtSizeCap):
+# written with `WARC-Truncated: length`, never as a revisit.
+CUT_AT_SIZE_CAP = "cut at the size cap"
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,29 @@ def _headers(headers: Any) -> list[tuple[str, str]]:
     return pairs
 
 
+class SentHeaders(StatusAndHeaders):
+    """An HTTP message's head written with its bytes as they came (each value decoded as
+    latin-1 by _headers, encoded back the same), where warcio would %-encode a value that
+    is not ASCII (StatusAndHeaders.to_ascii_bytes)."""
+
+    def compute_headers_buffer(self, header_filter: Any = None) -> None:
+        self.headers_buff = self.to_bytes(header_filter, encoding="latin-1")
+
+
+def sent_request_headers(request: Request) -> list[tuple[str, str]]:
+    """The request's header lines as Twisted writes them (HTTP/1.1, no proxy): Scrapy's
+    headers in their order, names in Twisted's spelling, and the Host header Twisted's
+    Agent adds after them (twisted.web.client.Agent._requestWithEndpoint)."""
+    sent = TwistedHeaders(request.headers)  # as Scrapy's handler builds them
+    if not sent.hasHeader(b"Host"):  # Agent._computeHostValue: no port when the default
+        parts = urlsplit(request.url)
+        host = parts.netloc.rpartition("@")[2]
+        if parts.port is not None and parts.port == {"http": 80, "https": 443}.get(parts.scheme):
+            host = host.rpartition(":")[0]
+        sent.addRawHeader(b"Host", host.encode("latin-1"))
+    return _headers(dict(sent.getAllRawHeaders()))
+
+
 def run_token() -> str:
     """What makes a run's file names its own: the time and the PID are not (cron in a
     container is PID 1 every time; a restored VM's clock steps back)."""
@@ -106,16 +135,19 @@ class WarcFile:
         info: dict[str, str] | None = None,
         serial: int = 0,
         token: str | None = None,
+        host: str | None = None,
     ):
         """info: the warcinfo record's fields (provenance), after software and format;
         serial: the file's number in its run (files rotate at WARC_FILE_MAX_BYTES);
-        token: the run's own (run_token), so that no two runs' names meet. A name taken
+        token: the run's own (run_token), so that no two runs' names meet; host: the
+        crawling machine's name (default: this machine's), in the file's name. A name taken
         already, closed or open, is refused (FileExistsError): never reopened or replaced."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         token = token or run_token()
-        self.name = f"{prefix}-{stamp}-{os.getpid()}-{token}-{serial:05d}.warc.gz"
+        host = name_token(host or machine_hostname())
+        self.name = f"{prefix}-{host}-{stamp}-{os.getpid()}-{token}-{serial:05d}.warc.gz"
         self.open_path = self.directory / (self.name + OPEN_SUFFIX)
         if (self.directory / self.name).exists():
             raise FileExistsError(errno.EEXIST, "a WARC file of that name exists", self.name)
@@ -142,10 +174,12 @@ class WarcFile:
     ) -> Capture:
         """Write the response and its request; return where the page's payload is.
 
-        When `original` (the last full capture of the URL) has the same payload, the
-        response is written as a revisit record (identical-payload-digest: its HTTP headers,
-        not the payload again), and the capture returned is the original's, so that every
-        pointer of the archive leads to a whole page.
+        `original` is the last full capture of the same URL. When the response has its
+        payload, it is written as a revisit record (identical-payload-digest: its HTTP
+        headers, not the payload again); a 304 Not Modified is written as a revisit record
+        (server-not-modified: its HTTP headers). In both cases the capture returned is the
+        original's, so that every pointer of the archive leads to a whole page. A response
+        flagged CUT_AT_SIZE_CAP is written as it came, with `WARC-Truncated: length`.
         """
         protocol = getattr(response, "protocol", None) or "HTTP/1.1"
         try:
@@ -153,11 +187,12 @@ class WarcFile:
         except ValueError:
             phrase = ""
         status_line = f"{response.status} {phrase}".strip()
-        http_headers = StatusAndHeaders(status_line, _headers(response.headers), protocol=protocol)
+        http_headers = SentHeaders(status_line, _headers(response.headers), protocol=protocol)
         digest = payload_digest(response.body)
-        revisit = (
-            original is not None and original.digest == digest and original.url == response.url
-        )
+        cut = CUT_AT_SIZE_CAP in response.flags
+        same_url = original is not None and original.url == response.url and not cut
+        not_modified = same_url and response.status == 304
+        revisit = same_url and not not_modified and original.digest == digest
         if revisit:
             response_record = self._writer.create_revisit_record(
                 response.url,
@@ -170,6 +205,19 @@ class WarcFile:
                     "WARC-Refers-To": original.record_id,
                 },
             )
+        elif not_modified:  # no payload, hence no WARC-Payload-Digest (WARC 1.1, 6.7.3)
+            response_record = self._writer.create_warc_record(
+                response.url,
+                "revisit",
+                http_headers=http_headers,
+                warc_headers_dict={
+                    **self._warc_headers(date, response),
+                    "WARC-Profile": NOT_MODIFIED_PROFILE,
+                    "WARC-Refers-To": original.record_id,
+                    "WARC-Refers-To-Target-URI": original.url,
+                    "WARC-Refers-To-Date": original.date,
+                },
+            )
         else:
             response_record = self._writer.create_warc_record(
                 response.url,
@@ -180,18 +228,20 @@ class WarcFile:
                 warc_headers_dict={
                     **self._warc_headers(date, response),
                     "WARC-Payload-Digest": digest,
+                    **({"WARC-Truncated": "length"} if cut else {}),
                 },
             )
         parts = urlsplit(request.url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        request_headers = [("Host", parts.netloc), *_headers(request.headers)]
         request_record = self._writer.create_warc_record(
             request.url,
             "request",
             payload=io.BytesIO(request.body),
             length=len(request.body),
-            http_headers=StatusAndHeaders(
-                f"{request.method} {target} {protocol}", request_headers, is_http_request=True
+            http_headers=SentHeaders(
+                f"{request.method} {target} HTTP/1.1",  # Twisted sends HTTP/1.1 requests
+                sent_request_headers(request),
+                is_http_request=True,
             ),
             warc_headers_dict={
                 "WARC-Date": date,
@@ -203,7 +253,7 @@ class WarcFile:
         self._writer.write_record(response_record)
         self._writer.write_record(request_record)
         self._file.flush()
-        if revisit:
+        if revisit or not_modified:
             return Capture(original.file, original.offset, to_the_second(date))
         return Capture(self.name, offset, to_the_second(date), digest)
 

@@ -1,0 +1,56 @@
+"""What a WARC file says of itself in its warcinfo record: the crawling machine, what a
+capture holds, and what of its HTTP messages is exact and what is rebuilt."""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any
+
+from investcrawl import settings as defaults
+
+
+def machine_hostname() -> str:
+    """The crawling machine's host name, as the system gives it (no DNS lookup: a
+    resolver that hangs must not hold a crawl)."""
+    return socket.gethostname() or "unknown"
+
+
+def name_token(hostname: str) -> str:
+    """The host name as a part of a file name: letters, digits, dots and dashes only."""
+    token = re.sub(r"[^A-Za-z0-9.-]+", "-", hostname).strip(".-")[:63]
+    return token or "unknown"
+
+
+def capture_parts(settings: Any) -> list[str]:
+    """What the captures of a run hold, one part a kind of capture (the warcinfo's
+    `investcrawl-captures`, joined by "; ")."""
+    page_cap = settings.getint("DOWNLOAD_MAXSIZE", defaults.DOWNLOAD_MAXSIZE)
+    parts = [
+        "every response fetched, with its request: the section index, listing and article "
+        "pages, robots.txt, redirects, errors and retried 5xx",
+    ]
+    if settings.getbool("CAPTURE_IMAGES", defaults.CAPTURE_IMAGES):
+        image_cap = settings.getint("IMAGE_MAXSIZE", defaults.IMAGE_MAXSIZE)
+        parts.append(f"the images articles show, on the site's host, up to {image_cap} bytes")
+    parts += [
+        f"a response over its size cap (pages {page_cap} bytes) cut at the cap, as "
+        "WARC-Truncated: length (the page or image is a too_large failure, never read)",
+        "an article page fetched again with the same payload as a revisit record "
+        "(identical-payload-digest) referring to its whole capture",
+        "not captured: stylesheets, scripts and fonts",
+    ]
+    return parts
+
+
+# What a record keeps of the HTTP messages as the server sent them and what it rebuilds
+# (Scrapy's HTTP/1.1 handler over Twisted: docs/operations.md, "What a capture holds").
+HTTP_HEADERS = (
+    "response: status code, HTTP version and payload bytes as received (Content-Encoding "
+    "kept, chunked transfer coding undone); reason phrase rebuilt (the standard one for the "
+    "code); header names rebuilt in Title-Case; header lines in the order each name first "
+    "came, a repeated header's lines together there; values as sent (outer spaces stripped, "
+    "folded lines joined); Content-Length first, from the parsed length; Connection, "
+    "Keep-Alive, Transfer-Encoding, TE, Trailers, Upgrade and Proxy-Connection not kept. "
+    "request: request line and headers as sent (Twisted's spelling and order, Host last)"
+)
