@@ -359,6 +359,56 @@ def _warn_unpacked(conn: sqlite3.Connection, files: list[Path]) -> None:
               file=sys.stderr)  # fmt: skip
 
 
+def describe(conn: sqlite3.Connection, run: int | None, files: int, pages: int) -> tuple[str, str]:
+    """The package's title and description (datapackage.json), from crawl_runs."""
+    what = "投促中国 开发区新闻 (investchn.com development-zone news)"
+    held = (
+        f"{pages} pages, one per capture of an article page, each with the title and text "
+        "the archive read from that capture (none where it keeps no reading of it)"
+    )
+    if run is None:
+        first, last, started, finished = conn.execute(
+            "SELECT min(id), max(id), min(started_at), max(finished_at) FROM crawl_runs"
+        ).fetchone()
+        runs = f"runs {first}-{last}, {started} to {finished}" if first else "no run recorded"
+        return (
+            f"{what}: investcrawl collection",
+            f"Every capture in the collection's closed WARC files ({files}), by investcrawl "
+            f"({runs}): {held}.",
+        )
+    found = conn.execute(
+        "SELECT spider, mode, started_at, finished_at, finish_reason FROM crawl_runs WHERE id = ?",
+        [run],
+    ).fetchone()
+    spider, mode, started, finished, reason = found or (None,) * 5
+    return (
+        f"{what}: investcrawl run {run}",
+        f"The captures of investcrawl run {run} (spider {spider}, mode {mode}, started "
+        f"{started}, finished {finished or 'never'}: {reason or 'no end recorded'}) in its "
+        f"{files} WARC files: {held}. The files holding the responses its revisit records "
+        "repeat, and a copy of the images its pages show that earlier runs captured, are "
+        "added so that its pages replay; their captures are not listed as pages.",
+    )
+
+
+def run_log(conn: sqlite3.Connection, run: int) -> Path | None:
+    """The log file the run wrote (crawl_runs.log_file), if it is there; else said."""
+    try:
+        found = conn.execute("SELECT log_file FROM crawl_runs WHERE id = ?", [run]).fetchone()
+    except sqlite3.OperationalError:  # an archive from before migration 0019
+        found = None
+    if not found or not found[0]:
+        print(f"warning: the package has no log: run {run}'s is not known (it logged to "
+              "stderr, or ran before migration 0019)", file=sys.stderr)  # fmt: skip
+        return None
+    path = Path(found[0])
+    if not path.is_file():
+        print(f"warning: the package has no log: run {run}'s log {path} is not there",
+              file=sys.stderr)  # fmt: skip
+        return None
+    return path
+
+
 def create(conn: sqlite3.Connection, warc_dir: Path, output: Path, run: int | None) -> int:
     """Write the WACZ; return how many pages it lists. Raises WaczError."""
     from wacz.main import main as wacz  # optional: pip install 'investcrawl[wacz]'
@@ -369,10 +419,11 @@ def create(conn: sqlite3.Connection, warc_dir: Path, output: Path, run: int | No
     with tempfile.TemporaryDirectory() as scratch:
         pages = Path(scratch) / "pages.jsonl"
         count = write_pages(conn, warc_dir, files, pages)
+        title, description = describe(conn, run, len(files), count)
         arguments = ["create", "-o", str(output), "-p", str(pages), "--copy-pages"]
+        arguments += ["--title", title, "--desc", description]
         packed = list(files)
         if run is not None:
-            arguments += ["--title", f"investcrawl run {run}"]
             # What its pages need to replay: the responses its revisits repeat, the images
             # they show that earlier runs captured.
             originals = revisited_files(conn, warc_dir, files) - {file.name for file in files}
@@ -381,6 +432,12 @@ def create(conn: sqlite3.Connection, warc_dir: Path, output: Path, run: int | No
             images = Path(scratch) / f"investcrawl-run-{run}-images.warc.gz"
             if write_images(conn, warc_dir, packed, images):
                 packed.append(images)
+            log = run_log(conn, run)
+            if log is not None:  # py-wacz packs a folder's files as logs/NAME
+                logs = Path(scratch) / "logs"
+                logs.mkdir()
+                (logs / log.name).symlink_to(log)
+                arguments += ["--log-directory", str(logs)]
         with contextlib.redirect_stdout(sys.stderr):  # py-wacz reports its steps on stdout
             code = wacz([*arguments, *map(str, packed)])
     if code:

@@ -194,6 +194,7 @@ def test_archive_schema(tmp_path):
         "0015_published_time",
         "0016_walk_pages",
         "0017_warc_files_folder",
+        "0019_run_log_file",
     ]
 
 

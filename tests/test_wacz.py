@@ -38,7 +38,8 @@ def three_runs(tmp_path_factory):
 
 
 def package(archive: Path, output: Path, *extra: str) -> tuple[dict, list[dict], dict]:
-    """Make the WACZ, validate it with py-wacz; its pages header, pages and WARC files."""
+    """Make the WACZ, validate it with py-wacz; its pages header, pages and WARC files
+    (datapackage.json and logs/ are read by the tests that need them)."""
     result = run_wacz(archive, output, *extra)
     assert result.returncode == 0, result.stderr
     check = validate_wacz(output)
@@ -185,3 +186,39 @@ def test_which_version_a_capture_was_read_as():
     # Unknown: no version at its place or time, or a revisit of a capture not found.
     assert reading_of(capture("2026-05-01T00:00:00Z", "f.warc.gz", 60), kept, None) is None
     assert reading_of(revisit, kept, None) is None
+
+
+def test_a_package_has_a_title_a_description_and_its_runs_log(three_runs, tmp_path):
+    archive = three_runs
+    (run,) = rows(archive, "SELECT log_file, started_at FROM crawl_runs WHERE id = 2")
+    log = Path(run["log_file"])
+    assert log.is_absolute() and log.is_file() and log.name.startswith("harvest-")
+    _, pages, _ = package(archive, tmp_path / "run2.wacz", "--run", "2")
+    with zipfile.ZipFile(tmp_path / "run2.wacz") as wacz:
+        meta = json.loads(wacz.read("datapackage.json"))
+        logs = [n for n in wacz.namelist() if n.startswith("logs/")]
+        assert logs == [f"logs/{log.name}"]
+        assert wacz.read(logs[0]) == log.read_bytes()
+    assert meta["title"].endswith("investcrawl run 2") and "开发区新闻" in meta["title"]
+    assert f"started {run['started_at']}" in meta["description"]
+    assert f"{len(pages)} pages, one per capture" in meta["description"]
+    assert {r["path"] for r in meta["resources"]} >= {f"logs/{log.name}"}  # hashed, validated
+    # The whole collection: its own title, every run named, no log.
+    package(archive, tmp_path / "all.wacz")
+    with zipfile.ZipFile(tmp_path / "all.wacz") as wacz:
+        meta = json.loads(wacz.read("datapackage.json"))
+        assert not [n for n in wacz.namelist() if n.startswith("logs/")]
+    assert meta["title"].endswith("investcrawl collection") and "runs 1-3" in meta["description"]
+    # A run whose log is gone: the package without it, and a warning.
+    copy = tmp_path / "copy" / "archive.db"
+    copy.parent.mkdir()
+    with sqlite3.connect(archive) as source:
+        source.execute("VACUUM INTO ?", [str(copy)])
+    (copy.parent / "warc").symlink_to(archive.parent / "warc")
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE crawl_runs SET log_file = '/nonexistent/h.log' WHERE id = 2")
+    conn.close()
+    result = run_wacz(copy, tmp_path / "nolog.wacz", "--run", "2")
+    assert result.returncode == 0, result.stderr
+    assert "run 2's log /nonexistent/h.log is not there" in result.stderr
+    assert validate_wacz(tmp_path / "nolog.wacz").returncode == 0

@@ -524,4 +524,12 @@ def _warc_files_folder(db: sqlite_utils.Database) -> None:
     db["warc_files"].add_column("folder", str)
 
 
+@migrations(name="0019_run_log_file")
+def _run_log_file(db: sqlite_utils.Database) -> None:
+    # The log file a run wrote (its LOG_FILE: `harvest` names one by the run's start), so
+    # that the run's WACZ package can carry it. NULL before, or for a run logging to stderr.
+    # (0018 is taken by another change.)
+    db["crawl_runs"].add_column("log_file", str)
+
+
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
