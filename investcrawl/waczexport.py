@@ -409,8 +409,18 @@ def run_log(conn: sqlite3.Connection, run: int) -> Path | None:
     return path
 
 
-def create(conn: sqlite3.Connection, warc_dir: Path, output: Path, run: int | None) -> int:
-    """Write the WACZ; return how many pages it lists. Raises WaczError."""
+def create(
+    conn: sqlite3.Connection,
+    warc_dir: Path,
+    output: Path,
+    run: int | None,
+    signing_url: str | None = None,
+    signing_token: str | None = None,
+) -> int:
+    """Write the WACZ; return how many pages it lists. Raises WaczError.
+
+    signing_url: an authsign server's /sign, which signs the package's
+    datapackage-digest.json (py-wacz); a package it did not sign is not left behind."""
     from wacz.main import main as wacz  # optional: pip install 'investcrawl[wacz]'
 
     files = warc_files(conn, warc_dir, run)
@@ -438,8 +448,24 @@ def create(conn: sqlite3.Connection, warc_dir: Path, output: Path, run: int | No
                 logs.mkdir()
                 (logs / log.name).symlink_to(log)
                 arguments += ["--log-directory", str(logs)]
+        if signing_url:
+            arguments += ["--signing-url", signing_url]
+            arguments += ["--signing-token", signing_token] if signing_token else []
         with contextlib.redirect_stdout(sys.stderr):  # py-wacz reports its steps on stdout
             code = wacz([*arguments, *map(str, packed)])
     if code:
         raise WaczError(f"py-wacz could not write {output} (exit {code})")
+    if signing_url and not _signed(output):
+        # py-wacz writes the package unsigned when the server refuses (it says why above).
+        output.unlink()
+        raise WaczError(f"{signing_url} did not sign the package: none written")
     return count
+
+
+def _signed(output: Path) -> bool:
+    """Whether the package's datapackage-digest.json carries a signature."""
+    import zipfile
+
+    with zipfile.ZipFile(output) as package:
+        digest = json.loads(package.read("datapackage-digest.json"))
+    return bool(digest.get("signedData"))

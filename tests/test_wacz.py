@@ -7,11 +7,14 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import rows, run_harvest, run_wacz, start_mirror, validate_wacz
+from conftest import launch, rows, run_harvest, run_wacz, start_mirror, validate_wacz
+from loopback_signing import Timestamper, authsign_config
 from warcio.archiveiterator import ArchiveIterator
 
 from investcrawl import site
@@ -222,3 +225,51 @@ def test_a_package_has_a_title_a_description_and_its_runs_log(three_runs, tmp_pa
     assert result.returncode == 0, result.stderr
     assert "run 2's log /nonexistent/h.log is not there" in result.stderr
     assert validate_wacz(tmp_path / "nolog.wacz").returncode == 0
+
+
+def test_a_package_signed_by_authsign_on_loopback_verifies(three_runs, tmp_path, monkeypatch):
+    # authsign (webrecorder/authsign) with a certificate for localhost and an RFC 3161
+    # timestamping authority of the test's own, all on 127.0.0.1 (tests/loopback_signing.py).
+    timestamper = Timestamper()
+    try:
+        monkeypatch.setenv("CONFIG", str(authsign_config(tmp_path / "authsign", timestamper)))
+        monkeypatch.setenv("NO_RENEW", "1")  # no ACME renewal: the certificate is given
+        server, url = launch(
+            [sys.executable, "-m", "uvicorn", "authsign.main:app", "--host", "127.0.0.1",
+             "--port", "0"],
+            announced_on="stderr", pattern=r"running on (http://127\.0\.0\.1:\d+)",
+        )  # fmt: skip
+        try:
+            output = tmp_path / "signed.wacz"
+            result = run_wacz(three_runs, output, "--run", "2", "--signing-url", url + "/sign")
+            assert result.returncode == 0, result.stderr
+            with zipfile.ZipFile(output) as wacz:
+                signed = json.loads(wacz.read("datapackage-digest.json"))["signedData"]
+                created = json.loads(wacz.read("datapackage.json"))["created"]
+            assert signed["domain"] == "localhost" and signed["created"] == created
+            wacz_tool = str(Path(sys.executable).with_name("wacz"))
+            verified = subprocess.run(
+                [wacz_tool, "validate", "-f", str(output), "--verify-auth",
+                 "--verifier-url", url + "/verify"],
+                capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            assert verified.returncode == 0, verified.stdout + verified.stderr
+            assert "Successfully verified signature" in verified.stdout
+            # Verified against authsign's own roots (Let's Encrypt, public TSAs), the test's
+            # certificates are not trusted: a signature is only as good as its roots.
+            direct = subprocess.run(
+                [wacz_tool, "validate", "-f", str(output), "--verify-auth"],
+                capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            assert direct.returncode == 1
+            # A server that does not sign: one line, exit 1, no package left unsigned.
+            refused = tmp_path / "refused.wacz"
+            result = run_wacz(three_runs, refused, "--run", "2", "--signing-url", url + "/nope")
+            assert result.returncode == 1 and "Traceback" not in result.stderr.splitlines()[-1]
+            assert f"{url}/nope did not sign the package: none written" in result.stderr
+            assert not refused.exists()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    finally:
+        timestamper.stop()
