@@ -69,7 +69,6 @@ class Version:
     article_id: int
     newness: int  # the newer the larger: a revision's id; the row itself above them all
     title: str
-    body: str
     fetched_at: str  # the WARC-Date, to the second, of the capture it was read at
     file: str | None
     offset: int | None
@@ -115,22 +114,34 @@ def page_captures(files: list[Path]) -> list[PageCapture]:
 
 
 def versions_of(conn: sqlite3.Connection, article_ids: set[int]) -> dict[int, list[Version]]:
-    """Every version the archive keeps of these articles: the row and its revisions."""
+    """Every version the archive keeps of these articles: the row and its revisions
+    (their text is read when a page needs it: text_of)."""
     found: dict[int, list[Version]] = {}
     ids = sorted(article_ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ", ".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT id, {ROW}, title, body, fetched_at, warc_file, warc_offset FROM articles "
+            f"SELECT id, {ROW}, title, fetched_at, warc_file, warc_offset FROM articles "
             f"WHERE id IN ({marks}) UNION ALL "
-            "SELECT article_id, revision_id, title, body, fetched_at, warc_file, warc_offset "
+            "SELECT article_id, revision_id, title, fetched_at, warc_file, warc_offset "
             f"FROM article_revisions WHERE article_id IN ({marks})",
             chunk + chunk,
         )
         for row in rows:
             found.setdefault(row[0], []).append(Version(*row))
     return found
+
+
+def text_of(conn: sqlite3.Connection, version: Version) -> str:
+    """A version's text (its body)."""
+    if version.newness == ROW:
+        found = conn.execute("SELECT body FROM articles WHERE id = ?", [version.article_id])
+    else:
+        found = conn.execute(
+            "SELECT body FROM article_revisions WHERE revision_id = ?", [version.newness]
+        )
+    return found.fetchone()[0]
 
 
 def reading_of(
@@ -160,11 +171,15 @@ class Originals:
     captures listed, else at a place the archive points at for that URL (an article's
     versions, an image), read to see its record id."""
 
-    def __init__(self, conn: sqlite3.Connection, warc_dir: Path, captures: list[PageCapture]):
+    def __init__(self, conn: sqlite3.Connection, warc_dir: Path):
         self.conn = conn
         self.warc_dir = warc_dir
-        self.places = {c.record_id: (c.file, c.offset) for c in captures if c.refers_to is None}
+        self.places: dict[str, tuple[str, int]] = {}  # record id -> file, offset
         self.read: set[tuple[str, int]] = set()
+
+    def add(self, captures: list[PageCapture]) -> None:
+        """Captures read: the responses among them are originals revisits may refer to."""
+        self.places.update((c.record_id, (c.file, c.offset)) for c in captures if not c.refers_to)
 
     def place(self, url: str, record_id: str, versions: list[Version]) -> tuple[str, int] | None:
         if record_id in self.places:
@@ -210,7 +225,8 @@ def revisited_files(conn: sqlite3.Connection, warc_dir: Path, files: list[Path])
                             headers.get_header("WARC-Refers-To"),
                         )
                     )
-    originals = Originals(conn, warc_dir, page_captures(files))
+    originals = Originals(conn, warc_dir)
+    originals.add(page_captures(files))
     versions = versions_of(conn, {site.article_id(url) for url, _ in revisits} - {None})
     names = set()
     for url, record_id in revisits:
@@ -269,26 +285,28 @@ def write_pages(conn: sqlite3.Connection, warc_dir: Path, files: list[Path], pat
     its page shows, without text. An archived article whose capture is not among them (a
     file replaced or cut since) is said on stderr (`investcrawl verify` lists every such
     pointer)."""
-    captures = page_captures(files)
-    versions = versions_of(conn, {site.article_id(c.url) for c in captures})
-    originals = Originals(conn, warc_dir, captures)
+    originals = Originals(conn, warc_dir)
     count = 0
     with open(path, "w", encoding="utf-8") as out:
         out.write(json.dumps(PAGES_HEADER, ensure_ascii=False) + "\n")
-        for capture in captures:
-            known = versions.get(site.article_id(capture.url), [])
-            original = None
-            if capture.refers_to is not None:
-                original = originals.place(capture.url, capture.refers_to, known)
-            page = {"id": _page_id(capture), "url": capture.url, "ts": capture.date}
-            version = reading_of(capture, known, original)
-            if version is not None:
-                page |= {"title": version.title, "text": version.body}
-            else:
-                page["title"] = _title_on_page(warc_dir, capture, original)
-            out.write(json.dumps(page, ensure_ascii=False) + "\n")
-            count += 1
-    _warn_unlisted(conn, warc_dir, files, captures)
+        for file in files:  # a file at a time: a collection's versions do not fit in memory
+            captures = page_captures([file])
+            originals.add(captures)
+            versions = versions_of(conn, {site.article_id(c.url) for c in captures})
+            for capture in captures:
+                known = versions.get(site.article_id(capture.url), [])
+                original = None
+                if capture.refers_to is not None:
+                    original = originals.place(capture.url, capture.refers_to, known)
+                page = {"id": _page_id(capture), "url": capture.url, "ts": capture.date}
+                version = reading_of(capture, known, original)
+                if version is not None:
+                    page |= {"title": version.title, "text": text_of(conn, version)}
+                else:
+                    page["title"] = _title_on_page(warc_dir, capture, original)
+                out.write(json.dumps(page, ensure_ascii=False) + "\n")
+                count += 1
+            _warn_unlisted(conn, warc_dir, file, captures)
     return count
 
 
@@ -321,18 +339,15 @@ def _title_on_page(warc_dir: Path, capture: PageCapture, original: tuple[str, in
 
 
 def _warn_unlisted(
-    conn: sqlite3.Connection, warc_dir: Path, files: list[Path], captures: list[PageCapture]
+    conn: sqlite3.Connection, warc_dir: Path, file: Path, captures: list[PageCapture]
 ) -> None:
-    """Say which archived articles point at a capture in these files that is not there."""
+    """Say which archived articles point at a capture in this file that is not there."""
     from investcrawl.verify import unresolved
 
-    names = [file.name for file in files]
-    marks = ", ".join("?" * len(names))
     places = {(c.file, c.offset) for c in captures if c.refers_to is None}
     rows = conn.execute(
-        f"SELECT id, url, warc_file, warc_offset FROM articles WHERE warc_file IN ({marks}) "
-        "ORDER BY id",
-        names,
+        "SELECT id, url, warc_file, warc_offset FROM articles WHERE warc_file = ? ORDER BY id",
+        [file.name],
     )
     for article_id, url, name, offset in rows:
         if (name, offset) in places:

@@ -166,8 +166,8 @@ def capture(date: str, file: str = "a.warc.gz", offset: int = 0, refers: str | N
                        file, offset, refers)  # fmt: skip
 
 
-def version(newness: int, body: str, fetched_at: str, file: str | None, offset: int | None):
-    return Version(1, newness, "t", body, fetched_at, file, offset)
+def version(newness: int, title: str, fetched_at: str, file: str | None, offset: int | None):
+    return Version(1, newness, title, fetched_at, file, offset)
 
 
 def test_which_version_a_capture_was_read_as():
