@@ -869,9 +869,28 @@ def serve(db_path: str, warc_dir: str | None, port: int) -> None:
 @warc_dir_option("The WARC files.", exists=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="WACZ file.")
 @click.option("--run", type=click.IntRange(1), help="Only this run's files (crawl_runs.id).")
-def wacz(db_path: str, warc_dir: str | None, output: str, run: int | None) -> None:
-    """Package the WARC files as a WACZ to replay in ReplayWeb.page, each archived article
-    a page with its title and text (so it can be searched there).
+@click.option(
+    "--signing-url",
+    metavar="URL",
+    help="An authsign server's /sign URL: the package is signed there (py-wacz).",
+)
+@click.option(
+    "--signing-token",
+    envvar="INVESTCRAWL_SIGNING_TOKEN",
+    metavar="TOKEN",
+    help="The signing server's auth token (or INVESTCRAWL_SIGNING_TOKEN).",
+)
+def wacz(
+    db_path: str,
+    warc_dir: str | None,
+    output: str,
+    run: int | None,
+    signing_url: str | None,
+    signing_token: str | None,
+) -> None:
+    """Package the WARC files as a WACZ to replay in ReplayWeb.page: a page for each capture
+    of an article page, with its time and the title and text read from it; with --run N,
+    that run's captures and its log.
 
     Example:
 
@@ -882,7 +901,7 @@ def wacz(db_path: str, warc_dir: str | None, output: str, run: int | None) -> No
     warc_dir = capture_folder(db_path, warc_dir, exists=True)
     conn = _read(db_path)
     try:
-        pages = create(conn, Path(warc_dir), Path(output), run)
+        pages = create(conn, Path(warc_dir), Path(output), run, signing_url, signing_token)
     except ImportError:
         raise click.ClickException("WACZ needs py-wacz: pip install 'investcrawl[wacz]'") from None
     except WaczError as error:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from scrapy import signals
@@ -112,6 +113,7 @@ class RunRecorder:
                     "spider": spider.name,
                     "mode": getattr(spider, "mode", None),
                     "started_at": utc_now(),
+                    "log_file": _log_file(self.crawler.settings.get("LOG_FILE")),
                 }
                 self.run_id = db["crawl_runs"].insert(run).last_pk
         except ArchiveError as error:
@@ -144,3 +146,9 @@ class RunRecorder:
                     finish(ArchiveState(db))  # the state advances with the run's end
         except ArchiveError as error:
             archive_failed(self.crawler, error, stop=False)
+
+
+def _log_file(setting: str | None) -> str | None:
+    """The run's log file as crawl_runs keeps it: resolved (a relative path means nothing
+    from another folder); None when it logs to stderr."""
+    return str(Path(setting).resolve()) if setting else None

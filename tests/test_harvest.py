@@ -319,14 +319,15 @@ def test_wacz_of_the_collection_and_of_a_run_validates_and_lists_every_article(m
         archived = {
             a["url"]: a for a in rows(archive, "SELECT url, title, body, warc_file FROM articles")
         }
-        assert pages and all(archived[p["url"]]["warc_file"] in warcs for p in pages)
-        assert all(
-            (p["title"], p["text"]) == (archived[p["url"]]["title"], archived[p["url"]]["body"])
-            and p["ts"]
-            for p in pages
-        )
-        if not extra:
-            assert sorted(p["url"] for p in pages) == sorted(archived)
+        # A page per capture (tests/test_wacz.py): each archived article at least once, with
+        # the text it had then (runs 2 and 3 read the text it has now).
+        assert pages and len({p["id"] for p in pages}) == len(pages)
+        assert all(p["ts"] and p["title"] for p in pages)
+        if extra:
+            assert all(p["text"] == archived[p["url"]]["body"] for p in pages
+                       if p["url"] in archived)  # fmt: skip
+        else:
+            assert {p["url"] for p in pages} >= set(archived)
         if name == "run3.wacz":
             assert refers  # the re-crawl wrote revisits, and they replay
     # Nothing to package: one line, exit 1.

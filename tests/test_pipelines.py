@@ -195,6 +195,7 @@ def test_archive_schema(tmp_path):
         "0016_walk_pages",
         "0017_warc_files_folder",
         "0018_page_requisites",
+        "0019_run_log_file",
     ]
 
 

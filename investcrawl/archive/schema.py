@@ -68,7 +68,7 @@ IMAGE_FIELDS = (
     "status", "content_type", "length", "payload_digest", "warc_file", "warc_offset",
     "fetched_at", "etag", "last_modified", "checked_at",
 )  # fmt: skip
-# Added by migration 0018: what a URL of `images` is to the pages (images.ROLES), and what
+# Added by migration 0018: what a URL of `images` is to the pages (its role), and what
 # revalidating its capture needs.
 REQUISITE_COLUMNS: dict[str, type] = {
     "role": str,  # 'article image' (an article's own, article_images) or a page requisite
@@ -542,6 +542,13 @@ def _page_requisites(db: sqlite_utils.Database) -> None:
             db["images"].add_column(column, kind)
     db.execute("UPDATE images SET role = 'article image' WHERE role IS NULL")
     db.execute("UPDATE images SET checked_at = fetched_at WHERE checked_at IS NULL")
+
+
+@migrations(name="0019_run_log_file")
+def _run_log_file(db: sqlite_utils.Database) -> None:
+    # The log file a run wrote (its LOG_FILE: `harvest` names one by the run's start), so
+    # that the run's WACZ package can carry it. NULL before, or for a run logging to stderr.
+    db["crawl_runs"].add_column("log_file", str)
 
 
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
