@@ -38,6 +38,7 @@ from investcrawl.images import (
     STYLESHEET_DEPTH,
     answer_row,
     image_key,
+    revalidated,
 )
 from investcrawl.pipelines import invalid_article
 from investcrawl.warc import capture_order, iter_responses
@@ -95,13 +96,8 @@ def reextract(
                 failed.pop(url, None)  # the last answer is this redirect
                 continue
             redirects.pop(url, None)  # the last answer is this one, not a redirect
-            if site.article_id(url) is None and response.status == 304:
-                # A revalidated image: not modified since its capture, checked then.
-                for _, fields in others.get(image_key(url), {}).values():
-                    fields["checked_at"] = capture.date
-                continue
             if site.article_id(url) is None:
-                others[image_key(url)] = {
+                answers = {
                     image: answer_row(
                         response.status,
                         content_type,
@@ -113,6 +109,10 @@ def reextract(
                     )
                     for image in (True, False)
                 }
+                before = others.get(image_key(url))
+                if before is not None:  # asked for again: a check of a capture, as a crawl's
+                    answers = {image: _checked(before[image], *answers[image]) for image in answers}
+                others[image_key(url)] = answers
                 if "css" in (content_type or "").lower() and response.status == 200:
                     stylesheets[image_key(url)] = body
             if response.status != 200:
@@ -183,6 +183,17 @@ def reextract(
     finally:
         writer.close()
     return {**seen, **writer.counts, "missing": len(missing)}
+
+
+def _checked(
+    before: tuple[str, dict[str, Any]], kind: str, fields: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """A later answer for a URL answered before: over a capture, as the crawl records a
+    check of it (images.revalidated: a 304 or the same payload keeps it, as does a
+    failure; changed bytes replace it); else the later answer."""
+    if before[0] != "captured":
+        return kind, fields
+    return revalidated(before[1], kind, fields, fields.get("checked_at") or "")
 
 
 def _page_links(

@@ -241,22 +241,27 @@ def revisited_files(conn: sqlite3.Connection, warc_dir: Path, files: list[Path])
 
 def write_images(conn: sqlite3.Connection, warc_dir: Path, files: list[Path], path: Path) -> int:
     """Copy into the WARC file `path` the captures of the images that the pages of `files`
-    show and other files hold (an image is captured once, by the first run that met it: a
-    zone's logo, years before), so that a run's package replays its pages whole without
-    carrying those files; return how many."""
+    show and of the page requisites (stylesheets, scripts, fonts...), that other files hold
+    (each is captured once, by the first run that met it, and later runs write revisit
+    records of it: a zone's logo, years before), so that a run's package replays its pages
+    whole without carrying those files; return how many. The archive does not keep which
+    page linked which requisite: every captured one is copied (a few per template)."""
     names = sorted(file.name for file in files)
     marks = ", ".join("?" * len(names))
     try:
         found = conn.execute(
             # One copy of each capture (two spellings of an image share theirs).
-            "SELECT min(images.url), images.warc_file, images.warc_offset FROM articles "
+            "SELECT min(url), warc_file, warc_offset FROM ("
+            "SELECT images.url, images.warc_file, images.warc_offset FROM articles "
             "JOIN article_images ON article_images.article_id = articles.id "
             "JOIN images ON images.url = article_images.url "
             f"WHERE articles.warc_file IN ({marks}) AND images.warc_file IS NOT NULL "
             f"AND images.warc_file NOT IN ({marks}) "
-            "GROUP BY images.warc_file, images.warc_offset "
-            "ORDER BY images.warc_file, images.warc_offset",
-            names + names,
+            "UNION ALL SELECT url, warc_file, warc_offset FROM images "
+            "WHERE kind = 'captured' AND coalesce(role, 'article image') != 'article image' "
+            f"AND warc_file IS NOT NULL AND warc_file NOT IN ({marks})) "
+            "GROUP BY warc_file, warc_offset ORDER BY warc_file, warc_offset",
+            names + names + names,
         ).fetchall()
     except sqlite3.OperationalError as error:
         if "no such table" not in str(error):

@@ -9,7 +9,7 @@ import pytest
 from conftest import rows, run_harvest, run_module, run_wacz, validate_wacz
 
 from investcrawl.images import answer_row, image_kind, looks_whole
-from investcrawl.warc import payload_digest, read_capture
+from investcrawl.warc import payload_digest, read_capture, record_bytes
 from investmirror.mirror import MirrorSite, render_image
 
 SHARED = "/Uploads/2021/11/07/night.jpg"  # 186529 shows it too
@@ -201,21 +201,32 @@ def test_a_runs_wacz_holds_the_images_its_pages_show_captured_by_earlier_runs(va
         index = gzip.decompress(package.read("indexes/index.cdx.gz")).decode()
         pages = package.read("pages/pages.jsonl").decode()
     assert run2 <= set(packed) and image["warc_file"] not in packed
-    (record,) = ArchiveIterator(io.BytesIO(copies))
+    copied = {
+        r.rec_headers.get_header("WARC-Target-URI"): r for r in ArchiveIterator(io.BytesIO(copies))
+    }
+    # The image, and the page requisites run 1 captured (no page links one to the archive).
+    requisites = rows(
+        archive, "SELECT url FROM images WHERE role != 'article image' AND kind = 'captured'"
+    )
+    assert len(copied) == 1 + len(requisites) and {r["url"] for r in requisites} < set(copied)
+    (record,) = [copied[url] for url in (image["url"], alias["url"]) if url in copied]
     assert record.rec_type == "response"
     assert record.rec_headers.get_header("WARC-Target-URI") in (image["url"], alias["url"])
     assert record.rec_headers.get_header("WARC-Payload-Digest") == image["payload_digest"]
     assert "/uploads/2021/11/07/night.jpg" in index.lower()  # replay finds it
     assert "/186541.html" in pages
     source = (warc / image["warc_file"]).read_bytes()
-    assert copies == source[image["warc_offset"] : image["warc_offset"] + len(copies)]
+    own = record_bytes(warc, image["warc_file"], image["warc_offset"])
+    assert own in copies and own == source[image["warc_offset"] : image["warc_offset"] + len(own)]
     # The image's file damaged since (cut in its record): a warning, the package without it.
-    (warc / image["warc_file"]).write_bytes(source[: image["warc_offset"] + len(copies) // 2])
+    (warc / image["warc_file"]).write_bytes(source[: image["warc_offset"] + len(own) // 2])
     result = run_wacz(archive, tmp_path / "cut.wacz", "--run", "2")
     assert result.returncode == 0, result.stderr
     assert f"warning: the capture of {image['url']} is left out" in result.stderr
     with zipfile.ZipFile(tmp_path / "cut.wacz") as package:
-        assert "archive/investcrawl-run-2-images.warc.gz" not in package.namelist()
+        left = package.read("archive/investcrawl-run-2-images.warc.gz")
+    urls = {r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(io.BytesIO(left))}
+    assert urls == {r["url"] for r in requisites}  # the requisites, not the image
     # An archive from before migration 0009 (no images tables): one line, exit 1.
     with sqlite3.connect(archive) as conn:
         conn.execute("DROP TABLE article_images")

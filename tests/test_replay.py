@@ -160,6 +160,7 @@ def wayback(tmp_path_factory) -> Iterator[Wayback]:
     try:
         first = run_harvest(served.url, archive)
         assert first.returncode == 0, first.stdout + first.stderr
+        time.sleep(1.1)  # pywb tells captures apart to the second
         second = run_harvest(served.url, archive, "--mode", "full")
         assert second.returncode == 0, second.stdout + second.stderr
         assert "unchanged pages as revisit records" in second.stdout, second.stdout

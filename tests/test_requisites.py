@@ -225,6 +225,20 @@ def test_captures_are_checked_again_on_schedule_kept_when_unchanged_or_gone(vari
     replaced = rows(archive, f"SELECT * FROM images WHERE url = '{served.url}{SHARED}'")[0]
     assert replaced["warc_file"] != shared["warc_file"] and replaced["kind"] == "captured"
 
+    # Rebuilt from the WARC alone: the same rows (304s and revisits followed, the gone
+    # script's capture kept), but for the times this test set by hand.
+    rebuilt = tmp_path / "rebuilt.db"
+    result = run_module(
+        "investcrawl.cli", "reextract", "--warc-dir", str(warc), "--db", str(rebuilt)
+    )
+    assert result.returncode == 0, result.stderr
+    again = requisite_rows(rebuilt, served.url)
+    kept = ("kind", "role", "warc_file", "warc_offset", "payload_digest", "fetched_at", "etag")
+    kept += ("detail", "status", "length", "last_modified")
+    for path, row in requisite_rows(archive, served.url).items():
+        assert {k: again[path][k] for k in kept} == {k: row[k] for k in kept}, path
+    assert again[CSS]["checked_at"] == now[CSS]["checked_at"]  # the 304 of run 3
+
 
 def test_a_server_without_validators_is_asked_again_and_the_same_bytes_are_a_revisit(
     variant, tmp_path

@@ -75,8 +75,9 @@ def iter_responses(
     and place), with its own status and date. A revisit whose original is not in directory
     is left out, its URL added to `missing`; so is a response cut at its size cap
     (WARC-Truncated)."""
-    originals: dict[tuple[str, str], tuple[str, int]] = {}  # (url, digest) of article pages
-    last: dict[str, str] = {}  # the digest of each article page's last whole capture
+    # (url, digest) of article pages, images and requisites -> their whole capture
+    originals: dict[tuple[str, str], tuple[str, int]] = {}
+    last: dict[str, str] = {}  # the digest of each one's last whole capture
     for path in files if files is not None else capture_order(directory):
         with open(path, "rb") as handle:
             iterator = ArchiveIterator(handle)
@@ -109,7 +110,8 @@ def iter_responses(
                     continue
                 capture = Capture(path.name, iterator.get_record_offset(), "")
                 url = headers.get_header("WARC-Target-URI")
-                if site.article_id(url) is not None:  # only article pages have revisits
+                # Article pages, images and page requisites have revisits; listings never.
+                if site.article_id(url) is not None or not site.is_page(url):
                     digest = headers.get_header("WARC-Payload-Digest")
                     originals[(url, digest)] = (capture.file, capture.offset)
                     last[url] = digest
