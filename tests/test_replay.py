@@ -14,6 +14,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -161,6 +162,8 @@ def wayback(tmp_path_factory) -> Iterator[Wayback]:
         first = run_harvest(served.url, archive)
         assert first.returncode == 0, first.stdout + first.stderr
         time.sleep(1.1)  # pywb tells captures apart to the second
+        with sqlite3.connect(archive) as db:  # a week on: every capture is checked again
+            db.execute("UPDATE images SET checked_at = '2020-01-01T00:00:00Z'")
         second = run_harvest(served.url, archive, "--mode", "full")
         assert second.returncode == 0, second.stdout + second.stderr
         assert "unchanged pages as revisit records" in second.stdout, second.stdout
@@ -278,3 +281,18 @@ def memento_datetime(timestamp: str) -> str:
     """A 14-digit timestamp as pywb's Memento-Datetime header spells it."""
     when = time.strptime(timestamp, "%Y%m%d%H%M%S")
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", when)
+
+
+def test_a_stylesheet_and_an_image_checked_again_replay_at_the_later_time(wayback):
+    """The second harvest checked the captures again (conditional requests): the site
+    answered 304, written as revisit records (server-not-modified). At that later time,
+    pywb replays the stylesheet and the image from their first captures."""
+    for path in (STYLESHEET, "/Uploads/2021/11/07/night.jpg"):
+        url = wayback.mirror.url + path
+        found = wayback.captures(url)
+        revisits = [c for c in found if c["mime"] == "warc/revisit"]
+        assert len(revisits) == 1 and len(found) == 2, found
+        later = revisits[0]["timestamp"]
+        replayed = wayback.replay(later, url, "id_")
+        assert (replayed.status, replayed.body) == (200, wayback.live(url)), (path, replayed)
+        assert replayed.headers["memento-datetime"] == memento_datetime(later), path

@@ -100,6 +100,18 @@ def records(warc_dir, run_files: set[str]) -> list[tuple[str, str, str, str]]:
     return found
 
 
+def not_modified_heads(warc_dir, run_files: set[str]) -> dict[str, list[str]]:
+    """The 304s' heads (the metadata records beside their revisit records), by URL."""
+    heads = {}
+    for name in sorted(run_files):
+        with open(warc_dir / name, "rb") as handle:
+            for record in ArchiveIterator(handle):
+                if record.rec_type == "metadata":
+                    url = record.rec_headers.get_header("WARC-Target-URI")
+                    heads[url] = record.content_stream().read().decode().splitlines()
+    return heads
+
+
 def run_files(archive, run: int) -> set[str]:
     return {r["name"] for r in rows(archive, f"SELECT name FROM warc_files WHERE run_id = {run}")}
 
@@ -201,8 +213,15 @@ def test_captures_are_checked_again_on_schedule_kept_when_unchanged_or_gone(vari
     checked = {
         url.replace(served.url, ""): (status, profile) for _, url, status, profile in revisits
     }
-    for path in (CSS, JS, BG, FONT, SHARED):
-        assert checked[path] == ("304", "server-not-modified"), path
+    for path in (CSS, JS, BG, FONT, SHARED):  # no HTTP head in the record: it replays
+        assert checked[path] == ("", "server-not-modified"), path
+    heads = not_modified_heads(warc, run_files(archive, 2))
+    not_modified = {
+        path for path, (_, profile) in checked.items() if profile == "server-not-modified"
+    }
+    assert {url.replace(served.url, "") for url in heads} == not_modified
+    assert all(head[0] == "http-status-line: HTTP/1.1 304 Not Modified" for head in heads.values())
+    assert 'http-header: Etag: "' in "\n".join(heads[served.url + CSS])
 
     # Later the picture is replaced and the script is gone: the new picture is a new
     # capture (the old one stays in its file); the script's capture is kept, and why said.

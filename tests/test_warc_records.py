@@ -282,7 +282,9 @@ def test_a_304_is_written_as_a_server_not_modified_revisit_of_the_original(tmp_p
         found = [(r.rec_type, r.rec_headers, r.http_headers, r.raw_stream.read()) for r in
                  ArchiveIterator(handle)]  # fmt: skip
     kinds = [kind for kind, _, _, _ in found]
-    assert kinds == ["warcinfo", "response", "request", "revisit", "request", "response", "request"]
+    assert kinds == [
+        "warcinfo", "response", "request", "revisit", "metadata", "request", "response", "request"
+    ]  # fmt: skip
     _, headers, http_headers, block = found[3]
     assert headers.get_header("WARC-Profile") == (
         "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
@@ -291,10 +293,18 @@ def test_a_304_is_written_as_a_server_not_modified_revisit_of_the_original(tmp_p
     assert headers.get_header("WARC-Refers-To-Target-URI") == url
     assert headers.get_header("WARC-Refers-To-Date") == "2026-12-01T00:00:00.000000Z"
     assert headers.get_header("WARC-Payload-Digest") is None  # no payload
-    assert http_headers.statusline == "304 Not Modified"
-    assert http_headers.get_header("Etag") == '"v1"'
-    assert block == b""  # the HTTP headers only (raw_stream: after them)
-    assert found[4][1].get_header("WARC-Concurrent-To") == headers.get_header("WARC-Record-ID")
+    # An empty block (replay tools then replay the original); the 304's head beside it.
+    assert headers.get_header("Content-Length") == "0" and block == b""
+    assert not (http_headers and http_headers.statusline)
+    _, meta, _, fields = found[4]
+    assert meta.get_header("Content-Type") == "application/warc-fields"
+    assert meta.get_header("WARC-Concurrent-To") == headers.get_header("WARC-Record-ID")
+    assert meta.get_header("WARC-Target-URI") == url
+    assert fields.decode().splitlines() == [
+        "http-status-line: HTTP/1.1 304 Not Modified",
+        'http-header: Etag: "v1"',
+    ]
+    assert found[5][1].get_header("WARC-Concurrent-To") == headers.get_header("WARC-Record-ID")
     # warcio reads, indexes and checks it.
     index = subprocess.run(
         [WARCIO, "index", "-f", "warc-type,warc-profile,http:status", str(path)],
@@ -304,7 +314,7 @@ def test_a_304_is_written_as_a_server_not_modified_revisit_of_the_original(tmp_p
     ).stdout
     assert (
         '{"warc-type": "revisit", "warc-profile": '
-        '"http://netpreserve.org/warc/1.1/revisit/server-not-modified", "http:status": "304"}'
+        '"http://netpreserve.org/warc/1.1/revisit/server-not-modified"}'
     ) in index
     assert subprocess.run([WARCIO, "check", str(path)], check=False).returncode == 0
 

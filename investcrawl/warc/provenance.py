@@ -49,7 +49,8 @@ def capture_parts(settings: Any) -> list[str]:
             parts.append(
                 f"an image or requisite captured before, asked for again once {days:g} days "
                 "after it was last checked, when a page shows it (If-None-Match, "
-                "If-Modified-Since): a 304 as a revisit record (server-not-modified), the "
+                "If-Modified-Since): a 304 as a revisit record (server-not-modified, its block "
+                "empty so that it replays; the 304's head in a metadata record beside it), the "
                 "same payload as a revisit record (identical-payload-digest), both "
                 "referring to its whole capture"
             )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
 
 from investcrawl import site
 from investcrawl.warc.writer import OPEN_SUFFIX, Capture, Original, to_the_second
@@ -226,10 +227,15 @@ def _original(record: Any, name: str, offset: int) -> Original:
 
 
 def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:
+    http = record.http_headers
+    if http is None or not (http.get_statuscode() or "").isdigit():
+        # A 304 revisit record (server-not-modified) has an empty block (writer.py): its
+        # head is in the metadata record beside it.
+        http = StatusAndHeaders("304 Not Modified", [], protocol="HTTP/1.1")
     return CapturedResponse(
         url=record.rec_headers.get_header("WARC-Target-URI"),
-        status=int(record.http_headers.get_statuscode()),
-        content_type=record.http_headers.get_header("Content-Type"),
+        status=int(http.get_statuscode()),
+        content_type=http.get_header("Content-Type"),
         body=body,
         capture=Capture(
             capture.file,
@@ -237,11 +243,8 @@ def _captured(record: Any, body: bytes, capture: Capture) -> CapturedResponse:
             to_the_second(record.rec_headers.get_header("WARC-Date")),
             record.rec_headers.get_header("WARC-Payload-Digest") or "",
         ),
-        may_be_cut=not (
-            record.http_headers.get_header("Content-Length")
-            or record.http_headers.get_header("Transfer-Encoding")
-        ),
-        location=record.http_headers.get_header("Location"),
-        etag=record.http_headers.get_header("ETag"),
-        last_modified=record.http_headers.get_header("Last-Modified"),
+        may_be_cut=not (http.get_header("Content-Length") or http.get_header("Transfer-Encoding")),
+        location=http.get_header("Location"),
+        etag=http.get_header("ETag"),
+        last_modified=http.get_header("Last-Modified"),
     )

@@ -177,7 +177,11 @@ class WarcFile:
         `original` is the last full capture of the same URL. When the response has its
         payload, it is written as a revisit record (identical-payload-digest: its HTTP
         headers, not the payload again); a 304 Not Modified is written as a revisit record
-        (server-not-modified: its HTTP headers). In both cases the capture returned is the
+        (server-not-modified) with an empty block, so that replay tools replay the capture
+        it refers to (pywb 2.10 answers a revisit with its own HTTP headers: a 304 with no
+        body, a broken picture), and the 304's status line and headers, as received, in a
+        `metadata` record (application/warc-fields, which indexers leave out) concurrent
+        to it. In both cases the capture returned is the
         original's, so that every pointer of the archive leads to a whole page. A response
         flagged CUT_AT_SIZE_CAP is written as it came, with `WARC-Truncated: length`.
         """
@@ -209,7 +213,8 @@ class WarcFile:
             response_record = self._writer.create_warc_record(
                 response.url,
                 "revisit",
-                http_headers=http_headers,
+                payload=io.BytesIO(b""),
+                length=0,
                 warc_headers_dict={
                     **self._warc_headers(date, response),
                     "WARC-Profile": NOT_MODIFIED_PROFILE,
@@ -251,11 +256,34 @@ class WarcFile:
         )
         offset = self._file.tell()
         self._writer.write_record(response_record)
+        if not_modified:
+            self._writer.write_record(self._not_modified_head(response_record, http_headers))
         self._writer.write_record(request_record)
         self._file.flush()
         if revisit or not_modified:
             return Capture(original.file, original.offset, to_the_second(date))
         return Capture(self.name, offset, to_the_second(date), digest)
+
+    def _not_modified_head(self, revisit: Any, http_headers: StatusAndHeaders) -> Any:
+        """A metadata record of a 304's status line and headers (as the revisit record of
+        it would hold them: its block is left empty so that it replays), one warc-fields
+        line each: `http-status-line`, then `http-header` lines."""
+        lines = [f"http-status-line: {http_headers.protocol} {http_headers.statusline}"]
+        lines += [f"http-header: {name}: {value}" for name, value in http_headers.headers]
+        block = ("\r\n".join(lines) + "\r\n").encode("latin-1", "replace")
+        headers = revisit.rec_headers
+        return self._writer.create_warc_record(
+            headers.get_header("WARC-Target-URI"),
+            "metadata",
+            payload=io.BytesIO(block),
+            length=len(block),
+            warc_content_type="application/warc-fields",
+            warc_headers_dict={
+                "WARC-Date": headers.get_header("WARC-Date"),
+                "WARC-Warcinfo-ID": self.info_id,
+                "WARC-Concurrent-To": headers.get_header("WARC-Record-ID"),
+            },
+        )
 
     def _warc_headers(self, date: str, response: Response) -> dict[str, str]:
         headers = {"WARC-Date": date, "WARC-Warcinfo-ID": self.info_id}
