@@ -79,7 +79,8 @@ ROW = 2**62  # the row's newness: newer than every revision of it
 
 def page_captures(files: list[Path]) -> list[PageCapture]:
     """The captures of article pages in these files, in order: responses that answered 200
-    and revisits of them. A file damaged part-way gives the captures before the damage."""
+    (not one cut at its size cap) and revisits of them. A file damaged part-way gives the
+    captures before the damage."""
     from warcio.archiveiterator import ArchiveIterator
 
     captures = []
@@ -94,6 +95,8 @@ def page_captures(files: list[Path]) -> list[PageCapture]:
                     url = headers.get_header("WARC-Target-URI")
                     status = record.http_headers and record.http_headers.get_statuscode()
                     if site.article_id(url or "") is None or status != "200":
+                        continue
+                    if headers.get_header("WARC-Truncated"):  # cut at its size cap: a failure
                         continue
                     revisit = record.rec_type == "revisit"
                     captures.append(

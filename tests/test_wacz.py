@@ -65,6 +65,8 @@ def article_captures(data: bytes) -> list[dict]:
             continue
         if record.http_headers.get_statuscode() != "200":
             continue
+        if headers.get_header("WARC-Truncated"):  # a page cut at its size cap: no page
+            continue
         found.append(
             {
                 "id": headers.get_header("WARC-Record-ID")[10:-1],
@@ -113,6 +115,12 @@ def test_a_page_per_capture_with_its_own_time_and_the_text_read_from_it(three_ru
         elif page["url"] != edited_url:
             assert "text" not in page and page["title"]
     assert {p["url"] for p in pages} >= set(current)
+    # The page cut at DOWNLOAD_MAXSIZE (its capture WARC-Truncated) is a failure, no page.
+    assert not any(p["url"].endswith("/186516.html") for p in pages)
+    cut = [r for data in warcs.values() for r in ArchiveIterator(io.BytesIO(data))
+           if r.rec_headers.get_header("WARC-Truncated")]  # fmt: skip
+    assert cut and all(r.rec_headers.get_header("WARC-Target-URI").endswith("/186516.html")
+                       for r in cut)  # fmt: skip
 
 
 @pytest.mark.parametrize("run", [2, 3])
