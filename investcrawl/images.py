@@ -63,6 +63,7 @@ REVALIDATE_META = "investcrawl_revalidate"  # the `images` row a conditional req
 ORIGINAL_META = "warc_original"  # (file, offset) of the capture a revisit record refers to
 ARTICLE_IMAGE = "article image"  # the role of an image an article shows (article_images)
 DEPTH_META = "investcrawl_requisite_depth"  # stylesheets between the page and a requisite
+BUDGET_META = "investcrawl_requisite_budget"  # [requests its page may still lead to]
 STYLESHEET_DEPTH = 3  # what stylesheets name is fetched this many @imports deep
 IMAGE_ROLES = (ARTICLE_IMAGE, IMAGE, ICON)
 
@@ -131,7 +132,8 @@ def answer_row(
             kind = "truncated"
         detail = {
             "not_an_image": f"a {content_type or 'response without Content-Type'}",
-            "wrong_type": f"a {content_type or 'response'} that is an HTML page, not a {role}",
+            "wrong_type": f"a {content_type or 'response'} that is an HTML page, not what the "
+            "page links it as",
             "truncated": "cut off: no Content-Length, and it does not end as its format does",
         }.get(kind, "")
     else:
@@ -213,11 +215,11 @@ class ImageCapture:
         )
         self.revalidations = 0  # captures asked for again in this run
         # Captures last checked before this are asked for again (None: never).
-        self.stale_before = (
-            (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            if days > 0
-            else None
-        )
+        try:
+            before = datetime.now(UTC) - timedelta(days=days) if days > 0 else None
+        except (OverflowError, ValueError):  # more days than a date reaches (inf): never
+            before = None
+        self.stale_before = before.strftime("%Y-%m-%dT%H:%M:%SZ") if before else None
         self.images_seen: set[str] = set()  # image URLs met in this run
         # The URLs (as articles show them) of each image requested in this run, by the
         # image's key: two spellings of one image (the site's two host names, Chinese file
@@ -281,30 +283,28 @@ class ImageCapture:
             for url, role in page_requisites(text, response.url)
             if image_key(url) not in own
         ]
-        yield from self._limited(found, "a page")
-
-    def _limited(
-        self, found: list[tuple[str, str]], where: str, depth: int = 0
-    ) -> Iterator[scrapy.Request]:
         most = self.settings.getint("REQUISITES_PER_PAGE", defaults.REQUISITES_PER_PAGE)
-        if len(found) > most:
-            self.crawler.stats.inc_value("investcrawl/requisites/past_limit", len(found) - most)
-            self.logger.info("%d requisites past the first %d of %s: left",
-                             len(found) - most, most, where)  # fmt: skip
-        yield from self.requests(found[:most], depth)
+        yield from self.requests(found, budget=[most])  # shared with its stylesheets'
 
     def image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
         """Requests for these images articles show, those not fetched yet (see the rules
         above)."""
         yield from self.requests([(url, ARTICLE_IMAGE) for url in urls])
 
-    def requests(self, found: list[tuple[str, str]], depth: int = 0) -> Iterator[scrapy.Request]:
+    def requests(
+        self, found: list[tuple[str, str]], depth: int = 0, budget: list[int] | None = None
+    ) -> Iterator[scrapy.Request]:
         """Requests for these (URL, role), those not fetched yet or due a revalidation (see
-        the rules above); depth: how many stylesheets lead to them from the page."""
+        the rules above); depth: how many stylesheets lead to them from the page; budget:
+        how many more requests the page may lead to, its stylesheets' included (a list,
+        shared through their requests' meta), or None (an article's images)."""
         if not self.settings.getbool("CAPTURE_IMAGES", defaults.CAPTURE_IMAGES):
             return
         for url, role in found:
             if url in self.images_seen:
+                continue
+            if budget is not None and budget[0] <= 0:  # the rest of this page's: left
+                self.crawler.stats.inc_value("investcrawl/requisites/past_limit")
                 continue
             self.images_seen.add(url)
             due, previous = self.state().image_due(url, self.stale_before)
@@ -345,16 +345,19 @@ class ImageCapture:
                 IMAGE_META: role,
                 "download_maxsize": self.settings.getint("IMAGE_MAXSIZE"),
                 DEPTH_META: depth,
+                BUDGET_META: budget,
             }
             headers = {}
             if previous is not None:  # a conditional request, against the capture
                 meta[REVALIDATE_META] = previous
                 meta[ORIGINAL_META] = (previous["warc_file"], previous["warc_offset"])
                 meta["handle_httpstatus_list"] = [304]
+                # Sent back as the bytes that came (stored decoded as latin-1).
                 if previous.get("etag"):
-                    headers["If-None-Match"] = previous["etag"]
+                    headers["If-None-Match"] = previous["etag"].encode("latin-1", "replace")
                 if previous.get("last_modified"):
-                    headers["If-Modified-Since"] = previous["last_modified"]
+                    value = previous["last_modified"].encode("latin-1", "replace")
+                    headers["If-Modified-Since"] = value
                 self.crawler.stats.inc_value("investcrawl/images/revalidated")
                 self.revalidations += 1
             request = self.new_request(
@@ -370,6 +373,8 @@ class ImageCapture:
                 self.record_image(url, "refused", {"detail": detail, "role": role})
                 continue
             self.image_urls[key] = [url]
+            if budget is not None:
+                budget[0] -= 1
             yield request
 
     def due(self, limit: int) -> Iterator[scrapy.Request]:
@@ -388,7 +393,8 @@ class ImageCapture:
                 self.logger.info("%s: stylesheets nested deeper than %d: what it names is left",
                                  response.url, STYLESHEET_DEPTH)  # fmt: skip
                 return
-            yield from self._limited(self._stylesheet_links(response), response.url, depth)
+            budget = response.meta.get(BUDGET_META) or [0]
+            yield from self.requests(self._stylesheet_links(response), depth, budget)
 
     def _stylesheet_links(self, response: Response) -> list[tuple[str, str]]:
         """What a stylesheet names (fonts, pictures, other stylesheets), from its answer,

@@ -35,7 +35,6 @@ from investcrawl.failures import http_failure
 from investcrawl.images import (
     ARTICLE_IMAGE,
     IMAGE_ROLES,
-    STYLESHEET_DEPTH,
     answer_row,
     image_key,
     revalidated,
@@ -157,16 +156,17 @@ def reextract(
             writer.add_article(adapter)
             parts = urlsplit(url)
             base_url = site_url = f"{parts.scheme}://{parts.netloc}"
-            most = settings.IMAGES_PER_ARTICLE
-            for image in article.images[:most]:
+            # Every image it shows (the crawl's limits may not be the defaults): a row for
+            # those the WARC holds an answer for, as the crawl made one for those it fetched.
+            for image in article.images:
                 requested = site.on_site(image, base_url)
                 shown[image] = safe_url_string(requested) if requested else None
             _page_links(body, content_type, url, article.images, linked)
             seen["articles"] += 1
         for image, requested in sorted(shown.items()):
-            answer = others.get(image_key(_followed(requested, redirects))) if requested else None
+            answer = _answer(requested, others, redirects, ARTICLE_IMAGE) if requested else None
             if answer is not None:
-                writer.add_image(image, *answer[True])
+                writer.add_image(image, *answer)
         _with_stylesheet_links(linked, stylesheets, redirects, site_url)
         requisites = {}
         for link, role in sorted(linked.items()):
@@ -174,15 +174,36 @@ def reextract(
                 continue
             requested = safe_url_string(site.on_site(link, site_url) or link)
             requisites[link] = requested
-            answer = others.get(image_key(_followed(requested, redirects)))
+            answer = _answer(requested, others, redirects, role)
             if answer is not None:
-                kind, fields = answer[role in IMAGE_ROLES]
-                writer.add_image(link, kind, {**fields, "role": role})
+                writer.add_image(link, answer[0], {**answer[1], "role": role})
         pictures = set(shown.values()) | set(requisites.values())
         _add_http_failures(writer, failed, redirects, pictures)
     finally:
         writer.close()
     return {**seen, **writer.counts, "missing": len(missing)}
+
+
+def _answer(
+    requested: str,
+    others: dict[str, dict[bool, tuple[str, dict[str, Any]]]],
+    redirects: dict[str, str],
+    role: str,
+) -> tuple[str, dict[str, Any]] | None:
+    """The row of an image or requisite as a crawl makes it from its last answer: its
+    redirects followed (to a page of the site: refused, as images.redirect_scheduled does);
+    a capture of its own kept over a later check that redirected to a failure."""
+    end = _followed(requested, redirects)
+    if end != requested and site.is_page(end):
+        return "refused", {"detail": f"an image redirected to a page of the site: {end}"}
+    answer = others.get(image_key(end))
+    own = others.get(image_key(requested))
+    image = role in IMAGE_ROLES
+    if answer is None:
+        return None
+    if end != requested and own is not None:
+        return _checked(own[image], *answer[image])
+    return answer[image]
 
 
 def _checked(
@@ -199,8 +220,9 @@ def _checked(
 def _page_links(
     body: bytes, content_type: str | None, url: str, images: list[str], linked: dict[str, str]
 ) -> None:
-    """Add the requisites of an article's page to linked (URL -> role), as a crawl takes
-    them (images.ImageCapture.for_page): the first REQUISITES_PER_PAGE, not its images."""
+    """Add the requisites of an article's page to linked (URL -> role), as a crawl finds
+    them (images.ImageCapture.for_page), not its images; all of them: those the crawl
+    fetched (within its limits, whatever they were) are those the WARC answers."""
     try:
         text, _ = decode_html(body, content_type)
     except Undecodable:
@@ -209,16 +231,17 @@ def _page_links(
     found = [
         (link, role) for link, role in page_requisites(text, url) if image_key(link) not in own
     ]
-    for link, role in found[: settings.REQUISITES_PER_PAGE]:
+    for link, role in found:
         linked.setdefault(link, role)
 
 
 def _with_stylesheet_links(
     linked: dict[str, str], stylesheets: dict[str, bytes], redirects: dict[str, str], base: str
 ) -> None:
-    """Add what the captured stylesheets among linked name, STYLESHEET_DEPTH deep."""
+    """Add what the captured stylesheets among linked name (as deep as they were
+    captured: the crawl stops at images.STYLESHEET_DEPTH)."""
     level = [link for link, role in linked.items() if role == "stylesheet"]
-    for _ in range(STYLESHEET_DEPTH):
+    while level:
         following = []
         for link in level:
             requested = safe_url_string(site.on_site(link, base) or link)
@@ -227,7 +250,7 @@ def _with_stylesheet_links(
             if css is None:
                 continue
             named = css_requisites(css.decode("utf-8", "replace"), end)
-            for found, role in named[: settings.REQUISITES_PER_PAGE]:
+            for found, role in named:
                 if found not in linked:
                     linked[found] = role
                     if role == "stylesheet":

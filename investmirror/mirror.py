@@ -92,6 +92,7 @@ REQUISITES = {
     STATIC_SCRIPT_PATH: ("application/javascript", b"var site={static:true};\n"),
 }
 _CHAIN_RE = re.compile(r"^/Public/chain/(\d+)\.css$")  # each imports the next: no end
+_FAN_RE = re.compile(r"^/Public/fan/(\d+)\.css$")  # each imports ten others
 # Last-Modified of a file's first version, and of its version once replaced (spec
 # "replaced": {path: phase}).
 FIRST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT"
@@ -1122,6 +1123,9 @@ class Mirror:
         if (chained := _CHAIN_RE.match(path)) is not None:  # hostile: @import after @import
             step = int(chained[1])
             css = f'@import "{step + 1}.css";\nbody{{background:url(/Public/chain/{step}.png)}}\n'
+            return Page(200, css.encode(), "text/css")
+        if (fanned := _FAN_RE.match(path)) is not None:  # hostile: each imports ten more
+            css = "".join(f'@import "{fanned[1]}{n}.css";\n' for n in range(10))
             return Page(200, css.encode(), "text/css")
         if path in REQUISITES:
             media, body = REQUISITES[path]

@@ -337,6 +337,7 @@ def test_images_redirected_spelled_twice_or_too_long_end_as_rows_and_lose_no_pag
     again = {u.removeprefix(served.url): r for u, r in image_rows(rebuilt).items()}
     for image in (
         "/Uploads/r/moved.jpg",
+        "/Uploads/r/to-article.jpg",  # refused: an image redirected to a page
         BRIDGE,
         "/Uploads/r/签约 现场.jpg",
         "/Uploads/r/缺失.jpg",

@@ -223,18 +223,7 @@ class ArchiveWriter:
             self.db.conn.executemany("DELETE FROM failures WHERE url = ?", [(u,) for u in cleared])
             self._write_failures(failures)
             counts = self._write_articles(articles)
-            self.db.conn.executemany(
-                "INSERT INTO images (url, kind, detail, role, attempts, "
-                f"{', '.join(IMAGE_FIELDS)}) VALUES (:url, :kind, :detail, :role, 1, "
-                f"{', '.join(':' + f for f in IMAGE_FIELDS)}) "
-                "ON CONFLICT (url) DO UPDATE SET kind = excluded.kind, detail = excluded.detail, "
-                "attempts = images.attempts + 1, "
-                # An article's own image stays one when a page also links it as a requisite.
-                "role = CASE WHEN excluded.role = 'article image' THEN excluded.role "
-                "ELSE coalesce(images.role, excluded.role) END, "
-                + ", ".join(f"{f} = excluded.{f}" for f in IMAGE_FIELDS),
-                images,
-            )
+            self.db.conn.executemany(_IMAGE_UPSERT, images)
             if walked:
                 self.db["walk_pages"].upsert_all(walked, pk="url")
         return {**counts, "failed": len(failures), "images": len(images)}
@@ -411,6 +400,35 @@ class ArchiveWriter:
                 self.flush()
         finally:
             self.db.close()
+
+
+# A capture is never replaced by a later answer that is none (a check that failed, a URL
+# refused or off the hosts in a later run, a failure shared by another spelling of it): the
+# row keeps its capture and says what came (images.revalidated words it so first, for the
+# checks it knows of; this holds for every path into the table).
+_KEPT = "(images.kind = 'captured' AND excluded.kind != 'captured')"
+_IMAGE_UPSERT = (
+    "INSERT INTO images (url, kind, detail, role, attempts, "
+    f"{', '.join(IMAGE_FIELDS)}) VALUES (:url, :kind, :detail, :role, 1, "
+    f"{', '.join(':' + f for f in IMAGE_FIELDS)}) "
+    f"ON CONFLICT (url) DO UPDATE SET kind = CASE WHEN {_KEPT} THEN 'captured' "
+    "ELSE excluded.kind END, "
+    f"detail = CASE WHEN {_KEPT} THEN excluded.kind || coalesce(': ' || "
+    "nullif(excluded.detail, ''), '') || ' (' || coalesce(excluded.checked_at, "
+    "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) || '); the capture of ' || "
+    "coalesce(images.fetched_at, 'before') || ' kept' ELSE excluded.detail END, "
+    "attempts = images.attempts + 1, "
+    # An article's own image stays one when a page also links it as a requisite.
+    "role = CASE WHEN excluded.role = 'article image' THEN excluded.role "
+    "ELSE coalesce(images.role, excluded.role) END, "
+    + ", ".join(
+        f"{f} = CASE WHEN {_KEPT} THEN images.{f} ELSE excluded.{f} END"
+        for f in IMAGE_FIELDS
+        if f != "checked_at"
+    )
+    + f", checked_at = CASE WHEN {_KEPT} THEN coalesce(excluded.checked_at, images.checked_at) "
+    "ELSE excluded.checked_at END"
+)
 
 
 def _image_urls(images: str | list[str] | None) -> list[str]:

@@ -21,7 +21,7 @@ _LINK_ROLES = {"stylesheet": STYLESHEET, "icon": ICON, "apple-touch-icon": ICON}
 _PRELOAD_AS = {"style": STYLESHEET, "script": SCRIPT, "font": FONT, "image": IMAGE}
 # url(…) with or without quotes, and @import "…" (the form without url()).
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
-_CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
+_CSS_IMPORT = re.compile(r"""@import\s+(?:url\(\s*)?(?:"([^"]*)"|'([^']*)'|([^)'"\s;]+))""", re.I)
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 
 
@@ -78,7 +78,7 @@ def css_links(css: str) -> list[str]:
     css = _CSS_COMMENT.sub("", css)
     links = []
     for match in _CSS_IMPORT.finditer(css):
-        links.append(match[1] if match[1] is not None else match[2])
+        links.append(next(group for group in match.groups() if group is not None))
     for match in _CSS_URL.finditer(css):
         links.append(next(group for group in match.groups() if group is not None))
     return [link.strip() for link in links if link.strip()]
@@ -87,7 +87,10 @@ def css_links(css: str) -> list[str]:
 def css_requisites_relative(css: str) -> list[tuple[str, str]]:
     """(URL as written, role) of what a stylesheet's text refers to: an @import is a
     stylesheet, a font file a font, anything else an image."""
-    imports = {match[1] or match[2] for match in _CSS_IMPORT.finditer(_CSS_COMMENT.sub("", css))}
+    imports = {
+        next(group for group in match.groups() if group is not None).strip()
+        for match in _CSS_IMPORT.finditer(_CSS_COMMENT.sub("", css))
+    }
     return [(link, STYLESHEET if link in imports else _css_role(link)) for link in css_links(css)]
 
 
