@@ -13,7 +13,14 @@ from investcrawl.dates import parse_published_at
 from investcrawl.extract import ArticleExtraction, Rejected, clean_text, extract_article
 from investcrawl.extract.page import _CJK as EXTRACT_CJK
 from investcrawl.extract.page import _join_wrapped
-from investcrawl.search import BREAK, conditions, index_tokens, parse_query, search
+from investcrawl.search import (
+    BREAK,
+    QueryError,
+    conditions,
+    index_tokens,
+    parse_query,
+    search,
+)
 
 URL = "http://127.0.0.1:1/index.php/home/news/detail/id/7.html"
 DAY, TIME = re.compile(r"\d{4}-\d\d-\d\d"), re.compile(r"\d\d:\d\d:\d\d\+08:00")
@@ -96,10 +103,16 @@ def test_tokens_are_the_bigrams_of_each_run():
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=60))
+@example("NOT")  # found by this test in a CI-like run: a bare operator is a QueryError
+@example("盐城 OR")
 def test_tokenizing_any_text_is_safe_for_fts(text):
     tokens = index_tokens(text)
     assert '"' not in tokens
-    query = parse_query(text)
+    try:
+        query = parse_query(text)
+    except QueryError as error:  # a bare or dangling operator (`NOT`, `盐城 OR`): one line
+        assert str(error) and "\n" not in str(error)
+        return
     if query.match:
         conn = sqlite3.connect(":memory:")
         # As the archive's index (migration 0004): the ascii tokenizer splits on the spaces
