@@ -54,7 +54,7 @@ from investcrawl.extract.requisites import ICON, IMAGE, STYLESHEET, css_requisit
 from investcrawl.failures import http_failure
 from investcrawl.middlewares import asked_url, may_be_cut
 from investcrawl.verdict import IMAGE_DOWNLOADS
-from investcrawl.warc.reading import read_capture
+from investcrawl.warc.reading import read_capture, read_original
 from investcrawl.warc.writer import Capture
 
 IMAGE_PRIORITY = 5  # below article pages (10), above listing pages (0)
@@ -87,9 +87,12 @@ def image_kind(content_type: str | None, body: bytes) -> str:
     return "not_an_image"
 
 
-def looks_whole(body: bytes) -> bool:
+def looks_whole(body: bytes, role: str = "article image") -> bool:
     """Whether an image sent without a length ends as its format ends (JPEG's EOI marker,
-    PNG's IEND chunk, GIF's trailer); other formats cannot be told, and pass."""
+    PNG's IEND chunk, GIF's trailer), or a stylesheet closes every block it opens; other
+    formats (scripts, fonts, WebP...) cannot be told, and pass."""
+    if role == STYLESHEET:
+        return body.count(b"{") == body.count(b"}")
     tail = body[-32:]
     if body.startswith(b"\xff\xd8\xff"):
         return b"\xff\xd9" in tail
@@ -128,7 +131,7 @@ def answer_row(
     check it by; validators: its ETag and Last-Modified headers."""
     if status == 200:
         kind = requisite_kind(role, content_type, body)
-        if kind == "captured" and cut and not looks_whole(body):
+        if kind == "captured" and cut and not looks_whole(body, role):
             kind = "truncated"
         detail = {
             "not_an_image": f"a {content_type or 'response without Content-Type'}",
@@ -215,10 +218,9 @@ class ImageCapture:
         )
         self.revalidations = 0  # captures asked for again in this run
         # Captures last checked before this are asked for again (None: never).
-        try:
-            before = datetime.now(UTC) - timedelta(days=days) if days > 0 else None
-        except (OverflowError, ValueError):  # more days than a date reaches (inf): never
-            before = None
+        # 0 or less: never; a century or more (inf) too, as the warcinfo says
+        # (warc/provenance.py).
+        before = datetime.now(UTC) - timedelta(days=days) if 0 < days < 36500 else None
         self.stale_before = before.strftime("%Y-%m-%dT%H:%M:%SZ") if before else None
         self.images_seen: set[str] = set()  # image URLs met in this run
         # The URLs (as articles show them) of each image requested in this run, by the
@@ -269,8 +271,10 @@ class ImageCapture:
 
     def for_page(self, response: Response, shown: list[str] = ()) -> Iterator[scrapy.Request]:
         """Requests for the requisites of an article's page (its stylesheets, scripts,
-        icons and other images), the first REQUISITES_PER_PAGE of them; `shown`, the
-        images the article shows, are for_article's (and its limit's)."""
+        icons and other images): at most REQUISITES_PER_PAGE of them, and as many again
+        for what its stylesheets name, all of them together (a page's own links never
+        starve its stylesheets' fonts); `shown`, the images the article shows, are
+        for_article's (and its limit's)."""
         if not self.settings.getbool("CAPTURE_REQUISITES", defaults.CAPTURE_REQUISITES):
             return
         try:
@@ -284,7 +288,7 @@ class ImageCapture:
             if image_key(url) not in own
         ]
         most = self.settings.getint("REQUISITES_PER_PAGE", defaults.REQUISITES_PER_PAGE)
-        yield from self.requests(found, budget=[most])  # shared with its stylesheets'
+        yield from self.requests(found, budget=[most], named=[most])
 
     def image_requests(self, urls: list[str]) -> Iterator[scrapy.Request]:
         """Requests for these images articles show, those not fetched yet (see the rules
@@ -292,12 +296,18 @@ class ImageCapture:
         yield from self.requests([(url, ARTICLE_IMAGE) for url in urls])
 
     def requests(
-        self, found: list[tuple[str, str]], depth: int = 0, budget: list[int] | None = None
+        self,
+        found: list[tuple[str, str]],
+        depth: int = 0,
+        budget: list[int] | None = None,
+        named: list[int] | None = None,
     ) -> Iterator[scrapy.Request]:
         """Requests for these (URL, role), those not fetched yet or due a revalidation (see
         the rules above); depth: how many stylesheets lead to them from the page; budget:
-        how many more requests the page may lead to, its stylesheets' included (a list,
-        shared through their requests' meta), or None (an article's images)."""
+        how many more of them the page may lead to (requests made and rows recorded without
+        one: a page linking thousands of other hosts' scripts), or None (an article's
+        images); named: the budget of what the stylesheets among them name (in their
+        requests' meta, shared by all the page's stylesheets)."""
         if not self.settings.getbool("CAPTURE_IMAGES", defaults.CAPTURE_IMAGES):
             return
         for url, role in found:
@@ -307,6 +317,8 @@ class ImageCapture:
                 self.crawler.stats.inc_value("investcrawl/requisites/past_limit")
                 continue
             self.images_seen.add(url)
+            if budget is not None:
+                budget[0] -= 1
             due, previous = self.state().image_due(url, self.stale_before)
             most = self.settings.getint(
                 "REQUISITE_REVALIDATE_LIMIT", defaults.REQUISITE_REVALIDATE_LIMIT
@@ -316,6 +328,8 @@ class ImageCapture:
                 due = "settled"  # checked by a later run, when a page shows it again
             if due == "settled":
                 self.crawler.stats.inc_value("investcrawl/images/settled")
+                if budget is not None:
+                    budget[0] += 1  # nothing asked, nothing recorded
                 continue
             target = self.on_site(url) or self.static_host(url)
             if target is None:
@@ -341,11 +355,13 @@ class ImageCapture:
                 if key in self.image_outcomes:
                     self.record_image(url, *self.image_outcomes[key])
                 continue
+            if previous is not None and not self._resolves(url, previous):
+                previous = None  # its capture is gone: fetched whole, not checked against it
             meta = {
                 IMAGE_META: role,
                 "download_maxsize": self.settings.getint("IMAGE_MAXSIZE"),
                 DEPTH_META: depth,
-                BUDGET_META: budget,
+                BUDGET_META: named if named is not None else budget,
             }
             headers = {}
             if previous is not None:  # a conditional request, against the capture
@@ -373,8 +389,6 @@ class ImageCapture:
                 self.record_image(url, "refused", {"detail": detail, "role": role})
                 continue
             self.image_urls[key] = [url]
-            if budget is not None:
-                budget[0] -= 1
             yield request
 
     def due(self, limit: int) -> Iterator[scrapy.Request]:
@@ -383,6 +397,19 @@ class ImageCapture:
         urls = [url for url, _ in self.state().due_images(limit, most)]
         self.crawler.stats.inc_value("investcrawl/images/due", len(urls))
         yield from self.image_requests(urls)
+
+    def _resolves(self, url: str, row: dict[str, Any]) -> bool:
+        """Whether the capture a row points at is there to be checked against (a 304 would
+        otherwise confirm a capture the WARC files no longer hold)."""
+        try:
+            read_original(warc_dir(self.settings), row["warc_file"], row["warc_offset"])
+        except (OSError, ValueError) as error:
+            self.crawler.stats.inc_value("investcrawl/warc/broken_pointers")
+            self.logger.warning("the capture of %s does not resolve (%s at %s: %s): fetched "
+                                "whole again; run investcrawl verify", url, row["warc_file"],
+                                row["warc_offset"], error)  # fmt: skip
+            return False
+        return True
 
     def parse_image(self, response: Response) -> Iterator[Any]:
         kind = self.record_answer(response)
@@ -393,8 +420,8 @@ class ImageCapture:
                 self.logger.info("%s: stylesheets nested deeper than %d: what it names is left",
                                  response.url, STYLESHEET_DEPTH)  # fmt: skip
                 return
-            budget = response.meta.get(BUDGET_META) or [0]
-            yield from self.requests(self._stylesheet_links(response), depth, budget)
+            budget = response.meta.get(BUDGET_META) or [0]  # the page's stylesheets' share
+            yield from self.requests(self._stylesheet_links(response), depth, budget, budget)
 
     def _stylesheet_links(self, response: Response) -> list[tuple[str, str]]:
         """What a stylesheet names (fonts, pictures, other stylesheets), from its answer,
@@ -417,6 +444,10 @@ class ImageCapture:
         shown = self.image_urls.get(image_key(asked_url(request)), [])
         if isinstance(response, Response):  # a non-2xx answer: recorded as it came
             self.record_answer(response)
+        elif request.meta.get("redirect_urls") and request.meta.get(REVALIDATE_META):
+            # A check redirected to a URL this run requested already: not this URL's
+            # content (a placeholder, say): its capture is kept (record_outcome).
+            self.record_outcome(request, "redirected", {"detail": f"to {request.url}"})
         elif request.meta.get("redirect_urls") and self.image_urls.get(target, shown) is not shown:
             # Redirected to an image this run requested already (the duplicate filter drops
             # the redirect): the same image, whose outcome it shares, now or once known. (A
@@ -452,6 +483,11 @@ class ImageCapture:
         A revalidation keeps the capture it checked unless the payload changed."""
         fields = {"role": role_of(request), **fields}
         previous = request.meta.get(REVALIDATE_META)
+        if previous is not None and kind == "captured" and request.meta.get("redirect_urls"):
+            # A check redirected elsewhere (a placeholder): another URL's bytes, not a new
+            # version of this one.
+            fields = {**fields, "detail": f"to {request.url}"}
+            kind = "redirected"
         if previous is not None:  # counted as checked again, not as captured
             answered = kind == "captured" or fields.get("status") == 304
             kind, fields = revalidated(previous, kind, fields, utc_now())

@@ -201,8 +201,11 @@ def _answer(
     image = role in IMAGE_ROLES
     if answer is None:
         return None
-    if end != requested and own is not None:
-        return _checked(own[image], *answer[image])
+    if end != requested and own is not None and own[image][0] == "captured":
+        kind, fields = answer[image]
+        if kind == "captured":  # another URL's bytes (a placeholder): not a new version
+            kind, fields = "redirected", {**fields, "detail": f"to {end}"}
+        return _checked(own[image], kind, fields)
     return answer[image]
 
 

@@ -95,7 +95,7 @@ def test_a_harvest_records_its_provenance_and_keeps_what_came_of_a_response_over
     assert fields["investcrawl-http-headers"] == HTTP_HEADERS
     captures = fields["investcrawl-captures"]
     assert (
-        f"images articles show, on the site's host and its static hosts, up to {IMAGE_CAP} bytes"
+        f"on the site's host and its static hosts, up to {IMAGE_CAP} bytes"
         in captures
     )
     assert f"pages {CAP} bytes" in captures and "WARC-Truncated: length" in captures

@@ -110,12 +110,13 @@ class ArchiveWriter:
         """Record what became of an image URL (IMAGE_KINDS): fields are the `images`
         columns (status, content_type, length, payload_digest, warc_file, warc_offset,
         detail, fetched_at, etag, last_modified, checked_at, role: 'article image' unless
-        given); attempts add up across runs."""
+        given); attempts add up across runs (a replay of captures is no attempt)."""
         if kind not in IMAGE_KINDS:
             raise ValueError(f"unknown image kind {kind!r}")
         self._refuse_after_error()
         row = {column: fields.get(column) for column in IMAGE_FIELDS}
         row["role"] = fields.get("role") or "article image"
+        row["tried"] = 0 if self.replay else 1
         self._images[url] = {**row, "url": url, "kind": kind, "detail": fields.get("detail", "")}
         self._maybe_flush()
 
@@ -409,7 +410,7 @@ class ArchiveWriter:
 _KEPT = "(images.kind = 'captured' AND excluded.kind != 'captured')"
 _IMAGE_UPSERT = (
     "INSERT INTO images (url, kind, detail, role, attempts, "
-    f"{', '.join(IMAGE_FIELDS)}) VALUES (:url, :kind, :detail, :role, 1, "
+    f"{', '.join(IMAGE_FIELDS)}) VALUES (:url, :kind, :detail, :role, max(:tried, 1), "
     f"{', '.join(':' + f for f in IMAGE_FIELDS)}) "
     f"ON CONFLICT (url) DO UPDATE SET kind = CASE WHEN {_KEPT} THEN 'captured' "
     "ELSE excluded.kind END, "
@@ -417,7 +418,7 @@ _IMAGE_UPSERT = (
     "nullif(excluded.detail, ''), '') || ' (' || coalesce(excluded.checked_at, "
     "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) || '); the capture of ' || "
     "coalesce(images.fetched_at, 'before') || ' kept' ELSE excluded.detail END, "
-    "attempts = images.attempts + 1, "
+    "attempts = images.attempts + :tried, "
     # An article's own image stays one when a page also links it as a requisite.
     "role = CASE WHEN excluded.role = 'article image' THEN excluded.role "
     "ELSE coalesce(images.role, excluded.role) END, "

@@ -33,29 +33,32 @@ def capture_parts(settings: Any) -> list[str]:
     images = settings.getbool("CAPTURE_IMAGES", defaults.CAPTURE_IMAGES)
     image_cap = settings.getint("IMAGE_MAXSIZE", defaults.IMAGE_MAXSIZE)
     if images:
-        parts.append(f"the images articles show, on the site's host and its static hosts, up "
-                     f"to {image_cap} bytes")  # fmt: skip
+        most = settings.getint("IMAGES_PER_ARTICLE", defaults.IMAGES_PER_ARTICLE)
+        parts.append(f"the images articles show (the first {most} of each), on the site's "
+                     f"host and its static hosts, up to {image_cap} bytes")  # fmt: skip
     if images and settings.getbool("CAPTURE_REQUISITES", defaults.CAPTURE_REQUISITES):
-        days = settings.getfloat("REQUISITE_REVALIDATE_DAYS", defaults.REQUISITE_REVALIDATE_DAYS)
         hosts = settings.getlist("REQUISITE_HOSTS", defaults.REQUISITE_HOSTS)
+        most = settings.getint("REQUISITES_PER_PAGE", defaults.REQUISITES_PER_PAGE)
         parts.append(
             "what article pages need to be seen (page requisites: stylesheets, scripts, "
             "icons, images, and the fonts, pictures and imports their stylesheets name, 3 "
-            f"deep), up to {image_cap} bytes, on the site's host and its static hosts (the "
-            "other hosts of its domain" + (f", {', '.join(hosts)}" if hosts else "") + "); "
-            "not what other hosts serve"
+            f"deep; at most {most} a page and {most} more its stylesheets name), up to "
+            f"{image_cap} bytes, on the site's host and its static hosts (the other hosts "
+            "of its domain" + (f", {', '.join(hosts)}" if hosts else "") + "); not what "
+            "other hosts serve"
         )
-        if days > 0:
-            parts.append(
-                f"an image or requisite captured before, asked for again once {days:g} days "
-                "after it was last checked, when a page shows it (If-None-Match, "
-                "If-Modified-Since): a 304 as a revisit record (server-not-modified, its block "
-                "empty so that it replays; the 304's head in a metadata record beside it), the "
-                "same payload as a revisit record (identical-payload-digest), both "
-                "referring to its whole capture"
-            )
     else:
         parts.append("not captured: stylesheets, scripts and fonts")
+    days = settings.getfloat("REQUISITE_REVALIDATE_DAYS", defaults.REQUISITE_REVALIDATE_DAYS)
+    if images and 0 < days < 36500:
+        parts.append(
+            f"an image or requisite captured before, asked for again once {days:g} days "
+            "after it was last checked, when a page shows it (If-None-Match, "
+            "If-Modified-Since): a 304 as a revisit record (server-not-modified, its block "
+            "empty so that it replays; the 304's head in a metadata record beside it), the "
+            "same payload as a revisit record (identical-payload-digest), both referring to "
+            "its whole capture"
+        )
     parts += [
         f"a response over its size cap (pages {page_cap} bytes) cut at the cap, as "
         "WARC-Truncated: length (the page or image is a too_large failure, never read)",
