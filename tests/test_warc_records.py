@@ -94,10 +94,7 @@ def test_a_harvest_records_its_provenance_and_keeps_what_came_of_a_response_over
     assert fields["investcrawl-base-url"] == served.url
     assert fields["investcrawl-http-headers"] == HTTP_HEADERS
     captures = fields["investcrawl-captures"]
-    assert (
-        f"on the site's host and its static hosts, up to {IMAGE_CAP} bytes"
-        in captures
-    )
+    assert f"on the site's host and its static hosts, up to {IMAGE_CAP} bytes" in captures
     assert f"pages {CAP} bytes" in captures and "WARC-Truncated: length" in captures
     # The contact went to the site, in every request.
     sent = [r for r in found if r.type == "request"]
