@@ -13,9 +13,10 @@ capture), with these rules:
   other hosts, such as static.investchn.com, and the hosts REQUISITE_HOSTS names). Any other
   is recorded `off_host`, not fetched (other hosts are not ours to load).
 - **Size cap**: IMAGE_MAXSIZE (Scrapy's `download_maxsize` for the request); a larger one
-  is recorded `too_large`. The first IMAGES_PER_ARTICLE images of an article and the first
-  REQUISITES_PER_PAGE requisites of a page or a stylesheet (the rest are left), and never a
-  URL the crawl reads as a page (an article or a listing), nor a redirect to one.
+  is recorded `too_large`. The first IMAGES_PER_ARTICLE images of an article; at most
+  REQUISITES_PER_PAGE requisites a page links and as many that its stylesheets name, three
+  @imports deep (the rest are left: requests and rows without one alike); never a URL the
+  crawl reads as a page (an article or a listing), nor a redirect to one.
 - **Once per content**: a URL shown by many pages (a zone's logo, the site's stylesheet)
   is fetched once per run; once captured it is asked for again only when it was last
   checked more than REQUISITE_REVALIDATE_DAYS ago and a page fetched in this run shows it,

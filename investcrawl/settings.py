@@ -114,9 +114,10 @@ CAPTURE_IMAGES = True
 IMAGE_MAXSIZE = 5 * 1024 * 1024
 IMAGES_PER_ARTICLE = 100
 # What an article's page needs to be seen as it was (images.py): its stylesheets, scripts,
-# icons, images and the fonts its stylesheets name, the first REQUISITES_PER_PAGE of a page
-# (or a stylesheet), on the site's host and its static hosts: the other hosts of its domain
-# (static.investchn.com) and those named here ("host" or "host:port").
+# icons, images and the fonts its stylesheets name: at most REQUISITES_PER_PAGE URLs a page
+# links, and as many that its stylesheets name, on the site's host and its static hosts:
+# the other hosts of its domain (static.investchn.com) and those named here ("host" or
+# "host:port").
 CAPTURE_REQUISITES = True
 REQUISITES_PER_PAGE = 50
 REQUISITE_HOSTS: list[str] = []
