@@ -3,12 +3,14 @@ pictures), captured once per content on the site and its static host, and kept c
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import urllib.request
+import zipfile
 
 import pytest
-from conftest import rows, run_harvest, run_module
+from conftest import rows, run_harvest, run_module, run_wacz, validate_wacz
 from warcio.archiveiterator import ArchiveIterator
 
 from investcrawl import site
@@ -486,3 +488,31 @@ def test_a_stylesheet_cut_off_is_not_a_capture_and_comes_whole_later(variant, tm
     assert run_harvest(served.url, archive, "--mode", "full").returncode == 0
     got = requisite_rows(archive, served.url)
     assert got[CSS]["kind"] == "captured" and got[FONT]["kind"] == "captured"
+
+
+def test_a_runs_package_leaves_out_a_capture_made_after_the_run(variant, tmp_path):
+    # night.jpg, replaced on the site, is captured again by run 3: run 2's package must not
+    # show run 2's pages with it (the archive keeps only the latest capture).
+    served = variant({}, replaced={SHARED: 3})
+    archive = tmp_path / "archive.db"
+    assert run_harvest(served.url, archive).returncode == 0
+    served.set_phase(2)
+    assert run_harvest(served.url, archive, "--mode", "full").returncode == 0
+    age(archive)
+    served.set_phase(3)
+    assert run_harvest(served.url, archive, "--mode", "full").returncode == 0
+    row = rows(archive, f"SELECT * FROM images WHERE url = '{served.url}{SHARED}'")[0]
+    assert row["warc_file"] in run_files(archive, 3)
+    output = tmp_path / "run2.wacz"
+    result = run_wacz(archive, output, "--run", "2")
+    assert result.returncode == 0, result.stderr
+    assert f"warning: the capture of {served.url}{SHARED} is left out" in result.stderr
+    with zipfile.ZipFile(output) as package:
+        names = package.namelist()
+        copied = "archive/investcrawl-run-2-images.warc.gz"
+        copies = package.read(copied) if copied in names else b""
+    assert not any(name.endswith(row["warc_file"]) for name in names)  # run 3's file
+    digests = {r.rec_headers.get_header("WARC-Payload-Digest")
+               for r in ArchiveIterator(io.BytesIO(copies))}  # fmt: skip
+    assert row["payload_digest"] not in digests  # not the picture run 3 captured
+    assert validate_wacz(output).returncode == 0
