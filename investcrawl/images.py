@@ -56,12 +56,12 @@ from investcrawl.failures import http_failure
 from investcrawl.middlewares import asked_url, may_be_cut
 from investcrawl.verdict import IMAGE_DOWNLOADS
 from investcrawl.warc.reading import read_capture, read_original
-from investcrawl.warc.writer import Capture
+from investcrawl.warc.writer import Capture, Original
 
 IMAGE_PRIORITY = 5  # below article pages (10), above listing pages (0)
 IMAGE_META = "investcrawl_image"  # request.meta key of image and requisite requests: the role
 REVALIDATE_META = "investcrawl_revalidate"  # the `images` row a conditional request checks
-ORIGINAL_META = "warc_original"  # (file, offset) of the capture a revisit record refers to
+ORIGINAL_META = "warc_original"  # the capture (warc.Original) a revisit record refers to
 ARTICLE_IMAGE = "article image"  # the role of an image an article shows (article_images)
 DEPTH_META = "investcrawl_requisite_depth"  # stylesheets between the page and a requisite
 BUDGET_META = "investcrawl_requisite_budget"  # [requests its page may still lead to]
@@ -356,7 +356,8 @@ class ImageCapture:
                 if key in self.image_outcomes:
                     self.record_image(url, *self.image_outcomes[key])
                 continue
-            if previous is not None and not self._resolves(url, previous):
+            original = self._original(url, previous) if previous is not None else None
+            if original is None:
                 previous = None  # its capture is gone: fetched whole, not checked against it
             meta = {
                 IMAGE_META: role,
@@ -367,7 +368,7 @@ class ImageCapture:
             headers = {}
             if previous is not None:  # a conditional request, against the capture
                 meta[REVALIDATE_META] = previous
-                meta[ORIGINAL_META] = (previous["warc_file"], previous["warc_offset"])
+                meta[ORIGINAL_META] = original  # read once, here: the WARC writer's too
                 meta["handle_httpstatus_list"] = [304]
                 # Sent back as the bytes that came (stored decoded as latin-1).
                 if previous.get("etag"):
@@ -399,18 +400,17 @@ class ImageCapture:
         self.crawler.stats.inc_value("investcrawl/images/due", len(urls))
         yield from self.image_requests(urls)
 
-    def _resolves(self, url: str, row: dict[str, Any]) -> bool:
-        """Whether the capture a row points at is there to be checked against (a 304 would
-        otherwise confirm a capture the WARC files no longer hold)."""
+    def _original(self, url: str, row: dict[str, Any]) -> Original | None:
+        """The capture a row points at, to be checked against (None when it is not there:
+        a 304 would otherwise confirm a capture the WARC files no longer hold)."""
         try:
-            read_original(warc_dir(self.settings), row["warc_file"], row["warc_offset"])
+            return read_original(warc_dir(self.settings), row["warc_file"], row["warc_offset"])
         except (OSError, ValueError) as error:
             self.crawler.stats.inc_value("investcrawl/warc/broken_pointers")
             self.logger.warning("the capture of %s does not resolve (%s at %s: %s): fetched "
                                 "whole again; run investcrawl verify", url, row["warc_file"],
                                 row["warc_offset"], error)  # fmt: skip
-            return False
-        return True
+            return None
 
     def parse_image(self, response: Response) -> Iterator[Any]:
         kind = self.record_answer(response)
@@ -429,7 +429,8 @@ class ImageCapture:
         or, when it was not modified (304), from its capture."""
         body = response.body
         if response.status == 304:
-            file, offset = response.meta[ORIGINAL_META]
+            original = response.meta[ORIGINAL_META]
+            file, offset = original.file, original.offset
             try:
                 body = read_capture(warc_dir(self.settings), file, offset).body
             except (OSError, ValueError) as error:

@@ -121,14 +121,8 @@ class WarcCaptureMiddleware:
         meta), for a revisit record when its payload is the same or the server answers 304
         (listings change: they are always written whole)."""
         if request.meta.get("warc_original"):  # an image or requisite revalidated
-            if response.status not in (200, 304):
-                return None
-            file, offset = request.meta["warc_original"]
-            try:
-                return read_original(self.directory, file, offset)
-            except (OSError, ValueError) as error:  # its capture is gone: written whole
-                self._broken_pointer(response.url, file, offset, error)
-                return None
+            # Read when the request was made (images.ImageCapture._original).
+            return request.meta["warc_original"] if response.status in (200, 304) else None
         if response.status != 200 or site.article_id(response.url) is None:
             return None
         try:
@@ -145,19 +139,16 @@ class WarcCaptureMiddleware:
         try:
             return read_original(self.directory, found[0], found[1])
         except (OSError, ValueError) as error:  # its capture is gone: written whole again
-            self._broken_pointer(response.url, found[0], found[1], error)
+            self.stats.inc_value("investcrawl/warc/broken_pointers")
+            logger.warning(
+                "the archived capture of %s does not resolve (%s at %s: %s): captured "
+                "whole again; run investcrawl verify",
+                response.url,
+                found[0],
+                found[1],
+                error,
+            )
             return None
-
-    def _broken_pointer(self, url: str, file: str, offset: int, error: Exception) -> None:
-        self.stats.inc_value("investcrawl/warc/broken_pointers")
-        logger.warning(
-            "the archived capture of %s does not resolve (%s at %s: %s): captured whole "
-            "again; run investcrawl verify",
-            url,
-            file,
-            offset,
-            error,
-        )
 
     def _provenance(self, spider: Any) -> dict[str, str | None]:
         """The warcinfo fields of this run: who crawled, from where, how, as part of what,
