@@ -247,23 +247,25 @@ def write_images(
     warc_dir: Path,
     files: list[Path],
     path: Path,
-    until: str | None = None,
+    run: int | None = None,
 ) -> int:
     """Copy into the WARC file `path` the captures of the images that the pages of `files`
     show and of the page requisites (stylesheets, scripts, fonts...), that other files hold
     (each is captured once, by the first run that met it, and later runs write revisit
     records of it: a zone's logo, years before), so that a run's package replays its pages
     whole without carrying those files; return how many. The archive does not keep which
-    page linked which requisite: every captured one is copied (a few per template). until:
-    the end of the run packaged; a capture made after it (the image replaced since) is not
-    the one its pages showed, and is left out, with a warning (the archive keeps only an
+    page linked which requisite: every captured one is copied (a few per template). run:
+    the run packaged; a capture made by a later run (the image replaced since: its file is
+    that run's, in `warc_files`) is not the one its pages showed, and is left out, with a
+    warning (the archive keeps only an
     image's latest capture; the whole collection's package has every one)."""
     names = sorted(file.name for file in files)
     marks = ", ".join("?" * len(names))
     try:
         found = conn.execute(
             # One copy of each capture (two spellings of an image share theirs).
-            "SELECT min(url), warc_file, warc_offset, max(fetched_at) FROM ("
+            "SELECT min(url), warc_file, warc_offset, max(fetched_at), "
+            "(SELECT run_id FROM warc_files WHERE name = warc_file) FROM ("
             "SELECT images.url, images.warc_file, images.warc_offset, images.fetched_at "
             "FROM articles "
             "JOIN article_images ON article_images.article_id = articles.id "
@@ -284,8 +286,8 @@ def write_images(
 
     copied = 0
     with open(path, "wb") as out:
-        for url, name, offset, fetched_at in found:
-            if until and fetched_at and fetched_at > until:
+        for url, name, offset, fetched_at, by_run in found:
+            if run is not None and by_run is not None and by_run > run:
                 print(f"warning: the capture of {url} is left out: it was captured again "
                       f"after this run ({fetched_at}), and the archive keeps only the latest; "
                       "the whole collection's package has both", file=sys.stderr)  # fmt: skip
@@ -298,12 +300,6 @@ def write_images(
             out.write(record)  # an error writing the package is not a warning
             copied += 1
     return copied
-
-
-def run_finished(conn: sqlite3.Connection, run: int) -> str | None:
-    """When a run finished (crawl_runs.finished_at; None while it runs, or not known)."""
-    found = conn.execute("SELECT finished_at FROM crawl_runs WHERE id = ?", [run]).fetchone()
-    return found[0] if found else None
 
 
 def write_pages(conn: sqlite3.Connection, warc_dir: Path, files: list[Path], path: Path) -> int:
@@ -484,7 +480,7 @@ def create(
             packed += [warc_dir / name for name in sorted(originals)
                        if (warc_dir / name).is_file()]  # fmt: skip
             images = Path(scratch) / f"investcrawl-run-{run}-images.warc.gz"
-            if write_images(conn, warc_dir, packed, images, run_finished(conn, run)):
+            if write_images(conn, warc_dir, packed, images, run):
                 packed.append(images)
             log = run_log(conn, run)
             if log is not None:  # py-wacz packs a folder's files as logs/NAME
